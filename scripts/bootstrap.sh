@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs every system package canal-es needs to build, test and run its
+# demo stack (Debian packages via apt-get). Idempotent; silent when all are
+# already installed.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  gcc make cmake pkg-config
+  protobuf-c-compiler libprotobuf-c-dev
+  libcurl4-openssl-dev libyajl-dev libinih-dev libssl-dev
+  # tests
+  libcmocka-dev python3 curl ca-certificates procps
+  # the local stack: MariaDB, Java launchers for Canal and the search node
+  mariadb-server mariadb-client openjdk-17-jdk-headless maven
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null 2>&1 || { echo "bootstrap: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  SUDO="sudo"
+fi
+echo "bootstrap: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+# Do not let package scripts start a system-wide MariaDB: the stack runs its own.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+  $SUDO chmod +x /usr/sbin/policy-rc.d
+  trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+$SUDO apt-get update -qq >&2
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# All tests: bootstrap, build (warnings are errors), CMocka unit tests under
+# ASan+UBSan, then integration tests against the real local stack
+# (MariaDB → Canal server → canal-es → OpenSearch; STACK_SEARCH=es7 for
+# Elasticsearch 7.17). Ends with "N passed, N failed"; non-zero on failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+JOBS=$(nproc 2>/dev/null || echo 2)
+passed=0
+failed=0
+t0=$(date +%s)
+
+step() { printf '\n== %s\n' "$*" >&2; }
+die() { echo "test.sh: $*" >&2; echo "0 passed, 1 failed"; exit 1; }
+
+step "bootstrap"
+./scripts/bootstrap.sh || die "bootstrap failed"
+
+step "build (release, -Werror)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCANAL_ES_WERROR=ON >/dev/null || die "cmake configure failed"
+cmake --build build -j"$JOBS" >/dev/null || { cmake --build build 2>&1 | tail -30 >&2; die "build failed"; }
+
+step "build (ASan+UBSan) and unit tests"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCANAL_ES_SANITIZE=ON -DCANAL_ES_WERROR=ON -DCANAL_ES_BENCH=OFF >/dev/null ||
+  die "cmake configure (sanitizers) failed"
+cmake --build build-asan -j"$JOBS" >/dev/null || { cmake --build build-asan 2>&1 | tail -30 >&2; die "sanitizer build failed"; }
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+for t in build-asan/test_*; do
+  [ -x "$t" ] || continue
+  out=$("$t" 2>&1); rc=$?
+  printf '%s\n' "$out" | grep -E '^\[  (FAILED|  OK  |PASSED|  ERROR)' >&2 || true
+  p=$(printf '%s\n' "$out" | sed -nE 's/^\[  PASSED  \] ([0-9]+) test.*/\1/p' | tail -1)
+  f=$(printf '%s\n' "$out" | sed -nE 's/^\[  FAILED  \] ([0-9]+) test.*/\1/p' | tail -1)
+  p=${p:-0}; f=${f:-0}
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+    printf '%s\n' "$out" | tail -40 >&2
+    echo "$t: exited $rc (sanitizer report or crash)" >&2
+    f=1
+  fi
+  echo "unit $(basename "$t"): $p passed, $f failed" >&2
+  passed=$((passed + p)); failed=$((failed + f))
+done
+
+step "local stack (${STACK_SEARCH:-opensearch})"
+stack_env=$(./scripts/stack.sh up)
+if [ $? -ne 0 ] || [ -z "$stack_env" ]; then
+  ./scripts/stack.sh down >/dev/null 2>&1
+  echo "stack did not come up" >&2
+  failed=$((failed + 1))
+else
+  trap './scripts/stack.sh down >&2' EXIT
+  set -a; eval "$stack_env"; set +a
+  step "integration tests"
+  python3 tests/integration/run.py --bin "$ROOT/build/canal-es" --summary "$ROOT/build/integration-summary"
+  if [ -f build/integration-summary ]; then
+    read -r ip if_ < build/integration-summary
+    passed=$((passed + ip)); failed=$((failed + if_))
+  else
+    failed=$((failed + 1))
+  fi
+fi
+
+echo "test.sh: $(( $(date +%s) - t0 )) s" >&2
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

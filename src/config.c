@@ -1,0 +1,594 @@
+/* config: INI loading (inih) into cfg, table-driven, with file:line errors.
+ *
+ * inih reads the file through cfg_reader below, which counts lines, so each
+ * handler call knows its line. Section headers are also seen by the reader
+ * (inih does not report empty sections), which lets us reject unknown or
+ * empty sections. All strings in cfg are heap copies owned by cfg. */
+#include "config.h"
+#include "util/buf.h"
+#include "util/mem.h"
+#include "util/parse.h"
+
+#include <ini.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CFG_MAX_LINE 65536
+#define CFG_MAX_VALUE 65536
+
+typedef enum { CFG_STR, CFG_LONG } cfg_type;
+
+typedef struct cfg_key {
+    const char *section;
+    const char *key;
+    cfg_type type;
+    const char *def;
+    long min;
+    long max;
+    size_t offset;
+} cfg_key;
+
+#define CK_STR(sec, k, d, field) {sec, k, CFG_STR, d, 0, 0, offsetof(cfg, field)}
+#define CK_LONG(sec, k, d, lo, hi, field) {sec, k, CFG_LONG, d, lo, hi, offsetof(cfg, field)}
+
+/* The schema. etc/canal-es.ini and docs/configuration.md list the same keys. */
+static const cfg_key cfg_keys[] = {
+    CK_STR("canal", "address", "127.0.0.1:11111", canal.address),
+    CK_STR("canal", "destination", "example", canal.destination),
+    CK_STR("canal", "username", "", canal.username),
+    CK_STR("canal", "password", "", canal.password),
+    CK_LONG("canal", "client_id", "1001", 1, 32767, canal.client_id),
+    CK_STR("canal", "filter", "", canal.filter),
+    CK_LONG("canal", "batch_size", "1000", 1, 1000000, canal.batch_size),
+    CK_LONG("canal", "fetch_timeout_ms", "500", 1, 600000, canal.fetch_timeout_ms),
+    CK_STR("elasticsearch", "url", "http://127.0.0.1:9200", es.url),
+};
+#define CFG_NKEYS (sizeof cfg_keys / sizeof cfg_keys[0])
+
+typedef enum { SEC_NONE, SEC_FIXED, SEC_TABLE } sec_kind;
+
+typedef struct cfg_parser {
+    cfg *c;
+    const char *name;
+    int line;
+    bool failed;
+    char *err;
+    size_t errlen;
+    /* reader state */
+    const char *text;
+    size_t pos;
+    size_t len;
+    /* section state */
+    sec_kind kind;
+    char section[256];
+    int section_line;
+    unsigned seen_keys;      /* bit per cfg_keys entry (fixed sections) */
+    unsigned table_seen;     /* bit per table key */
+    bool table_has_key;
+    long client_id_num;
+} cfg_parser;
+
+static void cfg_fail(cfg_parser *p, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void cfg_fail(cfg_parser *p, int line, const char *fmt, ...)
+{
+    if (p->failed)
+        return;
+    p->failed = true;
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (line > 0)
+        snprintf(p->err, p->errlen, "%s:%d: %s", p->name, line, msg);
+    else
+        snprintf(p->err, p->errlen, "%s: %s", p->name, msg);
+}
+
+/* Expands ${VAR} from the environment ("$$" is a literal "$"). */
+static char *cfg_expand(cfg_parser *p, const char *v)
+{
+    ce_buf b;
+    ce_buf_init(&b, CFG_MAX_VALUE);
+    char *res = NULL;
+    for (const char *s = v; *s; s++) {
+        if (s[0] == '$' && s[1] == '$') {
+            if (ce_buf_putc(&b, '$') != 0)
+                goto too_long;
+            s++;
+        } else if (s[0] == '$' && s[1] == '{') {
+            const char *end = strchr(s + 2, '}');
+            if (end == NULL) {
+                cfg_fail(p, p->line, "unterminated ${ in value");
+                goto out;
+            }
+            char var[256];
+            size_t n = (size_t)(end - (s + 2));
+            if (n == 0 || n >= sizeof var) {
+                cfg_fail(p, p->line, "bad variable name in ${...}");
+                goto out;
+            }
+            memcpy(var, s + 2, n);
+            var[n] = '\0';
+            const char *val = getenv(var);
+            if (val == NULL) {
+                cfg_fail(p, p->line, "environment variable %s is not set", var);
+                goto out;
+            }
+            if (ce_buf_append_str(&b, val) != 0)
+                goto too_long;
+            s = end;
+        } else if (ce_buf_putc(&b, (uint8_t)*s) != 0) {
+            goto too_long;
+        }
+    }
+    if (ce_buf_terminate(&b) != 0)
+        goto too_long;
+    res = b.data ? (char *)b.data : ce_strdup("");
+    if (res == NULL)
+        cfg_fail(p, p->line, "out of memory");
+    if (b.data)
+        b.data = NULL;
+    goto out;
+too_long:
+    cfg_fail(p, p->line, "value longer than %d bytes", CFG_MAX_VALUE);
+out:
+    ce_buf_free(&b);
+    return res;
+}
+
+static bool cfg_valid_index_name(const char *s)
+{
+    if (*s == '\0' || *s == '-' || *s == '_' || *s == '+' || strcmp(s, ".") == 0 || strcmp(s, "..") == 0 ||
+        strlen(s) > 255)
+        return false;
+    for (const unsigned char *q = (const unsigned char *)s; *q; q++) {
+        if (*q >= 'A' && *q <= 'Z')
+            return false;
+        if (*q <= ' ' || strchr("\\/*?\"<>|,#:", *q) != NULL)
+            return false;
+    }
+    return true;
+}
+
+static bool cfg_valid_ident(const char *s)
+{
+    if (*s == '\0')
+        return false;
+    for (const unsigned char *q = (const unsigned char *)s; *q; q++)
+        if (*q <= ' ' || *q == '`')
+            return false;
+    return true;
+}
+
+/* Splits a comma-separated list into trimmed, non-empty items. */
+static int cfg_split_list(cfg_parser *p, const char *v, char ***out, size_t *n)
+{
+    char *copy = ce_strdup(v);
+    char **items = NULL;
+    size_t count = 0;
+    int rc = -1;
+    if (copy == NULL)
+        goto oom;
+    size_t cap = 1;
+    for (const char *q = v; *q; q++)
+        cap += *q == ',';
+    items = ce_calloc(cap, sizeof *items);
+    if (items == NULL)
+        goto oom;
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        ce_trim(tok);
+        if (*tok == '\0' || !cfg_valid_ident(tok)) {
+            cfg_fail(p, p->line, "bad column name in list '%s'", v);
+            goto out;
+        }
+        items[count] = ce_strdup(tok);
+        if (items[count] == NULL)
+            goto oom;
+        count++;
+    }
+    if (count == 0) {
+        cfg_fail(p, p->line, "empty column list");
+        goto out;
+    }
+    *out = items;
+    *n = count;
+    items = NULL;
+    rc = 0;
+    goto out;
+oom:
+    cfg_fail(p, p->line, "out of memory");
+out:
+    if (items) {
+        for (size_t i = 0; i < count; i++)
+            ce_free(items[i]);
+        ce_free(items);
+    }
+    ce_free(copy);
+    return rc;
+}
+
+static int cfg_set_key(cfg_parser *p, const cfg_key *k, const char *value, int line)
+{
+    char **sp = (char **)((char *)p->c + k->offset);
+    if (k->type == CFG_STR) {
+        char *v = cfg_expand(p, value);
+        if (v == NULL)
+            return -1;
+        ce_free(*sp);
+        *sp = v;
+        return 0;
+    }
+    char *v = cfg_expand(p, value);
+    if (v == NULL)
+        return -1;
+    int64_t n;
+    int rc = ce_parse_i64(v, k->min, k->max, &n);
+    if (rc != 0)
+        cfg_fail(p, line, "[%s] %s: '%s' is not an integer in %ld..%ld", k->section, k->key, v, k->min, k->max);
+    else
+        *(long *)((char *)p->c + k->offset) = (long)n;
+    ce_free(v);
+    return rc;
+}
+
+static const char *const table_keys[] = {"index", "id"};
+
+static void cfg_table_done(cfg_parser *p)
+{
+    if (p->kind != SEC_TABLE || p->failed)
+        return;
+    cfg_table *t = &p->c->tables[p->c->n_tables - 1];
+    if (t->index == NULL)
+        cfg_fail(p, p->section_line, "[%s]: missing key 'index'", p->section);
+}
+
+static int cfg_begin_section(cfg_parser *p, const char *name, int line)
+{
+    cfg_table_done(p);
+    if (p->failed)
+        return -1;
+    snprintf(p->section, sizeof p->section, "%s", name);
+    p->section_line = line;
+    p->seen_keys = 0;
+    p->table_seen = 0;
+    if (strcmp(name, "canal") == 0 || strcmp(name, "elasticsearch") == 0) {
+        p->kind = SEC_FIXED;
+        return 0;
+    }
+    if (strncmp(name, "table ", 6) != 0) {
+        cfg_fail(p, line, "unknown section [%s] (known: [canal], [elasticsearch], [table DB.TABLE])", name);
+        return -1;
+    }
+    const char *spec = name + 6;
+    while (*spec == ' ')
+        spec++;
+    const char *dot = strchr(spec, '.');
+    if (dot == NULL || dot == spec || dot[1] == '\0' || strchr(spec, ' ') != NULL) {
+        cfg_fail(p, line, "section [%s]: expected [table DB.TABLE]", name);
+        return -1;
+    }
+    for (size_t i = 0; i < p->c->n_tables; i++) {
+        const cfg_table *o = &p->c->tables[i];
+        size_t dl = (size_t)(dot - spec);
+        if (strlen(o->db) == dl && strncmp(o->db, spec, dl) == 0 && strcmp(o->table, dot + 1) == 0) {
+            cfg_fail(p, line, "table %s is already configured at line %d", spec, o->line);
+            return -1;
+        }
+    }
+    cfg_table *nt = ce_realloc(p->c->tables, (p->c->n_tables + 1) * sizeof *nt);
+    if (nt == NULL) {
+        cfg_fail(p, line, "out of memory");
+        return -1;
+    }
+    p->c->tables = nt;
+    cfg_table *t = &nt[p->c->n_tables++];
+    memset(t, 0, sizeof *t);
+    t->line = line;
+    t->db = ce_strndup(spec, (size_t)(dot - spec));
+    t->table = ce_strdup(dot + 1);
+    if (t->db == NULL || t->table == NULL) {
+        cfg_fail(p, line, "out of memory");
+        return -1;
+    }
+    p->kind = SEC_TABLE;
+    return 0;
+}
+
+static int cfg_table_key(cfg_parser *p, const char *key, const char *value)
+{
+    cfg_table *t = &p->c->tables[p->c->n_tables - 1];
+    size_t ki;
+    for (ki = 0; ki < sizeof table_keys / sizeof table_keys[0]; ki++)
+        if (strcmp(key, table_keys[ki]) == 0)
+            break;
+    if (ki == sizeof table_keys / sizeof table_keys[0]) {
+        cfg_fail(p, p->line, "[%s]: unknown key '%s' (known: index, id)", p->section, key);
+        return -1;
+    }
+    if (p->table_seen & (1u << ki)) {
+        cfg_fail(p, p->line, "[%s]: duplicate key '%s'", p->section, key);
+        return -1;
+    }
+    p->table_seen |= 1u << ki;
+    char *v = cfg_expand(p, value);
+    if (v == NULL)
+        return -1;
+    int rc = 0;
+    if (ki == 0) {
+        if (!cfg_valid_index_name(v)) {
+            cfg_fail(p, p->line,
+                     "[%s]: index '%s' is not a valid index name (lowercase, no spaces or \\/*?\"<>|,#:)",
+                     p->section, v);
+            rc = -1;
+        } else {
+            t->index = v;
+            v = NULL;
+        }
+    } else if (*v != '\0') {
+        rc = cfg_split_list(p, v, &t->id_cols, &t->n_id_cols);
+    }
+    ce_free(v);
+    return rc;
+}
+
+static int cfg_handler(void *user, const char *section, const char *name, const char *value)
+{
+    cfg_parser *p = user;
+    if (p->failed)
+        return 0;
+    if (p->kind == SEC_NONE) {
+        cfg_fail(p, p->line, "key '%s' outside of any section", name);
+        return 0;
+    }
+    (void)section; /* the reader tracks sections itself */
+    if (p->kind == SEC_TABLE)
+        return cfg_table_key(p, name, value) == 0;
+    for (size_t i = 0; i < CFG_NKEYS; i++) {
+        const cfg_key *k = &cfg_keys[i];
+        if (strcmp(k->section, p->section) != 0 || strcmp(k->key, name) != 0)
+            continue;
+        if (p->seen_keys & (1u << i)) {
+            cfg_fail(p, p->line, "[%s]: duplicate key '%s'", p->section, name);
+            return 0;
+        }
+        p->seen_keys |= 1u << i;
+        return cfg_set_key(p, k, value, p->line) == 0;
+    }
+    char known[512] = "";
+    size_t kl = 0;
+    for (size_t i = 0; i < CFG_NKEYS && kl < sizeof known; i++)
+        if (strcmp(cfg_keys[i].section, p->section) == 0)
+            kl += (size_t)snprintf(known + kl, sizeof known - kl, "%s%s", kl ? ", " : "", cfg_keys[i].key);
+    cfg_fail(p, p->line, "[%s]: unknown key '%s' (known: %s)", p->section, name, known);
+    return 0;
+}
+
+/* inih line reader. inih (with realloc on) may ask for a long line in
+ * several chunks; only a chunk that starts a line counts as a new line and
+ * may be a section header. */
+static char *cfg_reader(char *str, int num, void *stream)
+{
+    cfg_parser *p = stream;
+    if (p->pos >= p->len || p->failed || num < 2)
+        return NULL;
+    const char *start = p->text + p->pos;
+    const char *nl = memchr(start, '\n', p->len - p->pos);
+    size_t line_len = nl ? (size_t)(nl - start) + 1 : p->len - p->pos;
+    bool line_start = p->pos == 0 || p->text[p->pos - 1] == '\n';
+    if (line_start) {
+        p->line++;
+        if (line_len > CFG_MAX_LINE - 2) {
+            cfg_fail(p, p->line, "line longer than %d bytes", CFG_MAX_LINE - 2);
+            return NULL;
+        }
+    }
+    size_t n = line_len < (size_t)num - 1 ? line_len : (size_t)num - 1;
+    memcpy(str, start, n);
+    str[n] = '\0';
+    p->pos += n;
+    if (!line_start)
+        return str;
+    /* section header? */
+    const char *s = str;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if (p->line == 1 && (unsigned char)s[0] == 0xEF && (unsigned char)s[1] == 0xBB && (unsigned char)s[2] == 0xBF)
+        s += 3;
+    if (*s == '[') {
+        const char *e = strchr(s, ']');
+        if (e == NULL) {
+            cfg_fail(p, p->line, n < line_len ? "section header too long" : "section header without ']'");
+            return NULL;
+        }
+        char name[256];
+        size_t l = (size_t)(e - s - 1);
+        if (l >= sizeof name) {
+            cfg_fail(p, p->line, "section name too long");
+            return NULL;
+        }
+        memcpy(name, s + 1, l);
+        name[l] = '\0';
+        ce_trim(name);
+        if (cfg_begin_section(p, name, p->line) != 0)
+            return NULL;
+    }
+    return str;
+}
+
+static int cfg_apply_defaults(cfg_parser *p)
+{
+    for (size_t i = 0; i < CFG_NKEYS; i++) {
+        const cfg_key *k = &cfg_keys[i];
+        if (k->type == CFG_STR) {
+            char **sp = (char **)((char *)p->c + k->offset);
+            if (*sp == NULL && (*sp = ce_strdup(k->def)) == NULL) {
+                cfg_fail(p, 0, "out of memory");
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static void cfg_init_longs(cfg *c)
+{
+    for (size_t i = 0; i < CFG_NKEYS; i++) {
+        const cfg_key *k = &cfg_keys[i];
+        if (k->type == CFG_LONG) {
+            int64_t v = 0;
+            (void)ce_parse_i64(k->def, k->min, k->max, &v);
+            *(long *)((char *)c + k->offset) = (long)v;
+        }
+    }
+}
+
+static int cfg_validate(cfg_parser *p)
+{
+    cfg *c = p->c;
+    if (c->n_tables == 0) {
+        cfg_fail(p, 0, "no [table DB.TABLE] section: nothing to sync");
+        return -1;
+    }
+    /* every address must parse */
+    char *copy = ce_strdup(c->canal.address);
+    if (copy == NULL) {
+        cfg_fail(p, 0, "out of memory");
+        return -1;
+    }
+    int rc = 0;
+    size_t count = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char host[256];
+        int port;
+        ce_trim(tok);
+        if (ce_parse_hostport(tok, host, sizeof host, &port) != 0) {
+            cfg_fail(p, 0, "[canal] address: '%s' is not host:port", tok);
+            rc = -1;
+            break;
+        }
+        count++;
+    }
+    if (rc == 0 && (count == 0 || count > CFG_MAX_ADDRESSES)) {
+        cfg_fail(p, 0, "[canal] address: expected 1 to %d host:port entries", CFG_MAX_ADDRESSES);
+        rc = -1;
+    }
+    ce_free(copy);
+    if (rc == 0 && *c->canal.destination == '\0') {
+        cfg_fail(p, 0, "[canal] destination must not be empty");
+        rc = -1;
+    }
+    if (rc == 0 && strncmp(c->es.url, "http://", 7) != 0 && strncmp(c->es.url, "https://", 8) != 0) {
+        cfg_fail(p, 0, "[elasticsearch] url: '%s' must start with http:// or https://", c->es.url);
+        rc = -1;
+    }
+    return rc;
+}
+
+int cfg_load_string(const char *text, const char *name, cfg *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    cfg_parser p = {.c = out, .name = name, .err = err, .errlen = errlen, .text = text, .len = strlen(text)};
+    if (errlen)
+        err[0] = '\0';
+    cfg_init_longs(out);
+    out->path = ce_strdup(name);
+    /* Debian's inih exposes its compile-time options as variables: one key
+     * per line, lines up to CFG_MAX_LINE bytes read into a growing buffer. */
+    ini_allow_multiline = false;
+    ini_use_stack = false;
+    ini_allow_realloc = true;
+    ini_max_line = CFG_MAX_LINE;
+    /* Report the first error of the file: without this inih goes on after a
+     * syntax error and a later handler error would be the one reported. */
+    ini_stop_on_first_error = true;
+    int rc = ini_parse_stream(cfg_reader, &p, cfg_handler, &p);
+    if (!p.failed && rc > 0)
+        cfg_fail(&p, rc, "syntax error (expected [section] or key = value)");
+    else if (!p.failed && rc < 0)
+        cfg_fail(&p, 0, "cannot parse (out of memory)");
+    if (!p.failed)
+        cfg_table_done(&p);
+    if (!p.failed)
+        cfg_apply_defaults(&p);
+    if (!p.failed)
+        cfg_validate(&p);
+    if (p.failed) {
+        cfg_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+int cfg_load(const char *path, cfg *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: cannot open: %m", path);
+        return -1;
+    }
+    ce_buf b;
+    ce_buf_init(&b, 16u << 20);
+    int rc = -1;
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (ce_buf_append(&b, chunk, n) != 0) {
+            snprintf(err, errlen, "%s: file larger than 16 MiB", path);
+            goto out;
+        }
+    }
+    if (ferror(f)) {
+        snprintf(err, errlen, "%s: read error", path);
+        goto out;
+    }
+    if (b.len > 0 && memchr(b.data, '\0', b.len) != NULL) {
+        snprintf(err, errlen, "%s: NUL byte in file", path);
+        goto out;
+    }
+    if (ce_buf_terminate(&b) != 0) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        goto out;
+    }
+    rc = cfg_load_string(b.data ? (const char *)b.data : "", path, out, err, errlen);
+out:
+    ce_buf_free(&b);
+    fclose(f);
+    return rc;
+}
+
+void cfg_free(cfg *c)
+{
+    for (size_t i = 0; i < CFG_NKEYS; i++)
+        if (cfg_keys[i].type == CFG_STR) {
+            char **sp = (char **)((char *)c + cfg_keys[i].offset);
+            ce_free(*sp);
+        }
+    for (size_t i = 0; i < c->n_tables; i++) {
+        cfg_table *t = &c->tables[i];
+        ce_free(t->db);
+        ce_free(t->table);
+        ce_free(t->index);
+        for (size_t j = 0; j < t->n_id_cols; j++)
+            ce_free(t->id_cols[j]);
+        ce_free(t->id_cols);
+    }
+    ce_free(c->tables);
+    ce_free(c->path);
+    memset(c, 0, sizeof *c);
+}
+
+const cfg_table *cfg_find_table(const cfg *c, const char *db, const char *table)
+{
+    for (size_t i = 0; i < c->n_tables; i++)
+        if (strcmp(c->tables[i].db, db) == 0 && strcmp(c->tables[i].table, table) == 0)
+            return &c->tables[i];
+    return NULL;
+}

@@ -1,0 +1,53 @@
+/* config: the INI file (parsed with inih) turned into a validated cfg.
+ * Every key lives in one table in config.c (section, key, type, default,
+ * range); unknown sections or keys and bad values are "FILE:LINE: message".
+ * ${VAR} in a value expands from the environment. cfg_free releases all. */
+#ifndef CE_CONFIG_H
+#define CE_CONFIG_H
+
+#include <stddef.h>
+
+#define CFG_MAX_ADDRESSES 16
+
+typedef struct cfg_table {
+    char *db;
+    char *table;
+    char *index;
+    char **id_cols;  /* NULL when the rule takes Canal's isKey columns */
+    size_t n_id_cols;
+    int line;        /* line of the [table ...] header */
+} cfg_table;
+
+typedef struct cfg_canal {
+    char *address;   /* as written: host:port[,host:port...] */
+    char *destination;
+    char *username;
+    char *password;
+    long client_id;  /* a Java short on the server, sent as decimal text */
+    char *filter;
+    long batch_size;
+    long fetch_timeout_ms;
+} cfg_canal;
+
+typedef struct cfg_es {
+    char *url;
+} cfg_es;
+
+typedef struct cfg {
+    char *path;
+    cfg_canal canal;
+    cfg_es es;
+    cfg_table *tables;
+    size_t n_tables;
+} cfg;
+
+/* Loads and validates `path`. On error fills err with "FILE:LINE: message"
+ * (or "FILE: message") and returns -1; *out is then empty. */
+int cfg_load(const char *path, cfg *out, char *err, size_t errlen);
+/* Same from a string; `name` stands for the file name in messages. */
+int cfg_load_string(const char *text, const char *name, cfg *out, char *err, size_t errlen);
+void cfg_free(cfg *c);
+/* The rule for db.table, or NULL. */
+const cfg_table *cfg_find_table(const cfg *c, const char *db, const char *table);
+
+#endif

@@ -1,0 +1,161 @@
+/* decode: Entry/RowChange unpacking with protobuf-c. */
+#include "decode/decode.h"
+#include "entry_protocol.pb-c.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void decode_init(decode_ctx *d) { memset(d, 0, sizeof *d); }
+
+void decode_free(decode_ctx *d)
+{
+    ce_free(d->scratch);
+    memset(d, 0, sizeof *d);
+}
+
+static int decode_reserve(decode_ctx *d, size_t n)
+{
+    if (n <= d->scratch_cap)
+        return 0;
+    size_t cap = d->scratch_cap ? d->scratch_cap : 64;
+    while (cap < n)
+        cap *= 2;
+    row_col *p = ce_realloc(d->scratch, cap * sizeof *p);
+    if (p == NULL)
+        return -1;
+    d->scratch = p;
+    d->scratch_cap = cap;
+    return 0;
+}
+
+static void decode_columns(row_col *dst, Entrypb__Column **src, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const Entrypb__Column *c = src[i];
+        row_col *o = &dst[i];
+        o->name = c->name;
+        o->value = c->value;
+        o->value_len = strlen(c->value);
+        o->mysql_type = c->mysql_type;
+        o->sql_type = c->sql_type;
+        o->is_null = c->is_null_present_case == ENTRYPB__COLUMN__IS_NULL_PRESENT_IS_NULL ? c->is_null : false;
+        o->is_key = c->is_key;
+        o->updated = c->updated;
+    }
+}
+
+static Entrypb__EventType decode_event_type(const Entrypb__RowChange *rc, const Entrypb__Header *h)
+{
+    if (rc->event_type_present_case == ENTRYPB__ROW_CHANGE__EVENT_TYPE_PRESENT_EVENT_TYPE)
+        return rc->event_type;
+    if (h && h->event_type_present_case == ENTRYPB__HEADER__EVENT_TYPE_PRESENT_EVENT_TYPE)
+        return h->event_type;
+    return ENTRYPB__EVENT_TYPE__UPDATE; /* the proto2 default */
+}
+
+static int decode_rowdata(decode_ctx *d, const Entrypb__Entry *e, decode_row_fn fn, void *ud, char *err,
+                          size_t errlen)
+{
+    const Entrypb__Header *h = e->header;
+    static const char empty[] = "";
+    const char *pos_file = h ? h->logfile_name : empty;
+    long long pos_off = h ? (long long)h->logfile_offset : 0;
+    int rc = 0;
+    Entrypb__RowChange *ch = entrypb__row_change__unpack(NULL, e->store_value.len, e->store_value.data);
+    if (ch == NULL) {
+        snprintf(err, errlen, "binlog %s:%lld: malformed RowChange (%zu bytes)", pos_file, pos_off,
+                 e->store_value.len);
+        return -1;
+    }
+    bool is_ddl = ch->is_ddl_present_case == ENTRYPB__ROW_CHANGE__IS_DDL_PRESENT_IS_DDL && ch->is_ddl;
+    Entrypb__EventType et = decode_event_type(ch, h);
+    if (is_ddl || (et != ENTRYPB__EVENT_TYPE__INSERT && et != ENTRYPB__EVENT_TYPE__UPDATE &&
+                   et != ENTRYPB__EVENT_TYPE__DELETE)) {
+        if (is_ddl)
+            d->stats.ddl++;
+        else
+            d->stats.other++;
+        if (is_ddl && ce_log_enabled(CE_LOG_INFO))
+            ce_log(CE_LOG_INFO, "decode", "binlog %s:%lld: DDL on %s.%s ignored: %.200s", pos_file, pos_off,
+                   h ? h->schema_name : "", h ? h->table_name : "", ch->sql);
+        goto out;
+    }
+    row_event ev = {
+        .schema = h ? h->schema_name : empty,
+        .table = h ? h->table_name : empty,
+        .op = et == ENTRYPB__EVENT_TYPE__INSERT ? ROW_INSERT : et == ENTRYPB__EVENT_TYPE__DELETE ? ROW_DELETE
+                                                                                                 : ROW_UPDATE,
+        .logfile = pos_file,
+        .offset = pos_off,
+        .execute_time = h ? h->execute_time : 0,
+        .gtid = h ? h->gtid : empty,
+    };
+    for (size_t r = 0; r < ch->n_row_datas; r++) {
+        const Entrypb__RowData *rd = ch->row_datas[r];
+        if (decode_reserve(d, rd->n_before_columns + rd->n_after_columns) != 0) {
+            snprintf(err, errlen, "binlog %s:%lld: out of memory", pos_file, pos_off);
+            rc = -1;
+            goto out;
+        }
+        decode_columns(d->scratch, rd->before_columns, rd->n_before_columns);
+        decode_columns(d->scratch + rd->n_before_columns, rd->after_columns, rd->n_after_columns);
+        ev.before.cols = d->scratch;
+        ev.before.n = rd->n_before_columns;
+        ev.after.cols = d->scratch + rd->n_before_columns;
+        ev.after.n = rd->n_after_columns;
+        ev.row_index = (uint32_t)r;
+        if ((ev.op == ROW_INSERT && ev.after.n == 0) || (ev.op == ROW_DELETE && ev.before.n == 0) ||
+            (ev.op == ROW_UPDATE && ev.after.n == 0)) {
+            snprintf(err, errlen, "binlog %s:%lld: %s.%s row %zu has no %s image", pos_file, pos_off, ev.schema,
+                     ev.table, r, ev.op == ROW_DELETE ? "before" : "after");
+            rc = -1;
+            goto out;
+        }
+        d->stats.rows++;
+        rc = fn(ud, &ev);
+        if (rc != 0)
+            goto out;
+    }
+out:
+    entrypb__row_change__free_unpacked(ch, NULL);
+    return rc;
+}
+
+int decode_entry(decode_ctx *d, const uint8_t *data, size_t len, decode_row_fn fn, void *ud, char *err,
+                 size_t errlen)
+{
+    Entrypb__Entry *e = entrypb__entry__unpack(NULL, len, data);
+    if (e == NULL) {
+        snprintf(err, errlen, "malformed Entry (%zu bytes)", len);
+        return -1;
+    }
+    d->stats.entries++;
+    int rc = 0;
+    Entrypb__EntryType t = e->entry_type_present_case == ENTRYPB__ENTRY__ENTRY_TYPE_PRESENT_ENTRY_TYPE
+                               ? e->entry_type
+                               : ENTRYPB__ENTRY_TYPE__ROWDATA;
+    switch (t) {
+    case ENTRYPB__ENTRY_TYPE__TRANSACTIONBEGIN:
+        d->stats.txn_begin++;
+        break;
+    case ENTRYPB__ENTRY_TYPE__TRANSACTIONEND:
+        d->stats.txn_end++;
+        break;
+    case ENTRYPB__ENTRY_TYPE__GTIDLOG:
+        d->stats.gtid++;
+        break;
+    case ENTRYPB__ENTRY_TYPE__HEARTBEAT:
+        d->stats.heartbeat++;
+        break;
+    case ENTRYPB__ENTRY_TYPE__ROWDATA:
+        rc = decode_rowdata(d, e, fn, ud, err, errlen);
+        break;
+    default:
+        d->stats.other++;
+        break;
+    }
+    entrypb__entry__free_unpacked(e, NULL);
+    return rc;
+}

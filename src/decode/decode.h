@@ -1,0 +1,72 @@
+/* decode: serialized Canal Entry → row events.
+ * One Entry is unpacked with protobuf-c; transaction boundaries are told by
+ * entryType (BEGIN optional, GTIDLOG tolerated); every row of a ROWDATA entry
+ * becomes a row_event with its before and after images kept apart and all
+ * columns. Events point into the unpacked messages and the context's scratch
+ * space: they are valid only inside the callback. */
+#ifndef CE_DECODE_DECODE_H
+#define CE_DECODE_DECODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { ROW_INSERT = 1, ROW_UPDATE = 2, ROW_DELETE = 3 } row_op;
+
+typedef struct row_col {
+    const char *name;
+    const char *value;     /* text as Canal sent it; "" when NULL */
+    size_t value_len;
+    const char *mysql_type;
+    int sql_type;
+    bool is_null;
+    bool is_key;
+    bool updated;
+} row_col;
+
+typedef struct row_image {
+    const row_col *cols;
+    size_t n;
+} row_image;
+
+typedef struct row_event {
+    const char *schema;
+    const char *table;
+    row_op op;
+    row_image before;      /* UPDATE, DELETE */
+    row_image after;       /* INSERT, UPDATE */
+    const char *logfile;
+    int64_t offset;
+    int64_t execute_time;  /* ms since epoch */
+    uint32_t row_index;    /* row within its binlog event */
+    const char *gtid;
+} row_event;
+
+typedef struct decode_stats {
+    uint64_t entries;
+    uint64_t txn_begin;
+    uint64_t txn_end;
+    uint64_t gtid;
+    uint64_t heartbeat;
+    uint64_t rows;
+    uint64_t ddl;
+    uint64_t other;        /* QUERY and other non-row events */
+} decode_stats;
+
+typedef struct decode_ctx {
+    row_col *scratch;
+    size_t scratch_cap;
+    decode_stats stats;
+} decode_ctx;
+
+/* A non-zero return stops the decoding of that entry and is passed back. */
+typedef int (*decode_row_fn)(void *ud, const row_event *ev);
+
+void decode_init(decode_ctx *d);
+void decode_free(decode_ctx *d);
+/* 0 on success; the callback's non-zero result; or -1 with err filled when
+ * the bytes are not a valid Entry/RowChange. */
+int decode_entry(decode_ctx *d, const uint8_t *data, size_t len, decode_row_fn fn, void *ud, char *err,
+                 size_t errlen);
+
+#endif

@@ -1,0 +1,122 @@
+/* main: the command line. Exit codes: 0 clean stop, 1 runtime failure,
+ * 2 usage or configuration error. */
+#include "config.h"
+#include "run.h"
+#include "util/log.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#ifndef CANAL_ES_VERSION
+#define CANAL_ES_VERSION "0.0.0"
+#endif
+
+static volatile sig_atomic_t main_stop = 0;
+
+static void main_on_signal(int sig)
+{
+    (void)sig;
+    main_stop = 1;
+}
+
+static void main_usage(FILE *f)
+{
+    fputs("usage: canal-es run -c FILE [--log-level error|warn|info|debug]\n"
+          "       canal-es --help\n"
+          "       canal-es --version\n"
+          "\n"
+          "Keeps Elasticsearch / OpenSearch indexes in step with MySQL through a Canal server.\n"
+          "\n"
+          "commands:\n"
+          "  run            subscribe to Canal and index every change of the configured tables\n"
+          "\n"
+          "options:\n"
+          "  -c, --config FILE   the INI configuration file (see etc/canal-es.ini)\n"
+          "  --log-level LEVEL   error, warn, info (default) or debug\n"
+          "  -h, --help          this text\n"
+          "  -V, --version       the version\n"
+          "\n"
+          "exit status: 0 stopped on request, 1 runtime failure, 2 usage or configuration error\n",
+          f);
+}
+
+static int main_run(int argc, char **argv)
+{
+    const char *path = NULL;
+    for (int i = 2; i < argc; i++) {
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc) {
+            path = argv[++i];
+        } else if (strcmp(argv[i], "--log-level") == 0 && i + 1 < argc) {
+            static const char *const levels[] = {"error", "warn", "info", "debug"};
+            const char *l = argv[++i];
+            size_t k;
+            for (k = 0; k < 4 && strcmp(l, levels[k]) != 0; k++)
+                ;
+            if (k == 4) {
+                fprintf(stderr, "canal-es: unknown log level '%s'\n", l);
+                return 2;
+            }
+            ce_log_set_level((ce_log_level)k);
+        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            main_usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "canal-es run: unexpected argument '%s'\n", argv[i]);
+            main_usage(stderr);
+            return 2;
+        }
+    }
+    if (path == NULL) {
+        fprintf(stderr, "canal-es run: -c FILE is required\n");
+        main_usage(stderr);
+        return 2;
+    }
+    cfg c;
+    char err[1024];
+    if (cfg_load(path, &c, err, sizeof err) != 0) {
+        fprintf(stderr, "canal-es: %s\n", err);
+        return 2;
+    }
+    char ctx[160];
+    snprintf(ctx, sizeof ctx, "dest=%s", c.canal.destination);
+    ce_log_set_context(ctx);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = main_on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; /* no SA_RESTART: blocking reads return EINTR and see the stop */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    ce_log(CE_LOG_INFO, "main", "canal-es %s starting: canal %s, search %s, %zu table rule(s)", CANAL_ES_VERSION,
+           c.canal.address, c.es.url, c.n_tables);
+    run_opts o;
+    run_opts_default(&o);
+    int rc = run_service(&c, &o, &main_stop);
+    cfg_free(&c);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        main_usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        main_usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+        printf("canal-es %s\n", CANAL_ES_VERSION);
+        return 0;
+    }
+    if (strcmp(argv[1], "run") == 0)
+        return main_run(argc, argv);
+    fprintf(stderr, "canal-es: unknown command '%s'\n", argv[1]);
+    main_usage(stderr);
+    return 2;
+}

@@ -1,0 +1,270 @@
+/* run: the single-threaded pipeline of the walking skeleton. */
+#include "run.h"
+#include "bulk/bulk.h"
+#include "decode/decode.h"
+#include "map/map.h"
+#include "sink/sink.h"
+#include "source/canal.h"
+#include "util/backoff.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define RUN_MAX_BODY ((size_t)512 << 20)
+#define RUN_MAX_NOTED 1024
+
+void run_opts_default(run_opts *o)
+{
+    o->bulk_flush_bytes = 8L << 20;
+    o->request_timeout_ms = 60000;
+    o->retry_initial_ms = 200;
+    o->retry_max_ms = 10000;
+    o->stats_interval_ms = 10000;
+}
+
+typedef struct run_stats {
+    unsigned long long batches, rows, actions, requests, retries, reconnects, skipped_rows;
+} run_stats;
+
+typedef struct run_ctx {
+    const cfg *c;
+    const run_opts *o;
+    volatile sig_atomic_t *stop;
+    canal_client *canal;
+    sink *sink;
+    bulk bulk;
+    decode_ctx dec;
+    map_out mo;
+    ce_backoff bo;
+    run_stats st;
+    char *noted[RUN_MAX_NOTED]; /* "db.table" already warned about */
+    size_t n_noted;
+    char err[1024];
+} run_ctx;
+
+enum { RUN_DONE = 0, RUN_FAIL = -1, RUN_STOPPED = 1 };
+
+static bool run_stopping(const run_ctx *r) { return *r->stop != 0; }
+
+/* Logs `msg` for db.table only the first time. */
+static void run_warn_once(run_ctx *r, const char *db, const char *table, const char *msg)
+{
+    char key[512];
+    snprintf(key, sizeof key, "%s.%s", db, table);
+    for (size_t i = 0; i < r->n_noted; i++)
+        if (strcmp(r->noted[i], key) == 0)
+            return;
+    if (r->n_noted < RUN_MAX_NOTED)
+        r->noted[r->n_noted++] = ce_strdup(key);
+    ce_log(CE_LOG_WARN, "map", "table %s: %s", key, msg);
+}
+
+/* Sends the bulk body until every item is applied. */
+static int run_flush(run_ctx *r)
+{
+    if (r->bulk.n_actions == 0)
+        return RUN_DONE;
+    ce_backoff_reset(&r->bo);
+    for (;;) {
+        sink_summary sum;
+        sink_rc rc = sink_bulk(r->sink, r->bulk.body.data, r->bulk.body.len, r->bulk.n_actions, &sum, r->err,
+                               sizeof r->err);
+        r->st.requests++;
+        if (rc == SINK_OK) {
+            r->st.actions += r->bulk.n_actions;
+            bulk_reset(&r->bulk);
+            return RUN_DONE;
+        }
+        if (rc == SINK_FATAL) {
+            ce_log(CE_LOG_ERROR, "sink", "%s", r->err);
+            return RUN_FAIL;
+        }
+        r->st.retries++;
+        uint64_t delay = ce_backoff_next(&r->bo);
+        ce_log(CE_LOG_WARN, "sink", "%s; retrying in %llu ms (attempt %u)", r->err, (unsigned long long)delay,
+               r->bo.attempt);
+        if (ce_sleep_ms(delay, r->stop))
+            return RUN_STOPPED;
+    }
+}
+
+static int run_on_row(void *ud, const row_event *ev)
+{
+    run_ctx *r = ud;
+    r->st.rows++;
+    const cfg_table *rule = cfg_find_table(r->c, ev->schema, ev->table);
+    if (rule == NULL) {
+        r->st.skipped_rows++;
+        run_warn_once(r, ev->schema, ev->table, "no [table] rule matches: its rows are not indexed");
+        return 0;
+    }
+    int mrc = map_row(rule, ev, &r->mo, r->err, sizeof r->err);
+    if (mrc == MAP_NO_ID) {
+        r->st.skipped_rows++;
+        run_warn_once(r, ev->schema, ev->table,
+                      "no primary key and no 'id' columns configured: its rows are skipped");
+        return 0;
+    }
+    if (mrc != MAP_OK)
+        return RUN_FAIL;
+    for (size_t i = 0; i < r->mo.n; i++) {
+        if (bulk_append(&r->bulk, &r->mo.act[i], r->err, sizeof r->err) != 0)
+            return RUN_FAIL;
+    }
+    if (r->bulk.body.len >= (size_t)r->o->bulk_flush_bytes)
+        return run_flush(r);
+    return 0;
+}
+
+/* Connects (trying each address) until it works, a fatal answer, or a stop. */
+static int run_connect(run_ctx *r)
+{
+    ce_backoff bo;
+    ce_backoff_init(&bo, r->o->retry_initial_ms, r->o->retry_max_ms);
+    while (!run_stopping(r)) {
+        canal_rc rc = canal_connect(r->canal, r->err, sizeof r->err);
+        if (rc == CANAL_OK) {
+            ce_log(CE_LOG_INFO, "source", "connected to canal %s, subscribed to destination %s",
+                   canal_peer(r->canal), r->c->canal.destination);
+            return RUN_DONE;
+        }
+        if (rc == CANAL_ERR_AUTH || rc == CANAL_ERR_SERVER) {
+            ce_log(CE_LOG_ERROR, "source", "%s", r->err);
+            return RUN_FAIL;
+        }
+        uint64_t delay = ce_backoff_next(&bo);
+        ce_log(CE_LOG_WARN, "source", "%s; retrying in %llu ms", r->err, (unsigned long long)delay);
+        ce_sleep_ms(delay, r->stop);
+    }
+    return RUN_STOPPED;
+}
+
+static int run_batch(run_ctx *r, const Canalpb__Messages *m)
+{
+    for (size_t i = 0; i < m->n_messages; i++) {
+        int rc = decode_entry(&r->dec, m->messages[i].data, m->messages[i].len, run_on_row, r, r->err,
+                              sizeof r->err);
+        if (rc == RUN_STOPPED)
+            return RUN_STOPPED;
+        if (rc != 0) {
+            ce_log(CE_LOG_ERROR, "run", "batch %lld entry %zu: %s", (long long)m->batch_id, i, r->err);
+            return RUN_FAIL;
+        }
+    }
+    return run_flush(r);
+}
+
+static uint64_t run_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void run_log_stats(run_ctx *r)
+{
+    ce_log(CE_LOG_INFO, "run",
+           "batches=%llu rows=%llu actions=%llu bulk_requests=%llu retries=%llu reconnects=%llu skipped_rows=%llu",
+           r->st.batches, r->st.rows, r->st.actions, r->st.requests, r->st.retries, r->st.reconnects,
+           r->st.skipped_rows);
+}
+
+int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
+{
+    run_ctx *r = ce_calloc(1, sizeof *r);
+    int exit_code = 1;
+    if (r == NULL) {
+        ce_log(CE_LOG_ERROR, "run", "out of memory");
+        return 1;
+    }
+    r->c = c;
+    r->o = o;
+    r->stop = stop;
+    decode_init(&r->dec);
+    map_out_init(&r->mo);
+    ce_backoff_init(&r->bo, (uint64_t)o->retry_initial_ms, (uint64_t)o->retry_max_ms);
+    canal_opts co = {
+        .addresses = c->canal.address,
+        .destination = c->canal.destination,
+        .username = c->canal.username,
+        .password = c->canal.password,
+        .client_id = c->canal.client_id,
+        .filter = c->canal.filter,
+        .fetch_size = c->canal.batch_size,
+        .fetch_timeout_ms = c->canal.fetch_timeout_ms,
+        .stop = stop,
+    };
+    if (bulk_init(&r->bulk, RUN_MAX_BODY) != 0 || (r->canal = canal_new(&co)) == NULL) {
+        ce_log(CE_LOG_ERROR, "run", "out of memory");
+        goto out;
+    }
+    r->sink = sink_new(c->es.url, o->request_timeout_ms, r->err, sizeof r->err);
+    if (r->sink == NULL) {
+        ce_log(CE_LOG_ERROR, "sink", "%s", r->err);
+        goto out;
+    }
+    int rc = run_connect(r);
+    uint64_t next_stats = run_now_ms() + (uint64_t)o->stats_interval_ms;
+    while (rc == RUN_DONE && !run_stopping(r)) {
+        Canalpb__Messages *m = NULL;
+        canal_rc cr = canal_get(r->canal, &m, r->err, sizeof r->err);
+        if (cr != CANAL_OK) {
+            if (run_stopping(r))
+                break;
+            if (cr == CANAL_ERR_ORDER) {
+                ce_log(CE_LOG_ERROR, "source", "%s", r->err);
+                rc = RUN_FAIL;
+                break;
+            }
+            ce_log(CE_LOG_WARN, "source", "%s; reconnecting", r->err);
+            r->st.reconnects++;
+            bulk_reset(&r->bulk);
+            rc = run_connect(r);
+            continue;
+        }
+        if (m != NULL) {
+            rc = run_batch(r, m);
+            if (rc == RUN_DONE) {
+                canal_rc ar = canal_ack(r->canal, m->batch_id, r->err, sizeof r->err);
+                r->st.batches++;
+                if (ar == CANAL_ERR_ORDER) {
+                    ce_log(CE_LOG_ERROR, "commit", "%s", r->err);
+                    rc = RUN_FAIL;
+                } else if (ar != CANAL_OK) {
+                    /* The batch will be redelivered after reconnect + rollback; writes are idempotent. */
+                    ce_log(CE_LOG_WARN, "commit", "%s; reconnecting", r->err);
+                    r->st.reconnects++;
+                    rc = run_connect(r);
+                }
+            } else {
+                bulk_reset(&r->bulk);
+            }
+            canal_messages_free(m);
+        }
+        if (o->stats_interval_ms > 0 && run_now_ms() >= next_stats) {
+            run_log_stats(r);
+            next_stats = run_now_ms() + (uint64_t)o->stats_interval_ms;
+        }
+    }
+    run_log_stats(r);
+    if (rc == RUN_FAIL) {
+        exit_code = 1;
+    } else {
+        ce_log(CE_LOG_INFO, "run", "stopped on request; un-acked batches will be redelivered");
+        exit_code = 0;
+    }
+out:
+    canal_free(r->canal);
+    sink_free(r->sink);
+    bulk_free(&r->bulk);
+    decode_free(&r->dec);
+    map_out_free(&r->mo);
+    for (size_t i = 0; i < r->n_noted; i++)
+        ce_free(r->noted[i]);
+    ce_free(r);
+    return exit_code;
+}

@@ -1,0 +1,25 @@
+/* run: the service loop. source → decode → map → bulk → sink → commit:
+ * fetch a Canal batch, turn every row into bulk actions, send them (retrying
+ * with backoff until every item is applied), then ack the batch. Nothing is
+ * acked before its actions are indexed; a stop request leaves the batch
+ * un-acked so Canal redelivers it. */
+#ifndef CE_RUN_H
+#define CE_RUN_H
+
+#include <signal.h>
+
+#include "config.h"
+
+typedef struct run_opts {
+    long bulk_flush_bytes;   /* send when the body reaches this size */
+    long request_timeout_ms;
+    long retry_initial_ms;
+    long retry_max_ms;
+    long stats_interval_ms;  /* 0 = no periodic stats line */
+} run_opts;
+
+void run_opts_default(run_opts *o);
+/* Returns the process exit code: 0 after a requested stop, 1 on failure. */
+int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop);
+
+#endif

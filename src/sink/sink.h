@@ -1,0 +1,35 @@
+/* sink: sends a `_bulk` body with libcurl (keep-alive, x-ndjson) and checks
+ * every item of the response. sink_parse_response is pure (tests, fuzzing).
+ * Result classes: SINK_OK (every item applied; a delete of a missing
+ * document counts as applied), SINK_RETRY (transport error, non-2xx status,
+ * or any failed item), SINK_FATAL (401/403: credentials are wrong). */
+#ifndef CE_SINK_SINK_H
+#define CE_SINK_SINK_H
+
+#include <stddef.h>
+
+typedef enum { SINK_OK = 0, SINK_RETRY = 1, SINK_FATAL = 2 } sink_rc;
+
+typedef struct sink_summary {
+    size_t items;
+    size_t ok;
+    size_t failed;
+    /* the first failed item */
+    int fail_status;
+    char fail_index[128];
+    char fail_id[128];
+    char fail_type[128];
+    char fail_reason[256];
+} sink_summary;
+
+typedef struct sink sink;
+
+sink *sink_new(const char *url, long timeout_ms, char *err, size_t errlen);
+void sink_free(sink *s);
+/* Parses a _bulk response; -1 with err when it is not one. */
+int sink_parse_response(const char *json, size_t len, sink_summary *sum, char *err, size_t errlen);
+/* POSTs the body; `actions` is the number of actions in it. */
+sink_rc sink_bulk(sink *s, const void *body, size_t len, size_t actions, sink_summary *sum, char *err,
+                  size_t errlen);
+
+#endif

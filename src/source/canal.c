@@ -1,0 +1,382 @@
+/* source/canal: the Canal conversation over one TCP connection. */
+#include "source/canal.h"
+#include "source/frame.h"
+#include "source/packet.h"
+#include "source/scramble.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/mem.h"
+#include "util/parse.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define CANAL_MAX_OUTSTANDING 64
+#define CANAL_READ_MARGIN_MS 30000
+
+struct canal_client {
+    canal_opts o;
+    char client_id[16];
+    char *addrs;           /* owned copy of the list */
+    char *addr_list[16];
+    size_t n_addrs;
+    size_t next_addr;
+    char peer[300];
+    int fd;
+    ce_buf rx;
+    ce_buf tx;
+    int64_t outstanding[CANAL_MAX_OUTSTANDING]; /* batch ids fetched, not yet acked (FIFO) */
+    size_t out_head;
+    size_t out_count;
+};
+
+canal_client *canal_new(const canal_opts *opts)
+{
+    canal_client *c = ce_calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    c->o = *opts;
+    if (c->o.max_frame == 0)
+        c->o.max_frame = FRAME_DEFAULT_MAX;
+    if (c->o.connect_timeout_ms <= 0)
+        c->o.connect_timeout_ms = 5000;
+    snprintf(c->client_id, sizeof c->client_id, "%ld", opts->client_id);
+    c->fd = -1;
+    ce_buf_init(&c->rx, c->o.max_frame);
+    ce_buf_init(&c->tx, c->o.max_frame + FRAME_HEADER_LEN);
+    c->addrs = ce_strdup(opts->addresses);
+    if (c->addrs == NULL) {
+        ce_free(c);
+        return NULL;
+    }
+    char *save = NULL;
+    for (char *tok = strtok_r(c->addrs, ",", &save); tok && c->n_addrs < 16; tok = strtok_r(NULL, ",", &save))
+        c->addr_list[c->n_addrs++] = ce_trim(tok);
+    return c;
+}
+
+void canal_close(canal_client *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    c->out_count = 0;
+    c->out_head = 0;
+}
+
+void canal_free(canal_client *c)
+{
+    if (c == NULL)
+        return;
+    canal_close(c);
+    ce_buf_free(&c->rx);
+    ce_buf_free(&c->tx);
+    ce_free(c->addrs);
+    ce_free(c);
+}
+
+const char *canal_peer(const canal_client *c) { return c->peer; }
+
+void canal_messages_free(Canalpb__Messages *m)
+{
+    if (m)
+        canalpb__messages__free_unpacked(m, NULL);
+}
+
+static void canal_set_timeout(int fd, long ms)
+{
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+/* Non-blocking connect with a deadline, then back to blocking. */
+static int canal_tcp_connect(canal_client *c, const char *host, int port, char *err, size_t errlen)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    char portstr[8];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    int gai = getaddrinfo(host, portstr, &hints, &res);
+    if (gai != 0) {
+        snprintf(err, errlen, "cannot resolve %s: %s", host, gai_strerror(gai));
+        return -1;
+    }
+    int fd = -1;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0)
+            continue;
+        int fl = fcntl(fd, F_GETFL);
+        fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+        int r = connect(fd, ai->ai_addr, ai->ai_addrlen);
+        if (r != 0 && errno == EINPROGRESS) {
+            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+            r = poll(&pfd, 1, (int)c->o.connect_timeout_ms);
+            int soerr = 0;
+            socklen_t sl = sizeof soerr;
+            if (r == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0)
+                r = 0;
+            else {
+                errno = r == 0 ? ETIMEDOUT : (soerr ? soerr : errno);
+                r = -1;
+            }
+        }
+        if (r == 0) {
+            fcntl(fd, F_SETFL, fl);
+            break;
+        }
+        snprintf(err, errlen, "connect failed: %s", strerror(errno));
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+    canal_set_timeout(fd, c->o.fetch_timeout_ms + CANAL_READ_MARGIN_MS);
+    c->fd = fd;
+    return 0;
+}
+
+static canal_rc canal_send(canal_client *c, Canalpb__PacketType type, const ProtobufCMessage *body, char *err,
+                           size_t errlen)
+{
+    ce_buf_reset(&c->tx);
+    if (packet_encode(type, body, &c->tx) != 0) {
+        snprintf(err, errlen, "cannot encode packet type %d", (int)type);
+        return CANAL_ERR_IO;
+    }
+    size_t off = FRAME_HEADER_LEN;
+    frame_io io = frame_write(c->fd, c->tx.data + off, c->tx.len - off, err, errlen);
+    return io == FRAME_IO_OK ? CANAL_OK : CANAL_ERR_IO;
+}
+
+static canal_rc canal_recv(canal_client *c, packet_view *pv, char *err, size_t errlen)
+{
+    frame_io io = frame_read(c->fd, &c->rx, c->o.max_frame, err, errlen);
+    if (io == FRAME_IO_EINTR)
+        return CANAL_ERR_INTR;
+    if (io != FRAME_IO_OK)
+        return CANAL_ERR_IO;
+    if (packet_decode(c->rx.data, c->rx.len, pv, err, errlen) != 0)
+        return CANAL_ERR_IO;
+    return CANAL_OK;
+}
+
+/* Reads the ACK that answers auth/subscribe. */
+static canal_rc canal_expect_ack(canal_client *c, const char *what, char *err, size_t errlen)
+{
+    packet_view pv;
+    canal_rc rc = canal_recv(c, &pv, err, errlen);
+    if (rc != CANAL_OK)
+        return rc;
+    int code = 0;
+    char msg[512];
+    if (pv.type != CANALPB__PACKET_TYPE__ACK) {
+        snprintf(err, errlen, "%s: expected an ACK packet, got type %d", what, (int)pv.type);
+        rc = CANAL_ERR_IO;
+    } else if (packet_decode_ack(&pv, &code, msg, sizeof msg) != 0) {
+        snprintf(err, errlen, "%s: malformed ACK body", what);
+        rc = CANAL_ERR_IO;
+    } else if (code != 0) {
+        snprintf(err, errlen, "%s refused: error %d: %s", what, code, msg);
+        if (strstr(msg, "should start first") != NULL)
+            rc = CANAL_ERR_STANDBY;
+        else if (strstr(msg, "auth") != NULL || strstr(msg, "passwd") != NULL || strstr(msg, "password") != NULL)
+            rc = CANAL_ERR_AUTH;
+        else
+            rc = CANAL_ERR_SERVER;
+    }
+    packet_free(&pv);
+    return rc;
+}
+
+static canal_rc canal_handshake(canal_client *c, char *err, size_t errlen)
+{
+    packet_view pv;
+    canal_rc rc = canal_recv(c, &pv, err, errlen);
+    if (rc != CANAL_OK)
+        return rc;
+    Canalpb__Handshake *hs = NULL;
+    if (pv.type != CANALPB__PACKET_TYPE__HANDSHAKE) {
+        snprintf(err, errlen, "expected HANDSHAKE, got packet type %d", (int)pv.type);
+        rc = CANAL_ERR_IO;
+        goto out;
+    }
+    hs = canalpb__handshake__unpack(NULL, pv.body_len, pv.body);
+    if (hs == NULL) {
+        snprintf(err, errlen, "malformed HANDSHAKE body");
+        rc = CANAL_ERR_IO;
+        goto out;
+    }
+    char scrambled[SCRAMBLE_HEX_LEN + 1];
+    scramble411_hex(c->o.password, hs->seeds.data, hs->seeds.len, scrambled);
+    Canalpb__ClientAuth ca = CANALPB__CLIENT_AUTH__INIT;
+    ca.username = (char *)c->o.username;
+    ca.password.data = (uint8_t *)scrambled;
+    ca.password.len = strlen(scrambled);
+    ca.destination = (char *)c->o.destination;
+    ca.client_id = c->client_id;
+    ca.filter = (char *)c->o.filter;
+    rc = canal_send(c, CANALPB__PACKET_TYPE__CLIENTAUTHENTICATION, &ca.base, err, errlen);
+    if (rc == CANAL_OK)
+        rc = canal_expect_ack(c, "authentication", err, errlen);
+    if (rc == CANAL_ERR_SERVER || rc == CANAL_ERR_AUTH) {
+        char tmp[600];
+        snprintf(tmp, sizeof tmp, "%s", err);
+        snprintf(err, errlen, "authentication failed for user '%s' (%s)", c->o.username, tmp);
+        rc = CANAL_ERR_AUTH;
+    }
+out:
+    if (hs)
+        canalpb__handshake__free_unpacked(hs, NULL);
+    packet_free(&pv);
+    return rc;
+}
+
+canal_rc canal_connect(canal_client *c, char *err, size_t errlen)
+{
+    canal_close(c);
+    const char *addr = c->addr_list[c->next_addr % c->n_addrs];
+    c->next_addr = (c->next_addr + 1) % c->n_addrs;
+    snprintf(c->peer, sizeof c->peer, "%s", addr);
+    char host[256];
+    int port = 0;
+    char detail[700] = "";
+    canal_rc rc = CANAL_ERR_IO;
+    if (ce_parse_hostport(addr, host, sizeof host, &port) != 0) {
+        snprintf(detail, sizeof detail, "bad address");
+        goto out;
+    }
+    if (canal_tcp_connect(c, host, port, detail, sizeof detail) != 0)
+        goto out;
+    rc = canal_handshake(c, detail, sizeof detail);
+    if (rc != CANAL_OK)
+        goto out;
+    Canalpb__Sub sub = CANALPB__SUB__INIT;
+    sub.destination = (char *)c->o.destination;
+    sub.client_id = c->client_id;
+    sub.filter = (char *)c->o.filter;
+    rc = canal_send(c, CANALPB__PACKET_TYPE__SUBSCRIPTION, &sub.base, detail, sizeof detail);
+    if (rc == CANAL_OK)
+        rc = canal_expect_ack(c, "subscribe", detail, sizeof detail);
+    if (rc != CANAL_OK)
+        goto out;
+    /* Return every un-acked batch to the queue; no reply on success. */
+    Canalpb__ClientRollback rb = CANALPB__CLIENT_ROLLBACK__INIT;
+    rb.destination = (char *)c->o.destination;
+    rb.client_id = c->client_id;
+    rb.batch_id = 0;
+    rc = canal_send(c, CANALPB__PACKET_TYPE__CLIENTROLLBACK, &rb.base, detail, sizeof detail);
+out:
+    if (rc != CANAL_OK) {
+        snprintf(err, errlen, "canal %s (destination %s): %s", addr, c->o.destination, detail);
+        canal_close(c);
+    }
+    return rc;
+}
+
+canal_rc canal_get(canal_client *c, Canalpb__Messages **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    char detail[700] = "";
+    canal_rc rc;
+    if (c->fd < 0) {
+        snprintf(err, errlen, "canal %s: not connected", c->peer);
+        return CANAL_ERR_IO;
+    }
+    if (c->out_count == CANAL_MAX_OUTSTANDING) {
+        snprintf(err, errlen, "canal %s: %d batches outstanding", c->peer, CANAL_MAX_OUTSTANDING);
+        return CANAL_ERR_ORDER;
+    }
+    Canalpb__Get get = CANALPB__GET__INIT;
+    get.destination = (char *)c->o.destination;
+    get.client_id = c->client_id;
+    get.fetch_size = (int32_t)c->o.fetch_size;
+    get.timeout_present_case = CANALPB__GET__TIMEOUT_PRESENT_TIMEOUT;
+    get.timeout = c->o.fetch_timeout_ms;
+    get.unit_present_case = CANALPB__GET__UNIT_PRESENT_UNIT;
+    get.unit = 2; /* milliseconds */
+    get.auto_ack_present_case = CANALPB__GET__AUTO_ACK_PRESENT_AUTO_ACK;
+    get.auto_ack = 0;
+    rc = canal_send(c, CANALPB__PACKET_TYPE__GET, &get.base, detail, sizeof detail);
+    if (rc != CANAL_OK)
+        goto out;
+    packet_view pv;
+    do {
+        rc = canal_recv(c, &pv, detail, sizeof detail);
+    } while (rc == CANAL_ERR_INTR && !(c->o.stop && *c->o.stop));
+    if (rc == CANAL_ERR_INTR)
+        snprintf(detail, sizeof detail, "interrupted");
+    if (rc != CANAL_OK)
+        goto out;
+    if (pv.type == CANALPB__PACKET_TYPE__ACK) {
+        /* An error report: for this GET, or unrequested for an earlier ack/rollback. */
+        int code = 0;
+        char msg[512] = "";
+        if (packet_decode_ack(&pv, &code, msg, sizeof msg) != 0)
+            snprintf(detail, sizeof detail, "malformed ACK packet in reply to GET");
+        else
+            snprintf(detail, sizeof detail, "server error %d: %s", code, msg);
+        rc = CANAL_ERR_IO;
+    } else if (pv.type != CANALPB__PACKET_TYPE__MESSAGES) {
+        snprintf(detail, sizeof detail, "unexpected packet type %d in reply to GET", (int)pv.type);
+        rc = CANAL_ERR_IO;
+    } else {
+        Canalpb__Messages *m = canalpb__messages__unpack(NULL, pv.body_len, pv.body);
+        if (m == NULL) {
+            snprintf(detail, sizeof detail, "malformed MESSAGES body (%zu bytes)", pv.body_len);
+            rc = CANAL_ERR_IO;
+        } else if (m->batch_id == -1) {
+            canal_messages_free(m);
+        } else {
+            c->outstanding[(c->out_head + c->out_count) % CANAL_MAX_OUTSTANDING] = m->batch_id;
+            c->out_count++;
+            *out = m;
+        }
+    }
+    packet_free(&pv);
+out:
+    if (rc != CANAL_OK) {
+        snprintf(err, errlen, "canal %s (destination %s): get: %s", c->peer, c->o.destination, detail);
+        canal_close(c);
+    }
+    return rc;
+}
+
+canal_rc canal_ack(canal_client *c, int64_t batch_id, char *err, size_t errlen)
+{
+    char detail[700] = "";
+    if (c->out_count == 0 || c->outstanding[c->out_head] != batch_id) {
+        snprintf(err, errlen, "canal %s: ack of batch %lld out of order (oldest outstanding: %lld)", c->peer,
+                 (long long)batch_id, c->out_count ? (long long)c->outstanding[c->out_head] : -1LL);
+        return CANAL_ERR_ORDER;
+    }
+    if (c->fd < 0) {
+        snprintf(err, errlen, "canal %s: not connected", c->peer);
+        return CANAL_ERR_IO;
+    }
+    Canalpb__ClientAck ack = CANALPB__CLIENT_ACK__INIT;
+    ack.destination = (char *)c->o.destination;
+    ack.client_id = c->client_id;
+    ack.batch_id = batch_id;
+    canal_rc rc = canal_send(c, CANALPB__PACKET_TYPE__CLIENTACK, &ack.base, detail, sizeof detail);
+    if (rc != CANAL_OK) {
+        snprintf(err, errlen, "canal %s: ack of batch %lld: %s", c->peer, (long long)batch_id, detail);
+        canal_close(c);
+        return rc;
+    }
+    c->out_head = (c->out_head + 1) % CANAL_MAX_OUTSTANDING;
+    c->out_count--;
+    return CANAL_OK;
+}

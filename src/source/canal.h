@@ -1,0 +1,56 @@
+/* source/canal: a Canal TCP client. Connects (trying each configured address
+ * in turn), handshakes, authenticates with scramble411, subscribes and rolls
+ * back to batch 0 so every un-acked batch is redelivered. Then GET (no
+ * auto-ack, explicit timeout and unit) and CLIENTACK strictly in batch order.
+ * Errors the server reports (ACK packets) are decoded as Ack and carried
+ * with their code and message. Messages returned by canal_get belong to the
+ * caller (canal_messages_free). */
+#ifndef CE_SOURCE_CANAL_H
+#define CE_SOURCE_CANAL_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "canal_protocol.pb-c.h"
+
+typedef struct canal_opts {
+    const char *addresses;  /* host:port[,host:port...] */
+    const char *destination;
+    const char *username;
+    const char *password;
+    long client_id;
+    const char *filter;
+    long fetch_size;
+    long fetch_timeout_ms;
+    size_t max_frame;       /* 0 = FRAME_DEFAULT_MAX */
+    long connect_timeout_ms;
+    volatile sig_atomic_t *stop; /* a signal sets it: reads give up */
+} canal_opts;
+
+typedef enum {
+    CANAL_OK = 0,
+    CANAL_ERR_IO = -1,      /* connection lost/refused, timeout, bad frame: reconnect */
+    CANAL_ERR_AUTH = -2,    /* authentication refused: fatal */
+    CANAL_ERR_STANDBY = -3, /* "should start first": try the next server */
+    CANAL_ERR_SERVER = -4,  /* server refused subscribe etc.: fatal */
+    CANAL_ERR_INTR = -5,    /* interrupted by a signal */
+    CANAL_ERR_ORDER = -6,   /* caller acked out of order: a bug, fatal */
+} canal_rc;
+
+typedef struct canal_client canal_client;
+
+canal_client *canal_new(const canal_opts *opts);
+void canal_free(canal_client *c);
+/* Connect to the next address, handshake, auth, subscribe, rollback(0). */
+canal_rc canal_connect(canal_client *c, char *err, size_t errlen);
+void canal_close(canal_client *c);
+/* The "host:port" in use (or last tried). */
+const char *canal_peer(const canal_client *c);
+/* Fetches one batch. *out is NULL for an empty batch (batch id -1). */
+canal_rc canal_get(canal_client *c, Canalpb__Messages **out, char *err, size_t errlen);
+/* Acks the oldest outstanding batch; batch_id must be that one. */
+canal_rc canal_ack(canal_client *c, int64_t batch_id, char *err, size_t errlen);
+void canal_messages_free(Canalpb__Messages *m);
+
+#endif

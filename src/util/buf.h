@@ -1,0 +1,27 @@
+/* util/buf: a growable byte buffer with a mandatory maximum size.
+ * The buffer owns `data`; ce_buf_free releases it. Appends beyond `max`
+ * fail with -1 and leave the buffer unchanged. */
+#ifndef CE_UTIL_BUF_H
+#define CE_UTIL_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ce_buf {
+    uint8_t *data;
+    size_t len;
+    size_t cap;
+    size_t max;
+} ce_buf;
+
+void ce_buf_init(ce_buf *b, size_t max);
+int ce_buf_reserve(ce_buf *b, size_t extra);
+int ce_buf_append(ce_buf *b, const void *p, size_t n);
+int ce_buf_append_str(ce_buf *b, const char *s);
+int ce_buf_putc(ce_buf *b, uint8_t c);
+/* Appends a NUL that is not counted in len (for C-string consumers). */
+int ce_buf_terminate(ce_buf *b);
+void ce_buf_reset(ce_buf *b);
+void ce_buf_free(ce_buf *b);
+
+#endif

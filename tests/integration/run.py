@@ -1,0 +1,247 @@
+#!/usr/bin/env python3
+"""canal-es integration tests against the real stack (see harness.py).
+
+Usage: run.py --bin build/canal-es [--summary FILE] [-k NAME]
+Each test writes rows to MariaDB, lets the real Canal server and canal-es
+carry them, and compares every document in the index with every row.
+"""
+import argparse
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+
+from harness import (CanalEs, TestFailure, check, delete_index, http, index_docs, poll, rows_as_docs, sql,
+                     wait_in_sync)
+
+RID = format(int(time.time() * 1000) % 0xFFFFFFFF, "x")  # unique names per run
+DB = f"it_{RID}"
+BIN = None
+
+PRODUCT_DDL = """CREATE TABLE `{db}`.`{t}` (
+  id BIGINT NOT NULL PRIMARY KEY,
+  name VARCHAR(100) NOT NULL,
+  qty INT NULL,
+  price DECIMAL(10,2) NOT NULL,
+  note TEXT NULL,
+  created DATETIME NOT NULL,
+  flag TINYINT NOT NULL DEFAULT 0
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"""
+PRODUCT_INTS = ["id", "qty", "flag"]
+PRODUCT_OTHERS = ["name", "price", "note", "created"]
+
+
+def product_docs(t):
+    return lambda: rows_as_docs(DB, t, PRODUCT_INTS, PRODUCT_OTHERS, ["id"])
+
+
+def product_rows(first, count, name="item"):
+    vals = []
+    for i in range(first, first + count):
+        note = "NULL" if i % 7 == 0 else f"'备注 {i} \"quoted\" \\\\ back'"
+        vals.append(f"({i}, '{name} {i}', {i % 50}, {i}.{i % 100:02d}, {note}, "
+                    f"'2024-01-{1 + i % 28:02d} 10:{i % 60:02d}:00', {i % 2})")
+    return ",".join(vals)
+
+
+def new_table(t, ddl=PRODUCT_DDL):
+    sql(ddl.format(db=DB, t=t) + ";")
+    delete_index(t)
+
+
+def stats_batches(es):
+    found = re.findall(r"batches=(\d+)", es.log_text())
+    return int(found[-1]) if found else 0
+
+
+# ------------------------------------------------------------------ tests
+def test_insert_update_delete():
+    """Single- and multi-row INSERT, UPDATE and DELETE, checked after each phase."""
+    t = "products"
+    new_table(t)
+    es = CanalEs(BIN, {f"{DB}.{t}": {"index": t}}).start()
+    try:
+        sql(f"INSERT INTO `{DB}`.`{t}` VALUES {product_rows(1, 1)};")
+        sql(f"INSERT INTO `{DB}`.`{t}` VALUES {product_rows(2, 9)};")
+        wait_in_sync(t, product_docs(t))
+        check(len(index_docs(t)) == 10, "expected 10 documents after the inserts")
+        sql(f"UPDATE `{DB}`.`{t}` SET name = 'renamed 3', qty = NULL WHERE id = 3;")
+        sql(f"UPDATE `{DB}`.`{t}` SET price = price + 1, note = '多行 update' WHERE id BETWEEN 5 AND 9;")
+        wait_in_sync(t, product_docs(t))
+        check(index_docs(t)["3"]["qty"] is None, "NULL must be indexed as null")
+        sql(f"DELETE FROM `{DB}`.`{t}` WHERE id = 1;")
+        sql(f"DELETE FROM `{DB}`.`{t}` WHERE id IN (4, 6, 8);")
+        wait_in_sync(t, product_docs(t))
+        check(sorted(index_docs(t), key=int) == ["2", "3", "5", "7", "9", "10"], "wrong ids after deletes")
+        check(es.alive(), "canal-es exited: " + es.tail())
+    finally:
+        check(es.stop() == 0, "canal-es did not exit 0 on SIGTERM: " + es.tail())
+
+
+def test_composite_keys():
+    """A composite primary key gives "a_b"; configured id columns give their order."""
+    t1, t2 = "pairs", "pairs_cfg"
+    ddl = "CREATE TABLE `{db}`.`{t}` (a INT NOT NULL, b VARCHAR(20) NOT NULL, v INT, PRIMARY KEY (a, b))"
+    new_table(t1, ddl)
+    new_table(t2, ddl)
+    es = CanalEs(BIN, {f"{DB}.{t1}": {"index": t1}, f"{DB}.{t2}": {"index": t2, "id": "b, a"}}).start()
+    try:
+        for t in (t1, t2):
+            sql(f"INSERT INTO `{DB}`.`{t}` VALUES (1,'x',10),(1,'y',11),(2,'x',12),(3,'中',13);")
+            sql(f"UPDATE `{DB}`.`{t}` SET v = v * 2 WHERE a = 1;")
+            sql(f"DELETE FROM `{DB}`.`{t}` WHERE a = 2;")
+        wait_in_sync(t1, lambda: rows_as_docs(DB, t1, ["a", "v"], ["b"], ["a", "b"]))
+        wait_in_sync(t2, lambda: rows_as_docs(DB, t2, ["a", "v"], ["b"], ["b", "a"]))
+        check(set(index_docs(t1)) == {"1_x", "1_y", "3_中"}, "composite ids a_b")
+        check(set(index_docs(t2)) == {"x_1", "y_1", "中_3"}, "configured id columns b, a")
+    finally:
+        check(es.stop() == 0, "canal-es did not exit 0: " + es.tail())
+
+
+def test_id_changing_update():
+    """An UPDATE of the key deletes the old document and indexes the new one."""
+    t = "rekey"
+    new_table(t)
+    es = CanalEs(BIN, {f"{DB}.{t}": {"index": t}}).start()
+    try:
+        sql(f"INSERT INTO `{DB}`.`{t}` VALUES {product_rows(1, 5)};")
+        wait_in_sync(t, product_docs(t))
+        sql(f"UPDATE `{DB}`.`{t}` SET id = id + 1000, name = CONCAT(name, ' moved') WHERE id <= 3;")
+        wait_in_sync(t, product_docs(t))
+        check(set(index_docs(t)) == {"4", "5", "1001", "1002", "1003"}, "old ids must be gone")
+    finally:
+        check(es.stop() == 0, "canal-es did not exit 0: " + es.tail())
+
+
+def test_large_transaction_spans_batches():
+    """One 5000-row transaction, fetched in many small batches."""
+    t = "bigtxn"
+    new_table(t)
+    es = CanalEs(BIN, {f"{DB}.{t}": {"index": t}}, batch_size=16).start()
+    try:
+        stmts = ["BEGIN;"] + [f"INSERT INTO `{DB}`.`{t}` VALUES {product_rows(i, 1)};" for i in range(1, 5001)]
+        stmts.append("COMMIT;")
+        sql("\n".join(stmts))
+        wait_in_sync(t, product_docs(t), timeout=180)
+        check(len(index_docs(t)) == 5000, "expected 5000 documents")
+    finally:
+        check(es.stop() == 0, "canal-es did not exit 0: " + es.tail())
+    batches = stats_batches(es)
+    check(batches >= 5, f"the transaction should have spanned many batches, saw {batches}")
+
+
+def test_restart_mid_stream_loses_nothing():
+    """SIGTERM and SIGKILL of canal-es while rows flow: after restarts the index equals MariaDB."""
+    t = "restart"
+    new_table(t)
+    tables = {f"{DB}.{t}": {"index": t}}
+    errors = []
+
+    def writer():
+        try:
+            for chunk in range(20):
+                first = chunk * 500 + 1
+                sql(f"INSERT INTO `{DB}`.`{t}` VALUES {product_rows(first, 500)};")
+                sql(f"UPDATE `{DB}`.`{t}` SET qty = qty + 1, name = CONCAT(name, '+') "
+                    f"WHERE id BETWEEN {first} AND {first + 99};")
+                sql(f"DELETE FROM `{DB}`.`{t}` WHERE id BETWEEN {first + 400} AND {first + 449};")
+        except Exception as e:  # reported by the main thread
+            errors.append(e)
+
+    es = CanalEs(BIN, tables, batch_size=32).start()
+    w = threading.Thread(target=writer)
+    w.start()
+    try:
+        poll(lambda: len(index_docs(t)) >= 1000, 120, "1000 documents before the first stop")
+        rc = es.stop(signal.SIGTERM)
+        check(rc == 0, f"SIGTERM exit code {rc}: {es.tail()}")
+        es.start()
+        poll(lambda: len(index_docs(t)) >= 4000, 120, "4000 documents before the kill")
+        es.stop(signal.SIGKILL)
+        es.start()
+        w.join(300)
+        check(not errors, f"writer failed: {errors}")
+        wait_in_sync(t, product_docs(t), timeout=180)
+        check(len(index_docs(t)) == 20 * 450, "expected 9000 documents")
+    finally:
+        w.join(300)
+        es.stop()
+
+
+def test_wrong_canal_password_fails():
+    """A wrong Canal password exits non-zero saying authentication failed."""
+    es = CanalEs(BIN, {f"{DB}.nothing": {"index": "nothing"}}, password="not-the-password").start()
+    rc = es.wait_exit(60)
+    log = es.log_text()
+    check(rc == 1, f"expected exit 1, got {rc}: {log[-500:]}")
+    check("authentication failed" in log, f"message must say authentication failed: {log[-500:]}")
+
+
+def test_cli_and_config_errors():
+    """--help/--version exit 0; config errors name FILE:LINE and exit 2."""
+    p = subprocess.run([BIN, "--version"], capture_output=True, text=True)
+    check(p.returncode == 0 and re.match(r"canal-es \d+\.\d+\.\d+", p.stdout), f"--version: {p}")
+    p = subprocess.run([BIN, "--help"], capture_output=True, text=True)
+    check(p.returncode == 0 and "run -c FILE" in p.stdout, f"--help: {p}")
+    p = subprocess.run([BIN, "frobnicate"], capture_output=True, text=True)
+    check(p.returncode == 2, f"unknown command must exit 2: {p}")
+    es = CanalEs(BIN, {f"{DB}.x": {"index": "x"}}, extra_canal="bogus_key = 1")
+    p = subprocess.run([BIN, "run", "-c", es.ini], capture_output=True, text=True, env=es.env)
+    check(p.returncode == 2, f"unknown key must exit 2: {p}")
+    check(re.search(re.escape(es.ini) + r":9: \[canal\]: unknown key 'bogus_key'", p.stderr),
+          f"message must name file:line: {p.stderr}")
+    env = dict(es.env)
+    env.pop("IT_CANAL_PASSWORD")
+    p = subprocess.run([BIN, "run", "-c", es.ini], capture_output=True, text=True, env=env)
+    check(p.returncode == 2 and "IT_CANAL_PASSWORD" in p.stderr, f"unset variable must be named: {p.stderr}")
+
+
+TESTS = [
+    test_cli_and_config_errors,
+    test_wrong_canal_password_fails,
+    test_insert_update_delete,
+    test_composite_keys,
+    test_id_changing_update,
+    test_large_transaction_spans_batches,
+    test_restart_mid_stream_loses_nothing,
+]
+
+
+def main():
+    global BIN
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--summary")
+    ap.add_argument("-k", default="")
+    a = ap.parse_args()
+    BIN = a.bin
+    sql(f"CREATE DATABASE `{DB}` DEFAULT CHARACTER SET utf8mb4;")
+    status, info = http("GET", "/")
+    print(f"search node: {info.get('version', {}).get('distribution', 'elasticsearch')} "
+          f"{info.get('version', {}).get('number')}; database {DB}", flush=True)
+    passed = failed = 0
+    for test in TESTS:
+        if a.k not in test.__name__:
+            continue
+        t0 = time.monotonic()
+        try:
+            test()
+            passed += 1
+            print(f"PASS {test.__name__} ({time.monotonic() - t0:.1f}s)", flush=True)
+        except Exception as e:
+            failed += 1
+            print(f"FAIL {test.__name__} ({time.monotonic() - t0:.1f}s): {e}", flush=True)
+            if not isinstance(e, TestFailure):
+                traceback.print_exc()
+    print(f"integration: {passed} passed, {failed} failed", flush=True)
+    if a.summary:
+        with open(a.summary, "w") as f:
+            f.write(f"{passed} {failed}\n")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,520 @@
+/* test_config: the INI loader. Good files (every field, every default) and
+ * each class of error with its exact "NAME:LINE: " prefix. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+#define MIN_TABLE "[table shop.items]\nindex = items\n"
+
+/* Loads text that must fail; checks that the message starts with `prefix`
+ * and contains `part` (when not NULL). */
+static void expect_error(const char *text, const char *prefix, const char *part)
+{
+    cfg c;
+    char err[1024] = "";
+    int rc = cfg_load_string(text, "t.ini", &c, err, sizeof err);
+    if (rc != -1)
+        fail_msg("accepted:\n%s", text);
+    if (strncmp(err, prefix, strlen(prefix)) != 0)
+        fail_msg("message '%s' does not start with '%s'", err, prefix);
+    if (part && strstr(err, part) == NULL)
+        fail_msg("message '%s' does not contain '%s'", err, part);
+    /* a failed load leaves nothing behind */
+    assert_null(c.tables);
+    assert_int_equal(c.n_tables, 0);
+    assert_null(c.canal.address);
+    assert_null(c.path);
+}
+
+static void load_ok(const char *text, cfg *c)
+{
+    char err[1024] = "";
+    if (cfg_load_string(text, "t.ini", c, err, sizeof err) != 0)
+        fail_msg("rejected: %s", err);
+    assert_string_equal(err, "");
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    cfg c;
+    load_ok(MIN_TABLE, &c);
+    assert_string_equal(c.path, "t.ini");
+    assert_string_equal(c.canal.address, "127.0.0.1:11111");
+    assert_string_equal(c.canal.destination, "example");
+    assert_string_equal(c.canal.username, "");
+    assert_string_equal(c.canal.password, "");
+    assert_int_equal(c.canal.client_id, 1001);
+    assert_string_equal(c.canal.filter, "");
+    assert_int_equal(c.canal.batch_size, 1000);
+    assert_int_equal(c.canal.fetch_timeout_ms, 500);
+    assert_string_equal(c.es.url, "http://127.0.0.1:9200");
+    assert_int_equal(c.n_tables, 1);
+    assert_string_equal(c.tables[0].db, "shop");
+    assert_string_equal(c.tables[0].table, "items");
+    assert_string_equal(c.tables[0].index, "items");
+    assert_null(c.tables[0].id_cols);
+    assert_int_equal(c.tables[0].n_id_cols, 0);
+    assert_int_equal(c.tables[0].line, 1);
+    cfg_free(&c);
+    assert_null(c.tables);
+    assert_null(c.canal.address);
+}
+
+static void test_every_field(void **state)
+{
+    (void)state;
+    static const char text[] = "; full configuration\n"                    /* 1 */
+                               "[canal]\n"                                  /* 2 */
+                               "address = 10.0.0.1:11111, 10.0.0.2:11112\n" /* 3 */
+                               "destination = orders\n"                     /* 4 */
+                               "username = canal\n"                         /* 5 */
+                               "password = pw\n"                            /* 6 */
+                               "client_id = 32767\n"                        /* 7 */
+                               "filter = shop\\\\..*\n"                     /* 8 */
+                               "batch_size = 1000000\n"                     /* 9 */
+                               "fetch_timeout_ms = 1\n"                     /* 10 */
+                               "\n"                                         /* 11 */
+                               "[elasticsearch]\n"                          /* 12 */
+                               "url = https://es.example:9243/\n"           /* 13 */
+                               "\n"                                         /* 14 */
+                               "[table shop.products]\n"                    /* 15 */
+                               "index = products-v1\n"                      /* 16 */
+                               "id = shop_id, sku\n"                        /* 17 */
+                               "[table shop.orders]\n"                      /* 18 */
+                               "id =\n"                                     /* 19 */
+                               "index = orders\n";                          /* 20 */
+    cfg c;
+    load_ok(text, &c);
+    assert_string_equal(c.canal.address, "10.0.0.1:11111, 10.0.0.2:11112");
+    assert_string_equal(c.canal.destination, "orders");
+    assert_string_equal(c.canal.username, "canal");
+    assert_string_equal(c.canal.password, "pw");
+    assert_int_equal(c.canal.client_id, 32767);
+    assert_string_equal(c.canal.filter, "shop\\\\..*");
+    assert_int_equal(c.canal.batch_size, 1000000);
+    assert_int_equal(c.canal.fetch_timeout_ms, 1);
+    assert_string_equal(c.es.url, "https://es.example:9243/");
+    assert_int_equal(c.n_tables, 2);
+
+    const cfg_table *p = cfg_find_table(&c, "shop", "products");
+    assert_non_null(p);
+    assert_ptr_equal(p, &c.tables[0]);
+    assert_string_equal(p->index, "products-v1");
+    assert_int_equal(p->n_id_cols, 2);
+    assert_string_equal(p->id_cols[0], "shop_id");
+    assert_string_equal(p->id_cols[1], "sku");
+    assert_int_equal(p->line, 15);
+
+    const cfg_table *o = cfg_find_table(&c, "shop", "orders");
+    assert_non_null(o);
+    assert_string_equal(o->index, "orders");
+    assert_null(o->id_cols); /* "id =" keeps Canal's isKey columns */
+    assert_int_equal(o->line, 18);
+
+    assert_null(cfg_find_table(&c, "shop", "missing"));
+    assert_null(cfg_find_table(&c, "other", "orders"));
+    assert_null(cfg_find_table(&c, "Shop", "orders")); /* exact match */
+    cfg_free(&c);
+}
+
+static void test_unknown_section(void **state)
+{
+    (void)state;
+    expect_error("[canal]\naddress = h:1\n[elastic]\nurl = http://x\n" MIN_TABLE, "t.ini:3: ",
+                 "unknown section [elastic]");
+    /* also when the unknown section is empty (inih would not report it) */
+    expect_error(MIN_TABLE "\n[tables]\n", "t.ini:4: ", "unknown section [tables]");
+}
+
+static void test_unknown_key(void **state)
+{
+    (void)state;
+    expect_error("[canal]\ndestination = x\naddres = h:1\n" MIN_TABLE, "t.ini:3: [canal]: unknown key 'addres'",
+                 "known: address, destination");
+    expect_error("[elasticsearch]\nurl = http://x\nuser = u\n" MIN_TABLE, "t.ini:3: [elasticsearch]: unknown key 'user'",
+                 "known: url");
+    expect_error("[table shop.items]\nindex = items\nids = a\n", "t.ini:3: [table shop.items]: unknown key 'ids'",
+                 "known: index, id");
+    /* a [canal] key in a [table] section is unknown there */
+    expect_error("[table shop.items]\nindex = items\naddress = h:1\n", "t.ini:3: [table shop.items]: unknown key 'address'",
+                 NULL);
+}
+
+static void test_bad_integer(void **state)
+{
+    (void)state;
+    expect_error("[canal]\nclient_id = abc\n" MIN_TABLE, "t.ini:2: [canal] client_id: 'abc' is not an integer in 1..32767",
+                 NULL);
+    expect_error("[canal]\n\nclient_id = 32768\n" MIN_TABLE,
+                 "t.ini:3: [canal] client_id: '32768' is not an integer in 1..32767", NULL);
+    expect_error("[canal]\nclient_id = 0\n" MIN_TABLE, "t.ini:2: [canal] client_id: '0' is not an integer", NULL);
+    expect_error("[canal]\nbatch_size = 0\n" MIN_TABLE, "t.ini:2: [canal] batch_size: '0' is not an integer in 1..1000000",
+                 NULL);
+    expect_error("[canal]\nbatch_size = 1000001\n" MIN_TABLE, "t.ini:2: [canal] batch_size: ", NULL);
+    expect_error("[canal]\nfetch_timeout_ms = 600001\n" MIN_TABLE,
+                 "t.ini:2: [canal] fetch_timeout_ms: '600001' is not an integer in 1..600000", NULL);
+    expect_error("[canal]\nfetch_timeout_ms = 5s\n" MIN_TABLE, "t.ini:2: [canal] fetch_timeout_ms: '5s'", NULL);
+    expect_error("[canal]\nbatch_size = 99999999999999999999999\n" MIN_TABLE, "t.ini:2: [canal] batch_size: ", NULL);
+    expect_error("[canal]\nbatch_size = -5\n" MIN_TABLE, "t.ini:2: [canal] batch_size: '-5'", NULL);
+    expect_error("[canal]\nbatch_size =\n" MIN_TABLE, "t.ini:2: [canal] batch_size: '' is not an integer", NULL);
+    expect_error("[canal]\nbatch_size = 1.5\n" MIN_TABLE, "t.ini:2: [canal] batch_size: '1.5'", NULL);
+    /* range ends are accepted */
+    cfg c;
+    load_ok("[canal]\nclient_id = 1\nbatch_size = 1\nfetch_timeout_ms = 600000\n" MIN_TABLE, &c);
+    assert_int_equal(c.canal.client_id, 1);
+    assert_int_equal(c.canal.batch_size, 1);
+    assert_int_equal(c.canal.fetch_timeout_ms, 600000);
+    cfg_free(&c);
+}
+
+static void test_duplicates(void **state)
+{
+    (void)state;
+    expect_error("[canal]\ndestination = a\nusername = u\ndestination = b\n" MIN_TABLE,
+                 "t.ini:4: [canal]: duplicate key 'destination'", NULL);
+    /* the same key again in a second [canal] section is still a duplicate? no:
+     * each section starts afresh, so only within one section */
+    expect_error("[table shop.items]\nindex = items\nindex = other\n", "t.ini:3: [table shop.items]: duplicate key 'index'",
+                 NULL);
+    expect_error("[table shop.items]\nindex = items\nid = a\nid = b\n", "t.ini:4: [table shop.items]: duplicate key 'id'",
+                 NULL);
+    expect_error("[table shop.items]\nindex = items\n\n[table shop.other]\nindex = o\n[table shop.items]\nindex = again\n",
+                 "t.ini:6: table shop.items is already configured at line 1", NULL);
+}
+
+static void test_table_without_index(void **state)
+{
+    (void)state;
+    /* reported at the section's header line, whether or not another section follows */
+    expect_error("[canal]\naddress = h:1\n[table shop.items]\nid = a\n[table shop.other]\nindex = o\n",
+                 "t.ini:3: [table shop.items]: missing key 'index'", NULL);
+    expect_error(MIN_TABLE "[table shop.other]\nid = a\n", "t.ini:3: [table shop.other]: missing key 'index'", NULL);
+    expect_error("[table shop.empty]\n", "t.ini:1: [table shop.empty]: missing key 'index'", NULL);
+}
+
+static void test_bad_table_name(void **state)
+{
+    (void)state;
+    expect_error("[table items]\nindex = items\n", "t.ini:1: section [table items]: expected [table DB.TABLE]", NULL);
+    expect_error("[canal]\n[table .items]\nindex = items\n", "t.ini:2: section [table .items]: expected", NULL);
+    expect_error("[table shop.]\nindex = items\n", "t.ini:1: section [table shop.]: expected", NULL);
+    expect_error("[table shop.items extra]\nindex = items\n", "t.ini:1: section [table shop.items extra]: expected",
+                 NULL);
+    expect_error("[table ]\nindex = items\n", "t.ini:1: ", NULL);
+    expect_error("[canal\naddress = h:1\n", "t.ini:1: section header without ']'", NULL);
+}
+
+static void test_bad_index_name(void **state)
+{
+    (void)state;
+    expect_error("[table shop.items]\nindex = Items\n", "t.ini:2: [table shop.items]: index 'Items' is not a valid index name",
+                 NULL);
+    expect_error("[table shop.items]\n\nindex = it ems\n", "t.ini:3: [table shop.items]: index 'it ems'", NULL);
+    expect_error("[table shop.items]\nindex = a/b\n", "t.ini:2: ", "not a valid index name");
+    expect_error("[table shop.items]\nindex = _items\n", "t.ini:2: ", "not a valid index name");
+    expect_error("[table shop.items]\nindex = -items\n", "t.ini:2: ", "not a valid index name");
+    expect_error("[table shop.items]\nindex = a*b\n", "t.ini:2: ", "not a valid index name");
+    expect_error("[table shop.items]\nindex = ..\n", "t.ini:2: ", "not a valid index name");
+    expect_error("[table shop.items]\nindex =\n", "t.ini:2: ", "not a valid index name");
+    expect_error("[table shop.items]\nindex = items\nid = a, ,b\n", "t.ini:3: [table shop.items]: ", "bad column name");
+    expect_error("[table shop.items]\nindex = items\nid = ,\n", "t.ini:3: [table shop.items]: ", "empty column list");
+    expect_error("[table shop.items]\nindex = items\nid = a`b\n", "t.ini:3: [table shop.items]: ", "bad column name");
+}
+
+static void test_key_outside_section(void **state)
+{
+    (void)state;
+    expect_error("address = h:1\n" MIN_TABLE, "t.ini:1: key 'address' outside of any section", NULL);
+    expect_error("; comment\n\nurl = http://x\n" MIN_TABLE, "t.ini:3: key 'url' outside of any section", NULL);
+}
+
+static void test_syntax_error(void **state)
+{
+    (void)state;
+    expect_error("[canal]\nthis is not a key value\n" MIN_TABLE,
+                 "t.ini:2: syntax error (expected [section] or key = value)", NULL);
+    expect_error(MIN_TABLE "id\n", "t.ini:3: syntax error", NULL);
+    /* the first error of the file is the one reported, even when a later
+     * line has another kind of error */
+    expect_error("[canal]\ngarbage\nbogus = 1\n" MIN_TABLE, "t.ini:2: syntax error", NULL);
+    expect_error("[canal]\ndestination = x\n= nokey\n" MIN_TABLE, "t.ini:3: ", NULL);
+}
+
+static void test_no_table(void **state)
+{
+    (void)state;
+    expect_error("[canal]\naddress = h:1\n", "t.ini: no [table DB.TABLE] section", NULL);
+    expect_error("", "t.ini: no [table DB.TABLE] section", NULL);
+    expect_error("; only a comment\n", "t.ini: no [table DB.TABLE] section", NULL);
+}
+
+static void test_cross_field(void **state)
+{
+    (void)state;
+    expect_error("[canal]\naddress = nohost\n" MIN_TABLE, "t.ini: [canal] address: 'nohost' is not host:port", NULL);
+    expect_error("[canal]\naddress = h:1,h:0\n" MIN_TABLE, "t.ini: [canal] address: 'h:0' is not host:port", NULL);
+    expect_error("[canal]\naddress = ,\n" MIN_TABLE, "t.ini: [canal] address: expected 1 to 16", NULL);
+    expect_error("[canal]\ndestination =\n" MIN_TABLE, "t.ini: [canal] destination must not be empty", NULL);
+    expect_error("[elasticsearch]\nurl = ftp://x\n" MIN_TABLE, "t.ini: [elasticsearch] url: 'ftp://x' must start with",
+                 NULL);
+}
+
+static void test_env_expansion(void **state)
+{
+    (void)state;
+    assert_int_equal(setenv("CE_TEST_PASSWORD", "p@ss ${NOT_EXPANDED}", 1), 0);
+    assert_int_equal(setenv("CE_TEST_HOST", "canal.local", 1), 0);
+    assert_int_equal(setenv("CE_TEST_BATCH", "250", 1), 0);
+    cfg c;
+    load_ok("[canal]\n"
+            "address = ${CE_TEST_HOST}:11111\n"
+            "password = ${CE_TEST_PASSWORD}\n"
+            "username = a$$b\n"
+            "batch_size = ${CE_TEST_BATCH}\n"
+            "destination = $x\n" MIN_TABLE,
+            &c);
+    assert_string_equal(c.canal.address, "canal.local:11111");
+    assert_string_equal(c.canal.password, "p@ss ${NOT_EXPANDED}"); /* not expanded twice */
+    assert_string_equal(c.canal.username, "a$b");
+    assert_int_equal(c.canal.batch_size, 250);
+    assert_string_equal(c.canal.destination, "$x");
+    cfg_free(&c);
+
+    assert_int_equal(unsetenv("CE_TEST_UNSET_VAR"), 0);
+    expect_error("[canal]\nusername = u\npassword = ${CE_TEST_UNSET_VAR}\n" MIN_TABLE,
+                 "t.ini:3: environment variable CE_TEST_UNSET_VAR is not set", NULL);
+    expect_error("[table shop.items]\nindex = ${CE_TEST_UNSET_VAR}\n",
+                 "t.ini:2: environment variable CE_TEST_UNSET_VAR is not set", NULL);
+    expect_error("[canal]\npassword = ${CE_TEST_HOST\n" MIN_TABLE, "t.ini:2: unterminated ${", NULL);
+    expect_error("[canal]\npassword = ${}\n" MIN_TABLE, "t.ini:2: bad variable name", NULL);
+    /* an expanded value is checked like a written one */
+    assert_int_equal(setenv("CE_TEST_BATCH", "many", 1), 0);
+    expect_error("[canal]\nbatch_size = ${CE_TEST_BATCH}\n" MIN_TABLE, "t.ini:2: [canal] batch_size: 'many'", NULL);
+    unsetenv("CE_TEST_PASSWORD");
+    unsetenv("CE_TEST_HOST");
+    unsetenv("CE_TEST_BATCH");
+}
+
+static void test_comments_and_empty(void **state)
+{
+    (void)state;
+    cfg c;
+    load_ok("# hash comment\n"
+            "[canal]\n"
+            "; semicolon comment\n"
+            "address = h:1 ; inline comment\n"
+            "destination = d;e\n"
+            "filter =\n"
+            "username =   spaced   \n"
+            "[table shop.items]\n"
+            "index = items ; the index\n"
+            "id = a ; b\n",
+            &c);
+    assert_string_equal(c.canal.address, "h:1");
+    assert_string_equal(c.canal.destination, "d;e"); /* no blank before ';': part of the value */
+    assert_string_equal(c.canal.filter, "");
+    assert_string_equal(c.canal.username, "spaced");
+    assert_string_equal(c.tables[0].index, "items");
+    assert_int_equal(c.tables[0].n_id_cols, 1);
+    assert_string_equal(c.tables[0].id_cols[0], "a");
+    cfg_free(&c);
+}
+
+static void test_crlf_and_bom(void **state)
+{
+    (void)state;
+    cfg c;
+    load_ok("\xef\xbb\xbf[canal]\r\ndestination = d\r\n[table shop.items]\r\nindex = items\r\n", &c);
+    assert_string_equal(c.canal.destination, "d");
+    assert_string_equal(c.tables[0].index, "items");
+    cfg_free(&c);
+}
+
+/* The line limit is enforced with an error naming the line, never by
+ * silently cutting the value (which could also let the cut-off tail be
+ * parsed as a line of its own). */
+static void test_long_line(void **state)
+{
+    (void)state;
+    size_t sizes[] = {199, 200, 201, 4096, 65533, 65534, 70000, 300000};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        size_t vlen = sizes[k];
+        static const char head[] = "[canal]\nfilter = ";
+        static const char tail[] = "\nusername = u\n" MIN_TABLE;
+        size_t total = sizeof head - 1 + vlen + sizeof tail;
+        char *text = malloc(total);
+        assert_non_null(text);
+        memcpy(text, head, sizeof head - 1);
+        /* the value ends with "x\nusername = evil" material if it were cut */
+        memset(text + sizeof head - 1, 'a', vlen);
+        memcpy(text + sizeof head - 1 + vlen, tail, sizeof tail);
+        size_t line_len = strlen("filter = ") + vlen; /* without the newline */
+        cfg c;
+        char err[512] = "";
+        int rc = cfg_load_string(text, "t.ini", &c, err, sizeof err);
+        if (line_len <= 65533) {
+            if (rc != 0)
+                fail_msg("line of %zu bytes rejected: %s", line_len, err);
+            assert_int_equal(strlen(c.canal.filter), vlen);
+            assert_string_equal(c.canal.username, "u");
+            cfg_free(&c);
+        } else {
+            if (rc != -1)
+                fail_msg("line of %zu bytes accepted (filter length %zu)", line_len, strlen(c.canal.filter));
+            assert_string_equal(err, "t.ini:2: line longer than 65534 bytes");
+        }
+        free(text);
+    }
+    /* a key smuggled after the limit is not parsed */
+    size_t pad = 70000;
+    static const char head[] = "[canal]\nfilter = ";
+    static const char tail[] = "destination = smuggled\n" MIN_TABLE;
+    char *text = malloc(sizeof head + pad + sizeof tail);
+    assert_non_null(text);
+    memcpy(text, head, sizeof head - 1);
+    memset(text + sizeof head - 1, ' ', pad);
+    memcpy(text + sizeof head - 1 + pad, tail, sizeof tail);
+    cfg c;
+    char err[512] = "";
+    assert_int_equal(cfg_load_string(text, "t.ini", &c, err, sizeof err), -1);
+    assert_string_equal(err, "t.ini:2: line longer than 65534 bytes");
+    free(text);
+}
+
+static void test_long_value_from_env(void **state)
+{
+    (void)state;
+    size_t n = 70000;
+    char *v = malloc(n + 1);
+    assert_non_null(v);
+    memset(v, 'v', n);
+    v[n] = '\0';
+    assert_int_equal(setenv("CE_TEST_LONG", v, 1), 0);
+    free(v);
+    expect_error("[canal]\npassword = ${CE_TEST_LONG}\n" MIN_TABLE, "t.ini:2: value longer than 65536 bytes", NULL);
+    unsetenv("CE_TEST_LONG");
+}
+
+/* ---- cfg_load on files ---- */
+
+static char *write_temp(const char *content, size_t n)
+{
+    const char *dir = getenv("TMPDIR");
+    char *path = malloc(4096);
+    assert_non_null(path);
+    snprintf(path, 4096, "%s/ce_test_config_XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, content, n), (ssize_t)n);
+    close(fd);
+    return path;
+}
+
+static void test_load_file(void **state)
+{
+    (void)state;
+    static const char text[] = "[canal]\ndestination = filedest\n[table shop.items]\nindex = items\n";
+    char *path = write_temp(text, sizeof text - 1);
+    cfg c;
+    char err[1024] = "";
+    assert_int_equal(cfg_load(path, &c, err, sizeof err), 0);
+    assert_string_equal(c.path, path);
+    assert_string_equal(c.canal.destination, "filedest");
+    cfg_free(&c);
+
+    /* errors name the file */
+    static const char bad[] = "[canal]\nbogus = 1\n";
+    char *bpath = write_temp(bad, sizeof bad - 1);
+    assert_int_equal(cfg_load(bpath, &c, err, sizeof err), -1);
+    char prefix[4200];
+    snprintf(prefix, sizeof prefix, "%s:2: [canal]: unknown key 'bogus'", bpath);
+    assert_true(strncmp(err, prefix, strlen(prefix)) == 0);
+
+    /* a NUL byte in the file */
+    static const char nul[] = "[canal]\ndestination = a\0b\n" MIN_TABLE;
+    char *npath = write_temp(nul, sizeof nul - 1);
+    assert_int_equal(cfg_load(npath, &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "NUL byte"));
+
+    /* an empty file */
+    char *epath = write_temp("", 0);
+    assert_int_equal(cfg_load(epath, &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "no [table DB.TABLE] section"));
+
+    unlink(path);
+    unlink(bpath);
+    unlink(npath);
+    unlink(epath);
+    free(path);
+    free(bpath);
+    free(npath);
+    free(epath);
+}
+
+static void test_load_missing_file(void **state)
+{
+    (void)state;
+    cfg c;
+    char err[1024] = "";
+    assert_int_equal(cfg_load("/nonexistent/dir/canal-es.ini", &c, err, sizeof err), -1);
+    assert_string_equal(err, "/nonexistent/dir/canal-es.ini: cannot open: No such file or directory");
+    assert_null(c.tables);
+    assert_null(c.path);
+}
+
+/* The shipped example configuration loads (with its ${CANAL_PASSWORD}). */
+static void test_shipped_example(void **state)
+{
+    (void)state;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/../../../etc/canal-es.ini", TEST_DATA_DIR);
+    if (access(path, R_OK) != 0)
+        skip();
+    assert_int_equal(setenv("CANAL_PASSWORD", "example-password", 1), 0);
+    cfg c;
+    char err[1024] = "";
+    if (cfg_load(path, &c, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    assert_true(c.n_tables >= 1);
+    assert_string_equal(c.canal.password, "example-password");
+    cfg_free(&c);
+    unsetenv("CANAL_PASSWORD");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_every_field),
+        cmocka_unit_test(test_unknown_section),
+        cmocka_unit_test(test_unknown_key),
+        cmocka_unit_test(test_bad_integer),
+        cmocka_unit_test(test_duplicates),
+        cmocka_unit_test(test_table_without_index),
+        cmocka_unit_test(test_bad_table_name),
+        cmocka_unit_test(test_bad_index_name),
+        cmocka_unit_test(test_key_outside_section),
+        cmocka_unit_test(test_syntax_error),
+        cmocka_unit_test(test_no_table),
+        cmocka_unit_test(test_cross_field),
+        cmocka_unit_test(test_env_expansion),
+        cmocka_unit_test(test_comments_and_empty),
+        cmocka_unit_test(test_crlf_and_bom),
+        cmocka_unit_test(test_long_line),
+        cmocka_unit_test(test_long_value_from_env),
+        cmocka_unit_test(test_load_file),
+        cmocka_unit_test(test_load_missing_file),
+        cmocka_unit_test(test_shipped_example),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
