@@ -255,7 +255,8 @@ static int cfg_begin_section(cfg_parser *p, const char *name, int line)
         return -1;
     snprintf(p->section, sizeof p->section, "%s", name);
     p->section_line = line;
-    p->seen_keys = 0;
+    /* seen_keys is not reset: its bits are per key of the whole schema, so a
+     * key set again in a repeated [canal] section is still a duplicate. */
     p->table_seen = 0;
     if (strcmp(name, "canal") == 0 || strcmp(name, "elasticsearch") == 0) {
         p->kind = SEC_FIXED;
