@@ -7,8 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -177,6 +179,37 @@ static void test_io_frame_in_pieces(void **state)
     assert_int_equal(in.len, 6);
     assert_memory_equal(in.data, "abcdef", 6);
     ce_buf_free(&in);
+}
+
+/* A frame far larger than the socket buffers: written by a child process
+ * while the parent reads it in many partial recv() calls. */
+static void test_io_large_frame(void **state)
+{
+    pair *p = *state;
+    enum { N = 3 << 20 };
+    uint8_t *payload = malloc(N);
+    assert_non_null(payload);
+    for (size_t i = 0; i < N; i++)
+        payload[i] = (uint8_t)(i * 2654435761u >> 13);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char cerr[256];
+        close(p->b);
+        _exit(frame_write(p->a, payload, N, cerr, sizeof cerr) == FRAME_IO_OK ? 0 : 1);
+    }
+    char err[256] = "";
+    ce_buf in;
+    ce_buf_init(&in, N);
+    frame_io rc = frame_read(p->b, &in, N, err, sizeof err);
+    int status = -1;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_int_equal(rc, FRAME_IO_OK);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(in.len, N);
+    assert_memory_equal(in.data, payload, N);
+    ce_buf_free(&in);
+    free(payload);
 }
 
 static void test_io_truncated_then_eof(void **state)
@@ -529,6 +562,7 @@ int main(void)
         cmocka_unit_test(test_parse_too_big),
         PAIR_TEST(test_io_whole_frame),
         PAIR_TEST(test_io_frame_in_pieces),
+        PAIR_TEST(test_io_large_frame),
         PAIR_TEST(test_io_truncated_then_eof),
         PAIR_TEST(test_io_truncated_header),
         PAIR_TEST(test_io_eof_between_frames),

@@ -165,8 +165,8 @@ static void test_not_a_bulk_response(void **state)
         "[1,2,3]",
         "\"items\"",
         /* an error response (HTTP 400 body), no items */
-        "{\"error\":{\"root_cause\":[{\"type\":\"illegal_argument_exception\",\"reason\":\"The bulk request must "
-        "be terminated by a newline [\\n]\"}],\"type\":\"illegal_argument_exception\"},\"status\":400}",
+        ("{\"error\":{\"root_cause\":[{\"type\":\"illegal_argument_exception\",\"reason\":\"The bulk request must "
+         "be terminated by a newline [\\n]\"}],\"type\":\"illegal_argument_exception\"},\"status\":400}"),
         "{\"items\":{}}",
         "{\"items\":[1]}",
         "{\"items\":[{\"index\":{\"_id\":\"1\"}}]}",                       /* no status */

@@ -369,6 +369,21 @@ static void test_value_integer_text(void **state)
     assert_true(value_is_integer_text("12x", 2));
 }
 
+static void test_value_decimal_scale(void **state)
+{
+    (void)state;
+    assert_int_equal(value_decimal_scale("decimal(10,2)"), 2);
+    assert_int_equal(value_decimal_scale("DECIMAL(65,30)"), 30);
+    assert_int_equal(value_decimal_scale("decimal(12,4) unsigned"), 4);
+    assert_int_equal(value_decimal_scale("numeric(5,1)"), 1);
+    assert_int_equal(value_decimal_scale("decimal(10)"), 0);
+    assert_int_equal(value_decimal_scale("decimal(10,0)"), 0);
+    assert_int_equal(value_decimal_scale("int(11)"), -1);
+    assert_int_equal(value_decimal_scale("double"), -1);
+    assert_int_equal(value_decimal_scale("varchar(10)"), -1);
+    assert_int_equal(value_decimal_scale("decimal"), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -387,6 +402,7 @@ int main(void)
         cmocka_unit_test(test_sleep_stops),
         cmocka_unit_test(test_value_integer_type),
         cmocka_unit_test(test_value_integer_text),
+        cmocka_unit_test(test_value_decimal_scale),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

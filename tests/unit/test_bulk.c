@@ -1,0 +1,450 @@
+/* test_bulk: row events → map_row → bulk_append → the exact NDJSON bytes.
+ * Events are built by hand (as decode would deliver them); no network. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <yajl/yajl_tree.h>
+
+#include "bulk/bulk.h"
+#include "config.h"
+#include "decode/decode.h"
+#include "map/map.h"
+
+/* a column with a non-NULL value; v must be a string literal */
+#define COL(n, v, t) {.name = (n), .value = (v), .value_len = sizeof(v) - 1, .mysql_type = (t)}
+#define KEY(n, v, t) {.name = (n), .value = (v), .value_len = sizeof(v) - 1, .mysql_type = (t), .is_key = true}
+#define NUL(n, t) {.name = (n), .value = "", .value_len = 0, .mysql_type = (t), .is_null = true}
+#define IMG(arr) {.cols = (arr), .n = sizeof(arr) / sizeof((arr)[0])}
+#define NO_IMG {.cols = NULL, .n = 0}
+
+static char idx_items[] = "items";
+static char db_shop[] = "shop";
+static char tbl_items[] = "items";
+
+/* the rule that takes Canal's isKey columns */
+static cfg_table rule_keys = {.db = db_shop, .table = tbl_items, .index = idx_items, .line = 10};
+
+static row_event mk_event(row_op op, row_image before, row_image after)
+{
+    row_event ev = {.schema = "shop",
+                    .table = "items",
+                    .op = op,
+                    .before = before,
+                    .after = after,
+                    .logfile = "mysql-bin.000007",
+                    .offset = 1234,
+                    .execute_time = 1700000000000LL,
+                    .row_index = 0,
+                    .gtid = ""};
+    return ev;
+}
+
+/* Every line of the body must parse as JSON (yajl validates UTF-8 too). */
+static void assert_ndjson_valid(const bulk *b)
+{
+    const char *p = (const char *)b->body.data;
+    size_t left = b->body.len;
+    assert_true(left > 0);
+    assert_int_equal(p[left - 1], '\n');
+    while (left > 0) {
+        const char *nl = memchr(p, '\n', left);
+        assert_non_null(nl);
+        size_t n = (size_t)(nl - p);
+        char line[4096];
+        assert_true(n < sizeof line);
+        memcpy(line, p, n);
+        line[n] = '\0';
+        char perr[256];
+        yajl_val v = yajl_tree_parse(line, perr, sizeof perr);
+        if (v == NULL || !YAJL_IS_OBJECT(v))
+            fail_msg("invalid JSON line '%s': %s", line, perr);
+        yajl_tree_free(v);
+        left -= n + 1;
+        p = nl + 1;
+    }
+}
+
+/* Maps ev with rule, appends every action, and compares the whole body. */
+static void expect_body(bulk *b, const cfg_table *rule, const row_event *ev, const char *expected,
+                        size_t expected_actions)
+{
+    map_out mo;
+    map_out_init(&mo);
+    char err[512] = "";
+    int rc = map_row(rule, ev, &mo, err, sizeof err);
+    if (rc != MAP_OK)
+        fail_msg("map_row: %d %s", rc, err);
+    assert_int_equal(mo.n, expected_actions);
+    for (size_t i = 0; i < mo.n; i++) {
+        if (bulk_append(b, &mo.act[i], err, sizeof err) != 0)
+            fail_msg("bulk_append: %s", err);
+    }
+    map_out_free(&mo);
+    size_t n = strlen(expected);
+    if (b->body.len != n || memcmp(b->body.data, expected, n) != 0)
+        fail_msg("body differs:\n got: %.*s\nwant: %s", (int)b->body.len, (const char *)b->body.data, expected);
+    assert_ndjson_valid(b);
+}
+
+static int setup(void **state)
+{
+    static bulk b;
+    if (bulk_init(&b, 1 << 20) != 0)
+        return -1;
+    *state = &b;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    bulk_free(*state);
+    return 0;
+}
+
+static void test_insert(void **state)
+{
+    bulk *b = *state;
+    const row_col after[] = {
+        KEY("id", "7", "bigint(20)"),
+        COL("name", "Tea", "varchar(32)"),
+        COL("qty", "42", "int(11)"),
+        COL("neg", "-3", "smallint(6)"),
+        COL("big", "18446744073709551615", "bigint(20) unsigned"),
+        COL("code", "00123", "varchar(10)"), /* digits, but a string column */
+        COL("zip", "12345", "char(5)"),
+        COL("price", "9.90", "decimal(10,2)"),
+        COL("at", "2024-01-02 03:04:05", "datetime"),
+        COL("empty", "", "varchar(5)"),
+        NUL("note", "text"),
+        NUL("n_int", "int(11)"),
+    };
+    row_event ev = mk_event(ROW_INSERT, (row_image)NO_IMG, (row_image)IMG(after));
+    expect_body(b, &rule_keys, &ev,
+                "{\"index\":{\"_index\":\"items\",\"_id\":\"7\"}}\n"
+                "{\"id\":7,\"name\":\"Tea\",\"qty\":42,\"neg\":-3,\"big\":18446744073709551615,\"code\":\"00123\","
+                "\"zip\":\"12345\",\"price\":\"9.90\",\"at\":\"2024-01-02 03:04:05\",\"empty\":\"\","
+                "\"note\":null,\"n_int\":null}\n",
+                1);
+    assert_int_equal(b->n_actions, 1);
+    assert_int_equal(b->values.utf8_repairs, 0);
+}
+
+static void test_update_same_id(void **state)
+{
+    bulk *b = *state;
+    const row_col before[] = {KEY("id", "7", "bigint(20)"), COL("name", "Tea", "varchar(32)")};
+    row_col after[] = {KEY("id", "7", "bigint(20)"), COL("name", "Green tea", "varchar(32)")};
+    after[1].updated = true;
+    row_event ev = mk_event(ROW_UPDATE, (row_image)IMG(before), (row_image)IMG(after));
+    expect_body(b, &rule_keys, &ev,
+                "{\"index\":{\"_index\":\"items\",\"_id\":\"7\"}}\n"
+                "{\"id\":7,\"name\":\"Green tea\"}\n",
+                1);
+}
+
+static void test_update_changes_id(void **state)
+{
+    bulk *b = *state;
+    const row_col before[] = {KEY("id", "7", "bigint(20)"), COL("name", "Tea", "varchar(32)")};
+    const row_col after[] = {KEY("id", "8", "bigint(20)"), COL("name", "Tea", "varchar(32)")};
+    row_event ev = mk_event(ROW_UPDATE, (row_image)IMG(before), (row_image)IMG(after));
+    /* delete of the old id first, then the new document */
+    expect_body(b, &rule_keys, &ev,
+                "{\"delete\":{\"_index\":\"items\",\"_id\":\"7\"}}\n"
+                "{\"index\":{\"_index\":\"items\",\"_id\":\"8\"}}\n"
+                "{\"id\":8,\"name\":\"Tea\"}\n",
+                2);
+    assert_int_equal(b->n_actions, 2);
+}
+
+/* "7" → "70": a prefix of the new id is still another id */
+static void test_update_id_prefix(void **state)
+{
+    bulk *b = *state;
+    const row_col before[] = {KEY("id", "7", "bigint(20)")};
+    const row_col after[] = {KEY("id", "70", "bigint(20)")};
+    row_event ev = mk_event(ROW_UPDATE, (row_image)IMG(before), (row_image)IMG(after));
+    expect_body(b, &rule_keys, &ev,
+                "{\"delete\":{\"_index\":\"items\",\"_id\":\"7\"}}\n"
+                "{\"index\":{\"_index\":\"items\",\"_id\":\"70\"}}\n"
+                "{\"id\":70}\n",
+                2);
+}
+
+/* An UPDATE without a before image (MINIMAL row image) indexes the after image. */
+static void test_update_without_before(void **state)
+{
+    bulk *b = *state;
+    const row_col after[] = {KEY("id", "5", "int(11)"), COL("v", "x", "varchar(1)")};
+    row_event ev = mk_event(ROW_UPDATE, (row_image)NO_IMG, (row_image)IMG(after));
+    expect_body(b, &rule_keys, &ev,
+                "{\"index\":{\"_index\":\"items\",\"_id\":\"5\"}}\n"
+                "{\"id\":5,\"v\":\"x\"}\n",
+                1);
+}
+
+static void test_delete(void **state)
+{
+    bulk *b = *state;
+    const row_col before[] = {KEY("id", "7", "bigint(20)"), COL("name", "Tea", "varchar(32)")};
+    row_event ev = mk_event(ROW_DELETE, (row_image)IMG(before), (row_image)NO_IMG);
+    expect_body(b, &rule_keys, &ev, "{\"delete\":{\"_index\":\"items\",\"_id\":\"7\"}}\n", 1);
+}
+
+static void test_several_actions_accumulate(void **state)
+{
+    bulk *b = *state;
+    const row_col r1[] = {KEY("id", "1", "int(11)")};
+    const row_col r2[] = {KEY("id", "2", "int(11)")};
+    row_event e1 = mk_event(ROW_INSERT, (row_image)NO_IMG, (row_image)IMG(r1));
+    row_event e2 = mk_event(ROW_DELETE, (row_image)IMG(r2), (row_image)NO_IMG);
+    expect_body(b, &rule_keys, &e1, "{\"index\":{\"_index\":\"items\",\"_id\":\"1\"}}\n{\"id\":1}\n", 1);
+    expect_body(b, &rule_keys, &e2,
+                "{\"index\":{\"_index\":\"items\",\"_id\":\"1\"}}\n{\"id\":1}\n"
+                "{\"delete\":{\"_index\":\"items\",\"_id\":\"2\"}}\n",
+                1);
+    assert_int_equal(b->n_actions, 2);
+    bulk_reset(b);
+    assert_int_equal(b->body.len, 0);
+    assert_int_equal(b->n_actions, 0);
+    expect_body(b, &rule_keys, &e2, "{\"delete\":{\"_index\":\"items\",\"_id\":\"2\"}}\n", 1);
+}
+
+static void test_composite_id_configured(void **state)
+{
+    bulk *b = *state;
+    char c_a[] = "a", c_b[] = "b";
+    char *cols[] = {c_a, c_b};
+    char idx[] = "ab";
+    cfg_table rule = {.db = db_shop, .table = tbl_items, .index = idx, .id_cols = cols, .n_id_cols = 2, .line = 3};
+    /* configured columns win over isKey, in the configured order */
+    const row_col after[] = {COL("b", "1", "int(11)"), KEY("k", "ignored", "varchar(9)"), COL("a", "x", "varchar(5)")};
+    row_event ev = mk_event(ROW_INSERT, (row_image)NO_IMG, (row_image)IMG(after));
+    expect_body(b, &rule, &ev,
+                "{\"index\":{\"_index\":\"ab\",\"_id\":\"x_1\"}}\n"
+                "{\"b\":1,\"k\":\"ignored\",\"a\":\"x\"}\n",
+                1);
+}
+
+static void test_composite_id_from_keys(void **state)
+{
+    bulk *b = *state;
+    const row_col before[] = {KEY("order_id", "100", "bigint(20)"), COL("qty", "1", "int(11)"),
+                              KEY("line_no", "3", "int(11)")};
+    const row_col after[] = {KEY("order_id", "100", "bigint(20)"), COL("qty", "2", "int(11)"),
+                             KEY("line_no", "4", "int(11)")};
+    row_event ev = mk_event(ROW_UPDATE, (row_image)IMG(before), (row_image)IMG(after));
+    expect_body(b, &rule_keys, &ev,
+                "{\"delete\":{\"_index\":\"items\",\"_id\":\"100_3\"}}\n"
+                "{\"index\":{\"_index\":\"items\",\"_id\":\"100_4\"}}\n"
+                "{\"order_id\":100,\"qty\":2,\"line_no\":4}\n",
+                2);
+}
+
+static void test_invalid_utf8_repaired(void **state)
+{
+    bulk *b = *state;
+    /* bad bytes in a value, in a column name and in the id */
+    const row_col after[] = {KEY("id", "k\xff", "varchar(8)"), COL("t", "a\xc3(b", "varchar(8)"),
+                             COL("n\xe4me", "\xe4\xb8\xad\xed\xa0\x80", "text")};
+    row_event ev = mk_event(ROW_INSERT, (row_image)NO_IMG, (row_image)IMG(after));
+    expect_body(b, &rule_keys, &ev,
+                "{\"index\":{\"_index\":\"items\",\"_id\":\"k\xef\xbf\xbd\"}}\n"
+                "{\"id\":\"k\xef\xbf\xbd\",\"t\":\"a\xef\xbf\xbd(b\","
+                "\"n\xef\xbf\xbdme\":\"\xe4\xb8\xad\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"}\n",
+                1);
+    /* id twice (action and document), 1 in t, 1 in the name, 3 in the surrogate */
+    assert_int_equal(b->values.utf8_repairs, 7);
+}
+
+static void test_escaping(void **state)
+{
+    bulk *b = *state;
+    const row_col after[] = {
+        KEY("id", "q\"1", "varchar(8)"),
+        COL("s", "say \"hi\" \\ / \n\t\r\b\f \x01\x1f\x7f end", "text"),
+        COL("we\"ird\n", "v", "varchar(1)"),
+        COL("zh", "\xe4\xb8\xad\xe6\x96\x87 \xf0\x9f\x98\x80", "text"),
+    };
+    row_event ev = mk_event(ROW_INSERT, (row_image)NO_IMG, (row_image)IMG(after));
+    expect_body(b, &rule_keys, &ev,
+                "{\"index\":{\"_index\":\"items\",\"_id\":\"q\\\"1\"}}\n"
+                "{\"id\":\"q\\\"1\","
+                "\"s\":\"say \\\"hi\\\" \\\\ / \\n\\t\\r\\b\\f \\u0001\\u001F\x7f end\","
+                "\"we\\\"ird\\n\":\"v\","
+                "\"zh\":\"\xe4\xb8\xad\xe6\x96\x87 \xf0\x9f\x98\x80\"}\n",
+                1);
+    assert_int_equal(b->values.utf8_repairs, 0);
+}
+
+/* DECIMAL text is a string padded to the declared scale (Canal's BigDecimal
+ * may drop trailing zeros); digits are never removed. */
+static void test_decimal_scale(void **state)
+{
+    bulk *b = *state;
+    const row_col after[] = {
+        KEY("id", "1", "int(11)"),
+        COL("a", "100.0", "decimal(10,2)"),
+        COL("b", "5", "decimal(10,2)"),
+        COL("c", "-1.5", "decimal(12,4) unsigned"),
+        COL("d", "9.999", "decimal(10,2)"), /* more digits than the scale: kept */
+        COL("e", "7", "decimal(10)"),       /* scale 0 */
+        COL("f", "0.10", "numeric(5,2)"),
+        COL("g", "abc", "decimal(10,2)"),   /* not a number: as sent */
+        NUL("h", "decimal(10,2)"),
+    };
+    row_event ev = mk_event(ROW_INSERT, (row_image)NO_IMG, (row_image)IMG(after));
+    expect_body(b, &rule_keys, &ev,
+                "{\"index\":{\"_index\":\"items\",\"_id\":\"1\"}}\n"
+                "{\"id\":1,\"a\":\"100.00\",\"b\":\"5.00\",\"c\":\"-1.5000\",\"d\":\"9.999\",\"e\":\"7\","
+                "\"f\":\"0.10\",\"g\":\"abc\",\"h\":null}\n",
+                1);
+}
+
+/* An embedded NUL in a value is kept and escaped, not a string end. */
+static void test_embedded_nul(void **state)
+{
+    bulk *b = *state;
+    const row_col after[] = {KEY("id", "1", "int(11)"), COL("bin", "a\0b", "varbinary(3)")};
+    row_event ev = mk_event(ROW_INSERT, (row_image)NO_IMG, (row_image)IMG(after));
+    expect_body(b, &rule_keys, &ev,
+                "{\"index\":{\"_index\":\"items\",\"_id\":\"1\"}}\n"
+                "{\"id\":1,\"bin\":\"a\\u0000b\"}\n",
+                1);
+}
+
+static void test_no_id(void **state)
+{
+    (void)state;
+    const row_col after[] = {COL("a", "1", "int(11)"), COL("b", "2", "int(11)")};
+    row_event ev = mk_event(ROW_INSERT, (row_image)NO_IMG, (row_image)IMG(after));
+    map_out mo;
+    map_out_init(&mo);
+    char err[512] = "";
+    assert_int_equal(map_row(&rule_keys, &ev, &mo, err, sizeof err), MAP_NO_ID);
+    assert_int_equal(mo.n, 0);
+    row_event del = mk_event(ROW_DELETE, (row_image)IMG(after), (row_image)NO_IMG);
+    assert_int_equal(map_row(&rule_keys, &del, &mo, err, sizeof err), MAP_NO_ID);
+    assert_int_equal(mo.n, 0);
+    map_out_free(&mo);
+}
+
+static void test_missing_id_column(void **state)
+{
+    (void)state;
+    char c_sku[] = "sku";
+    char *cols[] = {c_sku};
+    cfg_table rule = {.db = db_shop, .table = tbl_items, .index = idx_items, .id_cols = cols, .n_id_cols = 1, .line = 12};
+    const row_col after[] = {KEY("id", "1", "int(11)"), COL("name", "x", "varchar(5)")};
+    row_event ev = mk_event(ROW_INSERT, (row_image)NO_IMG, (row_image)IMG(after));
+    map_out mo;
+    map_out_init(&mo);
+    char err[512] = "";
+    assert_int_equal(map_row(&rule, &ev, &mo, err, sizeof err), MAP_ERR);
+    assert_string_equal(err, "binlog mysql-bin.000007:1234: shop.items: id column 'sku' (config line 12) is not in "
+                             "the after image");
+    assert_int_equal(mo.n, 0);
+    map_out_free(&mo);
+}
+
+static void test_null_id_column(void **state)
+{
+    (void)state;
+    const row_col before[] = {KEY("id", "1", "int(11)")};
+    row_col after[] = {NUL("id", "int(11)")};
+    after[0].is_key = true;
+    row_event ev = mk_event(ROW_UPDATE, (row_image)IMG(before), (row_image)IMG(after));
+    map_out mo;
+    map_out_init(&mo);
+    char err[512] = "";
+    assert_int_equal(map_row(&rule_keys, &ev, &mo, err, sizeof err), MAP_ERR);
+    assert_non_null(strstr(err, "id column 'id' is NULL in the after image"));
+    map_out_free(&mo);
+}
+
+static void test_id_too_long(void **state)
+{
+    bulk *b = *state;
+    static char big[MAP_ID_MAX + 1];
+    memset(big, 'x', sizeof big);
+    row_col after[] = {KEY("id", "", "varchar(600)")};
+    after[0].value = big;
+    after[0].value_len = MAP_ID_MAX + 1;
+    row_event ev = mk_event(ROW_INSERT, (row_image)NO_IMG, (row_image)IMG(after));
+    map_out mo;
+    map_out_init(&mo);
+    char err[512] = "";
+    assert_int_equal(map_row(&rule_keys, &ev, &mo, err, sizeof err), MAP_ERR);
+    assert_non_null(strstr(err, "_id longer than 512 bytes"));
+    /* exactly the limit is fine */
+    after[0].value_len = MAP_ID_MAX;
+    assert_int_equal(map_row(&rule_keys, &ev, &mo, err, sizeof err), MAP_OK);
+    assert_int_equal(mo.act[0].id_len, MAP_ID_MAX);
+    assert_int_equal(bulk_append(b, &mo.act[0], err, sizeof err), 0);
+    assert_ndjson_valid(b);
+    map_out_free(&mo);
+}
+
+/* A body cap: the action that does not fit is refused, the body left as it was. */
+static void test_body_cap(void **state)
+{
+    (void)state;
+    bulk b;
+    assert_int_equal(bulk_init(&b, 100), 0);
+    const row_col r1[] = {KEY("id", "1", "int(11)")};
+    const row_col big[] = {KEY("id", "2", "int(11)"),
+                           COL("t", "0123456789012345678901234567890123456789012345678901234567890123456789", "text")};
+    row_event e1 = mk_event(ROW_INSERT, (row_image)NO_IMG, (row_image)IMG(r1));
+    row_event e2 = mk_event(ROW_INSERT, (row_image)NO_IMG, (row_image)IMG(big));
+    static const char first[] = "{\"index\":{\"_index\":\"items\",\"_id\":\"1\"}}\n{\"id\":1}\n";
+    expect_body(&b, &rule_keys, &e1, first, 1);
+    map_out mo;
+    map_out_init(&mo);
+    char err[512] = "";
+    assert_int_equal(map_row(&rule_keys, &e2, &mo, err, sizeof err), MAP_OK);
+    assert_int_equal(bulk_append(&b, &mo.act[0], err, sizeof err), -1);
+    assert_non_null(strstr(err, "size cap"));
+    assert_int_equal(b.body.len, sizeof first - 1);
+    assert_memory_equal(b.body.data, first, sizeof first - 1);
+    assert_int_equal(b.n_actions, 1);
+    /* the generator is usable again: a small action still fits */
+    expect_body(&b, &rule_keys, &e1,
+                "{\"index\":{\"_index\":\"items\",\"_id\":\"1\"}}\n{\"id\":1}\n"
+                "{\"index\":{\"_index\":\"items\",\"_id\":\"1\"}}\n{\"id\":1}\n",
+                1);
+    map_out_free(&mo);
+    bulk_free(&b);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_insert),
+        T(test_update_same_id),
+        T(test_update_changes_id),
+        T(test_update_id_prefix),
+        T(test_update_without_before),
+        T(test_delete),
+        T(test_several_actions_accumulate),
+        T(test_composite_id_configured),
+        T(test_composite_id_from_keys),
+        T(test_invalid_utf8_repaired),
+        T(test_escaping),
+        T(test_decimal_scale),
+        T(test_embedded_nul),
+        cmocka_unit_test(test_no_id),
+        cmocka_unit_test(test_missing_id_column),
+        cmocka_unit_test(test_null_id_column),
+        T(test_id_too_long),
+        cmocka_unit_test(test_body_cap),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
