@@ -7,11 +7,18 @@
 #include <stdio.h>
 #include <string.h>
 
-void decode_init(decode_ctx *d) { memset(d, 0, sizeof *d); }
+#define DECODE_ARENA_MAX ((size_t)1 << 30)
+
+void decode_init(decode_ctx *d)
+{
+    memset(d, 0, sizeof *d);
+    ce_arena_init(&d->arena, DECODE_ARENA_MAX);
+}
 
 void decode_free(decode_ctx *d)
 {
     ce_free(d->scratch);
+    ce_arena_free(&d->arena);
     memset(d, 0, sizeof *d);
 }
 
@@ -63,10 +70,10 @@ static int decode_rowdata(decode_ctx *d, const Entrypb__Entry *e, decode_row_fn 
     const char *pos_file = h ? h->logfile_name : empty;
     long long pos_off = h ? (long long)h->logfile_offset : 0;
     int rc = 0;
-    Entrypb__RowChange *ch = entrypb__row_change__unpack(NULL, e->store_value.len, e->store_value.data);
+    Entrypb__RowChange *ch = entrypb__row_change__unpack(&d->arena.pb, e->store_value.len, e->store_value.data);
     if (ch == NULL) {
-        snprintf(err, errlen, "binlog %s:%lld: malformed RowChange (%zu bytes)", pos_file, pos_off,
-                 e->store_value.len);
+        snprintf(err, errlen, "binlog %s:%lld: malformed RowChange (%zu bytes)", pos_file,
+                 pos_off, e->store_value.len);
         return -1;
     }
     bool is_ddl = ch->is_ddl_present_case == ENTRYPB__ROW_CHANGE__IS_DDL_PRESENT_IS_DDL && ch->is_ddl;
@@ -119,14 +126,14 @@ static int decode_rowdata(decode_ctx *d, const Entrypb__Entry *e, decode_row_fn 
             goto out;
     }
 out:
-    entrypb__row_change__free_unpacked(ch, NULL);
-    return rc;
+    return rc; /* ch lives in the arena */
 }
 
 int decode_entry(decode_ctx *d, const uint8_t *data, size_t len, decode_row_fn fn, void *ud, char *err,
                  size_t errlen)
 {
-    Entrypb__Entry *e = entrypb__entry__unpack(NULL, len, data);
+    ce_arena_reset(&d->arena);
+    Entrypb__Entry *e = entrypb__entry__unpack(&d->arena.pb, len, data);
     if (e == NULL) {
         snprintf(err, errlen, "malformed Entry (%zu bytes)", len);
         return -1;
@@ -156,6 +163,5 @@ int decode_entry(decode_ctx *d, const uint8_t *data, size_t len, decode_row_fn f
         d->stats.other++;
         break;
     }
-    entrypb__entry__free_unpacked(e, NULL);
-    return rc;
+    return rc; /* e lives in the arena */
 }

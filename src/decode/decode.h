@@ -2,7 +2,8 @@
  * One Entry is unpacked with protobuf-c; transaction boundaries are told by
  * entryType (BEGIN optional, GTIDLOG tolerated); every row of a ROWDATA entry
  * becomes a row_event with its before and after images kept apart and all
- * columns. Events point into the unpacked messages and the context's scratch
+ * columns. Messages are unpacked into an arena reset per entry (no per-row
+ * malloc). Events point into the unpacked messages and the context's scratch
  * space: they are valid only inside the callback. */
 #ifndef CE_DECODE_DECODE_H
 #define CE_DECODE_DECODE_H
@@ -10,6 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "util/arena.h"
 
 typedef enum { ROW_INSERT = 1, ROW_UPDATE = 2, ROW_DELETE = 3 } row_op;
 
@@ -54,6 +57,7 @@ typedef struct decode_stats {
 } decode_stats;
 
 typedef struct decode_ctx {
+    ce_arena arena;        /* unpacked messages of the current entry */
     row_col *scratch;
     size_t scratch_cap;
     decode_stats stats;

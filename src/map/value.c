@@ -94,10 +94,20 @@ yajl_gen_status value_emit(value_ctx *v, yajl_gen g, const row_col *c)
 {
     if (c->is_null)
         return yajl_gen_null(g);
-    if (value_is_integer_type(c->mysql_type) && value_is_integer_text(c->value, c->value_len))
-        return yajl_gen_number(g, c->value, c->value_len);
-    int scale = value_decimal_scale(c->mysql_type);
-    if (scale > 0)
-        return value_emit_decimal(v, g, c, scale);
+    /* the first letter keeps the type-name comparisons off most columns */
+    switch (c->mysql_type[0] | 0x20) {
+    case 't': case 's': case 'm': case 'i': case 'b':
+        if (value_is_integer_type(c->mysql_type) && value_is_integer_text(c->value, c->value_len))
+            return yajl_gen_number(g, c->value, c->value_len);
+        break;
+    case 'd': case 'n': case 'f': {
+        int scale = value_decimal_scale(c->mysql_type);
+        if (scale > 0)
+            return value_emit_decimal(v, g, c, scale);
+        break;
+    }
+    default:
+        break;
+    }
     return value_emit_string(v, g, c->value, c->value_len);
 }
