@@ -84,9 +84,15 @@ static int decode_rowdata(decode_ctx *d, const Entrypb__Entry *e, decode_row_fn 
             d->stats.ddl++;
         else
             d->stats.other++;
-        if (is_ddl && ce_log_enabled(CE_LOG_INFO))
-            ce_log(CE_LOG_INFO, "decode", "binlog %s:%lld: DDL on %s.%s ignored: %.200s", pos_file, pos_off,
-                   h ? h->schema_name : "", h ? h->table_name : "", ch->sql);
+        if (is_ddl && ce_log_enabled(CE_LOG_INFO)) {
+            char stmt[201]; /* first 200 bytes, on one line */
+            size_t k = 0;
+            for (const char *q = ch->sql; *q && k < sizeof stmt - 1; q++)
+                stmt[k++] = (*q == '\n' || *q == '\r' || *q == '\t') ? ' ' : *q;
+            stmt[k] = '\0';
+            ce_log(CE_LOG_INFO, "decode", "binlog %s:%lld: DDL on %s.%s ignored: %s", pos_file, pos_off,
+                   h ? h->schema_name : "", h ? h->table_name : "", stmt);
+        }
         goto out;
     }
     row_event ev = {
