@@ -121,7 +121,8 @@ static void bench_fill_columns(Entrypb__Column *cols, Entrypb__Column **ptrs, ro
         col->updated = old != NULL && (old->is_null[c] != rv->is_null[c] || strcmp(old->v[c], rv->v[c]) != 0);
         col->is_null_present_case = ENTRYPB__COLUMN__IS_NULL_PRESENT_IS_NULL; /* Canal always sets it */
         col->is_null = rv->is_null[c] != 0;
-        col->value = rv->v[c];
+        col->value.data = (uint8_t *)rv->v[c];
+        col->value.len = strlen(rv->v[c]);
         col->mysql_type = (char *)bench_cols[c].mysql_type;
         ptrs[c] = col;
     }

@@ -11,6 +11,8 @@ PACKAGES=(
   libcurl4-openssl-dev libyajl-dev libinih-dev libssl-dev
   # tests
   libcmocka-dev python3 curl ca-certificates procps
+  # fuzzing (libFuzzer ships with clang's runtime)
+  clang libclang-rt-14-dev
   # the local stack: MariaDB, Java launchers for Canal and the search node
   mariadb-server mariadb-client openjdk-17-jdk-headless maven
 )

@@ -42,6 +42,26 @@ for t in build-asan/test_*; do
   passed=$((passed + p)); failed=$((failed + f))
 done
 
+step "fuzz: value conversions (libFuzzer, ${FUZZ_SECONDS:-60} s)"
+if cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCANAL_ES_FUZZ=ON -DCANAL_ES_TESTS=OFF -DCANAL_ES_BENCH=OFF \
+     >/dev/null && cmake --build build-fuzz -j"$JOBS" --target fuzz_value >/dev/null; then
+  mkdir -p build-fuzz/corpus-value build-fuzz/artifacts
+  if build-fuzz/fuzz_value -max_total_time="${FUZZ_SECONDS:-60}" -max_len=8192 -print_final_stats=1 \
+       -artifact_prefix=build-fuzz/artifacts/ build-fuzz/corpus-value tests/fuzz/corpus/value \
+       >build-fuzz/fuzz.log 2>&1; then
+    grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' build-fuzz/fuzz.log >&2 || true
+    echo "fuzz_value: 1 passed, 0 failed" >&2
+    passed=$((passed + 1))
+  else
+    tail -40 build-fuzz/fuzz.log >&2
+    echo "fuzz_value: found a failing input (build-fuzz/artifacts/)" >&2
+    failed=$((failed + 1))
+  fi
+else
+  echo "fuzz_value: build failed" >&2
+  failed=$((failed + 1))
+fi
+
 step "local stack (${STACK_SEARCH:-opensearch})"
 stack_env=$(./scripts/stack.sh up)
 if [ $? -ne 0 ] || [ -z "$stack_env" ]; then

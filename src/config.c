@@ -48,7 +48,7 @@ static const cfg_key cfg_keys[] = {
 };
 #define CFG_NKEYS (sizeof cfg_keys / sizeof cfg_keys[0])
 
-typedef enum { SEC_NONE, SEC_FIXED, SEC_TABLE } sec_kind;
+typedef enum { SEC_NONE, SEC_FIXED, SEC_TABLE, SEC_DEFAULTS } sec_kind;
 
 typedef struct cfg_parser {
     cfg *c;
@@ -67,6 +67,8 @@ typedef struct cfg_parser {
     int section_line;
     unsigned seen_keys;      /* bit per cfg_keys entry (fixed sections) */
     unsigned table_seen;     /* bit per table key */
+    unsigned defaults_seen;  /* bit per [defaults] key */
+    int defaults_line;       /* where [defaults] started, 0 if absent */
     bool table_has_key;
     long client_id_num;
 } cfg_parser;
@@ -237,7 +239,79 @@ static int cfg_set_key(cfg_parser *p, const cfg_key *k, const char *value, int l
     return rc;
 }
 
-static const char *const table_keys[] = {"index", "id"};
+static const char *const table_keys[] = {"index",  "id",          "decimal", "timezone",
+                                         "blob",   "on_truncate", "on_drop", "convert"};
+#define TABLE_NKEYS (sizeof table_keys / sizeof table_keys[0])
+#define TABLE_KEY_CONVERT 7
+
+static int cfg_parse_ddl_action(const char *v, cfg_ddl_action *out)
+{
+    if (strcmp(v, "delete") == 0)
+        *out = CFG_DDL_DELETE;
+    else if (strcmp(v, "ignore") == 0)
+        *out = CFG_DDL_IGNORE;
+    else
+        return -1;
+    return 0;
+}
+
+/* decimal, timezone, blob, on_truncate, on_drop: shared by [defaults] and
+ * [table]. Returns 1 when `key` is one of them (p->failed tells the outcome). */
+static int cfg_set_option(cfg_parser *p, cfg_table *t, const char *key, const char *v)
+{
+    int rc = 0;
+    unsigned bit;
+    if (strcmp(key, "decimal") == 0) {
+        bit = CFG_OPT_DECIMAL;
+        rc = value_parse_decimal(v, &t->values.decimal);
+        if (rc != 0)
+            cfg_fail(p, p->line, "[%s] decimal: '%s' is not one of string, number", p->section, v);
+    } else if (strcmp(key, "timezone") == 0) {
+        bit = CFG_OPT_TIMEZONE;
+        rc = value_parse_timezone(v, &t->values.tz_set, &t->values.tz_offset_min);
+        if (rc != 0)
+            cfg_fail(p, p->line, "[%s] timezone: '%s' is not UTC or an offset like +08:00 (up to +-14:00)",
+                     p->section, v);
+    } else if (strcmp(key, "blob") == 0) {
+        bit = CFG_OPT_BLOB;
+        rc = value_parse_blob(v, &t->values.blob);
+        if (rc != 0)
+            cfg_fail(p, p->line, "[%s] blob: '%s' is not one of auto, base64, text", p->section, v);
+    } else if (strcmp(key, "on_truncate") == 0 || strcmp(key, "on_drop") == 0) {
+        bool trunc = key[3] == 't';
+        bit = trunc ? CFG_OPT_ON_TRUNCATE : CFG_OPT_ON_DROP;
+        rc = cfg_parse_ddl_action(v, trunc ? &t->on_truncate : &t->on_drop);
+        if (rc != 0)
+            cfg_fail(p, p->line, "[%s] %s: '%s' is not one of delete, ignore", p->section, key, v);
+    } else {
+        return 0;
+    }
+    t->set |= bit;
+    return 1;
+}
+
+static void cfg_defaults_key(cfg_parser *p, const char *key, const char *value)
+{
+    static const char *const keys[] = {"decimal", "timezone", "blob", "on_truncate", "on_drop"};
+    size_t ki;
+    for (ki = 0; ki < sizeof keys / sizeof keys[0]; ki++)
+        if (strcmp(key, keys[ki]) == 0)
+            break;
+    if (ki == sizeof keys / sizeof keys[0]) {
+        cfg_fail(p, p->line, "[defaults]: unknown key '%s' (known: decimal, timezone, blob, on_truncate, on_drop)",
+                 key);
+        return;
+    }
+    if (p->defaults_seen & (1u << ki)) {
+        cfg_fail(p, p->line, "[defaults]: duplicate key '%s'", key);
+        return;
+    }
+    p->defaults_seen |= 1u << ki;
+    char *v = cfg_expand(p, value);
+    if (v != NULL)
+        cfg_set_option(p, &p->c->defaults, key, v);
+    ce_free(v);
+}
 
 static void cfg_table_done(cfg_parser *p)
 {
@@ -262,8 +336,18 @@ static int cfg_begin_section(cfg_parser *p, const char *name, int line)
         p->kind = SEC_FIXED;
         return 0;
     }
+    if (strcmp(name, "defaults") == 0) {
+        if (p->defaults_line != 0) {
+            cfg_fail(p, line, "[defaults] is already given at line %d", p->defaults_line);
+            return -1;
+        }
+        p->defaults_line = line;
+        p->kind = SEC_DEFAULTS;
+        return 0;
+    }
     if (strncmp(name, "table ", 6) != 0) {
-        cfg_fail(p, line, "unknown section [%s] (known: [canal], [elasticsearch], [table DB.TABLE])", name);
+        cfg_fail(p, line, "unknown section [%s] (known: [canal], [elasticsearch], [defaults], [table DB.TABLE])",
+                 name);
         return -1;
     }
     const char *spec = name + 6;
@@ -305,11 +389,13 @@ static int cfg_table_key(cfg_parser *p, const char *key, const char *value)
 {
     cfg_table *t = &p->c->tables[p->c->n_tables - 1];
     size_t ki;
-    for (ki = 0; ki < sizeof table_keys / sizeof table_keys[0]; ki++)
+    for (ki = 0; ki < TABLE_NKEYS; ki++)
         if (strcmp(key, table_keys[ki]) == 0)
             break;
-    if (ki == sizeof table_keys / sizeof table_keys[0]) {
-        cfg_fail(p, p->line, "[%s]: unknown key '%s' (known: index, id)", p->section, key);
+    if (ki == TABLE_NKEYS) {
+        cfg_fail(p, p->line,
+                 "[%s]: unknown key '%s' (known: index, id, decimal, timezone, blob, convert, on_truncate, on_drop)",
+                 p->section, key);
         return -1;
     }
     if (p->table_seen & (1u << ki)) {
@@ -331,8 +417,18 @@ static int cfg_table_key(cfg_parser *p, const char *key, const char *value)
             t->index = v;
             v = NULL;
         }
-    } else if (*v != '\0') {
-        rc = cfg_split_list(p, v, &t->id_cols, &t->n_id_cols);
+    } else if (ki == 1) {
+        if (*v != '\0')
+            rc = cfg_split_list(p, v, &t->id_cols, &t->n_id_cols);
+    } else if (ki == TABLE_KEY_CONVERT) {
+        char msg[256];
+        if (*v != '\0' && value_parse_convert(v, &t->values.convs, &t->values.n_convs, msg, sizeof msg) != 0) {
+            cfg_fail(p, p->line, "[%s] convert: %s", p->section, msg);
+            rc = -1;
+        }
+    } else {
+        cfg_set_option(p, t, key, v);
+        rc = p->failed ? -1 : 0;
     }
     ce_free(v);
     return rc;
@@ -350,6 +446,10 @@ static int cfg_handler(void *user, const char *section, const char *name, const 
     (void)section; /* the reader tracks sections itself */
     if (p->kind == SEC_TABLE)
         return cfg_table_key(p, name, value) == 0;
+    if (p->kind == SEC_DEFAULTS) {
+        cfg_defaults_key(p, name, value);
+        return !p->failed;
+    }
     for (size_t i = 0; i < CFG_NKEYS; i++) {
         const cfg_key *k = &cfg_keys[i];
         if (strcmp(k->section, p->section) != 0 || strcmp(k->key, name) != 0)
@@ -449,9 +549,31 @@ static void cfg_init_longs(cfg *c)
     }
 }
 
+/* Table options not given in the [table] section come from [defaults]. */
+static void cfg_inherit_defaults(cfg *c)
+{
+    const cfg_table *d = &c->defaults;
+    for (size_t i = 0; i < c->n_tables; i++) {
+        cfg_table *t = &c->tables[i];
+        if (!(t->set & CFG_OPT_DECIMAL))
+            t->values.decimal = d->values.decimal;
+        if (!(t->set & CFG_OPT_BLOB))
+            t->values.blob = d->values.blob;
+        if (!(t->set & CFG_OPT_TIMEZONE)) {
+            t->values.tz_set = d->values.tz_set;
+            t->values.tz_offset_min = d->values.tz_offset_min;
+        }
+        if (!(t->set & CFG_OPT_ON_TRUNCATE))
+            t->on_truncate = d->on_truncate;
+        if (!(t->set & CFG_OPT_ON_DROP))
+            t->on_drop = d->on_drop;
+    }
+}
+
 static int cfg_validate(cfg_parser *p)
 {
     cfg *c = p->c;
+    cfg_inherit_defaults(c);
     if (c->n_tables == 0) {
         cfg_fail(p, 0, "no [table DB.TABLE] section: nothing to sync");
         return -1;
@@ -580,6 +702,7 @@ void cfg_free(cfg *c)
         for (size_t j = 0; j < t->n_id_cols; j++)
             ce_free(t->id_cols[j]);
         ce_free(t->id_cols);
+        value_convs_free(t->values.convs, t->values.n_convs);
     }
     ce_free(c->tables);
     ce_free(c->path);

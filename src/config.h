@@ -7,7 +7,15 @@
 
 #include <stddef.h>
 
+#include "map/value.h"
+
 #define CFG_MAX_ADDRESSES 16
+
+typedef enum { CFG_DDL_DELETE = 0, CFG_DDL_IGNORE } cfg_ddl_action;
+
+/* Options settable in [defaults] and per [table]; `set` has a bit per key
+ * given explicitly (CFG_OPT_*), so table values win over defaults. */
+enum { CFG_OPT_DECIMAL = 1, CFG_OPT_TIMEZONE = 2, CFG_OPT_BLOB = 4, CFG_OPT_ON_TRUNCATE = 8, CFG_OPT_ON_DROP = 16 };
 
 typedef struct cfg_table {
     char *db;
@@ -16,6 +24,10 @@ typedef struct cfg_table {
     char **id_cols;  /* NULL when the rule takes Canal's isKey columns */
     size_t n_id_cols;
     int line;        /* line of the [table ...] header */
+    value_opts values;   /* decimal, timezone, blob, convert (convs owned here) */
+    cfg_ddl_action on_truncate;
+    cfg_ddl_action on_drop;
+    unsigned set;        /* CFG_OPT_* given in this section */
 } cfg_table;
 
 typedef struct cfg_canal {
@@ -35,6 +47,7 @@ typedef struct cfg_es {
 
 typedef struct cfg {
     char *path;
+    cfg_table defaults;  /* [defaults]: only the option fields are used */
     cfg_canal canal;
     cfg_es es;
     cfg_table *tables;

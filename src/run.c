@@ -9,6 +9,7 @@
 #include "util/log.h"
 #include "util/mem.h"
 
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -120,6 +121,65 @@ static int run_on_row(void *ud, const row_event *ev)
     return 0;
 }
 
+/* The rule of another table writing to the same index, if any. */
+static const cfg_table *run_index_sharer(const cfg *c, const cfg_table *rule)
+{
+    for (size_t i = 0; i < c->n_tables; i++)
+        if (&c->tables[i] != rule && strcmp(c->tables[i].index, rule->index) == 0)
+            return &c->tables[i];
+    return NULL;
+}
+
+/* TRUNCATE / DROP TABLE of a mapped table: flush what came before, then
+ * delete the table's documents, retrying like a bulk request. */
+static int run_on_ddl(void *ud, const ddl_event *ev)
+{
+    run_ctx *r = ud;
+    if (ev->kind == DDL_OTHER)
+        return 0;
+    const cfg_table *rule = cfg_find_table(r->c, ev->schema, ev->table);
+    if (rule == NULL)
+        return 0;
+    const char *what = ev->kind == DDL_TRUNCATE ? "TRUNCATE" : "DROP TABLE";
+    cfg_ddl_action act = ev->kind == DDL_TRUNCATE ? rule->on_truncate : rule->on_drop;
+    if (act == CFG_DDL_IGNORE) {
+        ce_log(CE_LOG_INFO, "map", "binlog %s:%lld: %s of %s.%s: index %s kept (on_%s = ignore)", ev->logfile,
+               (long long)ev->offset, what, ev->schema, ev->table, rule->index,
+               ev->kind == DDL_TRUNCATE ? "truncate" : "drop");
+        return 0;
+    }
+    const cfg_table *other = run_index_sharer(r->c, rule);
+    if (other != NULL) {
+        ce_log(CE_LOG_WARN, "map",
+               "binlog %s:%lld: %s of %s.%s not applied: index %s also holds %s.%s, whose documents would go too",
+               ev->logfile, (long long)ev->offset, what, ev->schema, ev->table, rule->index, other->db, other->table);
+        return 0;
+    }
+    int rc = run_flush(r);
+    if (rc != RUN_DONE)
+        return rc;
+    ce_backoff_reset(&r->bo);
+    for (;;) {
+        long long deleted = 0;
+        sink_rc sr = sink_delete_all(r->sink, rule->index, &deleted, r->err, sizeof r->err);
+        r->st.requests++;
+        if (sr == SINK_OK) {
+            ce_log(CE_LOG_INFO, "map", "binlog %s:%lld: %s of %s.%s: deleted %lld documents from index %s",
+                   ev->logfile, (long long)ev->offset, what, ev->schema, ev->table, deleted, rule->index);
+            return RUN_DONE;
+        }
+        if (sr == SINK_FATAL) {
+            ce_log(CE_LOG_ERROR, "sink", "%s", r->err);
+            return RUN_FAIL;
+        }
+        r->st.retries++;
+        uint64_t delay = ce_backoff_next(&r->bo);
+        ce_log(CE_LOG_WARN, "sink", "%s; retrying in %llu ms", r->err, (unsigned long long)delay);
+        if (ce_sleep_ms(delay, r->stop))
+            return RUN_STOPPED;
+    }
+}
+
 /* Connects (trying each address) until it works, a fatal answer, or a stop. */
 static int run_connect(run_ctx *r)
 {
@@ -168,9 +228,10 @@ static uint64_t run_now_ms(void)
 static void run_log_stats(run_ctx *r)
 {
     ce_log(CE_LOG_INFO, "run",
-           "batches=%llu rows=%llu actions=%llu bulk_requests=%llu retries=%llu reconnects=%llu skipped_rows=%llu",
+           "batches=%llu rows=%llu actions=%llu bulk_requests=%llu retries=%llu reconnects=%llu skipped_rows=%llu "
+           "utf8_replaced=%" PRIu64,
            r->st.batches, r->st.rows, r->st.actions, r->st.requests, r->st.retries, r->st.reconnects,
-           r->st.skipped_rows);
+           r->st.skipped_rows, r->bulk.values.utf8_repairs);
 }
 
 int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
@@ -185,6 +246,7 @@ int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
     r->o = o;
     r->stop = stop;
     decode_init(&r->dec);
+    r->dec.on_ddl = run_on_ddl;
     map_out_init(&r->mo);
     ce_backoff_init(&r->bo, (uint64_t)o->retry_initial_ms, (uint64_t)o->retry_max_ms);
     canal_opts co = {

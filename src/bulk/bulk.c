@@ -74,15 +74,19 @@ static yajl_gen_status bulk_action_line(bulk *b, const map_action *a)
     return s;
 }
 
-static yajl_gen_status bulk_document(bulk *b, const row_image *img)
+/* The document: every column by its value_opts; `drop` columns are left out. */
+static yajl_gen_status bulk_document(bulk *b, const row_image *img, const value_opts *o)
 {
     yajl_gen g = b->g;
     yajl_gen_status s = yajl_gen_map_open(g);
     for (size_t i = 0; i < img->n && s == yajl_gen_status_ok; i++) {
         const row_col *c = &img->cols[i];
+        const value_conv *conv = value_find_conv(o, c->name);
+        if (conv != NULL && conv->kind == VALUE_CONV_DROP)
+            continue;
         s = value_emit_string(&b->values, g, c->name, strlen(c->name));
         if (s == yajl_gen_status_ok)
-            s = value_emit(&b->values, g, c);
+            s = value_emit(&b->values, g, c, o, conv);
     }
     if (s == yajl_gen_status_ok)
         s = yajl_gen_map_close(g);
@@ -96,7 +100,7 @@ int bulk_append(bulk *b, const map_action *a, char *err, size_t errlen)
     size_t mark = b->body.len;
     yajl_gen_status s = bulk_action_line(b, a);
     if (s == yajl_gen_status_ok && a->op == MAP_INDEX)
-        s = bulk_document(b, a->doc);
+        s = bulk_document(b, a->doc, a->values);
     if (s != yajl_gen_status_ok || b->overflow) {
         snprintf(err, errlen, "%s.%s id %.*s: %s", a->ev ? a->ev->schema : "", a->ev ? a->ev->table : "",
                  (int)(a->id_len > 64 ? 64 : a->id_len), a->id,

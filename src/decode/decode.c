@@ -37,20 +37,29 @@ static int decode_reserve(decode_ctx *d, size_t n)
     return 0;
 }
 
-static void decode_columns(row_col *dst, Entrypb__Column **src, size_t n)
+/* Values are protobuf bytes (they may hold NUL): copy each into the arena
+ * with a terminating NUL so both (value, value_len) and C-string use work. */
+static int decode_columns(decode_ctx *d, row_col *dst, Entrypb__Column **src, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         const Entrypb__Column *c = src[i];
         row_col *o = &dst[i];
+        char *v = ce_arena_alloc(&d->arena, c->value.len + 1);
+        if (v == NULL)
+            return -1;
+        if (c->value.len)
+            memcpy(v, c->value.data, c->value.len);
+        v[c->value.len] = '\0';
         o->name = c->name;
-        o->value = c->value;
-        o->value_len = strlen(c->value);
+        o->value = v;
+        o->value_len = c->value.len;
         o->mysql_type = c->mysql_type;
         o->sql_type = c->sql_type;
         o->is_null = c->is_null_present_case == ENTRYPB__COLUMN__IS_NULL_PRESENT_IS_NULL ? c->is_null : false;
         o->is_key = c->is_key;
         o->updated = c->updated;
     }
+    return 0;
 }
 
 static Entrypb__EventType decode_event_type(const Entrypb__RowChange *rc, const Entrypb__Header *h)
@@ -78,21 +87,33 @@ static int decode_rowdata(decode_ctx *d, const Entrypb__Entry *e, decode_row_fn 
     }
     bool is_ddl = ch->is_ddl_present_case == ENTRYPB__ROW_CHANGE__IS_DDL_PRESENT_IS_DDL && ch->is_ddl;
     Entrypb__EventType et = decode_event_type(ch, h);
-    if (is_ddl || (et != ENTRYPB__EVENT_TYPE__INSERT && et != ENTRYPB__EVENT_TYPE__UPDATE &&
-                   et != ENTRYPB__EVENT_TYPE__DELETE)) {
-        if (is_ddl)
-            d->stats.ddl++;
-        else
-            d->stats.other++;
-        if (is_ddl && ce_log_enabled(CE_LOG_INFO)) {
+    if (is_ddl) {
+        d->stats.ddl++;
+        ddl_event dev = {
+            .kind = et == ENTRYPB__EVENT_TYPE__TRUNCATE ? DDL_TRUNCATE
+                    : et == ENTRYPB__EVENT_TYPE__ERASE  ? DDL_DROP
+                                                        : DDL_OTHER,
+            .schema = h && h->schema_name[0] ? h->schema_name : ch->ddl_schema_name,
+            .table = h ? h->table_name : empty,
+            .sql = ch->sql,
+            .logfile = pos_file,
+            .offset = pos_off,
+        };
+        if (ce_log_enabled(CE_LOG_INFO)) {
             char stmt[201]; /* first 200 bytes, on one line */
             size_t k = 0;
             for (const char *q = ch->sql; *q && k < sizeof stmt - 1; q++)
                 stmt[k++] = (*q == '\n' || *q == '\r' || *q == '\t') ? ' ' : *q;
             stmt[k] = '\0';
-            ce_log(CE_LOG_INFO, "decode", "binlog %s:%lld: DDL on %s.%s ignored: %s", pos_file, pos_off,
-                   h ? h->schema_name : "", h ? h->table_name : "", stmt);
+            ce_log(CE_LOG_INFO, "decode", "binlog %s:%lld: DDL on %s.%s: %s", pos_file, pos_off, dev.schema,
+                   dev.table, stmt);
         }
+        if (d->on_ddl)
+            rc = d->on_ddl(ud, &dev);
+        goto out;
+    }
+    if (et != ENTRYPB__EVENT_TYPE__INSERT && et != ENTRYPB__EVENT_TYPE__UPDATE && et != ENTRYPB__EVENT_TYPE__DELETE) {
+        d->stats.other++; /* QUERY and other statements: nothing to index */
         goto out;
     }
     row_event ev = {
@@ -107,13 +128,13 @@ static int decode_rowdata(decode_ctx *d, const Entrypb__Entry *e, decode_row_fn 
     };
     for (size_t r = 0; r < ch->n_row_datas; r++) {
         const Entrypb__RowData *rd = ch->row_datas[r];
-        if (decode_reserve(d, rd->n_before_columns + rd->n_after_columns) != 0) {
+        if (decode_reserve(d, rd->n_before_columns + rd->n_after_columns) != 0 ||
+            decode_columns(d, d->scratch, rd->before_columns, rd->n_before_columns) != 0 ||
+            decode_columns(d, d->scratch + rd->n_before_columns, rd->after_columns, rd->n_after_columns) != 0) {
             snprintf(err, errlen, "binlog %s:%lld: out of memory", pos_file, pos_off);
             rc = -1;
             goto out;
         }
-        decode_columns(d->scratch, rd->before_columns, rd->n_before_columns);
-        decode_columns(d->scratch + rd->n_before_columns, rd->after_columns, rd->n_after_columns);
         ev.before.cols = d->scratch;
         ev.before.n = rd->n_before_columns;
         ev.after.cols = d->scratch + rd->n_before_columns;

@@ -18,7 +18,8 @@ typedef enum { ROW_INSERT = 1, ROW_UPDATE = 2, ROW_DELETE = 3 } row_op;
 
 typedef struct row_col {
     const char *name;
-    const char *value;     /* text as Canal sent it; "" when NULL */
+    const char *value;     /* text as Canal sent it ("" when NULL); may hold NUL
+                              bytes, use value_len; NUL-terminated as well */
     size_t value_len;
     const char *mysql_type;
     int sql_type;
@@ -56,7 +57,22 @@ typedef struct decode_stats {
     uint64_t other;        /* QUERY and other non-row events */
 } decode_stats;
 
+typedef enum { DDL_OTHER = 0, DDL_TRUNCATE, DDL_DROP } ddl_kind;
+
+/* A DDL statement Canal reports (isDdl). */
+typedef struct ddl_event {
+    ddl_kind kind;
+    const char *schema;
+    const char *table;   /* "" when the statement names no table */
+    const char *sql;
+    const char *logfile;
+    int64_t offset;
+} ddl_event;
+
+typedef int (*decode_ddl_fn)(void *ud, const ddl_event *ev);
+
 typedef struct decode_ctx {
+    decode_ddl_fn on_ddl;  /* optional; called with the row callback's ud */
     ce_arena arena;        /* unpacked messages of the current entry */
     row_col *scratch;
     size_t scratch_cap;

@@ -88,14 +88,16 @@ int map_row(const cfg_table *rule, const row_event *ev, map_out *out, char *err,
         rc = map_build_id(rule, ev, &ev->after, "after", &out->ids, &new_len, err, errlen);
         if (rc != MAP_OK)
             return rc;
-        out->act[0] = (map_action){MAP_INDEX, rule->index, (const char *)out->ids.data, new_len, &ev->after, ev};
+        out->act[0] = (map_action){MAP_INDEX, rule->index, (const char *)out->ids.data, new_len, &ev->after, ev,
+                                   &rule->values};
         out->n = 1;
         return MAP_OK;
     case ROW_DELETE:
         rc = map_build_id(rule, ev, &ev->before, "before", &out->ids, &old_len, err, errlen);
         if (rc != MAP_OK)
             return rc;
-        out->act[0] = (map_action){MAP_DELETE, rule->index, (const char *)out->ids.data, old_len, NULL, ev};
+        out->act[0] = (map_action){MAP_DELETE, rule->index, (const char *)out->ids.data, old_len, NULL, ev,
+                                   &rule->values};
         out->n = 1;
         return MAP_OK;
     case ROW_UPDATE:
@@ -111,8 +113,10 @@ int map_row(const cfg_table *rule, const row_event *ev, map_out *out, char *err,
             const char *base = (const char *)out->ids.data;
             const char *new_id = base + old_len;
             if (ev->before.n > 0 && (old_len != new_len || memcmp(base, new_id, new_len) != 0))
-                out->act[out->n++] = (map_action){MAP_DELETE, rule->index, base, old_len, NULL, ev};
-            out->act[out->n++] = (map_action){MAP_INDEX, rule->index, new_id, new_len, &ev->after, ev};
+                out->act[out->n++] =
+                    (map_action){MAP_DELETE, rule->index, base, old_len, NULL, ev, &rule->values};
+            out->act[out->n++] =
+                (map_action){MAP_INDEX, rule->index, new_id, new_len, &ev->after, ev, &rule->values};
         }
         return MAP_OK;
     }

@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "decode/decode.h"
+#include "map/value.h"
 #include "util/buf.h"
 
 #define MAP_ID_MAX 512 /* Elasticsearch's limit for _id, in bytes */
@@ -23,6 +24,7 @@ typedef struct map_action {
     size_t id_len;
     const row_image *doc; /* the image to send with MAP_INDEX */
     const row_event *ev;
+    const value_opts *values; /* the rule's conversions (owned by the config) */
 } map_action;
 
 typedef struct map_out {

@@ -12,7 +12,9 @@
 
 struct sink {
     CURL *curl;
-    struct curl_slist *headers;
+    struct curl_slist *headers;      /* x-ndjson, for _bulk */
+    struct curl_slist *json_headers; /* application/json */
+    char *base_url;                  /* without trailing '/' */
     char *bulk_url;
     ce_buf resp;
     long timeout_ms;
@@ -42,7 +44,8 @@ sink *sink_new(const char *url, long timeout_ms, char *err, size_t errlen)
     while (ul > 0 && url[ul - 1] == '/')
         ul--;
     s->bulk_url = ce_malloc(ul + sizeof "/_bulk");
-    if (s->bulk_url == NULL)
+    s->base_url = ce_strndup(url, ul);
+    if (s->bulk_url == NULL || s->base_url == NULL)
         goto oom;
     memcpy(s->bulk_url, url, ul);
     memcpy(s->bulk_url + ul, "/_bulk", sizeof "/_bulk");
@@ -52,7 +55,8 @@ sink *sink_new(const char *url, long timeout_ms, char *err, size_t errlen)
     s->headers = curl_slist_append(NULL, "Content-Type: application/x-ndjson");
     if (s->headers)
         s->headers = curl_slist_append(s->headers, "Expect:");
-    if (s->curl == NULL || s->headers == NULL)
+    s->json_headers = curl_slist_append(NULL, "Content-Type: application/json");
+    if (s->curl == NULL || s->headers == NULL || s->json_headers == NULL)
         goto oom;
     return s;
 oom:
@@ -68,6 +72,8 @@ void sink_free(sink *s)
     if (s->curl)
         curl_easy_cleanup(s->curl);
     curl_slist_free_all(s->headers);
+    curl_slist_free_all(s->json_headers);
+    ce_free(s->base_url);
     ce_buf_free(&s->resp);
     ce_free(s->bulk_url);
     ce_free(s);
@@ -149,18 +155,19 @@ out:
     return rc;
 }
 
-sink_rc sink_bulk(sink *s, const void *body, size_t len, size_t actions, sink_summary *sum, char *err,
-                  size_t errlen)
+/* POSTs body to url; the response is in s->resp. SINK_OK with *status set,
+ * or SINK_RETRY on a transport error. */
+static sink_rc sink_post(sink *s, const char *url, struct curl_slist *headers, const void *body, size_t len,
+                         long *status, char *err, size_t errlen)
 {
-    memset(sum, 0, sizeof *sum);
     ce_buf_reset(&s->resp);
     CURL *c = s->curl;
-    curl_easy_reset(c);
-    curl_easy_setopt(c, CURLOPT_URL, s->bulk_url);
+    curl_easy_reset(c); /* keeps the connection cache: keep-alive survives */
+    curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_POST, 1L);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, s->headers);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &s->resp);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, s->timeout_ms);
@@ -171,22 +178,37 @@ sink_rc sink_bulk(sink *s, const void *body, size_t len, size_t actions, sink_su
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
     CURLcode cc = curl_easy_perform(c);
     if (cc != CURLE_OK) {
-        snprintf(err, errlen, "POST %s: %s", s->bulk_url, cerr[0] ? cerr : curl_easy_strerror(cc));
+        snprintf(err, errlen, "POST %s: %s", url, cerr[0] ? cerr : curl_easy_strerror(cc));
         return SINK_RETRY;
     }
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    *status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+    return SINK_OK;
+}
+
+/* Classifies a non-2xx status: 401/403 fatal, anything else retried. */
+static sink_rc sink_bad_status(sink *s, const char *url, long status, char *err, size_t errlen)
+{
     int shown = (int)(s->resp.len > 300 ? 300 : s->resp.len);
+    const char *text = s->resp.data ? (const char *)s->resp.data : "";
     if (status == 401 || status == 403) {
-        snprintf(err, errlen, "POST %s: HTTP %ld: credentials refused: %.*s", s->bulk_url, status, shown,
-                 s->resp.data ? (const char *)s->resp.data : "");
+        snprintf(err, errlen, "POST %s: HTTP %ld: credentials refused: %.*s", url, status, shown, text);
         return SINK_FATAL;
     }
-    if (status < 200 || status >= 300) {
-        snprintf(err, errlen, "POST %s: HTTP %ld: %.*s", s->bulk_url, status, shown,
-                 s->resp.data ? (const char *)s->resp.data : "");
-        return SINK_RETRY;
-    }
+    snprintf(err, errlen, "POST %s: HTTP %ld: %.*s", url, status, shown, text);
+    return SINK_RETRY;
+}
+
+sink_rc sink_bulk(sink *s, const void *body, size_t len, size_t actions, sink_summary *sum, char *err,
+                  size_t errlen)
+{
+    memset(sum, 0, sizeof *sum);
+    long status = 0;
+    sink_rc rc = sink_post(s, s->bulk_url, s->headers, body, len, &status, err, errlen);
+    if (rc != SINK_OK)
+        return rc;
+    if (status < 200 || status >= 300)
+        return sink_bad_status(s, s->bulk_url, status, err, errlen);
     char perr[300];
     if (sink_parse_response(s->resp.data ? (const char *)s->resp.data : "", s->resp.len, sum, perr,
                             sizeof perr) != 0) {
@@ -205,4 +227,47 @@ sink_rc sink_bulk(sink *s, const void *body, size_t len, size_t actions, sink_su
         return SINK_RETRY;
     }
     return SINK_OK;
+}
+
+sink_rc sink_delete_all(sink *s, const char *index, long long *deleted, char *err, size_t errlen)
+{
+    static const char body[] = "{\"query\":{\"match_all\":{}}}";
+    char url[1024];
+    *deleted = 0;
+    int n = snprintf(url, sizeof url, "%s/%s/_delete_by_query?conflicts=proceed&refresh=true", s->base_url, index);
+    if (n < 0 || (size_t)n >= sizeof url) {
+        snprintf(err, errlen, "delete_by_query: URL too long for index %s", index);
+        return SINK_FATAL;
+    }
+    long status = 0;
+    sink_rc rc = sink_post(s, url, s->json_headers, body, sizeof body - 1, &status, err, errlen);
+    if (rc != SINK_OK)
+        return rc;
+    if (status == 404)
+        return SINK_OK; /* no such index: nothing to delete */
+    if (status < 200 || status >= 300)
+        return sink_bad_status(s, url, status, err, errlen);
+    char perr[256] = "";
+    if (ce_buf_terminate(&s->resp) != 0) {
+        snprintf(err, errlen, "POST %s: out of memory", url);
+        return SINK_RETRY;
+    }
+    yajl_val root = yajl_tree_parse(s->resp.data ? (const char *)s->resp.data : "", perr, sizeof perr);
+    static const char *deleted_path[] = {"deleted", NULL};
+    static const char *failures_path[] = {"failures", NULL};
+    yajl_val d = root ? yajl_tree_get(root, deleted_path, yajl_t_number) : NULL;
+    yajl_val f = root ? yajl_tree_get(root, failures_path, yajl_t_array) : NULL;
+    rc = SINK_OK;
+    if (d == NULL || !YAJL_IS_INTEGER(d)) {
+        snprintf(err, errlen, "POST %s: unexpected response %.200s", url, (const char *)s->resp.data);
+        rc = SINK_RETRY;
+    } else if (f != NULL && f->u.array.len > 0) {
+        snprintf(err, errlen, "POST %s: %zu failures, e.g. %.300s", url, f->u.array.len, (const char *)s->resp.data);
+        rc = SINK_RETRY;
+    } else {
+        *deleted = YAJL_GET_INTEGER(d);
+    }
+    if (root)
+        yajl_tree_free(root);
+    return rc;
 }

@@ -31,5 +31,8 @@ int sink_parse_response(const char *json, size_t len, sink_summary *sum, char *e
 /* POSTs the body; `actions` is the number of actions in it. */
 sink_rc sink_bulk(sink *s, const void *body, size_t len, size_t actions, sink_summary *sum, char *err,
                   size_t errlen);
+/* Deletes every document of `index` (_delete_by_query, conflicts=proceed,
+ * refresh). A missing index counts as done. */
+sink_rc sink_delete_all(sink *s, const char *index, long long *deleted, char *err, size_t errlen);
 
 #endif

@@ -63,8 +63,11 @@ def rows_as_docs(db, table, int_cols, other_cols, id_cols):
     parts = []
     for c in int_cols:
         parts.append(f"'{c}', `{c}`")
-    for c in other_cols:
-        parts.append(f"'{c}', CAST(`{c}` AS CHAR)")
+    for c in other_cols:  # a name, or (name, SQL expression)
+        if isinstance(c, tuple):
+            parts.append(f"'{c[0]}', {c[1]}")
+        else:
+            parts.append(f"'{c}', CAST(`{c}` AS CHAR)")
     q = f"SELECT JSON_OBJECT({', '.join(parts)}) FROM `{db}`.`{table}`;"
     docs = {}
     for line in sql(q):
@@ -151,7 +154,7 @@ def wait_in_sync(index, expected_fn, timeout=90):
 class CanalEs:
     """One canal-es process with its own INI file and log."""
 
-    def __init__(self, binary, tables, batch_size=1000, password=None, extra_canal=""):
+    def __init__(self, binary, tables, batch_size=1000, password=None, extra_canal="", defaults=None):
         self.binary = binary
         self.dir = tempfile.mkdtemp(prefix="canal-es-it-")
         self.ini = os.path.join(self.dir, "canal-es.ini")
@@ -172,11 +175,13 @@ class CanalEs:
             f"url = {ENV['ES_URL']}",
             "",
         ]
+        if defaults:
+            lines.append("[defaults]")
+            lines += [f"{k} = {v}" for k, v in defaults.items()]
+            lines.append("")
         for name, t in tables.items():
             lines.append(f"[table {name}]")
-            lines.append(f"index = {t['index']}")
-            if t.get("id"):
-                lines.append(f"id = {t['id']}")
+            lines += [f"{k} = {v}" for k, v in t.items()]
             lines.append("")
         with open(self.ini, "w") as f:
             f.write("\n".join(lines))

@@ -31,7 +31,7 @@ PRODUCT_DDL = """CREATE TABLE `{db}`.`{t}` (
   flag TINYINT NOT NULL DEFAULT 0
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"""
 PRODUCT_INTS = ["id", "qty", "flag"]
-PRODUCT_OTHERS = ["name", "price", "note", "created"]
+PRODUCT_OTHERS = ["name", "price", "note", ("created", "DATE_FORMAT(`created`, '%Y-%m-%dT%H:%i:%s')")]
 
 
 def product_docs(t):
@@ -77,8 +77,10 @@ def test_insert_update_delete():
         wait_in_sync(t, product_docs(t))
         check(sorted(index_docs(t), key=int) == ["2", "3", "5", "7", "9", "10"], "wrong ids after deletes")
         check(es.alive(), "canal-es exited: " + es.tail())
-    finally:
-        check(es.stop() == 0, "canal-es did not exit 0 on SIGTERM: " + es.tail())
+    except BaseException:
+        es.stop()
+        raise
+    check(es.stop() == 0, "canal-es did not exit 0 on SIGTERM: " + es.tail())
 
 
 def test_composite_keys():
@@ -97,8 +99,10 @@ def test_composite_keys():
         wait_in_sync(t2, lambda: rows_as_docs(DB, t2, ["a", "v"], ["b"], ["b", "a"]))
         check(set(index_docs(t1)) == {"1_x", "1_y", "3_中"}, "composite ids a_b")
         check(set(index_docs(t2)) == {"x_1", "y_1", "中_3"}, "configured id columns b, a")
-    finally:
-        check(es.stop() == 0, "canal-es did not exit 0: " + es.tail())
+    except BaseException:
+        es.stop()
+        raise
+    check(es.stop() == 0, "canal-es did not exit 0: " + es.tail())
 
 
 def test_id_changing_update():
@@ -112,8 +116,10 @@ def test_id_changing_update():
         sql(f"UPDATE `{DB}`.`{t}` SET id = id + 1000, name = CONCAT(name, ' moved') WHERE id <= 3;")
         wait_in_sync(t, product_docs(t))
         check(set(index_docs(t)) == {"4", "5", "1001", "1002", "1003"}, "old ids must be gone")
-    finally:
-        check(es.stop() == 0, "canal-es did not exit 0: " + es.tail())
+    except BaseException:
+        es.stop()
+        raise
+    check(es.stop() == 0, "canal-es did not exit 0: " + es.tail())
 
 
 def test_large_transaction_spans_batches():
@@ -127,8 +133,10 @@ def test_large_transaction_spans_batches():
         sql("\n".join(stmts))
         wait_in_sync(t, product_docs(t), timeout=180)
         check(len(index_docs(t)) == 5000, "expected 5000 documents")
-    finally:
-        check(es.stop() == 0, "canal-es did not exit 0: " + es.tail())
+    except BaseException:
+        es.stop()
+        raise
+    check(es.stop() == 0, "canal-es did not exit 0: " + es.tail())
     batches = stats_batches(es)
     check(batches >= 5, f"the transaction should have spanned many batches, saw {batches}")
 
@@ -199,6 +207,132 @@ def test_cli_and_config_errors():
     check(p.returncode == 2 and "IT_CANAL_PASSWORD" in p.stderr, f"unset variable must be named: {p.stderr}")
 
 
+def test_truncate_and_drop():
+    """TRUNCATE and DROP TABLE of a mapped table delete its documents; on_truncate = ignore keeps them."""
+    t1, t2, t3 = "trunc", "dropme", "keepme"
+    for t in (t1, t2, t3):
+        new_table(t)
+    es = CanalEs(BIN, {f"{DB}.{t1}": {"index": t1}, f"{DB}.{t2}": {"index": t2},
+                       f"{DB}.{t3}": {"index": t3, "on_truncate": "ignore"}}).start()
+    try:
+        for t in (t1, t2, t3):
+            sql(f"INSERT INTO `{DB}`.`{t}` VALUES {product_rows(1, 20)};")
+        for t in (t1, t2, t3):
+            wait_in_sync(t, product_docs(t))
+        sql(f"TRUNCATE TABLE `{DB}`.`{t1}`; INSERT INTO `{DB}`.`{t1}` VALUES {product_rows(100, 3)};")
+        sql(f"TRUNCATE TABLE `{DB}`.`{t3}`;")
+        sql(f"DROP TABLE `{DB}`.`{t2}`;")
+        wait_in_sync(t1, product_docs(t1))
+        check(set(index_docs(t1)) == {"100", "101", "102"}, "rows after TRUNCATE must be the only documents")
+        poll(lambda: len(index_docs(t2)) == 0, 60, "DROP TABLE to empty the index")
+        # the marker row proves canal-es went past the TRUNCATE of t3
+        sql(f"INSERT INTO `{DB}`.`{t1}` VALUES {product_rows(200, 1)};")
+        poll(lambda: "200" in index_docs(t1), 60, "the marker row")
+        check(len(index_docs(t3)) == 20, "on_truncate = ignore must keep the documents")
+    except BaseException:
+        es.stop()
+        raise
+    check(es.stop() == 0, "canal-es did not exit 0: " + es.tail())
+
+
+ALLTYPES_DDL = """CREATE TABLE `{db}`.`{t}` (
+  id INT NOT NULL PRIMARY KEY,
+  ti TINYINT, tiu TINYINT UNSIGNED, si SMALLINT, siu SMALLINT UNSIGNED, mi MEDIUMINT, i INT, iu INT UNSIGNED,
+  bi BIGINT, biu BIGINT UNSIGNED,
+  dec65 DECIMAL(65,30), d2 DECIMAL(10,2),
+  f FLOAT, dbl DOUBLE,
+  b1 BIT(1), b64 BIT(64),
+  y YEAR, dt DATE, dtm DATETIME(6), ts TIMESTAMP(3) NULL DEFAULT NULL, tm TIME(2),
+  c CHAR(10), vc VARCHAR(100), tx TEXT,
+  e ENUM('small','medium','it''s, big'), st SET('red','green','blue'),
+  j JSON,
+  bin BINARY(4), vb VARBINARY(16), bl BLOB, bt BLOB
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"""
+
+ALLTYPES_ROWS = r"""SET SESSION sql_mode = '', time_zone = '+00:00';
+INSERT INTO `{db}`.`{t}` VALUES
+(1, 127, 255, 32767, 65535, 8388607, 2147483647, 4294967295, 9223372036854775807, 18446744073709551615,
+ '12345678901234567890123456789012345.123456789012345678901234567890', 100.00,
+ 1.5, 3.141592653589793, b'1', b'1111111111111111111111111111111111111111111111111111111111111111',
+ 2155, '2024-02-29', '2024-02-29 23:59:59.123456', '2024-01-01 00:00:00.500', '-838:59:59.00',
+ 'abc', 'emoji 😀 𝄞', '中文文本 "q" \\ end', 'it''s, big', 'red,blue',
+ '{"a": [1, 2, {"b": "\\u00e9\\ud83d\\ude00"}], "n": null, "t": true}',
+ 0x00FF7F80, 0x00010203FEFF, '同步blob的字符串中文乱码', 0x80FF00),
+(2, -128, 0, -32768, 0, -8388608, -2147483648, 0, -9223372036854775808, 0,
+ '-0.000000000000000000000000000001', -0.50,
+ -2.25, -1e-300, b'0', b'0',
+ 1901, '0000-00-00', '0000-00-00 00:00:00', NULL, '00:00:00.01',
+ '', '', '', '', '',
+ '[]',
+ 0x00000000, '', '', ''),
+(3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+ NULL, '2024-00-10', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+"""
+
+ALLTYPES_EXPECTED = {
+    "1": {"id": 1, "ti": 127, "tiu": 255, "si": 32767, "siu": 65535, "mi": 8388607, "i": 2147483647,
+          "iu": 4294967295, "bi": 9223372036854775807, "biu": 18446744073709551615,
+          "dec65": "12345678901234567890123456789012345.123456789012345678901234567890", "d2": "100.00",
+          "f": 1.5, "dbl": 3.141592653589793, "b1": 1, "b64": 18446744073709551615,
+          "y": 2155, "dt": "2024-02-29", "dtm": "2024-02-29T23:59:59.123456", "ts": "2024-01-01T00:00:00.500",
+          "tm": "-838:59:59.00",
+          "c": "abc", "vc": "emoji 😀 𝄞", "tx": '中文文本 "q" \\ end', "e": "it's, big", "st": ["red", "blue"],
+          "j": {"a": [1, 2, {"b": "é😀"}], "n": None, "t": True},
+          "bin": "AP9/gA==", "vb": "AAECA/7/", "bl": "同步blob的字符串中文乱码", "bt": "gP8A"},
+    "2": {"id": 2, "ti": -128, "tiu": 0, "si": -32768, "siu": 0, "mi": -8388608, "i": -2147483648, "iu": 0,
+          "bi": -9223372036854775808, "biu": 0,
+          "dec65": "-0.000000000000000000000000000001", "d2": "-0.50",
+          "f": -2.25, "dbl": -1e-300, "b1": 0, "b64": 0,
+          "y": 1901, "dt": None, "dtm": None, "ts": None, "tm": "00:00:00.01",
+          "c": "", "vc": "", "tx": "", "e": "", "st": [], "j": [],
+          "bin": "AAAAAA==", "vb": "", "bl": "", "bt": ""},
+    "3": {"id": 3, **{k: None for k in ["ti", "tiu", "si", "siu", "mi", "i", "iu", "bi", "biu", "dec65", "d2",
+                                         "f", "dbl", "b1", "b64", "y", "dtm", "ts", "tm", "c", "vc", "tx",
+                                         "e", "st", "j", "bin", "vb", "bl", "bt"]}, "dt": None},
+}
+
+ALLTYPES_MAPPING = {"mappings": {"dynamic": "strict", "properties": {
+    "id": {"type": "long"}, "ti": {"type": "long"}, "tiu": {"type": "long"}, "si": {"type": "long"},
+    "siu": {"type": "long"}, "mi": {"type": "long"}, "i": {"type": "long"}, "iu": {"type": "long"},
+    "bi": {"type": "long"}, "biu": {"type": "unsigned_long"},
+    "dec65": {"type": "keyword"}, "d2": {"type": "keyword"},
+    "f": {"type": "double"}, "dbl": {"type": "double"}, "b1": {"type": "long"}, "b64": {"type": "unsigned_long"},
+    "y": {"type": "long"}, "dt": {"type": "date"}, "dtm": {"type": "date"}, "ts": {"type": "date"},
+    "tm": {"type": "keyword"}, "c": {"type": "keyword"}, "vc": {"type": "keyword"}, "tx": {"type": "text"},
+    "e": {"type": "keyword"}, "st": {"type": "keyword"}, "j": {"type": "object", "enabled": False},
+    "bin": {"type": "binary"}, "vb": {"type": "binary"}, "bl": {"type": "text"}, "bt": {"type": "binary"}}}}
+
+
+def test_every_type():
+    """A column of every MySQL type, edge values included: the documents equal hand-written JSON and an
+    index with an explicit strict mapping (date, long, unsigned_long, binary, keyword, object) accepts them.
+    MariaDB stores JSON columns as LONGTEXT (Canal reports mysqlType longtext), hence `j:json`."""
+    t = "alltypes"
+    new_table(t, ALLTYPES_DDL)
+    http("PUT", f"/{t}", ALLTYPES_MAPPING)
+    es = CanalEs(BIN, {f"{DB}.{t}": {"index": t, "convert": "bin:base64, vb:base64, bt:base64, j:json"}}).start()
+    try:
+        sql(ALLTYPES_ROWS.replace("{db}", DB).replace("{t}", t))
+        got = {}
+
+        def arrived():
+            got.update(index_docs(t))
+            return len(got) == 3
+        try:
+            poll(arrived, 60, "3 documents")
+        except TestFailure as e:
+            raise TestFailure(f"{e}; canal-es log: {es.tail(10)}")
+        for k, exp in ALLTYPES_EXPECTED.items():
+            diffs = [f"{c}: expected {exp[c]!r} got {got[k].get(c, '<missing>')!r}"
+                     for c in exp if got[k].get(c, "<missing>") != exp[c]]
+            extra = set(got[k]) - set(exp)
+            check(not diffs and not extra, f"row {k}: " + "; ".join(diffs) + (f"; extra {extra}" if extra else ""))
+    except BaseException:
+        es.stop()
+        raise
+    check(es.stop() == 0, "canal-es did not exit 0: " + es.tail())
+
+
 TESTS = [
     test_cli_and_config_errors,
     test_wrong_canal_password_fails,
@@ -207,6 +341,8 @@ TESTS = [
     test_id_changing_update,
     test_large_transaction_spans_batches,
     test_restart_mid_stream_loses_nothing,
+    test_truncate_and_drop,
+    test_every_type,
 ]
 
 

@@ -128,7 +128,7 @@ static void test_insert(void **state)
     expect_body(b, &rule_keys, &ev,
                 "{\"index\":{\"_index\":\"items\",\"_id\":\"7\"}}\n"
                 "{\"id\":7,\"name\":\"Tea\",\"qty\":42,\"neg\":-3,\"big\":18446744073709551615,\"code\":\"00123\","
-                "\"zip\":\"12345\",\"price\":\"9.90\",\"at\":\"2024-01-02 03:04:05\",\"empty\":\"\","
+                "\"zip\":\"12345\",\"price\":\"9.90\",\"at\":\"2024-01-02T03:04:05\",\"empty\":\"\","
                 "\"note\":null,\"n_int\":null}\n",
                 1);
     assert_int_equal(b->n_actions, 1);
@@ -319,6 +319,40 @@ static void test_embedded_nul(void **state)
                 1);
 }
 
+/* The rule's value_opts reach the document: drop leaves a column out (key
+ * and value), conversions and options apply to the rest. */
+static void test_table_value_opts(void **state)
+{
+    bulk *b = *state;
+    char c_secret[] = "Secret", c_tags[] = "tags", c_flag[] = "flag", sep[] = ",";
+    value_conv convs[] = {{.column = c_secret, .kind = VALUE_CONV_DROP},
+                          {.column = c_tags, .kind = VALUE_CONV_SPLIT, .sep = sep},
+                          {.column = c_flag, .kind = VALUE_CONV_BOOL}};
+    cfg_table rule = {.db = db_shop, .table = tbl_items, .index = idx_items, .line = 20};
+    rule.values = (value_opts){.decimal = VALUE_DECIMAL_NUMBER, .blob = VALUE_BLOB_BASE64, .tz_set = 1,
+                               .tz_offset_min = 480, .convs = convs, .n_convs = 3};
+    const row_col after[] = {
+        KEY("id", "1", "int(11)"),
+        COL("secret", "pw", "varchar(8)"), /* names match case-insensitively */
+        COL("tags", "a,b", "varchar(8)"),
+        COL("flag", "0", "varchar(1)"),
+        COL("price", "100.0", "decimal(10,2)"),
+        COL("at", "2024-01-02 03:04:05.5", "datetime(1)"),
+        COL("bin", "\xc3\xbf\x01", "varbinary(2)"),
+    };
+    row_event ev = mk_event(ROW_INSERT, (row_image)NO_IMG, (row_image)IMG(after));
+    expect_body(b, &rule, &ev,
+                "{\"index\":{\"_index\":\"items\",\"_id\":\"1\"}}\n"
+                "{\"id\":1,\"tags\":[\"a\",\"b\"],\"flag\":false,\"price\":100.00,"
+                "\"at\":\"2024-01-02T03:04:05.5+08:00\",\"bin\":\"/wE=\"}\n",
+                1);
+    /* a drop on the only column leaves an empty document */
+    const row_col only[] = {KEY("Secret", "x", "varchar(1)")};
+    row_event ev2 = mk_event(ROW_INSERT, (row_image)NO_IMG, (row_image)IMG(only));
+    bulk_reset(b);
+    expect_body(b, &rule, &ev2, "{\"index\":{\"_index\":\"items\",\"_id\":\"x\"}}\n{}\n", 1);
+}
+
 static void test_no_id(void **state)
 {
     (void)state;
@@ -440,6 +474,7 @@ int main(void)
         T(test_escaping),
         T(test_decimal_scale),
         T(test_embedded_nul),
+        T(test_table_value_opts),
         cmocka_unit_test(test_no_id),
         cmocka_unit_test(test_missing_id_column),
         cmocka_unit_test(test_null_id_column),

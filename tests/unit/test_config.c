@@ -127,6 +127,55 @@ static void test_every_field(void **state)
     cfg_free(&c);
 }
 
+/* [defaults] options reach every table unless the table sets its own. */
+static void test_defaults_section(void **state)
+{
+    (void)state;
+    cfg c;
+    load_ok("[table a.one]\nindex = one\n"
+            "[defaults]\ndecimal = number\ntimezone = +08:00\nblob = base64\non_truncate = ignore\n"
+            "[table a.two]\nindex = two\ndecimal = string\ntimezone = UTC\non_drop = ignore\n"
+            "convert = tags:split(,), flag:bool, secret:drop\n",
+            &c);
+    assert_int_equal(c.n_tables, 2);
+    const cfg_table *one = cfg_find_table(&c, "a", "one"), *two = cfg_find_table(&c, "a", "two");
+    assert_non_null(one);
+    assert_non_null(two);
+    assert_int_equal(one->values.decimal, VALUE_DECIMAL_NUMBER);
+    assert_int_equal(one->values.tz_set, 1);
+    assert_int_equal(one->values.tz_offset_min, 480);
+    assert_int_equal(one->values.blob, VALUE_BLOB_BASE64);
+    assert_int_equal(one->on_truncate, CFG_DDL_IGNORE);
+    assert_int_equal(one->on_drop, CFG_DDL_DELETE);
+    assert_int_equal(one->values.n_convs, 0);
+    assert_int_equal(two->values.decimal, VALUE_DECIMAL_STRING);
+    assert_int_equal(two->values.tz_set, 1);
+    assert_int_equal(two->values.tz_offset_min, 0);
+    assert_int_equal(two->values.blob, VALUE_BLOB_BASE64);
+    assert_int_equal(two->on_truncate, CFG_DDL_IGNORE);
+    assert_int_equal(two->on_drop, CFG_DDL_IGNORE);
+    assert_int_equal(two->values.n_convs, 3);
+    assert_string_equal(two->values.convs[0].column, "tags");
+    assert_int_equal(two->values.convs[0].kind, VALUE_CONV_SPLIT);
+    assert_string_equal(two->values.convs[0].sep, ",");
+    assert_int_equal(two->values.convs[1].kind, VALUE_CONV_BOOL);
+    assert_int_equal(two->values.convs[2].kind, VALUE_CONV_DROP);
+    cfg_free(&c);
+}
+
+static void test_bad_options(void **state)
+{
+    (void)state;
+    expect_error("[defaults]\ndecimal = float\n" MIN_TABLE, "t.ini:2: ", "decimal: 'float'");
+    expect_error("[defaults]\ntimezone = +15:00\n" MIN_TABLE, "t.ini:2: ", "timezone");
+    expect_error("[defaults]\nblob = hex\n" MIN_TABLE, "t.ini:2: ", "blob: 'hex'");
+    expect_error("[defaults]\non_drop = maybe\n" MIN_TABLE, "t.ini:2: ", "on_drop: 'maybe'");
+    expect_error("[defaults]\nindex = x\n" MIN_TABLE, "t.ini:2: ", "[defaults]: unknown key 'index'");
+    expect_error("[defaults]\n[defaults]\n" MIN_TABLE, "t.ini:2: ", "already given at line 1");
+    expect_error(MIN_TABLE "convert = a:frobnicate\n", "t.ini:3: ", "convert");
+    expect_error(MIN_TABLE "on_truncate = ignore\non_truncate = delete\n", "t.ini:4: ", "duplicate key");
+}
+
 static void test_unknown_section(void **state)
 {
     (void)state;
@@ -524,6 +573,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_every_field),
+        cmocka_unit_test(test_defaults_section),
+        cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_unknown_section),
         cmocka_unit_test(test_unknown_key),
         cmocka_unit_test(test_bad_integer),

@@ -611,7 +611,8 @@ static void test_protobuf_c_built(void **state)
         entrypb__column__init(&cols[i]);
         cols[i].index = i % 2;
         cols[i].name = (char *)spec[i].name;
-        cols[i].value = (char *)spec[i].value;
+        cols[i].value.data = (uint8_t *)spec[i].value;
+        cols[i].value.len = strlen(spec[i].value);
         cols[i].mysql_type = (char *)spec[i].mysql_type;
         cols[i].sql_type = spec[i].sql_type;
         cols[i].is_key = spec[i].is_key;
@@ -745,7 +746,8 @@ static void test_wide_row(void **state)
         snprintf(names[i], sizeof names[i], "c%d", i);
         snprintf(values[i], sizeof values[i], "%d", i * 7);
         cols[i].name = names[i];
-        cols[i].value = values[i];
+        cols[i].value.data = (uint8_t *)values[i];
+        cols[i].value.len = strlen(values[i]);
         cols[i].mysql_type = (char *)"int(11)";
         cols[i].is_key = i == 0;
         ptrs[i] = &cols[i];
