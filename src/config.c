@@ -45,6 +45,13 @@ static const cfg_key cfg_keys[] = {
     CK_LONG("canal", "batch_size", "1000", 1, 1000000, canal.batch_size),
     CK_LONG("canal", "fetch_timeout_ms", "500", 1, 600000, canal.fetch_timeout_ms),
     CK_STR("elasticsearch", "url", "http://127.0.0.1:9200", es.url),
+    CK_STR("elasticsearch", "versioning", "external", es.versioning),
+    CK_LONG("elasticsearch", "version_epoch", "0", 0, 255, es.version_epoch),
+    CK_LONG("elasticsearch", "retry_initial_ms", "200", 1, 600000, es.retry_initial_ms),
+    CK_LONG("elasticsearch", "retry_max_ms", "30000", 1, 3600000, es.retry_max_ms),
+    CK_LONG("elasticsearch", "max_retries", "0", 0, 1000000000, es.max_retries),
+    CK_STR("elasticsearch", "on_error", "", es.on_error),
+    CK_STR("elasticsearch", "dead_letter", "", es.dead_letter),
 };
 #define CFG_NKEYS (sizeof cfg_keys / sizeof cfg_keys[0])
 
@@ -605,6 +612,32 @@ static int cfg_validate(cfg_parser *p)
     ce_free(copy);
     if (rc == 0 && *c->canal.destination == '\0') {
         cfg_fail(p, 0, "[canal] destination must not be empty");
+        rc = -1;
+    }
+    if (rc == 0) {
+        if (strcmp(c->es.versioning, "external") == 0) {
+            c->es.versioning_on = 1;
+        } else if (strcmp(c->es.versioning, "off") != 0) {
+            cfg_fail(p, 0, "[elasticsearch] versioning: '%s' is not one of external, off", c->es.versioning);
+            rc = -1;
+        }
+    }
+    if (rc == 0) {
+        if (strcmp(c->es.on_error, "halt") == 0 || (c->es.on_error[0] == '\0' && c->es.dead_letter[0] == '\0')) {
+            c->es.halt_on_error = 1;
+        } else if (strcmp(c->es.on_error, "dead_letter") == 0 || c->es.on_error[0] == '\0') {
+            if (c->es.dead_letter[0] == '\0') {
+                cfg_fail(p, 0, "[elasticsearch] on_error = dead_letter needs dead_letter = PATH");
+                rc = -1;
+            }
+        } else {
+            cfg_fail(p, 0, "[elasticsearch] on_error: '%s' is not one of dead_letter, halt", c->es.on_error);
+            rc = -1;
+        }
+    }
+    if (rc == 0 && c->es.retry_max_ms < c->es.retry_initial_ms) {
+        cfg_fail(p, 0, "[elasticsearch] retry_max_ms (%ld) is below retry_initial_ms (%ld)", c->es.retry_max_ms,
+                 c->es.retry_initial_ms);
         rc = -1;
     }
     if (rc == 0 && strncmp(c->es.url, "http://", 7) != 0 && strncmp(c->es.url, "https://", 8) != 0) {

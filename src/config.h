@@ -43,6 +43,16 @@ typedef struct cfg_canal {
 
 typedef struct cfg_es {
     char *url;
+    char *versioning;        /* "external" | "off" */
+    long version_epoch;      /* 0..255 */
+    long retry_initial_ms;
+    long retry_max_ms;
+    long max_retries;        /* 0 = forever */
+    char *on_error;          /* "dead_letter" | "halt" | "" (dead_letter when a file is set, else halt) */
+    char *dead_letter;       /* path or "" */
+    /* resolved by validation */
+    int versioning_on;
+    int halt_on_error;
 } cfg_es;
 
 typedef struct cfg {

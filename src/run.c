@@ -3,6 +3,7 @@
 #include "bulk/bulk.h"
 #include "decode/decode.h"
 #include "map/map.h"
+#include "sink/deadletter.h"
 #include "sink/sink.h"
 #include "source/canal.h"
 #include "util/backoff.h"
@@ -28,7 +29,8 @@ void run_opts_default(run_opts *o)
 }
 
 typedef struct run_stats {
-    unsigned long long batches, rows, actions, requests, retries, reconnects, skipped_rows;
+    unsigned long long batches, rows, actions, requests, retries, item_retries, reconnects, skipped_rows,
+        dead_letters;
 } run_stats;
 
 typedef struct run_ctx {
@@ -41,13 +43,17 @@ typedef struct run_ctx {
     decode_ctx dec;
     map_out mo;
     ce_backoff bo;
+    deadletter *dl;        /* NULL when on_error = halt */
+    sink_item *items;      /* per-item results of the last response */
+    bool *keep;
+    size_t items_cap;
     run_stats st;
     char *noted[RUN_MAX_NOTED]; /* "db.table" already warned about */
     size_t n_noted;
     char err[1024];
 } run_ctx;
 
-enum { RUN_DONE = 0, RUN_FAIL = -1, RUN_STOPPED = 1 };
+enum { RUN_DONE = 0, RUN_FAIL = -1, RUN_STOPPED = 1, RUN_AGAIN = 2 };
 
 static bool run_stopping(const run_ctx *r) { return *r->stop != 0; }
 
@@ -64,30 +70,108 @@ static void run_warn_once(run_ctx *r, const char *db, const char *table, const c
     ce_log(CE_LOG_WARN, "map", "table %s: %s", key, msg);
 }
 
-/* Sends the bulk body until every item is applied. */
+/* Handles the items of one response: done items are dropped from the body,
+ * rejected ones go to the dead-letter file (or halt the service), and the
+ * body keeps only the items to retry. RUN_DONE when nothing is left. */
+static int run_items(run_ctx *r, const sink_summary *sum, bool give_up)
+{
+    bool any_retry = false;
+    for (size_t i = 0; i < r->bulk.n_actions; i++) {
+        sink_item *it = &r->items[i];
+        if (it->cls == SINK_ITEM_RETRY && give_up) {
+            ce_log(CE_LOG_WARN, "sink", "%s: item still failing after %ld retries (%d %s): treated as rejected",
+                   bulk_table(&r->bulk, i), r->c->es.max_retries, it->status, it->type);
+            it->cls = SINK_ITEM_DEAD;
+        }
+        if (it->cls == SINK_ITEM_FATAL) {
+            ce_log(CE_LOG_ERROR, "sink", "%s: HTTP %d %s: %s: credentials refused, stopping", r->c->es.url,
+                   it->status, it->type, it->reason);
+            return RUN_FAIL;
+        }
+        if (it->cls == SINK_ITEM_DEAD) {
+            const uint8_t *p;
+            size_t n;
+            bulk_action_bytes(&r->bulk, i, &p, &n);
+            size_t alen = r->bulk.meta[i].doc - r->bulk.meta[i].start;
+            if (r->dl == NULL) {
+                ce_log(CE_LOG_ERROR, "sink",
+                       "%s at binlog %s:%lld: document rejected (HTTP %d %s: %s): %.*s; halting without ack "
+                       "(on_error = halt)",
+                       bulk_table(&r->bulk, i), bulk_logfile(&r->bulk, i), (long long)r->bulk.meta[i].offset,
+                       it->status, it->type, it->reason, (int)(alen > 0 ? alen - 1 : 0), (const char *)p);
+                return RUN_FAIL;
+            }
+            if (dl_write(r->dl, &r->bulk, i, it, r->err, sizeof r->err) != 0) {
+                ce_log(CE_LOG_ERROR, "sink", "%s", r->err);
+                return RUN_FAIL;
+            }
+            r->st.dead_letters++;
+            ce_log(CE_LOG_WARN, "sink", "%s at binlog %s:%lld: document rejected (HTTP %d %s: %s): written to %s",
+                   bulk_table(&r->bulk, i), bulk_logfile(&r->bulk, i), (long long)r->bulk.meta[i].offset,
+                   it->status, it->type, it->reason, dl_path(r->dl));
+        }
+        r->keep[i] = it->cls == SINK_ITEM_RETRY;
+        any_retry |= r->keep[i];
+    }
+    if (sum->dead > 0 && r->dl != NULL && dl_sync(r->dl, r->err, sizeof r->err) != 0) {
+        ce_log(CE_LOG_ERROR, "sink", "%s", r->err);
+        return RUN_FAIL;
+    }
+    r->st.actions += sum->ok;
+    if (!any_retry) {
+        bulk_reset(&r->bulk);
+        return RUN_DONE;
+    }
+    r->st.item_retries += sum->retry;
+    bulk_keep(&r->bulk, r->keep);
+    return RUN_AGAIN; /* items left to retry */
+}
+
+/* Sends the bulk body until every item is applied or dead-lettered. Only
+ * the failed items are sent again. */
 static int run_flush(run_ctx *r)
 {
     if (r->bulk.n_actions == 0)
         return RUN_DONE;
     ce_backoff_reset(&r->bo);
-    for (;;) {
-        sink_summary sum;
-        sink_rc rc = sink_bulk(r->sink, r->bulk.body.data, r->bulk.body.len, r->bulk.n_actions, &sum, r->err,
-                               sizeof r->err);
-        r->st.requests++;
-        if (rc == SINK_OK) {
-            r->st.actions += r->bulk.n_actions;
-            bulk_reset(&r->bulk);
-            return RUN_DONE;
+    for (long attempt = 0;; attempt++) {
+        size_t n = r->bulk.n_actions;
+        if (n > r->items_cap) {
+            sink_item *ni = ce_realloc(r->items, n * sizeof *ni);
+            bool *nk = ce_realloc(r->keep, n * sizeof *nk);
+            if (ni != NULL)
+                r->items = ni;
+            if (nk != NULL)
+                r->keep = nk;
+            if (ni == NULL || nk == NULL) {
+                ce_log(CE_LOG_ERROR, "sink", "out of memory for %zu bulk items", n);
+                return RUN_FAIL;
+            }
+            r->items_cap = n;
         }
+        sink_summary sum = {.item = r->items, .item_cap = n};
+        sink_rc rc = sink_bulk(r->sink, r->bulk.body.data, r->bulk.body.len, n, &sum, r->err, sizeof r->err);
+        r->st.requests++;
         if (rc == SINK_FATAL) {
             ce_log(CE_LOG_ERROR, "sink", "%s", r->err);
             return RUN_FAIL;
         }
+        bool give_up = r->c->es.max_retries > 0 && attempt >= r->c->es.max_retries;
+        if (rc == SINK_OK) {
+            int ir = run_items(r, &sum, give_up);
+            if (ir != RUN_AGAIN)
+                return ir;
+            snprintf(r->err, sizeof r->err, "%zu of %zu items to retry (first: %d %s: %s)", sum.retry, n,
+                     sum.fail_status, sum.fail_type, sum.fail_reason);
+        } else if (give_up) {
+            ce_log(CE_LOG_ERROR, "sink", "%s; giving up after %ld retries (max_retries), nothing acked", r->err,
+                   r->c->es.max_retries);
+            return RUN_FAIL;
+        }
         r->st.retries++;
         uint64_t delay = ce_backoff_next(&r->bo);
-        ce_log(CE_LOG_WARN, "sink", "%s; retrying in %llu ms (attempt %u)", r->err, (unsigned long long)delay,
-               r->bo.attempt);
+        ce_log(CE_LOG_WARN, "sink", "%s; retrying in %llu ms (attempt %ld)", r->err, (unsigned long long)delay,
+               attempt + 1);
         if (ce_sleep_ms(delay, r->stop))
             return RUN_STOPPED;
     }
@@ -228,10 +312,10 @@ static uint64_t run_now_ms(void)
 static void run_log_stats(run_ctx *r)
 {
     ce_log(CE_LOG_INFO, "run",
-           "batches=%llu rows=%llu actions=%llu bulk_requests=%llu retries=%llu reconnects=%llu skipped_rows=%llu "
-           "utf8_replaced=%" PRIu64,
-           r->st.batches, r->st.rows, r->st.actions, r->st.requests, r->st.retries, r->st.reconnects,
-           r->st.skipped_rows, r->bulk.values.utf8_repairs);
+           "batches=%llu rows=%llu actions=%llu bulk_requests=%llu retries=%llu item_retries=%llu "
+           "dead_letters=%llu reconnects=%llu skipped_rows=%llu utf8_replaced=%" PRIu64,
+           r->st.batches, r->st.rows, r->st.actions, r->st.requests, r->st.retries, r->st.item_retries,
+           r->st.dead_letters, r->st.reconnects, r->st.skipped_rows, r->bulk.values.utf8_repairs);
 }
 
 int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
@@ -248,7 +332,9 @@ int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
     decode_init(&r->dec);
     r->dec.on_ddl = run_on_ddl;
     map_out_init(&r->mo);
-    ce_backoff_init(&r->bo, (uint64_t)o->retry_initial_ms, (uint64_t)o->retry_max_ms);
+    r->mo.versioning = c->es.versioning_on;
+    r->mo.version_epoch = (unsigned)c->es.version_epoch;
+    ce_backoff_init(&r->bo, (uint64_t)c->es.retry_initial_ms, (uint64_t)c->es.retry_max_ms);
     canal_opts co = {
         .addresses = c->canal.address,
         .destination = c->canal.destination,
@@ -266,6 +352,10 @@ int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
     }
     r->sink = sink_new(c->es.url, o->request_timeout_ms, r->err, sizeof r->err);
     if (r->sink == NULL) {
+        ce_log(CE_LOG_ERROR, "sink", "%s", r->err);
+        goto out;
+    }
+    if (!c->es.halt_on_error && (r->dl = dl_open(c->es.dead_letter, r->err, sizeof r->err)) == NULL) {
         ce_log(CE_LOG_ERROR, "sink", "%s", r->err);
         goto out;
     }
@@ -322,6 +412,9 @@ int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
 out:
     canal_free(r->canal);
     sink_free(r->sink);
+    dl_close(r->dl);
+    ce_free(r->items);
+    ce_free(r->keep);
     bulk_free(&r->bulk);
     decode_free(&r->dec);
     map_out_free(&r->mo);

@@ -1,5 +1,6 @@
 /* bulk: NDJSON body builder. */
 #include "bulk/bulk.h"
+#include "util/mem.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +16,8 @@ int bulk_init(bulk *b, size_t max_bytes)
 {
     memset(b, 0, sizeof *b);
     ce_buf_init(&b->body, max_bytes);
+    ce_buf_init(&b->strings, max_bytes);
+    b->last_where = SIZE_MAX;
     value_ctx_init(&b->values);
     b->g = yajl_gen_alloc(NULL);
     if (b->g == NULL)
@@ -28,6 +31,8 @@ void bulk_free(bulk *b)
     if (b->g)
         yajl_gen_free(b->g);
     ce_buf_free(&b->body);
+    ce_buf_free(&b->strings);
+    ce_free(b->meta);
     value_ctx_free(&b->values);
     memset(b, 0, sizeof *b);
 }
@@ -35,6 +40,8 @@ void bulk_free(bulk *b)
 void bulk_reset(bulk *b)
 {
     ce_buf_reset(&b->body);
+    ce_buf_reset(&b->strings);
+    b->last_where = SIZE_MAX;
     b->n_actions = 0;
     b->overflow = false;
     yajl_gen_reset(b->g, NULL);
@@ -65,6 +72,18 @@ static yajl_gen_status bulk_action_line(bulk *b, const map_action *a)
         s = BULK_KEY(g, "_id");
     if (s == yajl_gen_status_ok)
         s = value_emit_string(&b->values, g, a->id, a->id_len);
+    if (a->version > 0) {
+        char num[24];
+        int n = snprintf(num, sizeof num, "%lld", (long long)a->version);
+        if (s == yajl_gen_status_ok)
+            s = BULK_KEY(g, "version");
+        if (s == yajl_gen_status_ok)
+            s = yajl_gen_number(g, num, (size_t)n);
+        if (s == yajl_gen_status_ok)
+            s = BULK_KEY(g, "version_type");
+        if (s == yajl_gen_status_ok)
+            s = BULK_KEY(g, "external");
+    }
     if (s == yajl_gen_status_ok)
         s = yajl_gen_map_close(g);
     if (s == yajl_gen_status_ok)
@@ -95,10 +114,58 @@ static yajl_gen_status bulk_document(bulk *b, const row_image *img, const value_
     return s;
 }
 
+/* Records "db.table\0logfile\0" for the action, reusing the previous pair. */
+static int bulk_where(bulk *b, const row_event *ev, size_t *where)
+{
+    static const row_event none = {.schema = "", .table = "", .logfile = ""};
+    if (ev == NULL)
+        ev = &none;
+    if (b->last_where != SIZE_MAX) {
+        const char *prev = (const char *)b->strings.data + b->last_where;
+        size_t sl = strlen(ev->schema), tl = strlen(ev->table);
+        if (strncmp(prev, ev->schema, sl) == 0 && prev[sl] == '.' && strcmp(prev + sl + 1, ev->table) == 0 &&
+            strcmp(prev + sl + 1 + tl + 1, ev->logfile) == 0) {
+            *where = b->last_where;
+            return 0;
+        }
+    }
+    size_t at = b->strings.len;
+    if (ce_buf_append_str(&b->strings, ev->schema) != 0 || ce_buf_putc(&b->strings, '.') != 0 ||
+        ce_buf_append(&b->strings, ev->table, strlen(ev->table) + 1) != 0 ||
+        ce_buf_append(&b->strings, ev->logfile, strlen(ev->logfile) + 1) != 0) {
+        b->strings.len = at;
+        return -1;
+    }
+    b->last_where = at;
+    *where = at;
+    return 0;
+}
+
+static int bulk_meta_reserve(bulk *b, size_t n)
+{
+    if (n <= b->meta_cap)
+        return 0;
+    size_t cap = b->meta_cap ? b->meta_cap * 2 : 256;
+    while (cap < n)
+        cap *= 2;
+    bulk_meta *m = ce_realloc(b->meta, cap * sizeof *m);
+    if (m == NULL)
+        return -1;
+    b->meta = m;
+    b->meta_cap = cap;
+    return 0;
+}
+
 int bulk_append(bulk *b, const map_action *a, char *err, size_t errlen)
 {
     size_t mark = b->body.len;
+    size_t where = 0;
+    if (bulk_meta_reserve(b, b->n_actions + 1) != 0 || bulk_where(b, a->ev, &where) != 0) {
+        snprintf(err, errlen, "bulk: out of memory");
+        return -1;
+    }
     yajl_gen_status s = bulk_action_line(b, a);
+    size_t doc = b->body.len;
     if (s == yajl_gen_status_ok && a->op == MAP_INDEX)
         s = bulk_document(b, a->doc, a->values);
     if (s != yajl_gen_status_ok || b->overflow) {
@@ -110,6 +177,50 @@ int bulk_append(bulk *b, const map_action *a, char *err, size_t errlen)
         b->overflow = false;
         return -1;
     }
+    b->meta[b->n_actions] = (bulk_meta){.start = mark,
+                                        .doc = doc,
+                                        .where = where,
+                                        .offset = a->ev ? a->ev->offset : 0,
+                                        .exec_time = a->ev ? a->ev->execute_time : 0};
     b->n_actions++;
+    return 0;
+}
+
+void bulk_action_bytes(const bulk *b, size_t i, const uint8_t **p, size_t *n)
+{
+    size_t end = i + 1 < b->n_actions ? b->meta[i + 1].start : b->body.len;
+    *p = b->body.data + b->meta[i].start;
+    *n = end - b->meta[i].start;
+}
+
+const char *bulk_table(const bulk *b, size_t i) { return (const char *)b->strings.data + b->meta[i].where; }
+
+const char *bulk_logfile(const bulk *b, size_t i)
+{
+    const char *t = bulk_table(b, i);
+    return t + strlen(t) + 1;
+}
+
+int bulk_keep(bulk *b, const bool *keep)
+{
+    /* compact in place: kept actions only move towards the start */
+    size_t out = 0, w = 0;
+    for (size_t i = 0; i < b->n_actions; i++) {
+        const uint8_t *p;
+        size_t n;
+        bulk_action_bytes(b, i, &p, &n);
+        if (!keep[i])
+            continue;
+        bulk_meta m = b->meta[i];
+        size_t shift = m.start - w;
+        memmove(b->body.data + w, p, n);
+        m.start -= shift;
+        m.doc -= shift;
+        b->meta[out++] = m;
+        w += n;
+    }
+    /* safe in place: meta[out] is written only after meta[i] and meta[i+1] were read (out <= i) */
+    b->body.len = w;
+    b->n_actions = out;
     return 0;
 }

@@ -7,11 +7,22 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <yajl/yajl_gen.h>
 
 #include "map/map.h"
 #include "map/value.h"
 #include "util/buf.h"
+
+/* Where one action came from and where its lines are, kept for per-item
+ * retries and dead letters (the row events are gone by flush time). */
+typedef struct bulk_meta {
+    size_t start;        /* offset of the action line in body */
+    size_t doc;          /* offset of the document line (== end when none) */
+    size_t where;        /* offset in bulk.strings of "db.table\0logfile\0" */
+    int64_t offset;      /* binlog offset of the row's event */
+    int64_t exec_time;   /* ms since epoch */
+} bulk_meta;
 
 typedef struct bulk {
     yajl_gen g;
@@ -19,12 +30,24 @@ typedef struct bulk {
     bool overflow;
     size_t n_actions;
     value_ctx values;
+    bulk_meta *meta;     /* n_actions entries */
+    size_t meta_cap;
+    ce_buf strings;      /* "db.table\0logfile\0" pairs, shared by consecutive actions */
+    size_t last_where;
 } bulk;
 
 int bulk_init(bulk *b, size_t max_bytes);
 void bulk_free(bulk *b);
 void bulk_reset(bulk *b);
-/* Appends one action; on failure the body is left as it was. */
+/* Appends one action; on failure the body is left as it was. An action with
+ * a version carries "version" and "version_type":"external". */
 int bulk_append(bulk *b, const map_action *a, char *err, size_t errlen);
+/* The bytes of action i (its action line and document line, if any). */
+void bulk_action_bytes(const bulk *b, size_t i, const uint8_t **p, size_t *n);
+/* Keeps only the actions whose keep[i] is true (for retrying failed items). */
+int bulk_keep(bulk *b, const bool *keep);
+/* "db.table" and binlog file of action i. */
+const char *bulk_table(const bulk *b, size_t i);
+const char *bulk_logfile(const bulk *b, size_t i);
 
 #endif

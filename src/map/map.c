@@ -77,10 +77,39 @@ static int map_build_id(const cfg_table *rule, const row_event *ev, const row_im
     return rc;
 }
 
+int64_t map_version(const char *logfile, int64_t offset, uint32_t row_index, unsigned epoch)
+{
+    /* the sequence is the digits after the last '.', e.g. mysql-bin.000042 */
+    const char *dot = strrchr(logfile, '.');
+    if (dot == NULL || dot[1] == '\0' || epoch > MAP_EPOCH_MAX || offset < 0)
+        return -1;
+    int64_t seq = 0;
+    for (const char *q = dot + 1; *q; q++) {
+        if (*q < '0' || *q > '9' || seq >= ((int64_t)1 << 22))
+            return -1;
+        seq = seq * 10 + (*q - '0');
+    }
+    int64_t pos = offset + (int64_t)row_index;
+    if (seq >= ((int64_t)1 << 22) || pos >= ((int64_t)1 << 33))
+        return -1;
+    return ((int64_t)epoch << 55) | (seq << 33) | pos;
+}
+
 int map_row(const cfg_table *rule, const row_event *ev, map_out *out, char *err, size_t errlen)
 {
     out->n = 0;
     ce_buf_reset(&out->ids);
+    int64_t version = 0;
+    if (out->versioning) {
+        version = map_version(ev->logfile, ev->offset, ev->row_index, out->version_epoch);
+        if (version <= 0) {
+            snprintf(err, errlen,
+                     "binlog %s:%lld row %u: %s.%s: no external version fits these coordinates "
+                     "(file sequence < 2^22, offset < 2^33); set versioning = off or use a fresh index",
+                     ev->logfile, (long long)ev->offset, ev->row_index, ev->schema, ev->table);
+            return MAP_ERR;
+        }
+    }
     size_t old_len = 0, new_len = 0;
     int rc;
     switch (ev->op) {
@@ -89,7 +118,7 @@ int map_row(const cfg_table *rule, const row_event *ev, map_out *out, char *err,
         if (rc != MAP_OK)
             return rc;
         out->act[0] = (map_action){MAP_INDEX, rule->index, (const char *)out->ids.data, new_len, &ev->after, ev,
-                                   &rule->values};
+                                   &rule->values, version};
         out->n = 1;
         return MAP_OK;
     case ROW_DELETE:
@@ -97,7 +126,7 @@ int map_row(const cfg_table *rule, const row_event *ev, map_out *out, char *err,
         if (rc != MAP_OK)
             return rc;
         out->act[0] = (map_action){MAP_DELETE, rule->index, (const char *)out->ids.data, old_len, NULL, ev,
-                                   &rule->values};
+                                   &rule->values, version};
         out->n = 1;
         return MAP_OK;
     case ROW_UPDATE:
@@ -114,9 +143,9 @@ int map_row(const cfg_table *rule, const row_event *ev, map_out *out, char *err,
             const char *new_id = base + old_len;
             if (ev->before.n > 0 && (old_len != new_len || memcmp(base, new_id, new_len) != 0))
                 out->act[out->n++] =
-                    (map_action){MAP_DELETE, rule->index, base, old_len, NULL, ev, &rule->values};
+                    (map_action){MAP_DELETE, rule->index, base, old_len, NULL, ev, &rule->values, version};
             out->act[out->n++] =
-                (map_action){MAP_INDEX, rule->index, new_id, new_len, &ev->after, ev, &rule->values};
+                (map_action){MAP_INDEX, rule->index, new_id, new_len, &ev->after, ev, &rule->values, version};
         }
         return MAP_OK;
     }

@@ -7,6 +7,7 @@
 #define CE_MAP_MAP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "decode/decode.h"
@@ -25,13 +26,25 @@ typedef struct map_action {
     const row_image *doc; /* the image to send with MAP_INDEX */
     const row_event *ev;
     const value_opts *values; /* the rule's conversions (owned by the config) */
+    int64_t version;          /* external version; 0 = versioning off */
 } map_action;
 
 typedef struct map_out {
     map_action act[2];
     size_t n;
     ce_buf ids;
+    int versioning;          /* set by the caller: 1 = external versions */
+    unsigned version_epoch;  /* 0..MAP_EPOCH_MAX, raised after a binlog numbering restart */
 } map_out;
+
+#define MAP_EPOCH_MAX 255
+
+/* The external version of a row: epoch (8 bits) | binlog file sequence (22
+ * bits) | event offset + row index (33 bits). It grows along the binlog:
+ * the rows of one event stay below the next event's offset because every
+ * row takes at least one byte of its event. -1 when the coordinates do not
+ * fit (file sequence >= 2^22, offset >= 2^33, no sequence in the name). */
+int64_t map_version(const char *logfile, int64_t offset, uint32_t row_index, unsigned epoch);
 
 enum { MAP_OK = 0, MAP_ERR = -1, MAP_NO_ID = 1 };
 

@@ -89,9 +89,28 @@ static void sink_copy(char *dst, size_t dlen, const yajl_val v)
         dst[0] = '\0';
 }
 
+sink_item_class sink_classify_item(const char *op, int status, const char *type)
+{
+    if (status >= 200 && status < 300)
+        return SINK_ITEM_OK;
+    if (status == 404 && strcmp(op, "delete") == 0)
+        return SINK_ITEM_OK;
+    if (status == 409 && strcmp(type, "version_conflict_engine_exception") == 0)
+        return SINK_ITEM_OK; /* the index holds a newer version: this change is superseded */
+    if (status == 429 || status >= 500 || strcmp(type, "cluster_block_exception") == 0)
+        return SINK_ITEM_RETRY;
+    if (status == 401 || status == 403)
+        return SINK_ITEM_FATAL;
+    return SINK_ITEM_DEAD;
+}
+
 int sink_parse_response(const char *json, size_t len, sink_summary *sum, char *err, size_t errlen)
 {
+    sink_item *keep_item = sum->item;
+    size_t keep_cap = sum->item_cap;
     memset(sum, 0, sizeof *sum);
+    sum->item = keep_item;
+    sum->item_cap = keep_cap;
     int rc = -1;
     char perr[256] = "";
     char *copy = ce_strndup(json, len);
@@ -130,20 +149,33 @@ int sink_parse_response(const char *json, size_t len, sink_summary *sum, char *e
             goto out;
         }
         long long status = YAJL_GET_INTEGER(st);
+        static const char *idx_path[] = {"_index", NULL};
+        static const char *id_path[] = {"_id", NULL};
+        static const char *type_path[] = {"error", "type", NULL};
+        static const char *reason_path[] = {"error", "reason", NULL};
+        char type[96];
+        sink_copy(type, sizeof type, yajl_tree_get(res, type_path, yajl_t_any));
+        sink_item_class cls = sink_classify_item(op, (int)status, type);
+        if (sum->item != NULL && sum->items < sum->item_cap) {
+            sink_item *si = &sum->item[sum->items];
+            si->cls = cls;
+            si->status = (int)status;
+            memcpy(si->type, type, sizeof type);
+            sink_copy(si->reason, sizeof si->reason, yajl_tree_get(res, reason_path, yajl_t_any));
+        }
         sum->items++;
-        if ((status >= 200 && status < 300) || (strcmp(op, "delete") == 0 && status == 404)) {
+        if (cls == SINK_ITEM_OK) {
             sum->ok++;
             continue;
         }
+        sum->retry += cls == SINK_ITEM_RETRY;
+        sum->dead += cls == SINK_ITEM_DEAD;
+        sum->fatal += cls == SINK_ITEM_FATAL;
         if (sum->failed++ == 0) {
-            static const char *idx_path[] = {"_index", NULL};
-            static const char *id_path[] = {"_id", NULL};
-            static const char *type_path[] = {"error", "type", NULL};
-            static const char *reason_path[] = {"error", "reason", NULL};
             sum->fail_status = (int)status;
             sink_copy(sum->fail_index, sizeof sum->fail_index, yajl_tree_get(res, idx_path, yajl_t_any));
             sink_copy(sum->fail_id, sizeof sum->fail_id, yajl_tree_get(res, id_path, yajl_t_any));
-            sink_copy(sum->fail_type, sizeof sum->fail_type, yajl_tree_get(res, type_path, yajl_t_any));
+            snprintf(sum->fail_type, sizeof sum->fail_type, "%s", type);
             sink_copy(sum->fail_reason, sizeof sum->fail_reason, yajl_tree_get(res, reason_path, yajl_t_any));
         }
     }
@@ -202,7 +234,7 @@ static sink_rc sink_bad_status(sink *s, const char *url, long status, char *err,
 sink_rc sink_bulk(sink *s, const void *body, size_t len, size_t actions, sink_summary *sum, char *err,
                   size_t errlen)
 {
-    memset(sum, 0, sizeof *sum);
+    sum->items = sum->ok = sum->failed = sum->retry = sum->dead = sum->fatal = 0;
     long status = 0;
     sink_rc rc = sink_post(s, s->bulk_url, s->headers, body, len, &status, err, errlen);
     if (rc != SINK_OK)
@@ -220,12 +252,10 @@ sink_rc sink_bulk(sink *s, const void *body, size_t len, size_t actions, sink_su
                  actions);
         return SINK_RETRY;
     }
-    if (sum->failed > 0) {
+    if (sum->failed > 0)
         snprintf(err, errlen, "POST %s: %zu of %zu items failed; first: index %s id %s status %d %s: %s",
                  s->bulk_url, sum->failed, sum->items, sum->fail_index, sum->fail_id, sum->fail_status,
                  sum->fail_type, sum->fail_reason);
-        return SINK_RETRY;
-    }
     return SINK_OK;
 }
 

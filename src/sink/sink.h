@@ -10,10 +10,30 @@
 
 typedef enum { SINK_OK = 0, SINK_RETRY = 1, SINK_FATAL = 2 } sink_rc;
 
+/* What to do with one bulk item. */
+typedef enum {
+    SINK_ITEM_OK = 0,  /* applied; a delete of a missing doc; a version conflict (already newer) */
+    SINK_ITEM_RETRY,   /* 429, 5xx, cluster_block_exception: send this item again */
+    SINK_ITEM_DEAD,    /* other 4xx (mapping, parsing): dead letter or halt */
+    SINK_ITEM_FATAL,   /* 401/403: credentials */
+} sink_item_class;
+
+typedef struct sink_item {
+    sink_item_class cls;
+    int status;
+    char type[96];
+    char reason[320];
+} sink_item;
+
+sink_item_class sink_classify_item(const char *op, int status, const char *error_type);
+
 typedef struct sink_summary {
+    sink_item *item;     /* optional, set by the caller: per-item results */
+    size_t item_cap;
     size_t items;
     size_t ok;
-    size_t failed;
+    size_t failed;       /* items not OK */
+    size_t retry, dead, fatal;
     /* the first failed item */
     int fail_status;
     char fail_index[128];
@@ -26,9 +46,13 @@ typedef struct sink sink;
 
 sink *sink_new(const char *url, long timeout_ms, char *err, size_t errlen);
 void sink_free(sink *s);
-/* Parses a _bulk response; -1 with err when it is not one. */
+/* Parses a _bulk response; -1 with err when it is not one. The caller's
+ * item/item_cap survive (they are not cleared). */
 int sink_parse_response(const char *json, size_t len, sink_summary *sum, char *err, size_t errlen);
-/* POSTs the body; `actions` is the number of actions in it. */
+/* POSTs the body; `actions` is the number of actions in it. SINK_OK means
+ * every item has a result in *sum (which may include failed items: see the
+ * per-item classes); SINK_RETRY a whole-request failure (transport, 429,
+ * 5xx, bad response); SINK_FATAL credentials refused. */
 sink_rc sink_bulk(sink *s, const void *body, size_t len, size_t actions, sink_summary *sum, char *err,
                   size_t errlen);
 /* Deletes every document of `index` (_delete_by_query, conflicts=proceed,

@@ -341,6 +341,86 @@ def test_every_type():
     check(es.stop() == 0, "canal-es did not exit 0: " + es.tail())
 
 
+REJECT_DDL = "CREATE TABLE `{db}`.`{t}` (id INT NOT NULL PRIMARY KEY, qty VARCHAR(20) NOT NULL)"
+REJECT_MAPPING = {"mappings": {"properties": {"id": {"type": "long"}, "qty": {"type": "integer"}}}}
+
+
+def test_rejected_document_goes_to_dead_letter():
+    """A document the mapping rejects lands in the dead-letter file; later rows keep flowing."""
+    t = "rejects"
+    new_table(t, REJECT_DDL)
+    http("PUT", f"/{t}", REJECT_MAPPING)
+    es = CanalEs(BIN, {f"{DB}.{t}": {"index": t}})
+    dl = es.ini.replace("canal-es.ini", "dead-letters.jsonl")
+    text = open(es.ini).read().replace("[elasticsearch]\n", f"[elasticsearch]\non_error = dead_letter\ndead_letter = {dl}\n")
+    open(es.ini, "w").write(text)
+    es.start()
+    try:
+        sql(f"INSERT INTO `{DB}`.`{t}` VALUES (1, '10'), (2, 'not a number'), (3, '30');")
+        sql(f"INSERT INTO `{DB}`.`{t}` VALUES (4, '40');")
+        poll(lambda: set(index_docs(t)) == {"1", "3", "4"}, 60, "rows 1, 3, 4 indexed")
+        lines = [json.loads(x) for x in open(dl, encoding="utf-8").read().splitlines()]
+        check(len(lines) == 1, f"expected one dead letter, got {lines}")
+        d = lines[0]
+        check(d["action"]["index"]["_id"] == "2" and d["document"] == {"id": 2, "qty": "not a number"},
+              f"dead letter holds the action and document: {d}")
+        check(d["status"] == 400 and d["error"]["type"] == "mapper_parsing_exception", f"error recorded: {d}")
+        check(d["table"] == f"{DB}.{t}" and d["binlog"]["file"].startswith("mysql-bin.")
+              and d["binlog"]["offset"] > 0, f"table and binlog position recorded: {d}")
+    except BaseException:
+        es.stop()
+        raise
+    check(es.stop() == 0, "canal-es did not exit 0: " + es.tail())
+    check("dead_letters=1" in es.log_text(), "the stats line counts the dead letter: " + es.tail())
+
+
+def test_versions_follow_binlog():
+    """Writes carry external versions from the binlog coordinates: they grow with every change."""
+    t = "versions"
+    new_table(t)
+    es = CanalEs(BIN, {f"{DB}.{t}": {"index": t}}).start()
+    try:
+        sql(f"INSERT INTO `{DB}`.`{t}` VALUES {product_rows(1, 2)};")
+        wait_in_sync(t, product_docs(t))
+        v1 = http("GET", f"/{t}/_doc/1")[1]["_version"]
+        v2 = http("GET", f"/{t}/_doc/2")[1]["_version"]
+        sql(f"UPDATE `{DB}`.`{t}` SET qty = 99 WHERE id = 1;")
+        wait_in_sync(t, product_docs(t))
+        v3 = http("GET", f"/{t}/_doc/1")[1]["_version"]
+        binlog = sql("SHOW MASTER STATUS;")[0].split("\t")[0]
+        seq = int(binlog.rsplit(".", 1)[1])
+        check(v1 < v2 < v3, f"versions must grow along the binlog: {v1}, {v2}, {v3}")
+        check(v3 >> 33 == seq and v3 & ((1 << 33) - 1) > 0, f"version {v3} must encode binlog file {seq}")
+        # an older change replayed against the index is refused, not applied
+        st, _ = http("PUT", f"/{t}/_doc/1?version={v1}&version_type=external", {"id": 1, "qty": 1}, ok=None)
+        check(st == 409, f"a stale write must conflict, got {st}")
+    except BaseException:
+        es.stop()
+        raise
+    check(es.stop() == 0, "canal-es did not exit 0: " + es.tail())
+
+
+def test_halt_on_rejected_document():
+    """on_error = halt: a rejected document stops canal-es (exit 1, naming it) and nothing after it is acked."""
+    t = "halts"
+    new_table(t, REJECT_DDL)
+    http("PUT", f"/{t}", REJECT_MAPPING)
+    es = CanalEs(BIN, {f"{DB}.{t}": {"index": t}})
+    text = open(es.ini).read().replace("[elasticsearch]\n", "[elasticsearch]\non_error = halt\n")
+    open(es.ini, "w").write(text)
+    es.start()
+    sql(f"INSERT INTO `{DB}`.`{t}` VALUES (1, '10'); INSERT INTO `{DB}`.`{t}` VALUES (2, 'bad');")
+    rc = es.wait_exit(60)
+    log = es.log_text()
+    check(rc == 1, f"expected exit 1, got {rc}: {log[-600:]}")
+    check("mapper_parsing_exception" in log and '"_id":"2"' in log, f"message names the document: {log[-600:]}")
+    # the batch was not acked: a new run gets it again and halts again
+    es2 = CanalEs(BIN, {f"{DB}.{t}": {"index": t}})
+    open(es2.ini, "w").write(text)
+    es2.start()
+    check(es2.wait_exit(60) == 1 and '"_id":"2"' in es2.log_text(), "the rejected batch must be redelivered")
+
+
 TESTS = [
     test_cli_and_config_errors,
     test_wrong_canal_password_fails,
@@ -351,6 +431,9 @@ TESTS = [
     test_restart_mid_stream_loses_nothing,
     test_truncate_and_drop,
     test_every_type,
+    test_rejected_document_goes_to_dead_letter,
+    test_versions_follow_binlog,
+    test_halt_on_rejected_document,  # last: it leaves an un-acked batch behind
 ]
 
 

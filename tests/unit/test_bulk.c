@@ -458,9 +458,77 @@ static void test_body_cap(void **state)
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
+/* External versions: epoch | file sequence | offset + row; growing along the binlog. */
+static void test_versions(void **state)
+{
+    (void)state;
+    assert_int_equal(map_version("mysql-bin.000001", 4, 0, 0), ((int64_t)1 << 33) | 4);
+    assert_int_equal(map_version("mysql-bin.000003", 1000, 2, 1), ((int64_t)1 << 55) | ((int64_t)3 << 33) | 1002);
+    assert_true(map_version("mysql-bin.000001", 900, 5, 0) < map_version("mysql-bin.000001", 1000, 0, 0));
+    assert_true(map_version("mysql-bin.000001", ((int64_t)1 << 32), 0, 0) < map_version("mysql-bin.000002", 4, 0, 0));
+    assert_true(map_version("mysql-bin.000002", 4, 0, 0) < map_version("mysql-bin.000002", 4, 0, 1));
+    assert_int_equal(map_version("mysql-bin", 4, 0, 0), -1);            /* no sequence */
+    assert_int_equal(map_version("mysql-bin.4194304", 4, 0, 0), -1);    /* 2^22 files */
+    assert_int_equal(map_version("mysql-bin.000001", (int64_t)1 << 33, 0, 0), -1);
+    assert_int_equal(map_version("mysql-bin.000001", 4, 0, 256), -1);  /* epoch above 255 */
+    assert_true(map_version("mysql-bin.000001", 4, 0, 255) > 0);
+}
+
+/* Version fields on the action line; bulk_keep leaves only the chosen actions, metadata intact. */
+static void test_version_line_and_keep(void **state)
+{
+    (void)state;
+    bulk b;
+    assert_int_equal(bulk_init(&b, 1 << 20), 0);
+    row_col cols[1] = {{.name = "id", .value = "7", .value_len = 1, .mysql_type = "int(11)", .is_key = true}};
+    row_event ev = {.schema = "s", .table = "t", .op = ROW_INSERT, .after = {cols, 1}, .logfile = "mysql-bin.000002",
+                    .offset = 120};
+    row_event ev2 = ev;
+    ev2.table = "u";
+    ev2.offset = 300;
+    map_action a = {MAP_INDEX, "idx", "7", 1, &ev.after, &ev, NULL, 42};
+    map_action d = {MAP_DELETE, "idx", "8", 1, NULL, &ev2, NULL, 43};
+    map_action n = {MAP_DELETE, "idx", "9", 1, NULL, &ev2, NULL, 0};
+    char err[256];
+    assert_int_equal(bulk_append(&b, &a, err, sizeof err), 0);
+    assert_int_equal(bulk_append(&b, &d, err, sizeof err), 0);
+    assert_int_equal(bulk_append(&b, &n, err, sizeof err), 0);
+    static const char all[] =
+        "{\"index\":{\"_index\":\"idx\",\"_id\":\"7\",\"version\":42,\"version_type\":\"external\"}}\n"
+        "{\"id\":7}\n"
+        "{\"delete\":{\"_index\":\"idx\",\"_id\":\"8\",\"version\":43,\"version_type\":\"external\"}}\n"
+        "{\"delete\":{\"_index\":\"idx\",\"_id\":\"9\"}}\n";
+    assert_int_equal(b.body.len, sizeof all - 1);
+    assert_memory_equal(b.body.data, all, sizeof all - 1);
+    assert_string_equal(bulk_table(&b, 0), "s.t");
+    assert_string_equal(bulk_logfile(&b, 1), "mysql-bin.000002");
+    assert_string_equal(bulk_table(&b, 2), "s.u");
+    bool keep[3] = {false, true, true};
+    assert_int_equal(bulk_keep(&b, keep), 0);
+    static const char kept[] =
+        "{\"delete\":{\"_index\":\"idx\",\"_id\":\"8\",\"version\":43,\"version_type\":\"external\"}}\n"
+        "{\"delete\":{\"_index\":\"idx\",\"_id\":\"9\"}}\n";
+    assert_int_equal(b.n_actions, 2);
+    assert_int_equal(b.body.len, sizeof kept - 1);
+    assert_memory_equal(b.body.data, kept, sizeof kept - 1);
+    assert_string_equal(bulk_table(&b, 0), "s.u");
+    assert_int_equal(b.meta[0].offset, 300);
+    const uint8_t *p;
+    size_t len;
+    bulk_action_bytes(&b, 1, &p, &len);
+    assert_int_equal(len, strlen("{\"delete\":{\"_index\":\"idx\",\"_id\":\"9\"}}\n"));
+    bool none[2] = {false, false};
+    bulk_keep(&b, none);
+    assert_int_equal(b.n_actions, 0);
+    assert_int_equal(b.body.len, 0);
+    bulk_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_versions),
+        cmocka_unit_test(test_version_line_and_keep),
         T(test_insert),
         T(test_update_same_id),
         T(test_update_changes_id),

@@ -174,6 +174,21 @@ static void test_bad_options(void **state)
     expect_error("[defaults]\n[defaults]\n" MIN_TABLE, "t.ini:2: ", "already given at line 1");
     expect_error(MIN_TABLE "convert = a:frobnicate\n", "t.ini:3: ", "convert");
     expect_error(MIN_TABLE "on_truncate = ignore\non_truncate = delete\n", "t.ini:4: ", "duplicate key");
+    expect_error("[elasticsearch]\non_error = dead_letter\n" MIN_TABLE, "t.ini: ", "needs dead_letter = PATH");
+    expect_error("[elasticsearch]\non_error = skip\n" MIN_TABLE, "t.ini: ", "on_error: 'skip'");
+    expect_error("[elasticsearch]\nversioning = internal\n" MIN_TABLE, "t.ini: ", "versioning: 'internal'");
+    expect_error("[elasticsearch]\nversion_epoch = 256\n" MIN_TABLE, "t.ini:2: ", "version_epoch");
+    expect_error("[elasticsearch]\nretry_initial_ms = 500\nretry_max_ms = 100\n" MIN_TABLE, "t.ini: ",
+                 "retry_max_ms (100) is below");
+    cfg c;
+    load_ok("[elasticsearch]\ndead_letter = /tmp/x.jsonl\n" MIN_TABLE, &c);
+    assert_int_equal(c.es.halt_on_error, 0);
+    assert_int_equal(c.es.versioning_on, 1);
+    cfg_free(&c);
+    load_ok(MIN_TABLE, &c);
+    assert_int_equal(c.es.halt_on_error, 1);
+    assert_int_equal(c.es.max_retries, 0);
+    cfg_free(&c);
 }
 
 static void test_unknown_section(void **state)

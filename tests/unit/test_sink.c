@@ -28,7 +28,7 @@ static void test_all_ok(void **state)
         "{\"delete\":{\"_index\":\"products\",\"_id\":\"3\",\"_version\":2,\"result\":\"deleted\","
         "\"_shards\":{\"total\":2,\"successful\":1,\"failed\":0},\"_seq_no\":6,\"_primary_term\":1,\"status\":200}}"
         "]}";
-    sink_summary sum;
+    sink_summary sum = {0};
     char err[256] = "";
     assert_int_equal(parse(resp, &sum, err, sizeof err), 0);
     assert_int_equal(sum.items, 3);
@@ -52,7 +52,7 @@ static void test_mapper_parsing_exception(void **state)
         "{\"index\":{\"_index\":\"other\",\"_id\":\"43\",\"status\":400,\"error\":{"
         "\"type\":\"document_parsing_exception\",\"reason\":\"second failure\"}}}"
         "]}";
-    sink_summary sum;
+    sink_summary sum = {0};
     char err[256] = "";
     assert_int_equal(parse(resp, &sum, err, sizeof err), 0);
     assert_int_equal(sum.items, 3);
@@ -75,7 +75,7 @@ static void test_delete_404_is_ok(void **state)
         "{\"delete\":{\"_index\":\"products\",\"_id\":\"9\",\"_version\":1,\"result\":\"not_found\","
         "\"_shards\":{\"total\":2,\"successful\":1,\"failed\":0},\"_seq_no\":7,\"_primary_term\":1,\"status\":404}}"
         "]}";
-    sink_summary sum;
+    sink_summary sum = {0};
     char err[256] = "";
     assert_int_equal(parse(resp, &sum, err, sizeof err), 0);
     assert_int_equal(sum.items, 1);
@@ -92,7 +92,7 @@ static void test_index_404_is_failure(void **state)
         "{\"index\":{\"_index\":\"missing\",\"_id\":\"1\",\"status\":404,\"error\":{"
         "\"type\":\"index_not_found_exception\",\"reason\":\"no such index [missing]\",\"index\":\"missing\"}}}"
         "]}";
-    sink_summary sum;
+    sink_summary sum = {0};
     char err[256] = "";
     assert_int_equal(parse(resp, &sum, err, sizeof err), 0);
     assert_int_equal(sum.ok, 0);
@@ -112,7 +112,7 @@ static void test_429_item_failed(void **state)
         "\"reason\":\"rejected execution of coordinating operation [coordinating_and_primary_bytes=0, "
         "replica_bytes=0, all_bytes=0, coordinating_operation_bytes=1024, max_coordinating_and_primary_bytes=10]\"}}}"
         "]}";
-    sink_summary sum;
+    sink_summary sum = {0};
     char err[256] = "";
     assert_int_equal(parse(resp, &sum, err, sizeof err), 0);
     assert_int_equal(sum.items, 2);
@@ -133,22 +133,62 @@ static void test_long_reason_truncated(void **state)
     memset(reason, 'r', 1000);
     reason[1000] = '\0';
     int n = snprintf(resp, sizeof resp,
-                     "{\"items\":[{\"create\":{\"_index\":\"i\",\"_id\":\"1\",\"status\":409,\"error\":{"
-                     "\"type\":\"version_conflict_engine_exception\",\"reason\":\"%s\"}}}]}",
+                     "{\"items\":[{\"create\":{\"_index\":\"i\",\"_id\":\"1\",\"status\":400,\"error\":{"
+                     "\"type\":\"mapper_parsing_exception\",\"reason\":\"%s\"}}}]}",
                      reason);
     assert_true(n > 0 && (size_t)n < sizeof resp);
-    sink_summary sum;
+    sink_summary sum = {0};
     char err[256] = "";
     assert_int_equal(sink_parse_response(resp, (size_t)n, &sum, err, sizeof err), 0);
     assert_int_equal(sum.failed, 1);
-    assert_int_equal(sum.fail_status, 409);
+    assert_int_equal(sum.fail_status, 400);
     assert_int_equal(strlen(sum.fail_reason), sizeof sum.fail_reason - 1);
+}
+
+/* Item classes: what is done, retried, dead-lettered or fatal; per-item results filled in order. */
+static void test_item_classes(void **state)
+{
+    (void)state;
+    assert_int_equal(sink_classify_item("index", 201, ""), SINK_ITEM_OK);
+    assert_int_equal(sink_classify_item("delete", 404, ""), SINK_ITEM_OK);
+    assert_int_equal(sink_classify_item("index", 404, "index_not_found_exception"), SINK_ITEM_DEAD);
+    assert_int_equal(sink_classify_item("index", 409, "version_conflict_engine_exception"), SINK_ITEM_OK);
+    assert_int_equal(sink_classify_item("index", 429, "es_rejected_execution_exception"), SINK_ITEM_RETRY);
+    assert_int_equal(sink_classify_item("index", 503, "unavailable_shards_exception"), SINK_ITEM_RETRY);
+    assert_int_equal(sink_classify_item("index", 403, "cluster_block_exception"), SINK_ITEM_RETRY);
+    assert_int_equal(sink_classify_item("index", 403, "security_exception"), SINK_ITEM_FATAL);
+    assert_int_equal(sink_classify_item("index", 400, "mapper_parsing_exception"), SINK_ITEM_DEAD);
+    static const char resp[] =
+        "{\"took\":3,\"errors\":true,\"items\":["
+        "{\"index\":{\"_index\":\"p\",\"_id\":\"1\",\"status\":201}},"
+        "{\"index\":{\"_index\":\"p\",\"_id\":\"2\",\"status\":400,\"error\":{\"type\":\"mapper_parsing_exception\","
+        "\"reason\":\"failed to parse field [qty]\"}}},"
+        "{\"index\":{\"_index\":\"p\",\"_id\":\"3\",\"status\":429,\"error\":{\"type\":\"es_rejected_execution_exception\","
+        "\"reason\":\"queue full\"}}},"
+        "{\"delete\":{\"_index\":\"p\",\"_id\":\"4\",\"status\":409,\"error\":{\"type\":\"version_conflict_engine_exception\","
+        "\"reason\":\"v\"}}}]}";
+    sink_item items[4];
+    sink_summary sum = {.item = items, .item_cap = 4};
+    char err[256] = "";
+    assert_int_equal(sink_parse_response(resp, sizeof resp - 1, &sum, err, sizeof err), 0);
+    assert_int_equal(sum.items, 4);
+    assert_int_equal(sum.ok, 2);
+    assert_int_equal(sum.dead, 1);
+    assert_int_equal(sum.retry, 1);
+    assert_ptr_equal(sum.item, items);
+    assert_int_equal(items[0].cls, SINK_ITEM_OK);
+    assert_int_equal(items[1].cls, SINK_ITEM_DEAD);
+    assert_int_equal(items[1].status, 400);
+    assert_string_equal(items[1].type, "mapper_parsing_exception");
+    assert_string_equal(items[1].reason, "failed to parse field [qty]");
+    assert_int_equal(items[2].cls, SINK_ITEM_RETRY);
+    assert_int_equal(items[3].cls, SINK_ITEM_OK);
 }
 
 static void test_empty_items(void **state)
 {
     (void)state;
-    sink_summary sum;
+    sink_summary sum = {0};
     char err[256] = "";
     assert_int_equal(parse("{\"took\":0,\"errors\":false,\"items\":[]}", &sum, err, sizeof err), 0);
     assert_int_equal(sum.items, 0);
@@ -175,7 +215,7 @@ static void test_not_a_bulk_response(void **state)
         "{\"items\":[{\"index\":{\"status\":201},\"delete\":{\"status\":200}}]}", /* two ops in one item */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        sink_summary sum;
+        sink_summary sum = {0};
         char err[256] = "";
         if (parse(bad[i], &sum, err, sizeof err) != -1)
             fail_msg("case %zu accepted: %s", i, bad[i]);
@@ -184,7 +224,7 @@ static void test_not_a_bulk_response(void **state)
     }
     /* an embedded NUL is refused, not read as a shorter document */
     static const char nul[] = "{\"items\":[]}\0garbage";
-    sink_summary sum;
+    sink_summary sum = {0};
     char err[256] = "";
     assert_int_equal(sink_parse_response(nul, sizeof nul - 1, &sum, err, sizeof err), -1);
     assert_non_null(strstr(err, "NUL"));
@@ -202,6 +242,7 @@ int main(void)
         cmocka_unit_test(test_index_404_is_failure),
         cmocka_unit_test(test_429_item_failed),
         cmocka_unit_test(test_long_reason_truncated),
+        cmocka_unit_test(test_item_classes),
         cmocka_unit_test(test_empty_items),
         cmocka_unit_test(test_not_a_bulk_response),
     };
