@@ -70,6 +70,17 @@ static void run_warn_once(run_ctx *r, const char *db, const char *table, const c
     ce_log(CE_LOG_WARN, "map", "table %s: %s", key, msg);
 }
 
+/* Logs r->err with the coming delay, counts a retry and sleeps the next
+ * full-jitter backoff delay. Non-zero when a stop was requested meanwhile. */
+static int run_backoff(run_ctx *r, ce_backoff *bo, const char *component)
+{
+    uint64_t delay = ce_backoff_next(bo);
+    r->st.retries++;
+    ce_log(CE_LOG_WARN, component, "%s; retrying in %llu ms (attempt %u)", r->err, (unsigned long long)delay,
+           bo->attempt);
+    return ce_sleep_ms(delay, r->stop);
+}
+
 /* Handles the items of one response: done items are dropped from the body,
  * rejected ones go to the dead-letter file (or halt the service), and the
  * body keeps only the items to retry. RUN_DONE when nothing is left. */
@@ -168,11 +179,7 @@ static int run_flush(run_ctx *r)
                    r->c->es.max_retries);
             return RUN_FAIL;
         }
-        r->st.retries++;
-        uint64_t delay = ce_backoff_next(&r->bo);
-        ce_log(CE_LOG_WARN, "sink", "%s; retrying in %llu ms (attempt %ld)", r->err, (unsigned long long)delay,
-               attempt + 1);
-        if (ce_sleep_ms(delay, r->stop))
+        if (run_backoff(r, &r->bo, "sink"))
             return RUN_STOPPED;
     }
 }
@@ -256,10 +263,7 @@ static int run_on_ddl(void *ud, const ddl_event *ev)
             ce_log(CE_LOG_ERROR, "sink", "%s", r->err);
             return RUN_FAIL;
         }
-        r->st.retries++;
-        uint64_t delay = ce_backoff_next(&r->bo);
-        ce_log(CE_LOG_WARN, "sink", "%s; retrying in %llu ms", r->err, (unsigned long long)delay);
-        if (ce_sleep_ms(delay, r->stop))
+        if (run_backoff(r, &r->bo, "sink"))
             return RUN_STOPPED;
     }
 }
@@ -280,9 +284,7 @@ static int run_connect(run_ctx *r)
             ce_log(CE_LOG_ERROR, "source", "%s", r->err);
             return RUN_FAIL;
         }
-        uint64_t delay = ce_backoff_next(&bo);
-        ce_log(CE_LOG_WARN, "source", "%s; retrying in %llu ms", r->err, (unsigned long long)delay);
-        ce_sleep_ms(delay, r->stop);
+        run_backoff(r, &bo, "source");
     }
     return RUN_STOPPED;
 }
