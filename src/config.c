@@ -52,6 +52,7 @@ static const cfg_key cfg_keys[] = {
     CK_LONG("elasticsearch", "max_retries", "0", 0, 1000000000, es.max_retries),
     CK_STR("elasticsearch", "on_error", "", es.on_error),
     CK_STR("elasticsearch", "dead_letter", "", es.dead_letter),
+    CK_STR("checkpoint", "file", "", checkpoint.file),
 };
 #define CFG_NKEYS (sizeof cfg_keys / sizeof cfg_keys[0])
 
@@ -339,7 +340,7 @@ static int cfg_begin_section(cfg_parser *p, const char *name, int line)
     /* seen_keys is not reset: its bits are per key of the whole schema, so a
      * key set again in a repeated [canal] section is still a duplicate. */
     p->table_seen = 0;
-    if (strcmp(name, "canal") == 0 || strcmp(name, "elasticsearch") == 0) {
+    if (strcmp(name, "canal") == 0 || strcmp(name, "elasticsearch") == 0 || strcmp(name, "checkpoint") == 0) {
         p->kind = SEC_FIXED;
         return 0;
     }
@@ -353,7 +354,7 @@ static int cfg_begin_section(cfg_parser *p, const char *name, int line)
         return 0;
     }
     if (strncmp(name, "table ", 6) != 0) {
-        cfg_fail(p, line, "unknown section [%s] (known: [canal], [elasticsearch], [defaults], [table DB.TABLE])",
+        cfg_fail(p, line, "unknown section [%s] (known: [canal], [elasticsearch], [checkpoint], [defaults], [table DB.TABLE])",
                  name);
         return -1;
     }

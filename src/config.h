@@ -55,8 +55,13 @@ typedef struct cfg_es {
     int halt_on_error;
 } cfg_es;
 
+typedef struct cfg_checkpoint {
+    char *file;              /* "" = no checkpoint file */
+} cfg_checkpoint;
+
 typedef struct cfg {
     char *path;
+    cfg_checkpoint checkpoint;
     cfg_table defaults;  /* [defaults]: only the option fields are used */
     cfg_canal canal;
     cfg_es es;

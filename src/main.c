@@ -1,5 +1,6 @@
 /* main: the command line. Exit codes: 0 clean stop, 1 runtime failure,
  * 2 usage or configuration error. */
+#include "commit/ckpt.h"
 #include "config.h"
 #include "run.h"
 #include "util/log.h"
@@ -23,6 +24,7 @@ static void main_on_signal(int sig)
 static void main_usage(FILE *f)
 {
     fputs("usage: canal-es run -c FILE [--log-level error|warn|info|debug]\n"
+          "       canal-es status -c FILE\n"
           "       canal-es --help\n"
           "       canal-es --version\n"
           "\n"
@@ -30,6 +32,7 @@ static void main_usage(FILE *f)
           "\n"
           "commands:\n"
           "  run            subscribe to Canal and index every change of the configured tables\n"
+          "  status         print the checkpoint ([checkpoint] file) and the lag in seconds\n"
           "\n"
           "options:\n"
           "  -c, --config FILE   the INI configuration file (see etc/canal-es.ini)\n"
@@ -39,6 +42,51 @@ static void main_usage(FILE *f)
           "\n"
           "exit status: 0 stopped on request, 1 runtime failure, 2 usage or configuration error\n",
           f);
+}
+
+/* canal-es status -c FILE: the checkpoint with the lag. */
+static int main_status(int argc, char **argv)
+{
+    const char *path = NULL;
+    for (int i = 2; i < argc; i++) {
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
+            path = argv[++i];
+        else {
+            fprintf(stderr, "canal-es status: unexpected argument '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    if (path == NULL) {
+        fprintf(stderr, "canal-es status: -c FILE is required\n");
+        return 2;
+    }
+    cfg c;
+    char err[1024];
+    if (cfg_load(path, &c, err, sizeof err) != 0) {
+        fprintf(stderr, "canal-es: %s\n", err);
+        return 2;
+    }
+    int rc = 1;
+    ckpt k;
+    if (c.checkpoint.file[0] == '\0') {
+        fprintf(stderr, "canal-es status: %s has no [checkpoint] file\n", path);
+        rc = 2;
+    } else {
+        int r = ckpt_read(c.checkpoint.file, &k, err, sizeof err);
+        if (r == 1)
+            fprintf(stderr, "canal-es status: checkpoint %s does not exist yet (nothing acked)\n",
+                    c.checkpoint.file);
+        else if (r < 0)
+            fprintf(stderr, "canal-es status: %s\n", err);
+        else {
+            char out[2048];
+            ckpt_format_status(&k, ckpt_now_ms(), out, sizeof out);
+            fputs(out, stdout);
+            rc = 0;
+        }
+    }
+    cfg_free(&c);
+    return rc;
 }
 
 static int main_run(int argc, char **argv)
@@ -116,6 +164,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "run") == 0)
         return main_run(argc, argv);
+    if (strcmp(argv[1], "status") == 0)
+        return main_status(argc, argv);
     fprintf(stderr, "canal-es: unknown command '%s'\n", argv[1]);
     main_usage(stderr);
     return 2;

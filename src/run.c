@@ -1,6 +1,7 @@
 /* run: the single-threaded pipeline of the walking skeleton. */
 #include "run.h"
 #include "bulk/bulk.h"
+#include "commit/ckpt.h"
 #include "decode/decode.h"
 #include "map/map.h"
 #include "sink/deadletter.h"
@@ -47,6 +48,7 @@ typedef struct run_ctx {
     sink_item *items;      /* per-item results of the last response */
     bool *keep;
     size_t items_cap;
+    ckpt last;             /* position of the last row seen; written after each ack */
     run_stats st;
     char *noted[RUN_MAX_NOTED]; /* "db.table" already warned about */
     size_t n_noted;
@@ -188,6 +190,10 @@ static int run_on_row(void *ud, const row_event *ev)
 {
     run_ctx *r = ud;
     r->st.rows++;
+    snprintf(r->last.binlog_file, sizeof r->last.binlog_file, "%s", ev->logfile);
+    r->last.binlog_offset = ev->offset;
+    r->last.source_time_ms = ev->execute_time;
+    snprintf(r->last.gtid, sizeof r->last.gtid, "%s", ev->gtid ? ev->gtid : "");
     const cfg_table *rule = cfg_find_table(r->c, ev->schema, ev->table);
     if (rule == NULL) {
         r->st.skipped_rows++;
@@ -361,6 +367,20 @@ int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
         ce_log(CE_LOG_ERROR, "sink", "%s", r->err);
         goto out;
     }
+    snprintf(r->last.destination, sizeof r->last.destination, "%s", c->canal.destination);
+    r->last.client_id = c->canal.client_id;
+    if (c->checkpoint.file[0] != '\0') {
+        ckpt prev;
+        int cr = ckpt_read(c->checkpoint.file, &prev, r->err, sizeof r->err);
+        if (cr < 0 || (cr == 0 && ckpt_check_owner(c->checkpoint.file, &prev, c->canal.destination,
+                                                   c->canal.client_id, r->err, sizeof r->err) != 0)) {
+            ce_log(CE_LOG_ERROR, "commit", "%s", r->err);
+            goto out;
+        }
+        if (cr == 0)
+            ce_log(CE_LOG_INFO, "commit", "checkpoint %s: last acked batch %lld at binlog %s:%lld",
+                   c->checkpoint.file, (long long)prev.batch_id, prev.binlog_file, (long long)prev.binlog_offset);
+    }
     int rc = run_connect(r);
     uint64_t next_stats = run_now_ms() + (uint64_t)o->stats_interval_ms;
     while (rc == RUN_DONE && !run_stopping(r)) {
@@ -385,6 +405,14 @@ int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
             if (rc == RUN_DONE) {
                 canal_rc ar = canal_ack(r->canal, m->batch_id, r->err, sizeof r->err);
                 r->st.batches++;
+                if (ar == CANAL_OK && c->checkpoint.file[0] != '\0') {
+                    r->last.batch_id = m->batch_id;
+                    r->last.wall_time_ms = ckpt_now_ms();
+                    if (ckpt_write(c->checkpoint.file, &r->last, r->err, sizeof r->err) != 0) {
+                        ce_log(CE_LOG_ERROR, "commit", "%s", r->err);
+                        rc = RUN_FAIL;
+                    }
+                }
                 if (ar == CANAL_ERR_ORDER) {
                     ce_log(CE_LOG_ERROR, "commit", "%s", r->err);
                     rc = RUN_FAIL;

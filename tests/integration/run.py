@@ -7,6 +7,7 @@ carry them, and compares every document in the index with every row.
 """
 import argparse
 import json
+import os
 import re
 import signal
 import subprocess
@@ -400,6 +401,42 @@ def test_versions_follow_binlog():
     check(es.stop() == 0, "canal-es did not exit 0: " + es.tail())
 
 
+def test_checkpoint_and_status():
+    """After acks the checkpoint names the binlog position; `status` prints it with the lag; a checkpoint
+    of another client is refused at startup."""
+    t = "ckpt"
+    new_table(t)
+    es = CanalEs(BIN, {f"{DB}.{t}": {"index": t}})
+    ck = es.ini.replace("canal-es.ini", "checkpoint.json")
+    with open(es.ini, "a") as f:
+        f.write(f"\n[checkpoint]\nfile = {ck}\n")
+    es.start()
+    try:
+        sql(f"INSERT INTO `{DB}`.`{t}` VALUES {product_rows(1, 5)};")
+        wait_in_sync(t, product_docs(t))
+        binlog = sql("SHOW MASTER STATUS;")[0].split("\t")[0]
+        poll(lambda: os.path.exists(ck) and json.load(open(ck))["binlog_file"] == binlog, 30, "the checkpoint")
+        p = subprocess.run([BIN, "status", "-c", es.ini], capture_output=True, text=True, env=es.env)
+        check(p.returncode == 0, f"status: {p}")
+        check("destination: example\n" in p.stdout and f"binlog: {binlog}:" in p.stdout, f"status: {p.stdout}")
+        lag = float(re.search(r"lag_seconds: ([0-9.]+)", p.stdout).group(1))
+        check(0 <= lag < 300, f"lag {lag}")
+        saved = json.load(open(ck))
+        check(saved["destination"] == "example" and saved["client_id"] == 1001 and saved["batch_id"] > 0,
+              f"checkpoint content: {saved}")
+    except BaseException:
+        es.stop()
+        raise
+    check(es.stop() == 0, "canal-es did not exit 0: " + es.tail())
+    other = CanalEs(BIN, {f"{DB}.{t}": {"index": t}})
+    text = open(other.ini).read().replace("client_id = 1001", "client_id = 1002")
+    open(other.ini, "w").write(text + f"\n[checkpoint]\nfile = {ck}\n")
+    other.start()
+    rc = other.wait_exit(30)
+    check(rc == 1 and "belongs to destination example client 1001" in other.log_text(),
+          f"a foreign checkpoint must be refused: {rc} {other.tail()}")
+
+
 def test_halt_on_rejected_document():
     """on_error = halt: a rejected document stops canal-es (exit 1, naming it) and nothing after it is acked."""
     t = "halts"
@@ -433,6 +470,7 @@ TESTS = [
     test_every_type,
     test_rejected_document_goes_to_dead_letter,
     test_versions_follow_binlog,
+    test_checkpoint_and_status,
     test_halt_on_rejected_document,  # last: it leaves an un-acked batch behind
 ]
 
