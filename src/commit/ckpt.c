@@ -96,11 +96,13 @@ int ckpt_write(const char *path, const ckpt *c, char *err, size_t errlen)
     if (close(fd) != 0) {
         fd = -1;
         snprintf(err, errlen, "checkpoint %s: close: %s", path, strerror(errno));
+        unlink(tmp);
         goto out;
     }
     fd = -1;
     if (rename(tmp, path) != 0) {
         snprintf(err, errlen, "checkpoint %s: rename: %s", path, strerror(errno));
+        unlink(tmp);
         goto out;
     }
     /* fsync the directory so the rename itself is durable */
@@ -136,7 +138,7 @@ static int ckpt_get_str(yajl_val root, const char *key, char *dst, size_t dlen)
     const char *path[] = {key, NULL};
     yajl_val v = yajl_tree_get(root, path, yajl_t_string);
     const char *str = v ? YAJL_GET_STRING(v) : NULL;
-    if (str == NULL || strlen(str) >= dlen)
+    if (str == NULL || strlen(str) >= dlen || ce_utf8_valid_prefix(str, strlen(str)) != strlen(str))
         return -1;
     snprintf(dst, dlen, "%s", str);
     return 0;
@@ -152,8 +154,9 @@ static int ckpt_get_int(yajl_val root, const char *key, int64_t *dst)
     return 0;
 }
 
-int ckpt_read(const char *path, ckpt *out, char *err, size_t errlen)
+int ckpt_read(const char *path, ckpt *result, char *err, size_t errlen)
 {
+    ckpt tmp, *out = &tmp; /* *result changes only on success */
     memset(out, 0, sizeof *out);
     char text[CKPT_MAX_FILE + 1];
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -181,12 +184,19 @@ int ckpt_read(const char *path, ckpt *out, char *err, size_t errlen)
         return -1;
     }
     text[n] = '\0';
+    if (memchr(text, '\0', n) != NULL) {
+        snprintf(err, errlen, "checkpoint %s: NUL byte in the file", path);
+        return -1;
+    }
     char perr[200] = "";
     yajl_val root = yajl_tree_parse(text, perr, sizeof perr);
-    int64_t client = 0;
+    int64_t client = 0, version = 0;
     int rc = -1;
+    perr[strcspn(perr, "\n")] = '\0'; /* yajl's message spans lines: keep the first */
     if (root == NULL || !YAJL_IS_OBJECT(root)) {
         snprintf(err, errlen, "checkpoint %s: not a JSON object: %.150s", path, perr);
+    } else if (ckpt_get_int(root, "version", &version) != 0 || version != 1) {
+        snprintf(err, errlen, "checkpoint %s: missing or unsupported \"version\" (this canal-es reads 1)", path);
     } else if (ckpt_get_str(root, "destination", out->destination, sizeof out->destination) != 0 ||
                ckpt_get_int(root, "client_id", &client) != 0 || ckpt_get_int(root, "batch_id", &out->batch_id) != 0 ||
                ckpt_get_str(root, "binlog_file", out->binlog_file, sizeof out->binlog_file) != 0 ||
@@ -197,6 +207,7 @@ int ckpt_read(const char *path, ckpt *out, char *err, size_t errlen)
         snprintf(err, errlen, "checkpoint %s: a field is missing or of the wrong type", path);
     } else {
         out->client_id = (long)client;
+        *result = tmp;
         rc = 0;
     }
     if (root)

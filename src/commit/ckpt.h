@@ -20,7 +20,8 @@ typedef struct ckpt {
 } ckpt;
 
 int ckpt_write(const char *path, const ckpt *c, char *err, size_t errlen);
-/* 0 read, 1 no such file, -1 error (err names the path). */
+/* 0 read, 1 no such file, -1 error (err names the path, on one line).
+ * *out is written only on success. */
 int ckpt_read(const char *path, ckpt *out, char *err, size_t errlen);
 /* 0 when the checkpoint belongs to destination/client_id, else -1 with err. */
 int ckpt_check_owner(const char *path, const ckpt *c, const char *destination, long client_id, char *err,

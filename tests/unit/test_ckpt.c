@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -102,14 +103,33 @@ static void test_broken_files(void **state)
         "\"binlog_offset\":4,\"gtid\":\"\",\"source_time_ms\":0,\"wall_time_ms\":0}",
         "{\"destination\":\"example\",\"client_id\":1001,\"batch_id\":1,\"binlog_file\":\"f\"",
         "[1,2]",
+        "{\"version\":2,\"destination\":\"example\",\"client_id\":1001,\"batch_id\":1,\"binlog_file\":\"f\","
+        "\"binlog_offset\":4,\"gtid\":\"\",\"source_time_ms\":0,\"wall_time_ms\":0}",
+        "{\"version\":1,\"destination\":\"ex\xc0\xaf" "ample\",\"client_id\":1001,\"batch_id\":1,\"binlog_file\":\"f\","
+        "\"binlog_offset\":4,\"gtid\":\"\",\"source_time_ms\":0,\"wall_time_ms\":0}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char err[512] = "";
         ckpt r;
         put_file(bad[i]);
+        memset(&r, 0x5a, sizeof r);
         if (ckpt_read(path, &r, err, sizeof err) != -1)
             fail_msg("case %zu accepted", i);
         assert_non_null(strstr(err, path));
+        assert_null(strchr(err, '\n')); /* one line */
+        assert_int_equal(((unsigned char *)&r)[0], 0x5a); /* untouched on failure */
+    }
+    /* a NUL byte, with garbage after a valid object */
+    {
+        static const char nul[] = "{\"version\":1}\0garbage";
+        FILE *g = fopen(path, "w");
+        assert_non_null(g);
+        fwrite(nul, 1, sizeof nul - 1, g);
+        fclose(g);
+        char e2[512] = "";
+        ckpt r2;
+        assert_int_equal(ckpt_read(path, &r2, e2, sizeof e2), -1);
+        assert_non_null(strstr(e2, "NUL byte"));
     }
     /* larger than 64 KiB */
     FILE *f = fopen(path, "w");
@@ -132,6 +152,15 @@ static void test_write_failure(void **state)
     assert_non_null(strstr(err, "/nonexistent-dir/x/ckpt.json"));
     snprintf(c.gtid, sizeof c.gtid, "bad \xff utf8");
     assert_int_equal(ckpt_write(path, &c, err, sizeof err), -1); /* never a broken file */
+    /* rename onto a directory fails and leaves no temp file behind */
+    char sub[160], tmp[200];
+    snprintf(sub, sizeof sub, "%s/isdir", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", sub);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    c = sample();
+    assert_int_equal(ckpt_write(sub, &c, err, sizeof err), -1);
+    assert_int_not_equal(access(tmp, F_OK), 0);
+    rmdir(sub);
 }
 
 static void test_status_text(void **state)
