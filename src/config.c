@@ -12,6 +12,7 @@
 #include <ini.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,8 @@ static const cfg_key cfg_keys[] = {
     CK_STR("canal", "filter", "", canal.filter),
     CK_LONG("canal", "batch_size", "1000", 1, 1000000, canal.batch_size),
     CK_LONG("canal", "fetch_timeout_ms", "500", 1, 600000, canal.fetch_timeout_ms),
+    CK_STR("canal", "zookeeper", "", canal.zookeeper),
+    CK_LONG("canal", "zookeeper_timeout_ms", "10000", 1000, 600000, canal.zookeeper_timeout_ms),
     CK_STR("elasticsearch", "url", "http://127.0.0.1:9200", es.url),
     CK_STR("elasticsearch", "versioning", "external", es.versioning),
     CK_LONG("elasticsearch", "version_epoch", "0", 0, 255, es.version_epoch),
@@ -52,9 +55,13 @@ static const cfg_key cfg_keys[] = {
     CK_LONG("elasticsearch", "max_retries", "0", 0, 1000000000, es.max_retries),
     CK_STR("elasticsearch", "on_error", "", es.on_error),
     CK_STR("elasticsearch", "dead_letter", "", es.dead_letter),
+    CK_LONG("elasticsearch", "request_timeout_ms", "60000", 100, 3600000, es.request_timeout_ms),
+    CK_LONG("elasticsearch", "bulk_max_bytes", "8388608", 1024, 536870912, es.bulk_max_bytes),
+    CK_LONG("elasticsearch", "shutdown_timeout_ms", "30000", 0, 3600000, es.shutdown_timeout_ms),
     CK_STR("checkpoint", "file", "", checkpoint.file),
 };
 #define CFG_NKEYS (sizeof cfg_keys / sizeof cfg_keys[0])
+_Static_assert(CFG_NKEYS <= 64, "seen_keys has a bit per key");
 
 typedef enum { SEC_NONE, SEC_FIXED, SEC_TABLE, SEC_DEFAULTS } sec_kind;
 
@@ -73,7 +80,7 @@ typedef struct cfg_parser {
     sec_kind kind;
     char section[256];
     int section_line;
-    unsigned seen_keys;      /* bit per cfg_keys entry (fixed sections) */
+    uint64_t seen_keys;      /* bit per cfg_keys entry (fixed sections) */
     unsigned table_seen;     /* bit per table key */
     unsigned defaults_seen;  /* bit per [defaults] key */
     int defaults_line;       /* where [defaults] started, 0 if absent */
@@ -462,11 +469,11 @@ static int cfg_handler(void *user, const char *section, const char *name, const 
         const cfg_key *k = &cfg_keys[i];
         if (strcmp(k->section, p->section) != 0 || strcmp(k->key, name) != 0)
             continue;
-        if (p->seen_keys & (1u << i)) {
+        if (p->seen_keys & ((uint64_t)1 << i)) {
             cfg_fail(p, p->line, "[%s]: duplicate key '%s'", p->section, name);
             return 0;
         }
-        p->seen_keys |= 1u << i;
+        p->seen_keys |= (uint64_t)1 << i;
         return cfg_set_key(p, k, value, p->line) == 0;
     }
     char known[512] = "";

@@ -39,6 +39,8 @@ typedef struct cfg_canal {
     char *filter;
     long batch_size;
     long fetch_timeout_ms;
+    char *zookeeper;         /* "" or host:port[,host:port...]: follow the running server */
+    long zookeeper_timeout_ms;
 } cfg_canal;
 
 typedef struct cfg_es {
@@ -50,6 +52,9 @@ typedef struct cfg_es {
     long max_retries;        /* 0 = forever */
     char *on_error;          /* "dead_letter" | "halt" | "" (dead_letter when a file is set, else halt) */
     char *dead_letter;       /* path or "" */
+    long request_timeout_ms; /* one HTTP request, connect included */
+    long bulk_max_bytes;     /* send the body when it reaches this size */
+    long shutdown_timeout_ms;/* on SIGTERM: time left to finish and ack the batch in hand */
     /* resolved by validation */
     int versioning_on;
     int halt_on_error;

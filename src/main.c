@@ -2,6 +2,7 @@
  * 2 usage or configuration error. */
 #include "commit/ckpt.h"
 #include "config.h"
+#include "replay.h"
 #include "run.h"
 #include "util/log.h"
 
@@ -166,6 +167,8 @@ int main(int argc, char **argv)
         return main_run(argc, argv);
     if (strcmp(argv[1], "status") == 0)
         return main_status(argc, argv);
+    if (strcmp(argv[1], "replay-dead-letters") == 0)
+        return replay_main(argc, argv);
     fprintf(stderr, "canal-es: unknown command '%s'\n", argv[1]);
     main_usage(stderr);
     return 2;

@@ -6,6 +6,7 @@ Each test writes rows to MariaDB, lets the real Canal server and canal-es
 carry them, and compares every document in the index with every row.
 """
 import argparse
+import importlib
 import json
 import os
 import re
@@ -16,49 +17,12 @@ import threading
 import time
 import traceback
 
+import itlib
 from harness import (CanalEs, TestFailure, check, delete_index, http, index_docs, poll, rows_as_docs, sql,
                      wait_in_sync)
+from itlib import DB, PRODUCT_DDL, new_table, product_docs, product_rows, stats_batches
 
-RID = format(int(time.time() * 1000) % 0xFFFFFFFF, "x")  # unique names per run
-DB = f"it_{RID}"
 BIN = None
-
-PRODUCT_DDL = """CREATE TABLE `{db}`.`{t}` (
-  id BIGINT NOT NULL PRIMARY KEY,
-  name VARCHAR(100) NOT NULL,
-  qty INT NULL,
-  price DECIMAL(10,2) NOT NULL,
-  note TEXT NULL,
-  created DATETIME NOT NULL,
-  flag TINYINT NOT NULL DEFAULT 0
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"""
-PRODUCT_INTS = ["id", "qty", "flag"]
-PRODUCT_OTHERS = ["name", "price", "note", ("created", "DATE_FORMAT(`created`, '%Y-%m-%dT%H:%i:%s')")]
-
-
-def product_docs(t):
-    return lambda: rows_as_docs(DB, t, PRODUCT_INTS, PRODUCT_OTHERS, ["id"])
-
-
-def product_rows(first, count, name="item"):
-    vals = []
-    for i in range(first, first + count):
-        note = "NULL" if i % 7 == 0 else f"'备注 {i} \"quoted\" \\\\ back'"
-        vals.append(f"({i}, '{name} {i}', {i % 50}, {i}.{i % 100:02d}, {note}, "
-                    f"'2024-01-{1 + i % 28:02d} 10:{i % 60:02d}:00', {i % 2})")
-    return ",".join(vals)
-
-
-def new_table(t, ddl=PRODUCT_DDL):
-    sql(ddl.format(db=DB, t=t) + ";")
-    delete_index(t)
-
-
-def stats_batches(es):
-    found = re.findall(r"batches=(\d+)", es.log_text())
-    return int(found[-1]) if found else 0
-
-
 # ------------------------------------------------------------------ tests
 def test_insert_update_delete():
     """Single- and multi-row INSERT, UPDATE and DELETE, checked after each phase."""
@@ -471,8 +435,19 @@ TESTS = [
     test_rejected_document_goes_to_dead_letter,
     test_versions_follow_binlog,
     test_checkpoint_and_status,
-    test_halt_on_rejected_document,  # last: it leaves an un-acked batch behind
 ]
+LAST = [test_halt_on_rejected_document]  # last: it leaves an un-acked batch behind
+
+
+def module_tests():
+    """TESTS of every t_*.py module beside this file, in name order."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    found = []
+    for name in sorted(os.listdir(here)):
+        if name.startswith("t_") and name.endswith(".py"):
+            mod = importlib.import_module(name[:-3])
+            found += list(getattr(mod, "TESTS", []))
+    return found
 
 
 def main():
@@ -483,12 +458,13 @@ def main():
     ap.add_argument("-k", default="")
     a = ap.parse_args()
     BIN = a.bin
+    itlib.BIN = a.bin
     sql(f"CREATE DATABASE `{DB}` DEFAULT CHARACTER SET utf8mb4;")
     status, info = http("GET", "/")
     print(f"search node: {info.get('version', {}).get('distribution', 'elasticsearch')} "
           f"{info.get('version', {}).get('number')}; database {DB}", flush=True)
     passed = failed = 0
-    for test in TESTS:
+    for test in TESTS + module_tests() + LAST:
         if a.k not in test.__name__:
             continue
         t0 = time.monotonic()
