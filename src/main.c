@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifndef CANAL_ES_VERSION
 #define CANAL_ES_VERSION "0.0.0"
@@ -16,9 +17,17 @@
 
 static volatile sig_atomic_t main_stop = 0;
 
+/* First signal: stop fetching, finish and ack the batch in hand (run.c).
+ * Second: exit at once; nothing unfinished is acked, Canal redelivers it. */
 static void main_on_signal(int sig)
 {
     (void)sig;
+    if (main_stop) {
+        static const char msg[] = "canal-es: second signal: exiting at once; un-acked batches will be redelivered\n";
+        ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+        (void)w;
+        _exit(1);
+    }
     main_stop = 1;
 }
 
@@ -41,7 +50,7 @@ static void main_usage(FILE *f)
           "  -h, --help          this text\n"
           "  -V, --version       the version\n"
           "\n"
-          "exit status: 0 stopped on request, 1 runtime failure, 2 usage or configuration error\n",
+          "exit status: 0 stopped on request, 1 runtime failure (or a second signal), 2 usage or configuration error\n",
           f);
 }
 

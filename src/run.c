@@ -7,6 +7,7 @@
 #include "sink/deadletter.h"
 #include "sink/sink.h"
 #include "source/canal.h"
+#include "stats.h"
 #include "util/backoff.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -19,25 +20,23 @@
 
 #define RUN_MAX_BODY ((size_t)512 << 20)
 #define RUN_MAX_NOTED 1024
+#define RUN_MAX_RETRY_AFTER_MS 600000 /* a Retry-After is honoured up to 10 minutes */
 
 void run_opts_default(run_opts *o)
 {
-    o->bulk_flush_bytes = 8L << 20;
-    o->request_timeout_ms = 60000;
     o->retry_initial_ms = 200;
     o->retry_max_ms = 10000;
     o->stats_interval_ms = 10000;
+    o->stats = NULL;
 }
-
-typedef struct run_stats {
-    unsigned long long batches, rows, actions, requests, retries, item_retries, reconnects, skipped_rows,
-        dead_letters;
-} run_stats;
 
 typedef struct run_ctx {
     const cfg *c;
     const run_opts *o;
-    volatile sig_atomic_t *stop;
+    volatile sig_atomic_t *stop;   /* set by SIGTERM/SIGINT: fetch nothing more */
+    volatile sig_atomic_t abandon; /* shutdown_timeout_ms passed: give up the batch in hand */
+    uint64_t stop_deadline;        /* monotonic ms; 0 until the stop is seen */
+    size_t req_cap;                /* bytes per _bulk request (halved on 413) */
     canal_client *canal;
     sink *sink;
     bulk bulk;
@@ -49,7 +48,8 @@ typedef struct run_ctx {
     bool *keep;
     size_t items_cap;
     ckpt last;             /* position of the last row seen; written after each ack */
-    run_stats st;
+    ce_stats own_stats;    /* used when run_opts has none */
+    ce_stats *st;
     char *noted[RUN_MAX_NOTED]; /* "db.table" already warned about */
     size_t n_noted;
     char err[1024];
@@ -58,6 +58,52 @@ typedef struct run_ctx {
 enum { RUN_DONE = 0, RUN_FAIL = -1, RUN_STOPPED = 1, RUN_AGAIN = 2 };
 
 static bool run_stopping(const run_ctx *r) { return *r->stop != 0; }
+
+static uint64_t run_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* After a stop request the batch in hand may still be finished and acked
+ * until shutdown_timeout_ms has passed; then it is abandoned (un-acked). */
+static bool run_abandoned(run_ctx *r)
+{
+    if (r->abandon)
+        return true;
+    if (!run_stopping(r))
+        return false;
+    uint64_t now = run_now_ms();
+    if (r->stop_deadline == 0) {
+        r->stop_deadline = now + (uint64_t)r->c->es.shutdown_timeout_ms;
+        ce_log(CE_LOG_INFO, "run", "stop requested: fetching nothing more, finishing the batch in hand (up to %ld ms)",
+               r->c->es.shutdown_timeout_ms);
+    }
+    if (now >= r->stop_deadline) {
+        r->abandon = 1;
+        ce_log(CE_LOG_WARN, "run",
+               "shutdown_timeout_ms (%ld) passed: the batch in hand stays un-acked and will be redelivered",
+               r->c->es.shutdown_timeout_ms);
+    }
+    return r->abandon != 0;
+}
+
+static int run_abort_transfer(void *ud) { return run_abandoned(ud) ? 1 : 0; }
+
+/* Sleeps ms, in steps, until done (0) or the batch is abandoned (1). */
+static int run_sleep(run_ctx *r, uint64_t ms)
+{
+    uint64_t end = run_now_ms() + ms;
+    for (;;) {
+        if (run_abandoned(r))
+            return 1;
+        uint64_t now = run_now_ms();
+        if (now >= end)
+            return 0;
+        ce_sleep_ms(end - now > 100 ? 100 : end - now, NULL);
+    }
+}
 
 /* Logs `msg` for db.table only the first time. */
 static void run_warn_once(run_ctx *r, const char *db, const char *table, const char *msg)
@@ -73,14 +119,19 @@ static void run_warn_once(run_ctx *r, const char *db, const char *table, const c
 }
 
 /* Logs r->err with the coming delay, counts a retry and sleeps the next
- * full-jitter backoff delay. Non-zero when a stop was requested meanwhile. */
-static int run_backoff(run_ctx *r, ce_backoff *bo, const char *component)
+ * full-jitter backoff delay, at least min_ms (a Retry-After). Non-zero when
+ * the batch in hand was abandoned meanwhile. */
+static int run_backoff(run_ctx *r, ce_backoff *bo, const char *component, long long min_ms)
 {
     uint64_t delay = ce_backoff_next(bo);
-    r->st.retries++;
-    ce_log(CE_LOG_WARN, component, "%s; retrying in %llu ms (attempt %u)", r->err, (unsigned long long)delay,
-           bo->attempt);
-    return ce_sleep_ms(delay, r->stop);
+    if (min_ms > RUN_MAX_RETRY_AFTER_MS)
+        min_ms = RUN_MAX_RETRY_AFTER_MS;
+    if (min_ms > 0 && delay < (uint64_t)min_ms)
+        delay = (uint64_t)min_ms;
+    CE_STAT_ADD(r->st, retries, 1);
+    ce_log(CE_LOG_WARN, component, "%s; retrying in %llu ms (attempt %u%s)", r->err, (unsigned long long)delay,
+           bo->attempt, min_ms > 0 ? ", Retry-After" : "");
+    return run_sleep(r, delay);
 }
 
 /* Handles the items of one response: done items are dropped from the body,
@@ -118,26 +169,130 @@ static int run_items(run_ctx *r, const sink_summary *sum, bool give_up)
                 ce_log(CE_LOG_ERROR, "sink", "%s", r->err);
                 return RUN_FAIL;
             }
-            r->st.dead_letters++;
+            CE_STAT_ADD(r->st, dead_letters, 1);
             ce_log(CE_LOG_WARN, "sink", "%s at binlog %s:%lld: document rejected (HTTP %d %s: %s): written to %s",
                    bulk_table(&r->bulk, i), bulk_logfile(&r->bulk, i), (long long)r->bulk.meta[i].offset,
                    it->status, it->type, it->reason, dl_path(r->dl));
         }
+        if (it->cls == SINK_ITEM_OK && it->status == 409)
+            CE_STAT_ADD(r->st, items_superseded, 1);
         r->keep[i] = it->cls == SINK_ITEM_RETRY;
         any_retry |= r->keep[i];
     }
+    CE_STAT_ADD(r->st, items_ok, sum->ok);
+    CE_STAT_ADD(r->st, items_dead, sum->dead);
     if (sum->dead > 0 && r->dl != NULL && dl_sync(r->dl, r->err, sizeof r->err) != 0) {
         ce_log(CE_LOG_ERROR, "sink", "%s", r->err);
         return RUN_FAIL;
     }
-    r->st.actions += sum->ok;
     if (!any_retry) {
         bulk_reset(&r->bulk);
         return RUN_DONE;
     }
-    r->st.item_retries += sum->retry;
     bulk_keep(&r->bulk, r->keep);
     return RUN_AGAIN; /* items left to retry */
+}
+
+/* Byte range of actions [lo, hi) in the body. */
+static void run_range(const run_ctx *r, size_t lo, size_t hi, const uint8_t **p, size_t *len)
+{
+    size_t from = r->bulk.meta[lo].start;
+    size_t to = hi < r->bulk.n_actions ? r->bulk.meta[hi].start : r->bulk.body.len;
+    *p = r->bulk.body.data + from;
+    *len = to - from;
+}
+
+/* The end of the request starting at action lo: as many actions as fit in
+ * r->req_cap bytes, at least one. */
+static size_t run_chunk_end(const run_ctx *r, size_t lo, size_t n)
+{
+    size_t hi = lo + 1;
+    const uint8_t *p;
+    size_t len;
+    while (hi < n) {
+        run_range(r, lo, hi + 1, &p, &len);
+        if (len > r->req_cap)
+            break;
+        hi++;
+    }
+    return hi;
+}
+
+static void run_add_summary(sink_summary *tot, const sink_summary *s)
+{
+    tot->items += s->items;
+    tot->ok += s->ok;
+    tot->failed += s->failed;
+    tot->retry += s->retry;
+    tot->dead += s->dead;
+    tot->fatal += s->fatal;
+}
+
+/* Sends actions [0, n) in requests of at most r->req_cap bytes and fills
+ * r->items[0, n). A 413 halves the request size (a lone action refused as too
+ * large is rejected for good); a whole-request failure marks the items not
+ * yet answered for retry, sets *whole_failed and *wait_ms (Retry-After). */
+static int run_send(run_ctx *r, size_t n, sink_summary *tot, bool give_up, bool *whole_failed,
+                    long long *wait_ms)
+{
+    size_t lo = 0;
+    while (lo < n) {
+        if (run_abandoned(r))
+            return RUN_STOPPED;
+        size_t hi = run_chunk_end(r, lo, n);
+        const uint8_t *p;
+        size_t len;
+        run_range(r, lo, hi, &p, &len);
+        sink_summary sum = {.item = r->items + lo, .item_cap = hi - lo};
+        sink_rc rc = sink_bulk(r->sink, p, len, hi - lo, &sum, r->err, sizeof r->err);
+        CE_STAT_ADD(r->st, bulk_requests, 1);
+        if (rc == SINK_OK) {
+            run_add_summary(tot, &sum);
+            lo = hi;
+            continue;
+        }
+        if (rc == SINK_FATAL) {
+            ce_log(CE_LOG_ERROR, "sink", "%s", r->err);
+            return RUN_FAIL;
+        }
+        if (rc == SINK_TOO_LARGE) {
+            CE_STAT_ADD(r->st, requests_split, 1);
+            if (hi - lo == 1) {
+                sink_item *it = &r->items[lo];
+                it->cls = SINK_ITEM_DEAD;
+                it->status = 413;
+                snprintf(it->type, sizeof it->type, "request_entity_too_large");
+                snprintf(it->reason, sizeof it->reason,
+                         "the node refused a %zu-byte request holding only this action (HTTP 413)", len);
+                tot->items++;
+                tot->failed++;
+                tot->dead++;
+                lo = hi;
+                continue;
+            }
+            r->req_cap = len / 2 > 0 ? len / 2 : 1;
+            ce_log(CE_LOG_WARN, "sink", "%s: node refused %zu bytes (413): now sending at most %zu bytes per request",
+                   r->c->es.url, len, r->req_cap);
+            continue;
+        }
+        CE_STAT_ADD(r->st, request_failures, 1);
+        if (run_abandoned(r))
+            return RUN_STOPPED;
+        if (give_up) {
+            ce_log(CE_LOG_ERROR, "sink", "%s; giving up after %ld retries (max_retries), nothing acked", r->err,
+                   r->c->es.max_retries);
+            return RUN_FAIL;
+        }
+        for (size_t i = lo; i < n; i++)
+            r->items[i] = (sink_item){.cls = SINK_ITEM_RETRY};
+        tot->items += n - lo;
+        tot->failed += n - lo;
+        tot->retry += n - lo;
+        *whole_failed = true;
+        *wait_ms = sink_retry_after_ms(r->sink);
+        return RUN_DONE;
+    }
+    return RUN_DONE;
 }
 
 /* Sends the bulk body until every item is applied or dead-lettered. Only
@@ -162,26 +317,26 @@ static int run_flush(run_ctx *r)
             }
             r->items_cap = n;
         }
-        sink_summary sum = {.item = r->items, .item_cap = n};
-        sink_rc rc = sink_bulk(r->sink, r->bulk.body.data, r->bulk.body.len, n, &sum, r->err, sizeof r->err);
-        r->st.requests++;
-        if (rc == SINK_FATAL) {
-            ce_log(CE_LOG_ERROR, "sink", "%s", r->err);
-            return RUN_FAIL;
-        }
         bool give_up = r->c->es.max_retries > 0 && attempt >= r->c->es.max_retries;
-        if (rc == SINK_OK) {
-            int ir = run_items(r, &sum, give_up);
-            if (ir != RUN_AGAIN)
-                return ir;
-            snprintf(r->err, sizeof r->err, "%zu of %zu items to retry (first: %d %s: %s)", sum.retry, n,
-                     sum.fail_status, sum.fail_type, sum.fail_reason);
-        } else if (give_up) {
-            ce_log(CE_LOG_ERROR, "sink", "%s; giving up after %ld retries (max_retries), nothing acked", r->err,
-                   r->c->es.max_retries);
-            return RUN_FAIL;
+        sink_summary tot = {0};
+        bool whole_failed = false;
+        long long wait_ms = 0;
+        int rc = run_send(r, n, &tot, give_up, &whole_failed, &wait_ms);
+        if (rc != RUN_DONE)
+            return rc;
+        int ir = run_items(r, &tot, give_up && !whole_failed);
+        if (ir != RUN_AGAIN)
+            return ir;
+        if (!whole_failed) {
+            CE_STAT_ADD(r->st, items_retry, tot.retry);
+            const sink_item *first = NULL;
+            for (size_t i = 0; i < n && first == NULL; i++)
+                if (r->items[i].cls == SINK_ITEM_RETRY)
+                    first = &r->items[i];
+            snprintf(r->err, sizeof r->err, "%s: %zu of %zu items to retry (first: %d %s: %s)", r->c->es.url,
+                     tot.retry, n, first ? first->status : 0, first ? first->type : "", first ? first->reason : "");
         }
-        if (run_backoff(r, &r->bo, "sink"))
+        if (run_backoff(r, &r->bo, "sink", wait_ms))
             return RUN_STOPPED;
     }
 }
@@ -189,20 +344,20 @@ static int run_flush(run_ctx *r)
 static int run_on_row(void *ud, const row_event *ev)
 {
     run_ctx *r = ud;
-    r->st.rows++;
+    CE_STAT_ADD(r->st, rows_in, 1);
     snprintf(r->last.binlog_file, sizeof r->last.binlog_file, "%s", ev->logfile);
     r->last.binlog_offset = ev->offset;
     r->last.source_time_ms = ev->execute_time;
     snprintf(r->last.gtid, sizeof r->last.gtid, "%s", ev->gtid ? ev->gtid : "");
     const cfg_table *rule = cfg_find_table(r->c, ev->schema, ev->table);
     if (rule == NULL) {
-        r->st.skipped_rows++;
+        CE_STAT_ADD(r->st, rows_skipped, 1);
         run_warn_once(r, ev->schema, ev->table, "no [table] rule matches: its rows are not indexed");
         return 0;
     }
     int mrc = map_row(rule, ev, &r->mo, r->err, sizeof r->err);
     if (mrc == MAP_NO_ID) {
-        r->st.skipped_rows++;
+        CE_STAT_ADD(r->st, rows_skipped, 1);
         run_warn_once(r, ev->schema, ev->table,
                       "no primary key and no 'id' columns configured: its rows are skipped");
         return 0;
@@ -213,7 +368,7 @@ static int run_on_row(void *ud, const row_event *ev)
         if (bulk_append(&r->bulk, &r->mo.act[i], r->err, sizeof r->err) != 0)
             return RUN_FAIL;
     }
-    if (r->bulk.body.len >= (size_t)r->o->bulk_flush_bytes)
+    if (r->bulk.body.len >= (size_t)r->c->es.bulk_max_bytes)
         return run_flush(r);
     return 0;
 }
@@ -258,8 +413,10 @@ static int run_on_ddl(void *ud, const ddl_event *ev)
     ce_backoff_reset(&r->bo);
     for (;;) {
         long long deleted = 0;
+        if (run_abandoned(r))
+            return RUN_STOPPED;
         sink_rc sr = sink_delete_all(r->sink, rule->index, &deleted, r->err, sizeof r->err);
-        r->st.requests++;
+        CE_STAT_ADD(r->st, bulk_requests, 1);
         if (sr == SINK_OK) {
             ce_log(CE_LOG_INFO, "map", "binlog %s:%lld: %s of %s.%s: deleted %lld documents from index %s",
                    ev->logfile, (long long)ev->offset, what, ev->schema, ev->table, deleted, rule->index);
@@ -269,7 +426,8 @@ static int run_on_ddl(void *ud, const ddl_event *ev)
             ce_log(CE_LOG_ERROR, "sink", "%s", r->err);
             return RUN_FAIL;
         }
-        if (run_backoff(r, &r->bo, "sink"))
+        CE_STAT_ADD(r->st, request_failures, 1);
+        if (run_backoff(r, &r->bo, "sink", sink_retry_after_ms(r->sink)))
             return RUN_STOPPED;
     }
 }
@@ -282,6 +440,7 @@ static int run_connect(run_ctx *r)
     while (!run_stopping(r)) {
         canal_rc rc = canal_connect(r->canal, r->err, sizeof r->err);
         if (rc == CANAL_OK) {
+            CE_STAT_SET(r->st, canal_connected, 1);
             ce_log(CE_LOG_INFO, "source", "connected to canal %s, subscribed to destination %s",
                    canal_peer(r->canal), r->c->canal.destination);
             return RUN_DONE;
@@ -290,7 +449,11 @@ static int run_connect(run_ctx *r)
             ce_log(CE_LOG_ERROR, "source", "%s", r->err);
             return RUN_FAIL;
         }
-        run_backoff(r, &bo, "source");
+        uint64_t delay = ce_backoff_next(&bo);
+        CE_STAT_ADD(r->st, retries, 1);
+        ce_log(CE_LOG_WARN, "source", "%s; retrying in %llu ms (attempt %u)", r->err, (unsigned long long)delay,
+               bo.attempt);
+        ce_sleep_ms(delay, r->stop);
     }
     return RUN_STOPPED;
 }
@@ -310,20 +473,41 @@ static int run_batch(run_ctx *r, const Canalpb__Messages *m)
     return run_flush(r);
 }
 
-static uint64_t run_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void run_log_stats(run_ctx *r)
 {
-    ce_log(CE_LOG_INFO, "run",
-           "batches=%llu rows=%llu actions=%llu bulk_requests=%llu retries=%llu item_retries=%llu "
-           "dead_letters=%llu reconnects=%llu skipped_rows=%llu utf8_replaced=%" PRIu64,
-           r->st.batches, r->st.rows, r->st.actions, r->st.requests, r->st.retries, r->st.item_retries,
-           r->st.dead_letters, r->st.reconnects, r->st.skipped_rows, r->bulk.values.utf8_repairs);
+    char line[1024];
+    CE_STAT_SET(r->st, utf8_repairs, r->bulk.values.utf8_repairs);
+    stats_format(r->st, (int64_t)ckpt_now_ms(), line, sizeof line);
+    ce_log(CE_LOG_INFO, "run", "%s", line);
+}
+
+/* Acks batch m and writes the checkpoint. RUN_DONE, RUN_FAIL, or RUN_AGAIN
+ * when the connection was lost (the batch will be redelivered). */
+static int run_ack(run_ctx *r, const Canalpb__Messages *m)
+{
+    canal_rc ar = canal_ack(r->canal, m->batch_id, r->err, sizeof r->err);
+    if (ar == CANAL_ERR_ORDER) {
+        ce_log(CE_LOG_ERROR, "commit", "%s", r->err);
+        return RUN_FAIL;
+    }
+    if (ar != CANAL_OK) {
+        /* Redelivered after reconnect + rollback; writes are idempotent. */
+        ce_log(CE_LOG_WARN, "commit", "%s; the batch will be redelivered", r->err);
+        CE_STAT_SET(r->st, canal_connected, 0);
+        return RUN_AGAIN;
+    }
+    CE_STAT_ADD(r->st, acks, 1);
+    CE_STAT_SET(r->st, last_source_time_ms, (int64_t)r->last.source_time_ms);
+    CE_STAT_SET(r->st, last_ack_wall_ms, (int64_t)ckpt_now_ms());
+    if (r->c->checkpoint.file[0] == '\0')
+        return RUN_DONE;
+    r->last.batch_id = m->batch_id;
+    r->last.wall_time_ms = ckpt_now_ms();
+    if (ckpt_write(r->c->checkpoint.file, &r->last, r->err, sizeof r->err) != 0) {
+        ce_log(CE_LOG_ERROR, "commit", "%s", r->err);
+        return RUN_FAIL;
+    }
+    return RUN_DONE;
 }
 
 int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
@@ -337,6 +521,13 @@ int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
     r->c = c;
     r->o = o;
     r->stop = stop;
+    r->req_cap = SIZE_MAX;
+    if (o->stats != NULL) {
+        r->st = o->stats;
+    } else {
+        stats_init(&r->own_stats);
+        r->st = &r->own_stats;
+    }
     decode_init(&r->dec);
     r->dec.on_ddl = run_on_ddl;
     map_out_init(&r->mo);
@@ -352,17 +543,18 @@ int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
         .filter = c->canal.filter,
         .fetch_size = c->canal.batch_size,
         .fetch_timeout_ms = c->canal.fetch_timeout_ms,
-        .stop = stop,
+        .stop = &r->abandon, /* a first signal lets the GET in flight finish */
     };
     if (bulk_init(&r->bulk, RUN_MAX_BODY) != 0 || (r->canal = canal_new(&co)) == NULL) {
         ce_log(CE_LOG_ERROR, "run", "out of memory");
         goto out;
     }
-    r->sink = sink_new(c->es.url, o->request_timeout_ms, r->err, sizeof r->err);
+    r->sink = sink_new(c->es.url, c->es.request_timeout_ms, r->err, sizeof r->err);
     if (r->sink == NULL) {
         ce_log(CE_LOG_ERROR, "sink", "%s", r->err);
         goto out;
     }
+    sink_set_abort(r->sink, run_abort_transfer, r);
     if (!c->es.halt_on_error && (r->dl = dl_open(c->es.dead_letter, r->err, sizeof r->err)) == NULL) {
         ce_log(CE_LOG_ERROR, "sink", "%s", r->err);
         goto out;
@@ -387,6 +579,7 @@ int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
         Canalpb__Messages *m = NULL;
         canal_rc cr = canal_get(r->canal, &m, r->err, sizeof r->err);
         if (cr != CANAL_OK) {
+            CE_STAT_SET(r->st, canal_connected, 0);
             if (run_stopping(r))
                 break;
             if (cr == CANAL_ERR_ORDER) {
@@ -395,32 +588,26 @@ int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
                 break;
             }
             ce_log(CE_LOG_WARN, "source", "%s; reconnecting", r->err);
-            r->st.reconnects++;
+            CE_STAT_ADD(r->st, reconnects, 1);
             bulk_reset(&r->bulk);
             rc = run_connect(r);
             continue;
         }
+        CE_STAT_SET(r->st, caught_up, m == NULL);
         if (m != NULL) {
+            /* A stop request from here on still lets this batch finish and be acked. */
             rc = run_batch(r, m);
             if (rc == RUN_DONE) {
-                canal_rc ar = canal_ack(r->canal, m->batch_id, r->err, sizeof r->err);
-                r->st.batches++;
-                if (ar == CANAL_OK && c->checkpoint.file[0] != '\0') {
-                    r->last.batch_id = m->batch_id;
-                    r->last.wall_time_ms = ckpt_now_ms();
-                    if (ckpt_write(c->checkpoint.file, &r->last, r->err, sizeof r->err) != 0) {
-                        ce_log(CE_LOG_ERROR, "commit", "%s", r->err);
-                        rc = RUN_FAIL;
+                CE_STAT_ADD(r->st, batches, 1);
+                rc = run_ack(r, m);
+                if (rc == RUN_AGAIN) {
+                    CE_STAT_ADD(r->st, reconnects, 1);
+                    if (run_stopping(r)) {
+                        r->abandon = 1; /* not acked: redelivered */
+                        rc = RUN_STOPPED;
+                    } else {
+                        rc = run_connect(r);
                     }
-                }
-                if (ar == CANAL_ERR_ORDER) {
-                    ce_log(CE_LOG_ERROR, "commit", "%s", r->err);
-                    rc = RUN_FAIL;
-                } else if (ar != CANAL_OK) {
-                    /* The batch will be redelivered after reconnect + rollback; writes are idempotent. */
-                    ce_log(CE_LOG_WARN, "commit", "%s; reconnecting", r->err);
-                    r->st.reconnects++;
-                    rc = run_connect(r);
                 }
             } else {
                 bulk_reset(&r->bulk);
@@ -435,8 +622,12 @@ int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
     run_log_stats(r);
     if (rc == RUN_FAIL) {
         exit_code = 1;
+    } else if (r->abandon) {
+        ce_log(CE_LOG_INFO, "run", "stopped on request; the un-acked batch will be redelivered");
+        exit_code = 0;
     } else {
-        ce_log(CE_LOG_INFO, "run", "stopped on request; un-acked batches will be redelivered");
+        ce_log(CE_LOG_INFO, "run", "stopped on request; every batch fetched was acked%s",
+               c->checkpoint.file[0] ? " and checkpointed" : "");
         exit_code = 0;
     }
 out:

@@ -1,8 +1,9 @@
 /* run: the service loop. source → decode → map → bulk → sink → commit:
  * fetch a Canal batch, turn every row into bulk actions, send them (retrying
  * with backoff until every item is applied), then ack the batch. Nothing is
- * acked before its actions are indexed; a stop request leaves the batch
- * un-acked so Canal redelivers it. */
+ * acked before its actions are indexed. A stop request fetches nothing
+ * more; the batch in hand is finished and acked within shutdown_timeout_ms,
+ * or left un-acked for Canal to redeliver. */
 #ifndef CE_RUN_H
 #define CE_RUN_H
 
@@ -10,12 +11,13 @@
 
 #include "config.h"
 
+#include "stats.h"
+
 typedef struct run_opts {
-    long bulk_flush_bytes;   /* send when the body reaches this size */
-    long request_timeout_ms;
-    long retry_initial_ms;
+    long retry_initial_ms;   /* Canal reconnects */
     long retry_max_ms;
     long stats_interval_ms;  /* 0 = no periodic stats line */
+    ce_stats *stats;         /* counters to update; NULL = private ones */
 } run_opts;
 
 void run_opts_default(run_opts *o);

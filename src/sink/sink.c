@@ -18,6 +18,9 @@ struct sink {
     char *bulk_url;
     ce_buf resp;
     long timeout_ms;
+    long long retry_after_ms;
+    int (*abort_fn)(void *ud);
+    void *abort_ud;
 };
 
 static size_t sink_write(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -63,6 +66,21 @@ oom:
     snprintf(err, errlen, "sink: out of memory");
     sink_free(s);
     return NULL;
+}
+
+void sink_set_abort(sink *s, int (*fn)(void *ud), void *ud)
+{
+    s->abort_fn = fn;
+    s->abort_ud = ud;
+}
+
+long long sink_retry_after_ms(const sink *s) { return s->retry_after_ms; }
+
+static int sink_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    const sink *s = ud;
+    return s->abort_fn != NULL && s->abort_fn(s->abort_ud) ? 1 : 0;
 }
 
 void sink_free(sink *s)
@@ -193,6 +211,7 @@ static sink_rc sink_post(sink *s, const char *url, struct curl_slist *headers, c
                          long *status, char *err, size_t errlen)
 {
     ce_buf_reset(&s->resp);
+    s->retry_after_ms = 0;
     CURL *c = s->curl;
     curl_easy_reset(c); /* keeps the connection cache: keep-alive survives */
     curl_easy_setopt(c, CURLOPT_URL, url);
@@ -206,6 +225,9 @@ static sink_rc sink_post(sink *s, const char *url, struct curl_slist *headers, c
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, sink_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, s);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     char cerr[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
     CURLcode cc = curl_easy_perform(c);
@@ -215,6 +237,9 @@ static sink_rc sink_post(sink *s, const char *url, struct curl_slist *headers, c
     }
     *status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+    curl_off_t ra = 0; /* seconds, from a Retry-After of either form */
+    if (curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
+        s->retry_after_ms = ra > 86400 ? 86400000LL : (long long)ra * 1000;
     return SINK_OK;
 }
 
@@ -226,6 +251,10 @@ static sink_rc sink_bad_status(sink *s, const char *url, long status, char *err,
     if (status == 401 || status == 403) {
         snprintf(err, errlen, "POST %s: HTTP %ld: credentials refused: %.*s", url, status, shown, text);
         return SINK_FATAL;
+    }
+    if (status == 413) {
+        snprintf(err, errlen, "POST %s: HTTP 413: request too large: %.*s", url, shown, text);
+        return SINK_TOO_LARGE;
     }
     snprintf(err, errlen, "POST %s: HTTP %ld: %.*s", url, status, shown, text);
     return SINK_RETRY;

@@ -8,7 +8,12 @@
 
 #include <stddef.h>
 
-typedef enum { SINK_OK = 0, SINK_RETRY = 1, SINK_FATAL = 2 } sink_rc;
+typedef enum {
+    SINK_OK = 0,
+    SINK_RETRY = 1,     /* whole request failed: transport, timeout, 429, 5xx, bad response */
+    SINK_FATAL = 2,     /* 401/403 */
+    SINK_TOO_LARGE = 3, /* 413: send smaller requests */
+} sink_rc;
 
 /* What to do with one bulk item. */
 typedef enum {
@@ -46,13 +51,18 @@ typedef struct sink sink;
 
 sink *sink_new(const char *url, long timeout_ms, char *err, size_t errlen);
 void sink_free(sink *s);
+/* fn(ud) is polled during every transfer; non-zero aborts it (SINK_RETRY). */
+void sink_set_abort(sink *s, int (*fn)(void *ud), void *ud);
+/* Retry-After of the last response (429/503), in ms; 0 when it had none. */
+long long sink_retry_after_ms(const sink *s);
 /* Parses a _bulk response; -1 with err when it is not one. The caller's
  * item/item_cap survive (they are not cleared). */
 int sink_parse_response(const char *json, size_t len, sink_summary *sum, char *err, size_t errlen);
 /* POSTs the body; `actions` is the number of actions in it. SINK_OK means
  * every item has a result in *sum (which may include failed items: see the
  * per-item classes); SINK_RETRY a whole-request failure (transport, 429,
- * 5xx, bad response); SINK_FATAL credentials refused. */
+ * 5xx, bad response); SINK_FATAL credentials refused; SINK_TOO_LARGE
+ * the node refused the body's size (413). */
 sink_rc sink_bulk(sink *s, const void *body, size_t len, size_t actions, sink_summary *sum, char *err,
                   size_t errlen);
 /* Deletes every document of `index` (_delete_by_query, conflicts=proceed,
