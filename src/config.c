@@ -9,6 +9,7 @@
 #include "util/mem.h"
 #include "util/parse.h"
 
+#include <errno.h>
 #include <ini.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -16,11 +17,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define CFG_MAX_LINE 65536
 #define CFG_MAX_VALUE 65536
 
-typedef enum { CFG_STR, CFG_LONG } cfg_type;
+#define CFG_MAX_SECRET 65536
+
+/* CFG_ENUM: a string that must be one of `choices` ("a|b|c").
+ * CFG_SECRET: a string; "@/path" reads it from that file (one trailing
+ * newline dropped), so secrets need not be in the INI file or environment. */
+typedef enum { CFG_STR, CFG_LONG, CFG_ENUM, CFG_SECRET } cfg_type;
 
 typedef struct cfg_key {
     const char *section;
@@ -30,17 +37,20 @@ typedef struct cfg_key {
     long min;
     long max;
     size_t offset;
+    const char *choices;
 } cfg_key;
 
-#define CK_STR(sec, k, d, field) {sec, k, CFG_STR, d, 0, 0, offsetof(cfg, field)}
-#define CK_LONG(sec, k, d, lo, hi, field) {sec, k, CFG_LONG, d, lo, hi, offsetof(cfg, field)}
+#define CK_STR(sec, k, d, field) {sec, k, CFG_STR, d, 0, 0, offsetof(cfg, field), NULL}
+#define CK_LONG(sec, k, d, lo, hi, field) {sec, k, CFG_LONG, d, lo, hi, offsetof(cfg, field), NULL}
+#define CK_ENUM(sec, k, d, choices, field) {sec, k, CFG_ENUM, d, 0, 0, offsetof(cfg, field), choices}
+#define CK_SECRET(sec, k, field) {sec, k, CFG_SECRET, "", 0, 0, offsetof(cfg, field), NULL}
 
 /* The schema. etc/canal-es.ini and docs/configuration.md list the same keys. */
 static const cfg_key cfg_keys[] = {
     CK_STR("canal", "address", "127.0.0.1:11111", canal.address),
     CK_STR("canal", "destination", "example", canal.destination),
     CK_STR("canal", "username", "", canal.username),
-    CK_STR("canal", "password", "", canal.password),
+    CK_SECRET("canal", "password", canal.password),
     CK_LONG("canal", "client_id", "1001", 1, 32767, canal.client_id),
     CK_STR("canal", "filter", "", canal.filter),
     CK_LONG("canal", "batch_size", "1000", 1, 1000000, canal.batch_size),
@@ -48,6 +58,17 @@ static const cfg_key cfg_keys[] = {
     CK_STR("canal", "zookeeper", "", canal.zookeeper),
     CK_LONG("canal", "zookeeper_timeout_ms", "10000", 1000, 600000, canal.zookeeper_timeout_ms),
     CK_STR("elasticsearch", "url", "http://127.0.0.1:9200", es.url),
+    CK_SECRET("elasticsearch", "username", es.username),
+    CK_SECRET("elasticsearch", "password", es.password),
+    CK_SECRET("elasticsearch", "api_key", es.api_key),
+    CK_STR("elasticsearch", "ca_file", "", es.ca_file),
+    CK_STR("elasticsearch", "cert_file", "", es.cert_file),
+    CK_STR("elasticsearch", "key_file", "", es.key_file),
+    CK_ENUM("elasticsearch", "verify", "true", "true|false", es.verify),
+    CK_ENUM("elasticsearch", "compression", "none", "none|gzip", es.compression),
+    CK_LONG("elasticsearch", "bulk_max_actions", "10000", 1, 1000000, es.bulk_max_actions),
+    CK_LONG("elasticsearch", "flush_interval_ms", "1000", 0, 3600000, es.flush_interval_ms),
+    CK_LONG("elasticsearch", "concurrency", "1", 1, 64, es.concurrency),
     CK_STR("elasticsearch", "versioning", "external", es.versioning),
     CK_LONG("elasticsearch", "version_epoch", "0", 0, 255, es.version_epoch),
     CK_LONG("elasticsearch", "retry_initial_ms", "200", 1, 600000, es.retry_initial_ms),
@@ -59,6 +80,11 @@ static const cfg_key cfg_keys[] = {
     CK_LONG("elasticsearch", "bulk_max_bytes", "8388608", 1024, 536870912, es.bulk_max_bytes),
     CK_LONG("elasticsearch", "shutdown_timeout_ms", "30000", 0, 3600000, es.shutdown_timeout_ms),
     CK_STR("checkpoint", "file", "", checkpoint.file),
+    CK_STR("http", "listen", "", http.listen),
+    CK_LONG("http", "health_max_lag_s", "60", 1, 31536000, http.health_max_lag_s),
+    CK_ENUM("log", "level", "info", "error|warn|info|debug", log.level),
+    CK_ENUM("log", "format", "text", "text|json", log.format),
+    CK_STR("log", "file", "", log.file),
 };
 #define CFG_NKEYS (sizeof cfg_keys / sizeof cfg_keys[0])
 _Static_assert(CFG_NKEYS <= 64, "seen_keys has a bit per key");
@@ -230,13 +256,198 @@ out:
     return rc;
 }
 
+int cfg_expand_template(const char *tmpl, const char *db, const char *table, int lower, char *out, size_t outlen)
+{
+    size_t n = 0;
+    if (outlen == 0)
+        return -1;
+    for (const char *q = tmpl; *q;) {
+        const char *val = NULL;
+        if (strncmp(q, "{db}", 4) == 0) {
+            val = db;
+            q += 4;
+        } else if (strncmp(q, "{table}", 7) == 0) {
+            val = table;
+            q += 7;
+        } else if (*q == '{') {
+            return -1;
+        }
+        if (val == NULL) {
+            if (n + 1 >= outlen)
+                return -1;
+            out[n++] = *q++;
+            continue;
+        }
+        for (const char *v = val; *v; v++) {
+            if (n + 1 >= outlen)
+                return -1;
+            out[n++] = lower && *v >= 'A' && *v <= 'Z' ? (char)(*v - 'A' + 'a') : *v;
+        }
+    }
+    out[n] = '\0';
+    return 0;
+}
+
+/* Splits "a:b, c:d" into pairs (split at the first ':' of each item). */
+static int cfg_split_pairs(cfg_parser *p, const char *key, const char *v, cfg_pair **out, size_t *n)
+{
+    char *copy = ce_strdup(v);
+    cfg_pair *pairs = NULL;
+    size_t count = 0;
+    int rc = -1;
+    if (copy == NULL)
+        goto oom;
+    size_t cap = 1;
+    for (const char *q = v; *q; q++)
+        cap += *q == ',';
+    pairs = ce_calloc(cap, sizeof *pairs);
+    if (pairs == NULL)
+        goto oom;
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *colon = strchr(tok, ':');
+        if (colon == NULL) {
+            cfg_fail(p, p->line, "[%s] %s: '%s' is not NAME:VALUE", p->section, key, ce_trim(tok));
+            goto out;
+        }
+        *colon = '\0';
+        char *a = ce_trim(tok), *b = ce_trim(colon + 1);
+        if (!cfg_valid_ident(a) || (strcmp(key, "rename") == 0 && !cfg_valid_ident(b))) {
+            cfg_fail(p, p->line, "[%s] %s: bad name in '%s:%s'", p->section, key, a, b);
+            goto out;
+        }
+        for (size_t i = 0; i < count; i++)
+            if (strcmp(pairs[i].a, a) == 0) {
+                cfg_fail(p, p->line, "[%s] %s: '%s' given twice", p->section, key, a);
+                goto out;
+            }
+        pairs[count].a = ce_strdup(a);
+        pairs[count].b = ce_strdup(b);
+        count++;
+        if (pairs[count - 1].a == NULL || pairs[count - 1].b == NULL)
+            goto oom;
+    }
+    if (count == 0) {
+        cfg_fail(p, p->line, "[%s] %s: empty list", p->section, key);
+        goto out;
+    }
+    *out = pairs;
+    *n = count;
+    pairs = NULL;
+    rc = 0;
+    goto out;
+oom:
+    cfg_fail(p, p->line, "out of memory");
+out:
+    if (pairs) {
+        for (size_t i = 0; i < count; i++) {
+            ce_free(pairs[i].a);
+            ce_free(pairs[i].b);
+        }
+        ce_free(pairs);
+    }
+    ce_free(copy);
+    return rc;
+}
+
+static void cfg_free_pairs(cfg_pair *pairs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        ce_free(pairs[i].a);
+        ce_free(pairs[i].b);
+    }
+    ce_free(pairs);
+}
+
+static void cfg_free_list(char **items, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        ce_free(items[i]);
+    ce_free(items);
+}
+
+/* "@/path": the file's content without one trailing newline; NULL on error. */
+static char *cfg_read_secret(cfg_parser *p, const cfg_key *k, const char *path)
+{
+    char *res = NULL;
+    ce_buf b;
+    ce_buf_init(&b, CFG_MAX_SECRET);
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        cfg_fail(p, p->line, "[%s] %s: cannot open secret file %s: %s", k->section, k->key, path, strerror(errno));
+        goto out;
+    }
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (ce_buf_append(&b, chunk, n) != 0) {
+            cfg_fail(p, p->line, "[%s] %s: secret file %s is larger than %d bytes", k->section, k->key, path,
+                     CFG_MAX_SECRET);
+            goto out;
+        }
+    }
+    if (ferror(f)) {
+        cfg_fail(p, p->line, "[%s] %s: cannot read secret file %s", k->section, k->key, path);
+        goto out;
+    }
+    if (b.len > 0 && b.data[b.len - 1] == '\n')
+        b.len--;
+    if (b.len > 0 && b.data[b.len - 1] == '\r')
+        b.len--;
+    if (b.len > 0 && memchr(b.data, '\0', b.len) != NULL) {
+        cfg_fail(p, p->line, "[%s] %s: secret file %s holds a NUL byte", k->section, k->key, path);
+        goto out;
+    }
+    res = ce_strndup(b.data ? (const char *)b.data : "", b.len);
+    if (res == NULL)
+        cfg_fail(p, p->line, "out of memory");
+out:
+    if (f)
+        fclose(f);
+    ce_buf_free(&b);
+    return res;
+}
+
+/* Is v one of "a|b|c"? */
+static bool cfg_in_choices(const char *v, const char *choices)
+{
+    size_t vl = strlen(v);
+    for (const char *c = choices; *c;) {
+        const char *bar = strchr(c, '|');
+        size_t cl = bar ? (size_t)(bar - c) : strlen(c);
+        if (cl == vl && strncmp(c, v, vl) == 0)
+            return true;
+        if (bar == NULL)
+            break;
+        c = bar + 1;
+    }
+    return false;
+}
+
 static int cfg_set_key(cfg_parser *p, const cfg_key *k, const char *value, int line)
 {
     char **sp = (char **)((char *)p->c + k->offset);
-    if (k->type == CFG_STR) {
+    if (k->type != CFG_LONG) {
         char *v = cfg_expand(p, value);
         if (v == NULL)
             return -1;
+        if (k->type == CFG_ENUM && !cfg_in_choices(v, k->choices)) {
+            char list[128];
+            snprintf(list, sizeof list, "%s", k->choices);
+            for (char *q = list; *q; q++)
+                if (*q == '|')
+                    *q = ',';
+            cfg_fail(p, line, "[%s] %s: '%s' is not one of %s", k->section, k->key, v, list);
+            ce_free(v);
+            return -1;
+        }
+        if (k->type == CFG_SECRET && v[0] == '@') {
+            char *secret = cfg_read_secret(p, k, v + 1);
+            ce_free(v);
+            if (secret == NULL)
+                return -1;
+            v = secret;
+        }
         ce_free(*sp);
         *sp = v;
         return 0;
@@ -254,10 +465,17 @@ static int cfg_set_key(cfg_parser *p, const cfg_key *k, const char *value, int l
     return rc;
 }
 
-static const char *const table_keys[] = {"index",  "id",          "decimal", "timezone",
-                                         "blob",   "on_truncate", "on_drop", "convert"};
+static const char *const table_keys[] = {
+    "index",   "id",      "decimal", "timezone", "blob",    "on_truncate", "on_drop", "convert",
+    "id_separator", "id_prefix", "include", "exclude", "rename", "add_field", "routing",  "pipeline",
+    "delete",  "enabled", "mapping", "alias"};
 #define TABLE_NKEYS (sizeof table_keys / sizeof table_keys[0])
-#define TABLE_KEY_CONVERT 7
+enum {
+    TK_INDEX, TK_ID, TK_DECIMAL, TK_TIMEZONE, TK_BLOB, TK_ON_TRUNCATE, TK_ON_DROP, TK_CONVERT,
+    TK_ID_SEPARATOR, TK_ID_PREFIX, TK_INCLUDE, TK_EXCLUDE, TK_RENAME, TK_ADD_FIELD, TK_ROUTING, TK_PIPELINE,
+    TK_DELETE, TK_ENABLED, TK_MAPPING, TK_ALIAS
+};
+_Static_assert(TK_ALIAS + 1 == TABLE_NKEYS, "one TK_ per table key");
 
 static int cfg_parse_ddl_action(const char *v, cfg_ddl_action *out)
 {
@@ -335,6 +553,68 @@ static void cfg_table_done(cfg_parser *p)
     cfg_table *t = &p->c->tables[p->c->n_tables - 1];
     if (t->index == NULL)
         cfg_fail(p, p->section_line, "[%s]: missing key 'index'", p->section);
+    else if (t->n_include > 0 && t->n_exclude > 0)
+        cfg_fail(p, p->section_line, "[%s]: give include or exclude, not both", p->section);
+    else if (t->id_separator == NULL && (t->id_separator = ce_strdup("_")) == NULL)
+        cfg_fail(p, p->section_line, "out of memory");
+}
+
+static cfg_table *cfg_new_table(cfg_parser *p, int line)
+{
+    cfg_table *nt = ce_realloc(p->c->tables, (p->c->n_tables + 1) * sizeof *nt);
+    if (nt == NULL) {
+        cfg_fail(p, line, "out of memory");
+        return NULL;
+    }
+    p->c->tables = nt;
+    cfg_table *t = &nt[p->c->n_tables++];
+    memset(t, 0, sizeof *t);
+    t->line = line;
+    t->enabled = 1;
+    return t;
+}
+
+/* [table /REGEX/]: POSIX extended regex over the whole "db.table". */
+static int cfg_begin_regex_table(cfg_parser *p, const char *spec, int line)
+{
+    size_t len = strlen(spec);
+    if (len < 3 || spec[len - 1] != '/') {
+        cfg_fail(p, line, "section [table %s]: expected [table /REGEX/]", spec);
+        return -1;
+    }
+    for (size_t i = 0; i < p->c->n_tables; i++) {
+        const cfg_table *o = &p->c->tables[i];
+        if (o->pattern != NULL && strlen(o->pattern) == len - 2 && strncmp(o->pattern, spec + 1, len - 2) == 0) {
+            cfg_fail(p, line, "table pattern %s is already configured at line %d", spec, o->line);
+            return -1;
+        }
+    }
+    char anchored[300];
+    int n = snprintf(anchored, sizeof anchored, "^(%.*s)$", (int)(len - 2), spec + 1);
+    if (n < 0 || (size_t)n >= sizeof anchored) {
+        cfg_fail(p, line, "section [table %s]: pattern too long", spec);
+        return -1;
+    }
+    cfg_table *t = cfg_new_table(p, line);
+    if (t == NULL)
+        return -1;
+    int rc = regcomp(&t->re, anchored, REG_EXTENDED | REG_NOSUB);
+    if (rc != 0) {
+        char msg[200];
+        regerror(rc, &t->re, msg, sizeof msg);
+        p->c->n_tables--; /* nothing to free: re is not compiled */
+        cfg_fail(p, line, "section [table %s]: bad regex: %s", spec, msg);
+        return -1;
+    }
+    t->pattern = ce_strndup(spec + 1, len - 2);
+    if (t->pattern == NULL) {
+        regfree(&t->re);
+        p->c->n_tables--;
+        cfg_fail(p, line, "out of memory");
+        return -1;
+    }
+    p->kind = SEC_TABLE;
+    return 0;
 }
 
 static int cfg_begin_section(cfg_parser *p, const char *name, int line)
@@ -347,7 +627,8 @@ static int cfg_begin_section(cfg_parser *p, const char *name, int line)
     /* seen_keys is not reset: its bits are per key of the whole schema, so a
      * key set again in a repeated [canal] section is still a duplicate. */
     p->table_seen = 0;
-    if (strcmp(name, "canal") == 0 || strcmp(name, "elasticsearch") == 0 || strcmp(name, "checkpoint") == 0) {
+    if (strcmp(name, "canal") == 0 || strcmp(name, "elasticsearch") == 0 || strcmp(name, "checkpoint") == 0 ||
+        strcmp(name, "http") == 0 || strcmp(name, "log") == 0) {
         p->kind = SEC_FIXED;
         return 0;
     }
@@ -361,13 +642,16 @@ static int cfg_begin_section(cfg_parser *p, const char *name, int line)
         return 0;
     }
     if (strncmp(name, "table ", 6) != 0) {
-        cfg_fail(p, line, "unknown section [%s] (known: [canal], [elasticsearch], [checkpoint], [defaults], [table DB.TABLE])",
+        cfg_fail(p, line, "unknown section [%s] (known: [canal], [elasticsearch], [checkpoint], [http], [log], [defaults], "
+                   "[table DB.TABLE])",
                  name);
         return -1;
     }
     const char *spec = name + 6;
     while (*spec == ' ')
         spec++;
+    if (*spec == '/')
+        return cfg_begin_regex_table(p, spec, line);
     const char *dot = strchr(spec, '.');
     if (dot == NULL || dot == spec || dot[1] == '\0' || strchr(spec, ' ') != NULL) {
         cfg_fail(p, line, "section [%s]: expected [table DB.TABLE]", name);
@@ -376,20 +660,14 @@ static int cfg_begin_section(cfg_parser *p, const char *name, int line)
     for (size_t i = 0; i < p->c->n_tables; i++) {
         const cfg_table *o = &p->c->tables[i];
         size_t dl = (size_t)(dot - spec);
-        if (strlen(o->db) == dl && strncmp(o->db, spec, dl) == 0 && strcmp(o->table, dot + 1) == 0) {
+        if (o->db != NULL && strlen(o->db) == dl && strncmp(o->db, spec, dl) == 0 && strcmp(o->table, dot + 1) == 0) {
             cfg_fail(p, line, "table %s is already configured at line %d", spec, o->line);
             return -1;
         }
     }
-    cfg_table *nt = ce_realloc(p->c->tables, (p->c->n_tables + 1) * sizeof *nt);
-    if (nt == NULL) {
-        cfg_fail(p, line, "out of memory");
+    cfg_table *t = cfg_new_table(p, line);
+    if (t == NULL)
         return -1;
-    }
-    p->c->tables = nt;
-    cfg_table *t = &nt[p->c->n_tables++];
-    memset(t, 0, sizeof *t);
-    t->line = line;
     t->db = ce_strndup(spec, (size_t)(dot - spec));
     t->table = ce_strdup(dot + 1);
     if (t->db == NULL || t->table == NULL) {
@@ -409,7 +687,9 @@ static int cfg_table_key(cfg_parser *p, const char *key, const char *value)
             break;
     if (ki == TABLE_NKEYS) {
         cfg_fail(p, p->line,
-                 "[%s]: unknown key '%s' (known: index, id, decimal, timezone, blob, convert, on_truncate, on_drop)",
+                 "[%s]: unknown key '%s' (known: index, id, id_separator, id_prefix, include, exclude, rename, "
+                 "add_field, routing, pipeline, delete, enabled, mapping, alias, decimal, timezone, blob, convert, "
+                 "on_truncate, on_drop)",
                  p->section, key);
         return -1;
     }
@@ -422,20 +702,86 @@ static int cfg_table_key(cfg_parser *p, const char *key, const char *value)
     if (v == NULL)
         return -1;
     int rc = 0;
-    if (ki == 0) {
-        if (!cfg_valid_index_name(v)) {
+    char probe[CFG_INDEX_MAX + 1];
+    if (ki == TK_INDEX || ki == TK_ALIAS) {
+        /* a template is valid when every table name could fill it: try "x" */
+        if (cfg_expand_template(v, "x", "x", 1, probe, sizeof probe) != 0 || !cfg_valid_index_name(probe) ||
+            (ki == TK_ALIAS && strcmp(probe, v) != 0)) {
             cfg_fail(p, p->line,
-                     "[%s]: index '%s' is not a valid index name (lowercase, no spaces or \\/*?\"<>|,#:)",
-                     p->section, v);
+                     "[%s]: %s '%s' is not a valid index name (lowercase, no spaces or \\/*?\"<>|,#:%s)",
+                     p->section, key, v, ki == TK_INDEX ? "; {db} and {table} may be used" : "");
             rc = -1;
         } else {
-            t->index = v;
+            *(ki == TK_INDEX ? &t->index : &t->alias) = v;
             v = NULL;
         }
-    } else if (ki == 1) {
+    } else if (ki == TK_ID) {
         if (*v != '\0')
             rc = cfg_split_list(p, v, &t->id_cols, &t->n_id_cols);
-    } else if (ki == TABLE_KEY_CONVERT) {
+    } else if (ki == TK_ID_SEPARATOR) {
+        if (strlen(v) > 16) {
+            cfg_fail(p, p->line, "[%s] id_separator: longer than 16 bytes", p->section);
+            rc = -1;
+        } else {
+            t->id_separator = v;
+            v = NULL;
+        }
+    } else if (ki == TK_ID_PREFIX) {
+        if (cfg_expand_template(v, "x", "x", 0, probe, sizeof probe) != 0) {
+            cfg_fail(p, p->line, "[%s] id_prefix: '%s' may only use {db} and {table} and be up to %d bytes",
+                     p->section, v, CFG_INDEX_MAX);
+            rc = -1;
+        } else if (*v != '\0') {
+            t->id_prefix = v;
+            v = NULL;
+        }
+    } else if (ki == TK_INCLUDE) {
+        rc = cfg_split_list(p, v, &t->include, &t->n_include);
+    } else if (ki == TK_EXCLUDE) {
+        rc = cfg_split_list(p, v, &t->exclude, &t->n_exclude);
+    } else if (ki == TK_RENAME) {
+        rc = cfg_split_pairs(p, key, v, &t->rename, &t->n_rename);
+    } else if (ki == TK_ADD_FIELD) {
+        rc = cfg_split_pairs(p, key, v, &t->add_field, &t->n_add_field);
+    } else if (ki == TK_ROUTING || ki == TK_PIPELINE) {
+        if (!cfg_valid_ident(v)) {
+            cfg_fail(p, p->line, "[%s] %s: '%s' is not a %s name", p->section, key, v,
+                     ki == TK_ROUTING ? "column" : "pipeline");
+            rc = -1;
+        } else {
+            *(ki == TK_ROUTING ? &t->routing : &t->pipeline) = v;
+            v = NULL;
+        }
+    } else if (ki == TK_DELETE) {
+        if (strcmp(v, "delete") == 0) {
+            t->delete_mode = CFG_DELETE_HARD;
+        } else if (strncmp(v, "soft:", 5) == 0 && cfg_valid_ident(ce_trim(v + 5))) {
+            t->delete_mode = CFG_DELETE_SOFT;
+            t->soft_field = ce_strdup(ce_trim(v + 5));
+            if (t->soft_field == NULL) {
+                cfg_fail(p, p->line, "out of memory");
+                rc = -1;
+            }
+        } else {
+            cfg_fail(p, p->line, "[%s] delete: '%s' is not delete or soft:FIELD", p->section, v);
+            rc = -1;
+        }
+    } else if (ki == TK_ENABLED) {
+        if (strcmp(v, "true") == 0 || strcmp(v, "false") == 0) {
+            t->enabled = v[0] == 't';
+        } else {
+            cfg_fail(p, p->line, "[%s] enabled: '%s' is not true or false", p->section, v);
+            rc = -1;
+        }
+    } else if (ki == TK_MAPPING) {
+        if (access(v, R_OK) != 0) {
+            cfg_fail(p, p->line, "[%s] mapping: cannot read %s: %s", p->section, v, strerror(errno));
+            rc = -1;
+        } else {
+            t->mapping = v;
+            v = NULL;
+        }
+    } else if (ki == TK_CONVERT) {
         char msg[256];
         if (*v != '\0' && value_parse_convert(v, &t->values.convs, &t->values.n_convs, msg, sizeof msg) != 0) {
             cfg_fail(p, p->line, "[%s] convert: %s", p->section, msg);
@@ -476,7 +822,7 @@ static int cfg_handler(void *user, const char *section, const char *name, const 
         p->seen_keys |= (uint64_t)1 << i;
         return cfg_set_key(p, k, value, p->line) == 0;
     }
-    char known[512] = "";
+    char known[768] = "";
     size_t kl = 0;
     for (size_t i = 0; i < CFG_NKEYS && kl < sizeof known; i++)
         if (strcmp(cfg_keys[i].section, p->section) == 0)
@@ -517,7 +863,11 @@ static char *cfg_reader(char *str, int num, void *stream)
     if (p->line == 1 && (unsigned char)s[0] == 0xEF && (unsigned char)s[1] == 0xBB && (unsigned char)s[2] == 0xBF)
         s += 3;
     if (*s == '[') {
-        const char *e = strchr(s, ']');
+        /* the last ']' of the line: a [table /REGEX/] pattern may hold ']' */
+        const char *e = NULL;
+        for (const char *q = s; *q && *q != '\n'; q++)
+            if (*q == ']')
+                e = q;
         if (e == NULL) {
             cfg_fail(p, p->line, n < line_len ? "section header too long" : "section header without ']'");
             return NULL;
@@ -541,7 +891,7 @@ static int cfg_apply_defaults(cfg_parser *p)
 {
     for (size_t i = 0; i < CFG_NKEYS; i++) {
         const cfg_key *k = &cfg_keys[i];
-        if (k->type == CFG_STR) {
+        if (k->type != CFG_LONG) {
             char **sp = (char **)((char *)p->c + k->offset);
             if (*sp == NULL && (*sp = ce_strdup(k->def)) == NULL) {
                 cfg_fail(p, 0, "out of memory");
@@ -652,6 +1002,31 @@ static int cfg_validate(cfg_parser *p)
         cfg_fail(p, 0, "[elasticsearch] url: '%s' must start with http:// or https://", c->es.url);
         rc = -1;
     }
+    /* Keys of the schema whose feature is still being built: refused rather than ignored. */
+    struct {
+        const char *name;
+        bool set;
+    } not_yet[] = {
+        {"[elasticsearch] username", c->es.username[0] != '\0'},
+        {"[elasticsearch] password", c->es.password[0] != '\0'},
+        {"[elasticsearch] api_key", c->es.api_key[0] != '\0'},
+        {"[elasticsearch] ca_file", c->es.ca_file[0] != '\0'},
+        {"[elasticsearch] cert_file", c->es.cert_file[0] != '\0'},
+        {"[elasticsearch] key_file", c->es.key_file[0] != '\0'},
+        {"[elasticsearch] verify = false", strcmp(c->es.verify, "false") == 0},
+        {"[elasticsearch] compression = gzip", strcmp(c->es.compression, "gzip") == 0},
+        {"[elasticsearch] concurrency above 1", c->es.concurrency > 1},
+        {"[elasticsearch] url with several URLs", strchr(c->es.url, ',') != NULL},
+        {"[http] listen", c->http.listen[0] != '\0'},
+        {"[log] format = json", strcmp(c->log.format, "json") == 0},
+        {"[log] file", c->log.file[0] != '\0'},
+    };
+    for (size_t i = 0; rc == 0 && i < sizeof not_yet / sizeof not_yet[0]; i++) {
+        if (not_yet[i].set) {
+            cfg_fail(p, 0, "%s is not supported by this version yet", not_yet[i].name);
+            rc = -1;
+        }
+    }
     return rc;
 }
 
@@ -731,7 +1106,7 @@ out:
 void cfg_free(cfg *c)
 {
     for (size_t i = 0; i < CFG_NKEYS; i++)
-        if (cfg_keys[i].type == CFG_STR) {
+        if (cfg_keys[i].type != CFG_LONG) {
             char **sp = (char **)((char *)c + cfg_keys[i].offset);
             ce_free(*sp);
         }
@@ -739,10 +1114,22 @@ void cfg_free(cfg *c)
         cfg_table *t = &c->tables[i];
         ce_free(t->db);
         ce_free(t->table);
+        if (t->pattern != NULL)
+            regfree(&t->re);
+        ce_free(t->pattern);
         ce_free(t->index);
-        for (size_t j = 0; j < t->n_id_cols; j++)
-            ce_free(t->id_cols[j]);
-        ce_free(t->id_cols);
+        cfg_free_list(t->id_cols, t->n_id_cols);
+        ce_free(t->id_separator);
+        ce_free(t->id_prefix);
+        cfg_free_list(t->include, t->n_include);
+        cfg_free_list(t->exclude, t->n_exclude);
+        cfg_free_pairs(t->rename, t->n_rename);
+        cfg_free_pairs(t->add_field, t->n_add_field);
+        ce_free(t->routing);
+        ce_free(t->pipeline);
+        ce_free(t->soft_field);
+        ce_free(t->mapping);
+        ce_free(t->alias);
         value_convs_free(t->values.convs, t->values.n_convs);
     }
     ce_free(c->tables);
@@ -752,8 +1139,50 @@ void cfg_free(cfg *c)
 
 const cfg_table *cfg_find_table(const cfg *c, const char *db, const char *table)
 {
-    for (size_t i = 0; i < c->n_tables; i++)
-        if (strcmp(c->tables[i].db, db) == 0 && strcmp(c->tables[i].table, table) == 0)
-            return &c->tables[i];
+    char full[600];
+    int n = snprintf(full, sizeof full, "%s.%s", db, table);
+    bool full_ok = n > 0 && (size_t)n < sizeof full;
+    for (size_t i = 0; i < c->n_tables; i++) {
+        const cfg_table *t = &c->tables[i];
+        if (t->pattern == NULL) {
+            if (strcmp(t->db, db) == 0 && strcmp(t->table, table) == 0)
+                return t;
+        } else if (full_ok && regexec(&t->re, full, 0, NULL, 0) == 0) {
+            return t;
+        }
+    }
     return NULL;
+}
+
+int cfg_index_for(const cfg_table *t, const char *db, const char *table, char *out, size_t outlen)
+{
+    if (t->alias != NULL)
+        return snprintf(out, outlen, "%s", t->alias) < (int)outlen ? 0 : -1;
+    if (cfg_expand_template(t->index, db, table, 1, out, outlen) != 0 || !cfg_valid_index_name(out))
+        return -1;
+    return 0;
+}
+
+int cfg_index_shared(const cfg *c, const cfg_table *t)
+{
+    bool per_table = strstr(t->index, "{table}") != NULL && (t->db != NULL || strstr(t->index, "{db}") != NULL);
+    if (t->pattern != NULL && !per_table && t->alias == NULL)
+        return 1; /* several tables match the pattern, one index */
+    if (t->alias != NULL)
+        return 1; /* an alias may point anywhere */
+    for (size_t i = 0; i < c->n_tables; i++) {
+        const cfg_table *o = &c->tables[i];
+        if (o != t && (strcmp(o->index, t->index) == 0 || (o->alias && t->alias && strcmp(o->alias, t->alias) == 0)))
+            return 1;
+    }
+    return 0;
+}
+
+const char *cfg_rule_name(const cfg_table *t, char *buf, size_t len)
+{
+    if (t->pattern != NULL)
+        snprintf(buf, len, "/%s/", t->pattern);
+    else
+        snprintf(buf, len, "%s.%s", t->db, t->table);
+    return buf;
 }

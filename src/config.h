@@ -5,6 +5,7 @@
 #ifndef CE_CONFIG_H
 #define CE_CONFIG_H
 
+#include <regex.h>
 #include <stddef.h>
 
 #include "map/value.h"
@@ -12,17 +13,45 @@
 #define CFG_MAX_ADDRESSES 16
 
 typedef enum { CFG_DDL_DELETE = 0, CFG_DDL_IGNORE } cfg_ddl_action;
+typedef enum { CFG_DELETE_HARD = 0, CFG_DELETE_SOFT } cfg_delete_mode;
+
+/* "a:b" items of rename (old:new) and add_field (name:value). */
+typedef struct cfg_pair {
+    char *a;
+    char *b;
+} cfg_pair;
+
+#define CFG_INDEX_MAX 255 /* bytes of an index name */
 
 /* Options settable in [defaults] and per [table]; `set` has a bit per key
  * given explicitly (CFG_OPT_*), so table values win over defaults. */
 enum { CFG_OPT_DECIMAL = 1, CFG_OPT_TIMEZONE = 2, CFG_OPT_BLOB = 4, CFG_OPT_ON_TRUNCATE = 8, CFG_OPT_ON_DROP = 16 };
 
 typedef struct cfg_table {
-    char *db;
+    char *db;        /* [table DB.TABLE]; NULL for a regex rule */
     char *table;
-    char *index;
+    char *pattern;   /* [table /REGEX/]: the regex, matched against the whole "db.table" */
+    regex_t re;      /* compiled pattern (when pattern != NULL) */
+    char *index;     /* template: {db} and {table} are replaced (lowercased) */
     char **id_cols;  /* NULL when the rule takes Canal's isKey columns */
     size_t n_id_cols;
+    char *id_separator;  /* between id columns; default "_" */
+    char *id_prefix;     /* template like index, prepended to the _id; NULL = none */
+    char **include;      /* only these columns (NULL = all) */
+    size_t n_include;
+    char **exclude;      /* never these columns */
+    size_t n_exclude;
+    cfg_pair *rename;    /* column old:new in the document */
+    size_t n_rename;
+    cfg_pair *add_field; /* static name:value fields added to every document */
+    size_t n_add_field;
+    char *routing;       /* column whose value routes the document; NULL = none */
+    char *pipeline;      /* ingest pipeline; NULL = none */
+    cfg_delete_mode delete_mode;
+    char *soft_field;    /* delete = soft:FIELD */
+    int enabled;         /* enabled = false: matched rows are skipped */
+    char *mapping;       /* JSON file: settings + mappings to create the index with; NULL = none */
+    char *alias;         /* write through this alias; NULL = none */
     int line;        /* line of the [table ...] header */
     value_opts values;   /* decimal, timezone, blob, convert (convs owned here) */
     cfg_ddl_action on_truncate;
@@ -44,7 +73,18 @@ typedef struct cfg_canal {
 } cfg_canal;
 
 typedef struct cfg_es {
-    char *url;
+    char *url;               /* one URL, or several comma-separated (round-robin, failover) */
+    char *username;          /* basic auth; "" = none */
+    char *password;
+    char *api_key;           /* "Authorization: ApiKey ..."; "" = none */
+    char *ca_file;           /* TLS: CA bundle to verify the node with; "" = system CAs */
+    char *cert_file;         /* TLS client certificate and key; "" = none */
+    char *key_file;
+    char *verify;            /* "true" | "false" */
+    char *compression;       /* "none" | "gzip" */
+    long bulk_max_actions;   /* send the body when it holds this many actions */
+    long flush_interval_ms;  /* send what is buffered after this long (0 = at the end of each batch only) */
+    long concurrency;        /* bulk requests in flight */
     char *versioning;        /* "external" | "off" */
     long version_epoch;      /* 0..255 */
     long retry_initial_ms;
@@ -64,9 +104,22 @@ typedef struct cfg_checkpoint {
     char *file;              /* "" = no checkpoint file */
 } cfg_checkpoint;
 
+typedef struct cfg_http {
+    char *listen;            /* "host:port" for /metrics and /health; "" = off */
+    long health_max_lag_s;   /* /health answers 503 above this lag */
+} cfg_http;
+
+typedef struct cfg_log {
+    char *level;             /* error | warn | info | debug */
+    char *format;            /* text | json */
+    char *file;              /* "" = stderr; reopened on SIGHUP */
+} cfg_log;
+
 typedef struct cfg {
     char *path;
     cfg_checkpoint checkpoint;
+    cfg_http http;
+    cfg_log log;
     cfg_table defaults;  /* [defaults]: only the option fields are used */
     cfg_canal canal;
     cfg_es es;
@@ -80,7 +133,18 @@ int cfg_load(const char *path, cfg *out, char *err, size_t errlen);
 /* Same from a string; `name` stands for the file name in messages. */
 int cfg_load_string(const char *text, const char *name, cfg *out, char *err, size_t errlen);
 void cfg_free(cfg *c);
-/* The rule for db.table, or NULL. */
+/* The first rule (file order) matching db.table, or NULL. A disabled rule
+ * is returned too: callers check `enabled`. */
 const cfg_table *cfg_find_table(const cfg *c, const char *db, const char *table);
+/* Expands {db} and {table} (lowercased when `lower`) in tmpl. -1 when the
+ * result does not fit or tmpl names another {variable}. */
+int cfg_expand_template(const char *tmpl, const char *db, const char *table, int lower, char *out, size_t outlen);
+/* The index name the rule writes to for db.table (alias when set, else the
+ * expanded index template). -1 when it does not fit or is not a valid name. */
+int cfg_index_for(const cfg_table *t, const char *db, const char *table, char *out, size_t outlen);
+/* 1 when the rule's index can hold the documents of more than one table. */
+int cfg_index_shared(const cfg *c, const cfg_table *t);
+/* A short name of the rule for messages: "shop.items" or "/regex/". */
+const char *cfg_rule_name(const cfg_table *t, char *buf, size_t len);
 
 #endif

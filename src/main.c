@@ -7,6 +7,7 @@
 #include "util/log.h"
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -35,6 +36,7 @@ static void main_usage(FILE *f)
 {
     fputs("usage: canal-es run -c FILE [--log-level error|warn|info|debug]\n"
           "       canal-es status -c FILE\n"
+          "       canal-es replay-dead-letters -c FILE [--dry-run] DEADLETTER_FILE\n"
           "       canal-es --help\n"
           "       canal-es --version\n"
           "\n"
@@ -43,10 +45,12 @@ static void main_usage(FILE *f)
           "commands:\n"
           "  run            subscribe to Canal and index every change of the configured tables\n"
           "  status         print the checkpoint ([checkpoint] file) and the lag in seconds\n"
+          "  replay-dead-letters  re-send the documents of a dead-letter file (after fixing the mapping);\n"
+          "                 what still fails is kept in DEADLETTER_FILE.remaining (see its --help)\n"
           "\n"
           "options:\n"
           "  -c, --config FILE   the INI configuration file (see etc/canal-es.ini)\n"
-          "  --log-level LEVEL   error, warn, info (default) or debug\n"
+          "  --log-level LEVEL   error, warn, info or debug (default: [log] level, info)\n"
           "  -h, --help          this text\n"
           "  -V, --version       the version\n"
           "\n"
@@ -102,10 +106,12 @@ static int main_status(int argc, char **argv)
 static int main_run(int argc, char **argv)
 {
     const char *path = NULL;
+    bool level_given = false;
     for (int i = 2; i < argc; i++) {
         if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc) {
             path = argv[++i];
         } else if (strcmp(argv[i], "--log-level") == 0 && i + 1 < argc) {
+            level_given = true;
             static const char *const levels[] = {"error", "warn", "info", "debug"};
             const char *l = argv[++i];
             size_t k;
@@ -135,6 +141,12 @@ static int main_run(int argc, char **argv)
     if (cfg_load(path, &c, err, sizeof err) != 0) {
         fprintf(stderr, "canal-es: %s\n", err);
         return 2;
+    }
+    if (!level_given) {
+        static const char *const names[] = {"error", "warn", "info", "debug"};
+        for (size_t k = 0; k < 4; k++)
+            if (strcmp(c.log.level, names[k]) == 0)
+                ce_log_set_level((ce_log_level)k);
     }
     char ctx[160];
     snprintf(ctx, sizeof ctx, "dest=%s", c.canal.destination);

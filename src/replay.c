@@ -1,12 +1,1352 @@
-/* replay: re-sending dead letters (not written yet). */
+/* replay: re-sending dead letters.
+ *
+ * The file is read line by line (at most REPLAY_MAX_LINE bytes a line, the
+ * rest of a longer line is skipped, the line kept as bad). Each line is
+ * parsed with yajl's event parser and its "action" and "document" values are
+ * re-generated token by token with yajl_gen, so strings (a \u0000 escape
+ * too) and numbers (20-digit integers) stay exact; the action is then
+ * checked with yajl_tree. Lines are grouped into `_bulk` requests of at most
+ * bulk_max_bytes. Only the positions of the lines are kept: the lines that
+ * remain are read again from the file when DEADLETTERS.remaining is written,
+ * in file order, so memory stays bounded by one request and one line. */
 #include "replay.h"
+#include "config.h"
+#include "util/backoff.h"
+#include "util/mem.h"
+#include "util/utf8.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_parse.h>
+#include <yajl/yajl_tree.h>
+
+#define REPLAY_MAX_ACTION ((size_t)1 << 20) /* an action line: _index, _id, version... */
+#define REPLAY_MAX_BODY (((size_t)1 << 31) + 4096)
+#define REPLAY_CHUNK ((size_t)64 << 10)
+#define REPLAY_OUT_FLUSH ((size_t)1 << 20)
+#define REPLAY_MAX_ITEMS 65536      /* lines per batch, bad ones included */
+#define REPLAY_DEFAULT_RETRIES 5    /* when max_retries is 0 ("forever" for the service) */
+#define REPLAY_MAX_RETRY_AFTER_MS 60000
+#define REPLAY_DETAILS 10           /* rejected/failed lines shown in the summary */
+#define REPLAY_BAD_SHOWN 20         /* bad lines reported on stderr */
+
+/* ------------------------------------------------------------------ JSON */
+
+static void *replay_yajl_malloc(void *ctx, size_t n)
+{
+    (void)ctx;
+    return ce_malloc(n);
+}
+static void *replay_yajl_realloc(void *ctx, void *p, size_t n)
+{
+    (void)ctx;
+    return ce_realloc(p, n);
+}
+static void replay_yajl_free(void *ctx, void *p)
+{
+    (void)ctx;
+    ce_free(p);
+}
+static yajl_alloc_funcs replay_af = {replay_yajl_malloc, replay_yajl_realloc, replay_yajl_free, NULL};
+
+/* A generator's output: a bounded buffer; `full` once an append failed. */
+typedef struct replay_out {
+    ce_buf *buf;
+    int full;
+} replay_out;
+
+static void replay_print(void *ctx, const char *s, size_t n)
+{
+    replay_out *o = ctx;
+    if (!o->full && ce_buf_append(o->buf, s, n) != 0)
+        o->full = 1;
+}
+
+static yajl_gen replay_gen_new(replay_out *o)
+{
+    yajl_gen g = yajl_gen_alloc(&replay_af);
+    if (g != NULL)
+        yajl_gen_config(g, yajl_gen_print_callback, replay_print, o);
+    return g;
+}
+
+enum { REPLAY_FWD_SEND = 0, REPLAY_FWD_REWRITE };
+/* The first token of a member value. */
+enum { REPLAY_KIND_NONE = 0, REPLAY_KIND_NULL, REPLAY_KIND_SCALAR, REPLAY_KIND_MAP, REPLAY_KIND_ARRAY };
+
+/* Forwards the tokens of chosen members of the line's object to generators.
+ * SEND: "action" → action, "document" → document, the rest is skipped.
+ * REWRITE: new time/status/error first, then every member but those three. */
+typedef struct replay_fwd {
+    int mode;
+    size_t depth;    /* 0 before the line's object, 1 inside it */
+    yajl_gen cur;    /* receives the tokens of the member value being read; NULL skips them */
+    yajl_gen next;   /* target of the value after the member name just read */
+    int next_is_doc;
+    yajl_gen action, document, line;
+    int seen_action, seen_document;
+    int doc_kind;
+    const char *fail; /* why a callback stopped the parse */
+    const char *when, *type, *reason;
+    int status;
+} replay_fwd;
+
+static int replay_emit(replay_fwd *f, yajl_gen_status s)
+{
+    if (s == yajl_gen_status_ok)
+        return 1;
+    f->fail = s == yajl_max_depth_exceeded ? "nested deeper than 128 levels" : "the JSON cannot be re-generated";
+    return 0;
+}
+
+/* Before a value token: the line must be an object; a member value starts. */
+static int replay_value(replay_fwd *f, int kind)
+{
+    if (f->depth == 0) {
+        if (kind != REPLAY_KIND_MAP) {
+            f->fail = "the line is not a JSON object";
+            return 0;
+        }
+        return 1;
+    }
+    if (f->depth == 1) {
+        f->cur = f->next;
+        if (f->next_is_doc)
+            f->doc_kind = kind;
+    }
+    return 1;
+}
+
+/* After a scalar or a closing token: at depth 1 the member value is complete. */
+static void replay_value_done(replay_fwd *f)
+{
+    if (f->depth == 1) {
+        f->cur = NULL;
+        f->next = NULL;
+        f->next_is_doc = 0;
+    }
+}
+
+/* yajl checks UTF-8 loosely (overlong forms, escaped lone surrogates pass):
+ * what is sent must be strictly valid. */
+static int replay_utf8(replay_fwd *f, const unsigned char *s, size_t n)
+{
+    if (ce_utf8_valid_prefix((const char *)s, n) == n)
+        return 1;
+    f->fail = "invalid UTF-8 in a string";
+    return 0;
+}
+
+static int replay_is(const unsigned char *k, size_t n, const char *name)
+{
+    return n == strlen(name) && memcmp(k, name, n) == 0;
+}
+
+#define REPLAY_KEY(g, k) yajl_gen_string((g), (const unsigned char *)(k), sizeof(k) - 1)
+#define REPLAY_STR(g, s) yajl_gen_string((g), (const unsigned char *)(s), strlen(s))
+
+/* REWRITE: the object's opening and the new result members. */
+static int replay_rewrite_head(replay_fwd *f)
+{
+    yajl_gen g = f->line;
+    char st[16];
+    int stn = snprintf(st, sizeof st, "%d", f->status);
+    yajl_gen_status s = yajl_gen_map_open(g);
+    if (s == yajl_gen_status_ok) s = REPLAY_KEY(g, "time");
+    if (s == yajl_gen_status_ok) s = REPLAY_STR(g, f->when);
+    if (s == yajl_gen_status_ok) s = REPLAY_KEY(g, "status");
+    if (s == yajl_gen_status_ok) s = yajl_gen_number(g, st, (size_t)stn);
+    if (s == yajl_gen_status_ok) s = REPLAY_KEY(g, "error");
+    if (s == yajl_gen_status_ok) s = yajl_gen_map_open(g);
+    if (s == yajl_gen_status_ok) s = REPLAY_KEY(g, "type");
+    if (s == yajl_gen_status_ok) s = REPLAY_STR(g, f->type);
+    if (s == yajl_gen_status_ok) s = REPLAY_KEY(g, "reason");
+    if (s == yajl_gen_status_ok) s = REPLAY_STR(g, f->reason);
+    if (s == yajl_gen_status_ok) s = yajl_gen_map_close(g);
+    return replay_emit(f, s);
+}
+
+/* A member name of the line's object: chooses where its value goes. */
+static int replay_member(replay_fwd *f, const unsigned char *k, size_t n)
+{
+    f->next = NULL;
+    f->next_is_doc = 0;
+    if (f->mode == REPLAY_FWD_SEND) {
+        if (replay_is(k, n, "action")) {
+            if (f->seen_action++) {
+                f->fail = "\"action\" appears twice";
+                return 0;
+            }
+            f->next = f->action;
+        } else if (replay_is(k, n, "document")) {
+            if (f->seen_document++) {
+                f->fail = "\"document\" appears twice";
+                return 0;
+            }
+            f->next = f->document;
+            f->next_is_doc = 1;
+        }
+        return 1;
+    }
+    if (replay_is(k, n, "time") || replay_is(k, n, "status") || replay_is(k, n, "error"))
+        return 1; /* replaced by the new result */
+    f->next = f->line;
+    return replay_utf8(f, k, n) && replay_emit(f, yajl_gen_string(f->line, k, n));
+}
+
+static int replay_cb_null(void *ctx)
+{
+    replay_fwd *f = ctx;
+    if (!replay_value(f, REPLAY_KIND_NULL) || (f->cur && !replay_emit(f, yajl_gen_null(f->cur))))
+        return 0;
+    replay_value_done(f);
+    return 1;
+}
+
+static int replay_cb_bool(void *ctx, int b)
+{
+    replay_fwd *f = ctx;
+    if (!replay_value(f, REPLAY_KIND_SCALAR) || (f->cur && !replay_emit(f, yajl_gen_bool(f->cur, b))))
+        return 0;
+    replay_value_done(f);
+    return 1;
+}
+
+/* The number's text as written: yajl_gen_number copies it verbatim. */
+static int replay_cb_number(void *ctx, const char *s, size_t n)
+{
+    replay_fwd *f = ctx;
+    if (!replay_value(f, REPLAY_KIND_SCALAR) || (f->cur && !replay_emit(f, yajl_gen_number(f->cur, s, n))))
+        return 0;
+    replay_value_done(f);
+    return 1;
+}
+
+static int replay_cb_string(void *ctx, const unsigned char *s, size_t n)
+{
+    replay_fwd *f = ctx;
+    if (!replay_value(f, REPLAY_KIND_SCALAR) ||
+        (f->cur && (!replay_utf8(f, s, n) || !replay_emit(f, yajl_gen_string(f->cur, s, n)))))
+        return 0;
+    replay_value_done(f);
+    return 1;
+}
+
+static int replay_cb_start_map(void *ctx)
+{
+    replay_fwd *f = ctx;
+    if (!replay_value(f, REPLAY_KIND_MAP))
+        return 0;
+    if (f->depth == 0) {
+        f->depth = 1;
+        return f->mode == REPLAY_FWD_REWRITE ? replay_rewrite_head(f) : 1;
+    }
+    if (f->cur && !replay_emit(f, yajl_gen_map_open(f->cur)))
+        return 0;
+    f->depth++;
+    return 1;
+}
+
+static int replay_cb_key(void *ctx, const unsigned char *k, size_t n)
+{
+    replay_fwd *f = ctx;
+    if (f->depth == 1)
+        return replay_member(f, k, n);
+    return f->cur == NULL || (replay_utf8(f, k, n) && replay_emit(f, yajl_gen_string(f->cur, k, n)));
+}
+
+static int replay_cb_end_map(void *ctx)
+{
+    replay_fwd *f = ctx;
+    f->depth--;
+    if (f->depth == 0)
+        return f->mode != REPLAY_FWD_REWRITE || replay_emit(f, yajl_gen_map_close(f->line));
+    if (f->cur && !replay_emit(f, yajl_gen_map_close(f->cur)))
+        return 0;
+    replay_value_done(f);
+    return 1;
+}
+
+static int replay_cb_start_array(void *ctx)
+{
+    replay_fwd *f = ctx;
+    if (!replay_value(f, REPLAY_KIND_ARRAY) || (f->cur && !replay_emit(f, yajl_gen_array_open(f->cur))))
+        return 0;
+    f->depth++;
+    return 1;
+}
+
+static int replay_cb_end_array(void *ctx)
+{
+    replay_fwd *f = ctx;
+    f->depth--;
+    if (f->cur && !replay_emit(f, yajl_gen_array_close(f->cur)))
+        return 0;
+    replay_value_done(f);
+    return 1;
+}
+
+static const yajl_callbacks replay_cb = {
+    replay_cb_null,      replay_cb_bool,    NULL,
+    NULL,                replay_cb_number,  replay_cb_string,
+    replay_cb_start_map, replay_cb_key,     replay_cb_end_map,
+    replay_cb_start_array, replay_cb_end_array,
+};
+
+/* Runs the forwarder over the line. 0, or -1 with err. */
+static int replay_parse(replay_fwd *f, const char *line, size_t len, char *err, size_t errlen)
+{
+    int rc = -1;
+    yajl_handle h = yajl_alloc(&replay_cb, &replay_af, f);
+    if (h == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    yajl_status st = yajl_parse(h, (const unsigned char *)line, len);
+    if (st == yajl_status_ok)
+        st = yajl_complete_parse(h);
+    if (st != yajl_status_ok) {
+        size_t at = yajl_get_bytes_consumed(h);
+        if (f->fail != NULL) {
+            snprintf(err, errlen, "%s", f->fail);
+        } else {
+            unsigned char *m = yajl_get_error(h, 0, (const unsigned char *)line, len);
+            const char *msg = m ? (const char *)m : "parse error";
+            size_t ml = strlen(msg);
+            while (ml > 0 && (msg[ml - 1] == '\n' || msg[ml - 1] == ' '))
+                ml--;
+            snprintf(err, errlen, "not valid JSON (%.*s, near byte %zu)", (int)(ml > 200 ? 200 : ml), msg, at);
+            if (m)
+                yajl_free_error(h, m);
+        }
+        goto out;
+    }
+    rc = 0;
+out:
+    if (h)
+        yajl_free(h);
+    return rc;
+}
+
+static const char *const replay_op_names[] = {"index", "create", "update", "delete"};
+
+/* Copies s, truncated to fit (dlen > 0). */
+static void replay_copy(char *dst, size_t dlen, const char *s)
+{
+    size_t n = strnlen(s, dlen - 1);
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+}
+
+/* Checks the re-generated action line (NUL-terminated) and fills e. */
+static int replay_check_action(const char *text, replay_entry *e, char *err, size_t errlen)
+{
+    int rc = -1;
+    char perr[160] = "";
+    yajl_val v = yajl_tree_parse(text, perr, sizeof perr);
+    if (v == NULL) {
+        snprintf(err, errlen, "the action cannot be read: %s", perr[0] ? perr : "out of memory");
+        goto out;
+    }
+    if (!YAJL_IS_OBJECT(v) || v->u.object.len != 1) {
+        snprintf(err, errlen, "\"action\" must be an object with one member (index, create, update or delete)");
+        goto out;
+    }
+    const char *op = v->u.object.keys[0];
+    size_t k;
+    for (k = 0; k < 4 && strcmp(op, replay_op_names[k]) != 0; k++)
+        ;
+    if (k == 4) {
+        snprintf(err, errlen, "unknown action \"%.40s\" (index, create, update or delete)", op);
+        goto out;
+    }
+    e->op = (replay_op)k;
+    yajl_val meta = v->u.object.values[0];
+    if (!YAJL_IS_OBJECT(meta)) {
+        snprintf(err, errlen, "\"action\".%s must be an object", op);
+        goto out;
+    }
+    static const char *idx_path[] = {"_index", NULL};
+    static const char *id_path[] = {"_id", NULL};
+    static const char *ver_path[] = {"version", NULL};
+    static const char *vt_path[] = {"version_type", NULL};
+    yajl_val idx = yajl_tree_get(meta, idx_path, yajl_t_any);
+    yajl_val id = yajl_tree_get(meta, id_path, yajl_t_any);
+    yajl_val ver = yajl_tree_get(meta, ver_path, yajl_t_any);
+    yajl_val vt = yajl_tree_get(meta, vt_path, yajl_t_any);
+    if (idx == NULL || !YAJL_IS_STRING(idx) || YAJL_GET_STRING(idx)[0] == '\0') {
+        snprintf(err, errlen, "the action has no _index");
+        goto out;
+    }
+    if (id == NULL || !YAJL_IS_STRING(id) || YAJL_GET_STRING(id)[0] == '\0') {
+        snprintf(err, errlen, "the action has no _id");
+        goto out;
+    }
+    if (ver != NULL && (!YAJL_IS_INTEGER(ver) || YAJL_GET_INTEGER(ver) < 0)) {
+        snprintf(err, errlen, "the action's version must be a non-negative integer");
+        goto out;
+    }
+    if (vt != NULL && !YAJL_IS_STRING(vt)) {
+        snprintf(err, errlen, "the action's version_type must be a string");
+        goto out;
+    }
+    replay_copy(e->index, sizeof e->index, YAJL_GET_STRING(idx));
+    replay_copy(e->id, sizeof e->id, YAJL_GET_STRING(id));
+    e->has_version = ver != NULL;
+    e->version = ver ? YAJL_GET_INTEGER(ver) : 0;
+    replay_copy(e->version_type, sizeof e->version_type, vt ? YAJL_GET_STRING(vt) : "");
+    rc = 0;
+out:
+    if (v)
+        yajl_tree_free(v);
+    return rc;
+}
+
+int replay_line_to_ndjson(const char *line, size_t len, ce_buf *out, replay_entry *e, char *err, size_t errlen)
+{
+    int rc = -1;
+    size_t mark = out->len;
+    ce_buf act, doc;
+    ce_buf_init(&act, REPLAY_MAX_ACTION);
+    ce_buf_init(&doc, REPLAY_MAX_LINE);
+    replay_out ao = {&act, 0}, dout = {&doc, 0};
+    yajl_gen ga = replay_gen_new(&ao);
+    yajl_gen gd = replay_gen_new(&dout);
+    memset(e, 0, sizeof *e);
+    if (ga == NULL || gd == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    replay_fwd f = {.mode = REPLAY_FWD_SEND, .action = ga, .document = gd};
+    if (replay_parse(&f, line, len, err, errlen) != 0)
+        goto out;
+    if (ao.full || dout.full) {
+        snprintf(err, errlen, ao.full ? "the action is larger than 1 MiB" : "out of memory for the document");
+        goto out;
+    }
+    if (!f.seen_action) {
+        snprintf(err, errlen, "no \"action\" member");
+        goto out;
+    }
+    if (ce_buf_terminate(&act) != 0) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    if (replay_check_action((const char *)act.data, e, err, errlen) != 0)
+        goto out;
+    const char *opname = replay_op_names[e->op];
+    if (e->op == REPLAY_OP_DELETE) {
+        if (f.seen_document && f.doc_kind != REPLAY_KIND_NULL) {
+            snprintf(err, errlen, "a delete action has no document (\"document\" must be null)");
+            goto out;
+        }
+    } else if (!f.seen_document || f.doc_kind != REPLAY_KIND_MAP) {
+        snprintf(err, errlen, "the %s action needs a document object: \"document\" is %s", opname,
+                 !f.seen_document ? "missing" : f.doc_kind == REPLAY_KIND_NULL ? "null" : "not an object");
+        goto out;
+    }
+    e->has_document = e->op != REPLAY_OP_DELETE;
+    if (ce_buf_append(out, act.data, act.len) != 0 || ce_buf_putc(out, '\n') != 0 ||
+        (e->has_document && (ce_buf_append(out, doc.data, doc.len) != 0 || ce_buf_putc(out, '\n') != 0))) {
+        out->len = mark;
+        snprintf(err, errlen, "the action does not fit in the request buffer (%zu bytes)", out->max);
+        goto out;
+    }
+    rc = 0;
+out:
+    if (ga)
+        yajl_gen_free(ga);
+    if (gd)
+        yajl_gen_free(gd);
+    ce_buf_free(&act);
+    ce_buf_free(&doc);
+    return rc;
+}
+
+int replay_rewrite_line(const char *line, size_t len, const char *when, int status, const char *type,
+                        const char *reason, ce_buf *out, char *err, size_t errlen)
+{
+    int rc = -1;
+    size_t mark = out->len;
+    replay_out lo = {out, 0};
+    yajl_gen g = replay_gen_new(&lo);
+    if (g == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    replay_fwd f = {.mode = REPLAY_FWD_REWRITE, .line = g, .when = when, .status = status, .type = type,
+                    .reason = reason};
+    if (replay_parse(&f, line, len, err, errlen) != 0)
+        goto out;
+    if (lo.full || ce_buf_putc(out, '\n') != 0) {
+        snprintf(err, errlen, "the rewritten line does not fit in memory");
+        goto out;
+    }
+    rc = 0;
+out:
+    if (rc != 0)
+        out->len = mark;
+    if (g)
+        yajl_gen_free(g);
+    return rc;
+}
+
+replay_outcome replay_classify(const sink_item *it)
+{
+    switch (it->cls) {
+    case SINK_ITEM_OK:
+        return it->status == 409 ? REPLAY_SUPERSEDED : REPLAY_APPLIED;
+    case SINK_ITEM_RETRY:
+        return REPLAY_RETRY;
+    case SINK_ITEM_FATAL:
+        return REPLAY_FATAL;
+    case SINK_ITEM_DEAD:
+    default:
+        return REPLAY_REJECTED;
+    }
+}
+
+void replay_format_summary(const replay_counts *c, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "replayed %zu: applied %zu, superseded %zu, rejected %zu, failed %zu, bad lines %zu",
+             c->lines, c->applied, c->superseded, c->rejected, c->failed, c->bad);
+}
+
+/* ------------------------------------------------------------------ the command */
+
+static volatile sig_atomic_t replay_stop = 0;
+
+static void replay_on_signal(int sig)
+{
+    (void)sig;
+    replay_stop = 1;
+}
+
+static int replay_aborted(void *ud)
+{
+    (void)ud;
+    return replay_stop != 0;
+}
+
+/* Where a line is in the file. */
+typedef struct replay_span {
+    uint64_t off;
+    size_t len;   /* without the newline */
+    int too_long; /* longer than the line buffer: only its start was kept */
+    int newline;  /* it ended with '\n' (not at the end of the file) */
+} replay_span;
+
+typedef struct replay_reader {
+    int fd;
+    uint8_t *chunk;
+    size_t pos, end;
+    uint64_t off; /* file offset of chunk[pos] */
+    int eof;
+} replay_reader;
+
+/* The next line: 1, 0 at the end of the file, -1 on a read error (err). */
+static int replay_read_line(replay_reader *r, ce_buf *line, replay_span *sp, char *err, size_t errlen)
+{
+    ce_buf_reset(line);
+    *sp = (replay_span){.off = r->off};
+    for (;;) {
+        if (r->pos == r->end) {
+            if (r->eof)
+                return sp->len > 0 ? 1 : 0;
+            ssize_t n = read(r->fd, r->chunk, REPLAY_CHUNK);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0) {
+                snprintf(err, errlen, "read failed: %s", strerror(errno));
+                return -1;
+            }
+            if (n == 0)
+                r->eof = 1;
+            r->pos = 0;
+            r->end = (size_t)n;
+            continue;
+        }
+        const uint8_t *s = r->chunk + r->pos;
+        size_t avail = r->end - r->pos;
+        const uint8_t *nl = memchr(s, '\n', avail);
+        size_t take = nl ? (size_t)(nl - s) : avail;
+        if (!sp->too_long) {
+            if (take > line->max - line->len)
+                sp->too_long = 1;
+            else if (ce_buf_append(line, s, take) != 0) {
+                snprintf(err, errlen, "out of memory for a %zu-byte line", line->len + take);
+                return -1;
+            }
+        }
+        sp->len += take;
+        r->pos += take + (nl != NULL);
+        r->off += take + (nl != NULL);
+        if (nl) {
+            sp->newline = 1;
+            return 1;
+        }
+    }
+}
+
+enum { RS_PENDING = 0, RS_APPLIED, RS_SUPERSEDED, RS_REJECTED, RS_FAILED, RS_BAD, RS_UNSENT };
+
+typedef struct replay_item {
+    uint64_t off;           /* the line in the file */
+    size_t len;
+    size_t line_no;
+    size_t body_off, body_len; /* its _bulk lines in the batch body */
+    unsigned char state;    /* RS_* */
+    unsigned char answered; /* res holds the node's answer for this item */
+} replay_item;
+
+typedef struct replay_ctx {
+    const cfg *c;
+    const char *path;
+    bool dry_run;
+    replay_reader rd;
+    sink *sink;
+    replay_item *items;
+    sink_item *res;      /* per item: the last answer */
+    sink_item *tres;     /* per request */
+    size_t *idx;         /* items of the request */
+    size_t n, cap;
+    ce_buf body, req, line, nd, scratch, rew, ob; /* nd: the line being added; rew: a rewritten line */
+    size_t req_cap;
+    long retries;
+    ce_backoff bo;
+    int out_fd;
+    char tmp_path[PATH_MAX];
+    char rem_path[PATH_MAX];
+    size_t rem_lines;
+    replay_counts cnt;
+    size_t unversioned;
+    size_t unsent;
+    bool stop_sending;
+    char why_stopped[1300];
+    char detail[REPLAY_DETAILS][800];
+    size_t n_detail, more_detail;
+    char err[2 * PATH_MAX + 1024];
+} replay_ctx;
+
+static void replay_usage(FILE *f)
+{
+    fputs("usage: canal-es replay-dead-letters -c FILE [--dry-run] DEADLETTER_FILE\n"
+          "\n"
+          "Re-sends the documents of a dead-letter file to the search node of FILE's [elasticsearch] url,\n"
+          "with the external versions they were written with (a document changed since is superseded,\n"
+          "not overwritten). Lines that still fail are written to DEADLETTER_FILE.remaining (the\n"
+          "original file is never modified); when nothing remains, no .remaining file is left.\n"
+          "\n"
+          "options:\n"
+          "  -c, --config FILE   the canal-es configuration (url, request_timeout_ms, bulk_max_bytes,\n"
+          "                      retry_initial_ms, retry_max_ms, max_retries)\n"
+          "  --dry-run           print the _bulk NDJSON that would be sent, send nothing\n"
+          "  -h, --help          this text\n"
+          "\n"
+          "exit status: 0 every line applied or superseded, 1 lines remain (or nothing could be sent),\n"
+          "2 usage or configuration error\n",
+          f);
+}
+
+static void replay_now(char *when, size_t n)
+{
+    struct timespec ts;
+    struct tm tm;
+    when[0] = '\0';
+    if (clock_gettime(CLOCK_REALTIME, &ts) == 0 && gmtime_r(&ts.tv_sec, &tm) != NULL) {
+        size_t k = strftime(when, n, "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(when + k, n - k, ".%03ldZ", ts.tv_nsec / 1000000L);
+    }
+}
+
+static int replay_write_all(int fd, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    while (n > 0) {
+        ssize_t w = write(fd, b, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        b += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int replay_out_flush(replay_ctx *x)
+{
+    if (x->ob.len > 0 && replay_write_all(x->out_fd, x->ob.data, x->ob.len) != 0) {
+        snprintf(x->err, sizeof x->err, "%s: write failed: %s", x->tmp_path, strerror(errno));
+        return -1;
+    }
+    ce_buf_reset(&x->ob);
+    return 0;
+}
+
+static int replay_out_append(replay_ctx *x, const void *p, size_t n)
+{
+    if (x->ob.len + n > REPLAY_OUT_FLUSH && replay_out_flush(x) != 0)
+        return -1;
+    if (n >= REPLAY_OUT_FLUSH) {
+        if (replay_write_all(x->out_fd, p, n) != 0) {
+            snprintf(x->err, sizeof x->err, "%s: write failed: %s", x->tmp_path, strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    if (ce_buf_append(&x->ob, p, n) != 0) {
+        snprintf(x->err, sizeof x->err, "%s: out of memory", x->tmp_path);
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads bytes [off, off+n) of the dead-letter file again. */
+static int replay_pread(replay_ctx *x, uint64_t off, uint8_t *p, size_t n, size_t line_no)
+{
+    while (n > 0) {
+        ssize_t r = pread(x->rd.fd, p, n, (off_t)off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            snprintf(x->err, sizeof x->err, "%s:%zu: cannot read the line again: %s", x->path, line_no,
+                     r < 0 ? strerror(errno) : "the file was truncated");
+            return -1;
+        }
+        p += r;
+        off += (uint64_t)r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+/* The line as it is in the file, into the remaining file. */
+static int replay_keep_verbatim(replay_ctx *x, const replay_item *it)
+{
+    uint8_t buf[16384];
+    uint64_t off = it->off;
+    size_t left = it->len;
+    while (left > 0) {
+        size_t n = left < sizeof buf ? left : sizeof buf;
+        if (replay_pread(x, off, buf, n, it->line_no) != 0 || replay_out_append(x, buf, n) != 0)
+            return -1;
+        off += n;
+        left -= n;
+    }
+    return replay_out_append(x, "\n", 1);
+}
+
+/* The line with the node's latest answer as its time/status/error. */
+static int replay_keep_answered(replay_ctx *x, size_t i)
+{
+    const replay_item *it = &x->items[i];
+    const sink_item *r = &x->res[i];
+    ce_buf_reset(&x->scratch);
+    ce_buf_reset(&x->rew);
+    if (ce_buf_reserve(&x->scratch, it->len) != 0) {
+        snprintf(x->err, sizeof x->err, "%s:%zu: out of memory for the line", x->path, it->line_no);
+        return -1;
+    }
+    if (replay_pread(x, it->off, x->scratch.data, it->len, it->line_no) != 0)
+        return -1;
+    x->scratch.len = it->len;
+    char when[40], err[300];
+    replay_now(when, sizeof when);
+    if (replay_rewrite_line((const char *)x->scratch.data, x->scratch.len, when, r->status, r->type, r->reason,
+                            &x->rew, err, sizeof err) != 0)
+        return replay_keep_verbatim(x, it); /* cannot happen for a line that was sent; keep it as it is */
+    return replay_out_append(x, x->rew.data, x->rew.len);
+}
+
+/* _index/_id of an item, from its action line in the body. */
+static void replay_ident(const replay_ctx *x, const replay_item *it, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "?");
+    const uint8_t *p = x->body.data + it->body_off;
+    const uint8_t *nl = memchr(p, '\n', it->body_len);
+    size_t n = nl ? (size_t)(nl - p) : it->body_len;
+    char *copy = ce_strndup((const char *)p, n);
+    char perr[64];
+    yajl_val v = copy ? yajl_tree_parse(copy, perr, sizeof perr) : NULL;
+    if (v && YAJL_IS_OBJECT(v) && v->u.object.len == 1) {
+        static const char *idx_path[] = {"_index", NULL};
+        static const char *id_path[] = {"_id", NULL};
+        const char *idx = YAJL_GET_STRING(yajl_tree_get(v->u.object.values[0], idx_path, yajl_t_string));
+        const char *id = YAJL_GET_STRING(yajl_tree_get(v->u.object.values[0], id_path, yajl_t_string));
+        snprintf(out, outlen, "%s %s/%s", v->u.object.keys[0], idx ? idx : "?", id ? id : "?");
+    }
+    if (v)
+        yajl_tree_free(v);
+    ce_free(copy);
+}
+
+static void replay_note_detail(replay_ctx *x, size_t i, const char *what)
+{
+    if (x->n_detail >= REPLAY_DETAILS) {
+        x->more_detail++;
+        return;
+    }
+    const replay_item *it = &x->items[i];
+    const sink_item *r = &x->res[i];
+    char ident[300];
+    replay_ident(x, it, ident, sizeof ident);
+    if (it->answered)
+        snprintf(x->detail[x->n_detail++], sizeof x->detail[0], "  %s %s:%zu %.300s: HTTP %d %s: %s", what,
+                 x->path, it->line_no, ident, r->status, r->type, r->reason);
+    else
+        snprintf(x->detail[x->n_detail++], sizeof x->detail[0], "  %s %s:%zu %.300s: %s", what, x->path,
+                 it->line_no, ident, r->reason[0] ? r->reason : "not sent");
+}
+
+static void replay_bad_line(replay_ctx *x, size_t line_no, const char *why)
+{
+    if (x->cnt.bad < REPLAY_BAD_SHOWN)
+        fprintf(stderr, "canal-es replay-dead-letters: %s:%zu: %s\n", x->path, line_no, why);
+    x->cnt.bad++;
+}
+
+static int replay_grow(replay_ctx *x)
+{
+    if (x->n < x->cap)
+        return 0;
+    size_t ncap = x->cap ? x->cap * 2 : 256;
+    replay_item *ni = ce_realloc(x->items, ncap * sizeof *ni);
+    if (ni != NULL)
+        x->items = ni;
+    sink_item *nr = ce_realloc(x->res, ncap * sizeof *nr);
+    if (nr != NULL)
+        x->res = nr;
+    sink_item *nt = ce_realloc(x->tres, ncap * sizeof *nt);
+    if (nt != NULL)
+        x->tres = nt;
+    size_t *nx = ce_realloc(x->idx, ncap * sizeof *nx);
+    if (nx != NULL)
+        x->idx = nx;
+    if (ni == NULL || nr == NULL || nt == NULL || nx == NULL) {
+        snprintf(x->err, sizeof x->err, "out of memory for %zu lines", ncap);
+        return -1;
+    }
+    x->cap = ncap;
+    return 0;
+}
+
+/* Marks every pending item failed; answered ones keep their last answer. */
+static void replay_fail_pending(replay_ctx *x, const char *why)
+{
+    for (size_t i = 0; i < x->n; i++) {
+        if (x->items[i].state != RS_PENDING)
+            continue;
+        x->items[i].state = RS_FAILED;
+        if (!x->items[i].answered)
+            replay_copy(x->res[i].reason, sizeof x->res[i].reason, why);
+    }
+}
+
+static void replay_stop_sending(replay_ctx *x, const char *why)
+{
+    x->stop_sending = true;
+    replay_copy(x->why_stopped, sizeof x->why_stopped, why);
+    replay_fail_pending(x, why);
+}
+
+/* One round: every pending item once, in requests of at most req_cap bytes.
+ * -1 when sending must stop (credentials, interrupted); *whole_failed when
+ * a request failed as a whole (the items not answered stay pending). */
+static int replay_round(replay_ctx *x, bool *whole_failed)
+{
+    size_t i = 0;
+    while (i < x->n) {
+        if (x->items[i].state != RS_PENDING) {
+            i++;
+            continue;
+        }
+        ce_buf_reset(&x->req);
+        size_t k = 0, j = i;
+        for (; j < x->n; j++) {
+            const replay_item *it = &x->items[j];
+            if (it->state != RS_PENDING)
+                continue;
+            if (k > 0 && x->req.len + it->body_len > x->req_cap)
+                break;
+            if (ce_buf_append(&x->req, x->body.data + it->body_off, it->body_len) != 0) {
+                snprintf(x->err, sizeof x->err, "out of memory for a %zu-byte request", x->req.len + it->body_len);
+                replay_stop_sending(x, x->err);
+                return -1;
+            }
+            x->idx[k++] = j;
+        }
+        sink_summary sum = {.item = x->tres, .item_cap = k};
+        sink_rc rc = sink_bulk(x->sink, x->req.data, x->req.len, k, &sum, x->err, sizeof x->err);
+        if (replay_stop) {
+            replay_stop_sending(x, "interrupted");
+            return -1;
+        }
+        if (rc == SINK_FATAL) {
+            replay_stop_sending(x, x->err);
+            return -1;
+        }
+        if (rc == SINK_TOO_LARGE) {
+            if (k == 1) {
+                size_t t = x->idx[0];
+                x->res[t] = (sink_item){.cls = SINK_ITEM_DEAD, .status = 413};
+                replay_copy(x->res[t].type, sizeof x->res[t].type, "request_entity_too_large");
+                snprintf(x->res[t].reason, sizeof x->res[t].reason,
+                         "the node refused a %zu-byte request holding only this action (HTTP 413)", x->req.len);
+                x->items[t].answered = 1;
+                x->items[t].state = RS_REJECTED;
+                i = j;
+                continue;
+            }
+            x->req_cap = x->req.len / 2 > 0 ? x->req.len / 2 : 1;
+            fprintf(stderr, "canal-es replay-dead-letters: %s: node refused %zu bytes (413): now sending at most %zu "
+                    "bytes per request\n", x->c->es.url, x->req.len, x->req_cap);
+            continue; /* the same items, in smaller requests */
+        }
+        if (rc != SINK_OK) {
+            *whole_failed = true;
+            for (size_t m = 0; m < k; m++)
+                if (!x->items[x->idx[m]].answered)
+                    replay_copy(x->res[x->idx[m]].reason, sizeof x->res[x->idx[m]].reason, x->err);
+            return 0;
+        }
+        for (size_t m = 0; m < k; m++) {
+            size_t t = x->idx[m];
+            x->res[t] = x->tres[m];
+            x->items[t].answered = 1;
+            switch (replay_classify(&x->tres[m])) {
+            case REPLAY_APPLIED: x->items[t].state = RS_APPLIED; break;
+            case REPLAY_SUPERSEDED: x->items[t].state = RS_SUPERSEDED; break;
+            case REPLAY_REJECTED: x->items[t].state = RS_REJECTED; break;
+            case REPLAY_RETRY: break; /* stays pending */
+            case REPLAY_FATAL:
+                snprintf(x->err, sizeof x->err, "%s: HTTP %d %s: %s: credentials refused", x->c->es.url,
+                         x->tres[m].status, x->tres[m].type, x->tres[m].reason);
+                replay_stop_sending(x, x->err);
+                return -1;
+            }
+        }
+        i = j;
+    }
+    return 0;
+}
+
+/* Sends the pending items of the batch until each has a final answer, retrying
+ * 429/5xx items and failed requests with backoff, at most x->retries times. */
+static void replay_send(replay_ctx *x)
+{
+    ce_backoff_reset(&x->bo);
+    for (long attempt = 0;; attempt++) {
+        bool whole_failed = false;
+        if (replay_round(x, &whole_failed) != 0)
+            return;
+        size_t pending = 0;
+        for (size_t i = 0; i < x->n; i++)
+            pending += x->items[i].state == RS_PENDING;
+        if (pending == 0)
+            return;
+        if (!whole_failed) {
+            const sink_item *first = NULL;
+            for (size_t i = 0; i < x->n && first == NULL; i++)
+                if (x->items[i].state == RS_PENDING)
+                    first = &x->res[i];
+            snprintf(x->err, sizeof x->err, "%s: %zu items to send again (first: HTTP %d %s: %s)", x->c->es.url,
+                     pending, first ? first->status : 0, first ? first->type : "", first ? first->reason : "");
+        }
+        if (attempt >= x->retries) {
+            if (whole_failed) {
+                char why[sizeof x->why_stopped];
+                snprintf(why, sizeof why, "%.1100s (given up after %ld retries)", x->err, x->retries);
+                replay_stop_sending(x, why);
+            } else {
+                replay_fail_pending(x, x->err);
+            }
+            return;
+        }
+        uint64_t delay = ce_backoff_next(&x->bo);
+        long long ra = whole_failed ? sink_retry_after_ms(x->sink) : 0;
+        if (ra > REPLAY_MAX_RETRY_AFTER_MS)
+            ra = REPLAY_MAX_RETRY_AFTER_MS;
+        if (ra > 0 && delay < (uint64_t)ra)
+            delay = (uint64_t)ra;
+        fprintf(stderr, "canal-es replay-dead-letters: %s; retrying in %llu ms (%ld of %ld)\n", x->err,
+                (unsigned long long)delay, attempt + 1, x->retries);
+        if (ce_sleep_ms(delay, &replay_stop)) {
+            replay_stop_sending(x, "interrupted");
+            return;
+        }
+    }
+}
+
+/* Sends the batch (unless dry run), then writes its lines that did not
+ * succeed to the remaining file, in file order, and counts them. */
+static int replay_flush(replay_ctx *x)
+{
+    if (!x->dry_run && !x->stop_sending) {
+        size_t pending = 0;
+        for (size_t i = 0; i < x->n; i++)
+            pending += x->items[i].state == RS_PENDING;
+        if (pending > 0)
+            replay_send(x);
+    }
+    int rc = -1;
+    for (size_t i = 0; i < x->n; i++) {
+        replay_item *it = &x->items[i];
+        if (it->state == RS_PENDING) { /* not sent: dry run, or sending stopped before this batch */
+            it->state = RS_UNSENT;
+            replay_copy(x->res[i].reason, sizeof x->res[i].reason, "not sent");
+        }
+        switch (it->state) {
+        case RS_APPLIED: x->cnt.applied++; continue;
+        case RS_SUPERSEDED: x->cnt.superseded++; continue;
+        case RS_REJECTED: x->cnt.rejected++; replay_note_detail(x, i, "rejected"); break;
+        case RS_FAILED: x->cnt.failed++; replay_note_detail(x, i, "failed"); break;
+        case RS_UNSENT: x->cnt.failed++; x->unsent++; break;
+        default: break; /* RS_BAD: counted when read */
+        }
+        if (x->dry_run)
+            continue;
+        if ((it->answered && it->state != RS_UNSENT ? replay_keep_answered(x, i) : replay_keep_verbatim(x, it)) != 0)
+            goto out;
+        x->rem_lines++;
+    }
+    rc = 0;
+out:
+    x->n = 0;
+    ce_buf_reset(&x->body);
+    return rc;
+}
+
+static bool replay_blank(const ce_buf *line, const replay_span *sp)
+{
+    if (sp->too_long)
+        return false;
+    for (size_t i = 0; i < line->len; i++)
+        if (line->data[i] != ' ' && line->data[i] != '\t' && line->data[i] != '\r')
+            return false;
+    return true;
+}
+
+/* One line of the file: checked, turned into _bulk lines, added to the batch
+ * (which is sent first when the line does not fit). */
+static int replay_add(replay_ctx *x, const replay_span *sp, size_t line_no)
+{
+    char why[600];
+    replay_entry e = {0};
+    int bad = 0;
+    ce_buf_reset(&x->nd);
+    if (replay_stop && !x->stop_sending) {
+        x->stop_sending = true;
+        replay_copy(x->why_stopped, sizeof x->why_stopped, "interrupted");
+    }
+    if (x->stop_sending) {
+        /* nothing more is sent: kept as it is */
+    } else if (sp->too_long) {
+        snprintf(why, sizeof why, "line of %zu bytes is longer than the limit of %zu bytes", sp->len, x->line.max);
+        bad = 1;
+    } else if (replay_line_to_ndjson((const char *)x->line.data, x->line.len, &x->nd, &e, why, sizeof why) != 0) {
+        if (!sp->newline) {
+            size_t l = strlen(why);
+            snprintf(why + l, sizeof why - l, " (the last line has no newline: was it still being written?)");
+        }
+        bad = 1;
+    }
+    if (bad)
+        replay_bad_line(x, line_no, why);
+    else if (!x->stop_sending && !e.has_version && x->unversioned++ == 0)
+        fprintf(stderr, "canal-es replay-dead-letters: %s:%zu: the action has no version (versioning = off): "
+                "it overwrites the document even if it changed since\n", x->path, line_no);
+    if (x->dry_run) {
+        if (!bad && fwrite(x->nd.data, 1, x->nd.len, stdout) != x->nd.len) {
+            snprintf(x->err, sizeof x->err, "writing the NDJSON to stdout failed: %s", strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    if (x->n > 0 && (x->n >= REPLAY_MAX_ITEMS || x->body.len + x->nd.len > (size_t)x->c->es.bulk_max_bytes)) {
+        if (replay_flush(x) != 0)
+            return -1;
+    }
+    if (replay_grow(x) != 0)
+        return -1;
+    replay_item *it = &x->items[x->n];
+    *it = (replay_item){.off = sp->off, .len = sp->len, .line_no = line_no, .body_off = x->body.len,
+                        .state = bad ? RS_BAD : x->stop_sending ? RS_UNSENT : RS_PENDING};
+    memset(&x->res[x->n], 0, sizeof x->res[x->n]);
+    if (it->state == RS_PENDING) {
+        if (ce_buf_append(&x->body, x->nd.data, x->nd.len) != 0) {
+            snprintf(x->err, sizeof x->err, "%s:%zu: out of memory for the request body", x->path, line_no);
+            return -1;
+        }
+        it->body_len = x->nd.len;
+    }
+    x->n++;
+    return 0;
+}
+
+/* fsyncs the directory of path (after a rename or unlink in it). */
+static void replay_sync_dir(const char *path)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL)
+        replay_copy(dir, sizeof dir, ".");
+    else
+        snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+/* Renames the temporary file to .remaining (lines remain) or removes both. */
+static int replay_finish(replay_ctx *x, bool *stale_removed)
+{
+    *stale_removed = false;
+    if (replay_out_flush(x) != 0)
+        return -1;
+    if (x->rem_lines > 0) {
+        if (fsync(x->out_fd) != 0) {
+            snprintf(x->err, sizeof x->err, "%s: fsync failed: %s", x->tmp_path, strerror(errno));
+            return -1;
+        }
+        close(x->out_fd);
+        x->out_fd = -1;
+        if (rename(x->tmp_path, x->rem_path) != 0) {
+            snprintf(x->err, sizeof x->err, "cannot rename %s to %s: %s", x->tmp_path, x->rem_path, strerror(errno));
+            return -1;
+        }
+        x->tmp_path[0] = '\0';
+    } else {
+        close(x->out_fd);
+        x->out_fd = -1;
+        unlink(x->tmp_path);
+        x->tmp_path[0] = '\0';
+        if (unlink(x->rem_path) == 0)
+            *stale_removed = true;
+        else if (errno != ENOENT) {
+            snprintf(x->err, sizeof x->err, "cannot remove the stale %s: %s", x->rem_path, strerror(errno));
+            return -1;
+        }
+    }
+    replay_sync_dir(x->rem_path);
+    return 0;
+}
+
+static void replay_print_summary(replay_ctx *x, bool stale_removed)
+{
+    char line[300];
+    replay_format_summary(&x->cnt, line, sizeof line);
+    printf("%s\n", line);
+    for (size_t i = 0; i < x->n_detail; i++)
+        printf("%s\n", x->detail[i]);
+    if (x->more_detail > 0)
+        printf("  ... and %zu more rejected or failed lines\n", x->more_detail);
+    if (x->cnt.bad > REPLAY_BAD_SHOWN)
+        fprintf(stderr, "canal-es replay-dead-letters: %zu more bad lines in %s\n", x->cnt.bad - REPLAY_BAD_SHOWN,
+                x->path);
+    if (x->stop_sending)
+        fprintf(stderr, "canal-es replay-dead-letters: stopped sending: %s; the lines without an answer (%zu of "
+                "them never sent) are kept as they were\n", x->why_stopped, x->unsent);
+    if (x->rem_lines > 0)
+        printf("%zu line%s remain%s in %s\n", x->rem_lines, x->rem_lines == 1 ? "" : "s", x->rem_lines == 1 ? "s" : "",
+               x->rem_path);
+    else
+        printf("nothing remains%s\n", stale_removed ? " (the old .remaining file was removed)" : "");
+    fflush(stdout);
+}
+
+static int replay_args(int argc, char **argv, const char **config, const char **file, bool *dry_run)
+{
+    bool opts = true;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (opts && (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) && i + 1 < argc) {
+            *config = argv[++i];
+        } else if (opts && strcmp(a, "--dry-run") == 0) {
+            *dry_run = true;
+        } else if (opts && (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)) {
+            replay_usage(stdout);
+            return 0;
+        } else if (opts && strcmp(a, "--") == 0) {
+            opts = false;
+        } else if (opts && a[0] == '-' && a[1] != '\0') {
+            fprintf(stderr, "canal-es replay-dead-letters: unexpected argument '%s'\n", a);
+            replay_usage(stderr);
+            return 2;
+        } else if (*file == NULL) {
+            *file = a;
+        } else {
+            fprintf(stderr, "canal-es replay-dead-letters: one DEADLETTER_FILE only ('%s' and '%s')\n", *file, a);
+            return 2;
+        }
+    }
+    if (*config == NULL || *file == NULL) {
+        fprintf(stderr, "canal-es replay-dead-letters: %s is required\n",
+                *config == NULL ? "-c FILE" : "DEADLETTER_FILE");
+        replay_usage(stderr);
+        return 2;
+    }
+    return -1; /* go on */
+}
 
 int replay_main(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fputs("canal-es replay-dead-letters: not implemented yet\n", stderr);
-    return 2;
+    const char *config = NULL, *file = NULL;
+    bool dry_run = false;
+    int rc = replay_args(argc, argv, &config, &file, &dry_run);
+    if (rc >= 0)
+        return rc;
+    rc = 2;
+    cfg c;
+    bool have_cfg = false;
+    replay_ctx *x = ce_calloc(1, sizeof *x);
+    char err[1024];
+    if (x == NULL) {
+        fprintf(stderr, "canal-es replay-dead-letters: out of memory\n");
+        return 1;
+    }
+    x->rd.fd = -1;
+    x->out_fd = -1;
+    x->path = file;
+    x->dry_run = dry_run;
+    ce_buf_init(&x->line, REPLAY_MAX_LINE);
+    ce_buf_init(&x->nd, REPLAY_MAX_BODY);
+    ce_buf_init(&x->body, REPLAY_MAX_BODY);
+    ce_buf_init(&x->req, REPLAY_MAX_BODY);
+    ce_buf_init(&x->scratch, REPLAY_MAX_LINE);
+    ce_buf_init(&x->rew, REPLAY_MAX_BODY);
+    ce_buf_init(&x->ob, 2 * REPLAY_OUT_FLUSH);
+    if (cfg_load(config, &c, err, sizeof err) != 0) {
+        fprintf(stderr, "canal-es: %s\n", err);
+        goto out;
+    }
+    have_cfg = true;
+    x->c = &c;
+    x->req_cap = (size_t)c.es.bulk_max_bytes;
+    x->retries = c.es.max_retries > 0 ? c.es.max_retries : REPLAY_DEFAULT_RETRIES;
+    ce_backoff_init(&x->bo, (uint64_t)c.es.retry_initial_ms, (uint64_t)c.es.retry_max_ms);
+
+    x->rd.fd = open(file, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (x->rd.fd < 0 || fstat(x->rd.fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        fprintf(stderr, "canal-es replay-dead-letters: %s: %s\n", file,
+                x->rd.fd < 0 ? strerror(errno) : "not a regular file");
+        goto out;
+    }
+    x->rd.chunk = ce_malloc(REPLAY_CHUNK);
+    if (x->rd.chunk == NULL) {
+        fprintf(stderr, "canal-es replay-dead-letters: out of memory\n");
+        rc = 1;
+        goto out;
+    }
+    if (!dry_run) {
+        int n1 = snprintf(x->rem_path, sizeof x->rem_path, "%s.remaining", file);
+        int n2 = snprintf(x->tmp_path, sizeof x->tmp_path, "%s.remaining.tmp.%ld", file, (long)getpid());
+        if (n1 < 0 || (size_t)n1 >= sizeof x->rem_path || n2 < 0 || (size_t)n2 >= sizeof x->tmp_path) {
+            fprintf(stderr, "canal-es replay-dead-letters: %s: path too long\n", file);
+            x->tmp_path[0] = '\0';
+            goto out;
+        }
+        x->out_fd = open(x->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+        if (x->out_fd < 0) {
+            fprintf(stderr, "canal-es replay-dead-letters: cannot create %s: %s\n", x->tmp_path, strerror(errno));
+            x->tmp_path[0] = '\0';
+            rc = 1;
+            goto out;
+        }
+        x->sink = sink_new(c.es.url, c.es.request_timeout_ms, err, sizeof err);
+        if (x->sink == NULL) {
+            fprintf(stderr, "canal-es replay-dead-letters: %s\n", err);
+            rc = 1;
+            goto out;
+        }
+        sink_set_abort(x->sink, replay_aborted, NULL);
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = replay_on_signal;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = SA_RESETHAND | SA_RESTART; /* a second signal ends the process at once */
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+    }
+    signal(SIGPIPE, SIG_IGN);
+
+    rc = 1;
+    size_t line_no = 0;
+    for (;;) {
+        replay_span sp;
+        int r = replay_read_line(&x->rd, &x->line, &sp, x->err, sizeof x->err);
+        if (r < 0) {
+            fprintf(stderr, "canal-es replay-dead-letters: %s:%zu: %s\n", file, line_no + 1, x->err);
+            goto out;
+        }
+        if (r == 0)
+            break;
+        line_no++;
+        if (replay_blank(&x->line, &sp))
+            continue;
+        x->cnt.lines++;
+        if (replay_add(x, &sp, line_no) != 0) {
+            fprintf(stderr, "canal-es replay-dead-letters: %s\n", x->err);
+            goto out;
+        }
+    }
+    if (replay_flush(x) != 0) {
+        fprintf(stderr, "canal-es replay-dead-letters: %s\n", x->err);
+        goto out;
+    }
+    if (dry_run) {
+        if (fflush(stdout) != 0) {
+            fprintf(stderr, "canal-es replay-dead-letters: writing to stdout failed: %s\n", strerror(errno));
+            goto out;
+        }
+        fprintf(stderr, "dry run: %zu lines: %zu would be sent, %zu bad lines; nothing was sent\n", x->cnt.lines,
+                x->cnt.lines - x->cnt.bad, x->cnt.bad);
+        rc = x->cnt.bad > 0 ? 1 : 0;
+        goto out;
+    }
+    bool stale_removed;
+    if (replay_finish(x, &stale_removed) != 0) {
+        fprintf(stderr, "canal-es replay-dead-letters: %s\n", x->err);
+        goto out;
+    }
+    replay_print_summary(x, stale_removed);
+    rc = x->cnt.rejected + x->cnt.failed + x->cnt.bad > 0 ? 1 : 0;
+out:
+    if (x->out_fd >= 0)
+        close(x->out_fd);
+    if (x->tmp_path[0] != '\0') {
+        unlink(x->tmp_path);
+        fprintf(stderr, "canal-es replay-dead-letters: %s is unchanged; %s was not written\n", file, x->rem_path);
+    }
+    if (x->rd.fd >= 0)
+        close(x->rd.fd);
+    sink_free(x->sink);
+    ce_free(x->rd.chunk);
+    ce_free(x->items);
+    ce_free(x->res);
+    ce_free(x->tres);
+    ce_free(x->idx);
+    ce_buf_free(&x->line);
+    ce_buf_free(&x->nd);
+    ce_buf_free(&x->body);
+    ce_buf_free(&x->req);
+    ce_buf_free(&x->scratch);
+    ce_buf_free(&x->rew);
+    ce_buf_free(&x->ob);
+    ce_free(x);
+    if (have_cfg)
+        cfg_free(&c);
+    return rc;
 }

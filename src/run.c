@@ -37,6 +37,10 @@ typedef struct run_ctx {
     volatile sig_atomic_t abandon; /* shutdown_timeout_ms passed: give up the batch in hand */
     uint64_t stop_deadline;        /* monotonic ms; 0 until the stop is seen */
     size_t req_cap;                /* bytes per _bulk request (halved on 413) */
+    uint64_t first_buffered_ms;    /* when the oldest buffered action was added; 0 = none */
+    char cache_db[256], cache_table[256]; /* the last cfg_find_table lookup */
+    const cfg_table *cache_rule;
+    bool cache_valid;
     canal_client *canal;
     sink *sink;
     bulk bulk;
@@ -299,6 +303,7 @@ static int run_send(run_ctx *r, size_t n, sink_summary *tot, bool give_up, bool 
  * the failed items are sent again. */
 static int run_flush(run_ctx *r)
 {
+    r->first_buffered_ms = 0;
     if (r->bulk.n_actions == 0)
         return RUN_DONE;
     ce_backoff_reset(&r->bo);
@@ -341,6 +346,19 @@ static int run_flush(run_ctx *r)
     }
 }
 
+/* cfg_find_table with a one-entry cache: rows come in runs of one table. */
+static const cfg_table *run_rule(run_ctx *r, const char *db, const char *table)
+{
+    if (r->cache_valid && strcmp(r->cache_db, db) == 0 && strcmp(r->cache_table, table) == 0)
+        return r->cache_rule;
+    const cfg_table *rule = cfg_find_table(r->c, db, table);
+    int a = snprintf(r->cache_db, sizeof r->cache_db, "%s", db);
+    int b = snprintf(r->cache_table, sizeof r->cache_table, "%s", table);
+    r->cache_valid = a >= 0 && (size_t)a < sizeof r->cache_db && b >= 0 && (size_t)b < sizeof r->cache_table;
+    r->cache_rule = rule;
+    return rule;
+}
+
 static int run_on_row(void *ud, const row_event *ev)
 {
     run_ctx *r = ud;
@@ -349,10 +367,14 @@ static int run_on_row(void *ud, const row_event *ev)
     r->last.binlog_offset = ev->offset;
     r->last.source_time_ms = ev->execute_time;
     snprintf(r->last.gtid, sizeof r->last.gtid, "%s", ev->gtid ? ev->gtid : "");
-    const cfg_table *rule = cfg_find_table(r->c, ev->schema, ev->table);
+    const cfg_table *rule = run_rule(r, ev->schema, ev->table);
     if (rule == NULL) {
         CE_STAT_ADD(r->st, rows_skipped, 1);
         run_warn_once(r, ev->schema, ev->table, "no [table] rule matches: its rows are not indexed");
+        return 0;
+    }
+    if (!rule->enabled) {
+        CE_STAT_ADD(r->st, rows_skipped, 1);
         return 0;
     }
     int mrc = map_row(rule, ev, &r->mo, r->err, sizeof r->err);
@@ -368,18 +390,13 @@ static int run_on_row(void *ud, const row_event *ev)
         if (bulk_append(&r->bulk, &r->mo.act[i], r->err, sizeof r->err) != 0)
             return RUN_FAIL;
     }
-    if (r->bulk.body.len >= (size_t)r->c->es.bulk_max_bytes)
+    if (r->bulk.n_actions > 0 && r->first_buffered_ms == 0)
+        r->first_buffered_ms = run_now_ms();
+    if (r->bulk.body.len >= (size_t)r->c->es.bulk_max_bytes || r->bulk.n_actions >= (size_t)r->c->es.bulk_max_actions ||
+        (r->c->es.flush_interval_ms > 0 && r->bulk.n_actions > 0 &&
+         run_now_ms() - r->first_buffered_ms >= (uint64_t)r->c->es.flush_interval_ms))
         return run_flush(r);
     return 0;
-}
-
-/* The rule of another table writing to the same index, if any. */
-static const cfg_table *run_index_sharer(const cfg *c, const cfg_table *rule)
-{
-    for (size_t i = 0; i < c->n_tables; i++)
-        if (&c->tables[i] != rule && strcmp(c->tables[i].index, rule->index) == 0)
-            return &c->tables[i];
-    return NULL;
 }
 
 /* TRUNCATE / DROP TABLE of a mapped table: flush what came before, then
@@ -389,22 +406,29 @@ static int run_on_ddl(void *ud, const ddl_event *ev)
     run_ctx *r = ud;
     if (ev->kind == DDL_OTHER)
         return 0;
-    const cfg_table *rule = cfg_find_table(r->c, ev->schema, ev->table);
-    if (rule == NULL)
+    const cfg_table *rule = run_rule(r, ev->schema, ev->table);
+    if (rule == NULL || !rule->enabled)
         return 0;
+    char index[CFG_INDEX_MAX + 1], name[300];
+    if (cfg_index_for(rule, ev->schema, ev->table, index, sizeof index) != 0) {
+        ce_log(CE_LOG_ERROR, "map", "binlog %s:%lld: %s.%s: index template '%s' (config line %d) gives no valid index name",
+               ev->logfile, (long long)ev->offset, ev->schema, ev->table, rule->index, rule->line);
+        return RUN_FAIL;
+    }
     const char *what = ev->kind == DDL_TRUNCATE ? "TRUNCATE" : "DROP TABLE";
     cfg_ddl_action act = ev->kind == DDL_TRUNCATE ? rule->on_truncate : rule->on_drop;
     if (act == CFG_DDL_IGNORE) {
         ce_log(CE_LOG_INFO, "map", "binlog %s:%lld: %s of %s.%s: index %s kept (on_%s = ignore)", ev->logfile,
-               (long long)ev->offset, what, ev->schema, ev->table, rule->index,
+               (long long)ev->offset, what, ev->schema, ev->table, index,
                ev->kind == DDL_TRUNCATE ? "truncate" : "drop");
         return 0;
     }
-    const cfg_table *other = run_index_sharer(r->c, rule);
-    if (other != NULL) {
+    if (cfg_index_shared(r->c, rule)) {
         ce_log(CE_LOG_WARN, "map",
-               "binlog %s:%lld: %s of %s.%s not applied: index %s also holds %s.%s, whose documents would go too",
-               ev->logfile, (long long)ev->offset, what, ev->schema, ev->table, rule->index, other->db, other->table);
+               "binlog %s:%lld: %s of %s.%s not applied: index %s (rule %s) may hold documents of other tables, "
+               "which would go too",
+               ev->logfile, (long long)ev->offset, what, ev->schema, ev->table, index,
+               cfg_rule_name(rule, name, sizeof name));
         return 0;
     }
     int rc = run_flush(r);
@@ -415,11 +439,11 @@ static int run_on_ddl(void *ud, const ddl_event *ev)
         long long deleted = 0;
         if (run_abandoned(r))
             return RUN_STOPPED;
-        sink_rc sr = sink_delete_all(r->sink, rule->index, &deleted, r->err, sizeof r->err);
+        sink_rc sr = sink_delete_all(r->sink, index, &deleted, r->err, sizeof r->err);
         CE_STAT_ADD(r->st, bulk_requests, 1);
         if (sr == SINK_OK) {
             ce_log(CE_LOG_INFO, "map", "binlog %s:%lld: %s of %s.%s: deleted %lld documents from index %s",
-                   ev->logfile, (long long)ev->offset, what, ev->schema, ev->table, deleted, rule->index);
+                   ev->logfile, (long long)ev->offset, what, ev->schema, ev->table, deleted, index);
             return RUN_DONE;
         }
         if (sr == SINK_FATAL) {

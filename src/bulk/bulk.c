@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 static void bulk_print(void *ctx, const char *s, size_t n)
 {
@@ -72,6 +73,16 @@ static yajl_gen_status bulk_action_line(bulk *b, const map_action *a)
         s = BULK_KEY(g, "_id");
     if (s == yajl_gen_status_ok)
         s = value_emit_string(&b->values, g, a->id, a->id_len);
+    if (s == yajl_gen_status_ok && a->routing != NULL) {
+        s = BULK_KEY(g, "routing");
+        if (s == yajl_gen_status_ok)
+            s = value_emit_string(&b->values, g, a->routing, a->routing_len);
+    }
+    if (s == yajl_gen_status_ok && a->op == MAP_INDEX && a->rule != NULL && a->rule->pipeline != NULL) {
+        s = BULK_KEY(g, "pipeline");
+        if (s == yajl_gen_status_ok)
+            s = value_emit_string(&b->values, g, a->rule->pipeline, strlen(a->rule->pipeline));
+    }
     if (a->version > 0) {
         char num[24];
         int n = snprintf(num, sizeof num, "%lld", (long long)a->version);
@@ -93,19 +104,69 @@ static yajl_gen_status bulk_action_line(bulk *b, const map_action *a)
     return s;
 }
 
-/* The document: every column by its value_opts; `drop` columns are left out. */
-static yajl_gen_status bulk_document(bulk *b, const row_image *img, const value_opts *o)
+static bool bulk_in_list(char *const *list, size_t n, const char *name)
 {
+    for (size_t i = 0; i < n; i++)
+        if (strcasecmp(list[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* The field name of column `name` under rule r, or NULL when it is left out
+ * (include/exclude, or a static field of the same name wins). */
+static const char *bulk_field_name(const cfg_table *r, const char *name)
+{
+    if (r == NULL)
+        return name;
+    if (r->n_include > 0 && !bulk_in_list(r->include, r->n_include, name))
+        return NULL;
+    if (bulk_in_list(r->exclude, r->n_exclude, name))
+        return NULL;
+    const char *out = name;
+    for (size_t i = 0; i < r->n_rename; i++)
+        if (strcasecmp(r->rename[i].a, name) == 0) {
+            out = r->rename[i].b;
+            break;
+        }
+    for (size_t i = 0; i < r->n_add_field; i++)
+        if (strcmp(r->add_field[i].a, out) == 0)
+            return NULL;
+    if (r->delete_mode == CFG_DELETE_SOFT && strcmp(r->soft_field, out) == 0)
+        return NULL;
+    return out;
+}
+
+/* The document: every column by its value_opts and the rule's
+ * include/exclude/rename; `drop` columns are left out; then the rule's
+ * add_field values and, with delete = soft:FIELD, FIELD true or false. */
+static yajl_gen_status bulk_document(bulk *b, const map_action *a)
+{
+    const row_image *img = a->doc;
+    const value_opts *o = a->values;
+    const cfg_table *r = a->rule;
     yajl_gen g = b->g;
     yajl_gen_status s = yajl_gen_map_open(g);
     for (size_t i = 0; i < img->n && s == yajl_gen_status_ok; i++) {
         const row_col *c = &img->cols[i];
+        const char *field = bulk_field_name(r, c->name);
+        if (field == NULL)
+            continue;
         const value_conv *conv = value_find_conv(o, c->name);
         if (conv != NULL && conv->kind == VALUE_CONV_DROP)
             continue;
-        s = value_emit_string(&b->values, g, c->name, strlen(c->name));
+        s = value_emit_string(&b->values, g, field, strlen(field));
         if (s == yajl_gen_status_ok)
             s = value_emit(&b->values, g, c, o, conv);
+    }
+    for (size_t i = 0; r != NULL && i < r->n_add_field && s == yajl_gen_status_ok; i++) {
+        s = value_emit_string(&b->values, g, r->add_field[i].a, strlen(r->add_field[i].a));
+        if (s == yajl_gen_status_ok)
+            s = value_emit_string(&b->values, g, r->add_field[i].b, strlen(r->add_field[i].b));
+    }
+    if (s == yajl_gen_status_ok && r != NULL && r->delete_mode == CFG_DELETE_SOFT) {
+        s = value_emit_string(&b->values, g, r->soft_field, strlen(r->soft_field));
+        if (s == yajl_gen_status_ok)
+            s = yajl_gen_bool(g, a->soft != 0);
     }
     if (s == yajl_gen_status_ok)
         s = yajl_gen_map_close(g);
@@ -167,7 +228,7 @@ int bulk_append(bulk *b, const map_action *a, char *err, size_t errlen)
     yajl_gen_status s = bulk_action_line(b, a);
     size_t doc = b->body.len;
     if (s == yajl_gen_status_ok && a->op == MAP_INDEX)
-        s = bulk_document(b, a->doc, a->values);
+        s = bulk_document(b, a);
     if (s != yajl_gen_status_ok || b->overflow) {
         snprintf(err, errlen, "%s.%s id %.*s: %s", a->ev ? a->ev->schema : "", a->ev ? a->ev->table : "",
                  (int)(a->id_len > 64 ? 64 : a->id_len), a->id,

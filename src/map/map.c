@@ -20,15 +20,15 @@ static const row_col *map_find_col(const row_image *img, const char *name)
     return NULL;
 }
 
-static int map_id_part(const row_event *ev, const row_col *c, const char *which, ce_buf *ids, size_t start,
-                       char *err, size_t errlen)
+static int map_id_part(const cfg_table *rule, const row_event *ev, const row_col *c, const char *which,
+                       ce_buf *ids, size_t start, size_t first, char *err, size_t errlen)
 {
     if (c->is_null) {
         snprintf(err, errlen, "binlog %s:%lld: %s.%s: id column '%s' is NULL in the %s image", ev->logfile,
                  (long long)ev->offset, ev->schema, ev->table, c->name, which);
         return MAP_ERR;
     }
-    if (ids->len > start && ce_buf_putc(ids, '_') != 0)
+    if (ids->len > first && ce_buf_append_str(ids, rule->id_separator ? rule->id_separator : "_") != 0)
         goto too_long;
     if (ce_buf_append(ids, c->value, c->value_len) != 0 || ids->len - start > MAP_ID_MAX)
         goto too_long;
@@ -45,6 +45,16 @@ static int map_build_id(const cfg_table *rule, const row_event *ev, const row_im
 {
     size_t start = ids->len;
     int rc = MAP_OK;
+    if (rule->id_prefix != NULL) {
+        char prefix[MAP_ID_MAX + 1];
+        if (cfg_expand_template(rule->id_prefix, ev->schema, ev->table, 0, prefix, sizeof prefix) != 0 ||
+            ce_buf_append_str(ids, prefix) != 0) {
+            snprintf(err, errlen, "binlog %s:%lld: %s.%s: id_prefix longer than %d bytes", ev->logfile,
+                     (long long)ev->offset, ev->schema, ev->table, MAP_ID_MAX);
+            return MAP_ERR;
+        }
+    }
+    size_t first = ids->len; /* the separator goes between columns, not after the prefix */
     if (rule->n_id_cols > 0) {
         for (size_t i = 0; i < rule->n_id_cols && rc == MAP_OK; i++) {
             const row_col *c = map_find_col(img, rule->id_cols[i]);
@@ -54,7 +64,7 @@ static int map_build_id(const cfg_table *rule, const row_event *ev, const row_im
                          which);
                 rc = MAP_ERR;
             } else {
-                rc = map_id_part(ev, c, which, ids, start, err, errlen);
+                rc = map_id_part(rule, ev, c, which, ids, start, first, err, errlen);
             }
         }
     } else {
@@ -63,12 +73,12 @@ static int map_build_id(const cfg_table *rule, const row_event *ev, const row_im
             if (!img->cols[i].is_key)
                 continue;
             keys++;
-            rc = map_id_part(ev, &img->cols[i], which, ids, start, err, errlen);
+            rc = map_id_part(rule, ev, &img->cols[i], which, ids, start, first, err, errlen);
         }
         if (rc == MAP_OK && keys == 0)
             rc = MAP_NO_ID;
     }
-    if (rc == MAP_OK && ids->len == start) {
+    if (rc == MAP_OK && ids->len == first) {
         snprintf(err, errlen, "binlog %s:%lld: %s.%s: empty _id", ev->logfile, (long long)ev->offset, ev->schema,
                  ev->table);
         rc = MAP_ERR;
@@ -95,10 +105,58 @@ int64_t map_version(const char *logfile, int64_t offset, uint32_t row_index, uns
     return ((int64_t)epoch << 55) | (seq << 33) | pos;
 }
 
+/* The routing value of img (rule->routing column), into a. */
+static int map_routing(const cfg_table *rule, const row_event *ev, const row_image *img, const char *which,
+                       map_action *a, char *err, size_t errlen)
+{
+    if (rule->routing == NULL)
+        return MAP_OK;
+    const row_col *c = map_find_col(img, rule->routing);
+    if (c == NULL || c->is_null || c->value_len == 0) {
+        snprintf(err, errlen, "binlog %s:%lld: %s.%s: routing column '%s' (config line %d) is %s in the %s image",
+                 ev->logfile, (long long)ev->offset, ev->schema, ev->table, rule->routing, rule->line,
+                 c == NULL ? "missing" : "NULL or empty", which);
+        return MAP_ERR;
+    }
+    a->routing = c->value;
+    a->routing_len = c->value_len;
+    return MAP_OK;
+}
+
+/* One action; a delete of a soft-delete rule becomes an index of the image. */
+static int map_add(const cfg_table *rule, const row_event *ev, map_out *out, map_op op, const char *id,
+                   size_t id_len, const row_image *img, const char *which, int64_t version, char *err, size_t errlen)
+{
+    map_action *a = &out->act[out->n];
+    *a = (map_action){.op = op,
+                      .index = out->index,
+                      .id = id,
+                      .id_len = id_len,
+                      .doc = op == MAP_INDEX ? img : NULL,
+                      .ev = ev,
+                      .values = &rule->values,
+                      .version = version,
+                      .rule = rule};
+    if (op == MAP_DELETE && rule->delete_mode == CFG_DELETE_SOFT) {
+        a->op = MAP_INDEX;
+        a->doc = img;
+        a->soft = 1;
+    }
+    int rc = map_routing(rule, ev, img, which, a, err, errlen);
+    if (rc == MAP_OK)
+        out->n++;
+    return rc;
+}
+
 int map_row(const cfg_table *rule, const row_event *ev, map_out *out, char *err, size_t errlen)
 {
     out->n = 0;
     ce_buf_reset(&out->ids);
+    if (cfg_index_for(rule, ev->schema, ev->table, out->index, sizeof out->index) != 0) {
+        snprintf(err, errlen, "binlog %s:%lld: %s.%s: index template '%s' (config line %d) gives no valid index name",
+                 ev->logfile, (long long)ev->offset, ev->schema, ev->table, rule->index, rule->line);
+        return MAP_ERR;
+    }
     int64_t version = 0;
     if (out->versioning) {
         version = map_version(ev->logfile, ev->offset, ev->row_index, out->version_epoch);
@@ -117,18 +175,14 @@ int map_row(const cfg_table *rule, const row_event *ev, map_out *out, char *err,
         rc = map_build_id(rule, ev, &ev->after, "after", &out->ids, &new_len, err, errlen);
         if (rc != MAP_OK)
             return rc;
-        out->act[0] = (map_action){MAP_INDEX, rule->index, (const char *)out->ids.data, new_len, &ev->after, ev,
-                                   &rule->values, version};
-        out->n = 1;
-        return MAP_OK;
+        return map_add(rule, ev, out, MAP_INDEX, (const char *)out->ids.data, new_len, &ev->after, "after", version,
+                       err, errlen);
     case ROW_DELETE:
         rc = map_build_id(rule, ev, &ev->before, "before", &out->ids, &old_len, err, errlen);
         if (rc != MAP_OK)
             return rc;
-        out->act[0] = (map_action){MAP_DELETE, rule->index, (const char *)out->ids.data, old_len, NULL, ev,
-                                   &rule->values, version};
-        out->n = 1;
-        return MAP_OK;
+        return map_add(rule, ev, out, MAP_DELETE, (const char *)out->ids.data, old_len, &ev->before, "before",
+                       version, err, errlen);
     case ROW_UPDATE:
         if (ev->before.n > 0) {
             rc = map_build_id(rule, ev, &ev->before, "before", &out->ids, &old_len, err, errlen);
@@ -141,13 +195,13 @@ int map_row(const cfg_table *rule, const row_event *ev, map_out *out, char *err,
         {
             const char *base = (const char *)out->ids.data;
             const char *new_id = base + old_len;
-            if (ev->before.n > 0 && (old_len != new_len || memcmp(base, new_id, new_len) != 0))
-                out->act[out->n++] =
-                    (map_action){MAP_DELETE, rule->index, base, old_len, NULL, ev, &rule->values, version};
-            out->act[out->n++] =
-                (map_action){MAP_INDEX, rule->index, new_id, new_len, &ev->after, ev, &rule->values, version};
+            if (ev->before.n > 0 && (old_len != new_len || memcmp(base, new_id, new_len) != 0)) {
+                rc = map_add(rule, ev, out, MAP_DELETE, base, old_len, &ev->before, "before", version, err, errlen);
+                if (rc != MAP_OK)
+                    return rc;
+            }
+            return map_add(rule, ev, out, MAP_INDEX, new_id, new_len, &ev->after, "after", version, err, errlen);
         }
-        return MAP_OK;
     }
     snprintf(err, errlen, "unknown row operation %d", (int)ev->op);
     return MAP_ERR;

@@ -1,8 +1,11 @@
 /* map: row event + table rule → document actions (pure, no I/O).
  * INSERT → index(after); DELETE → delete(before); UPDATE → index(after),
- * preceded by delete(old id) when the update changed the id. The `_id` is
- * built from the rule's id columns, else the columns Canal marks isKey,
- * joined with "_". Action ids point into the map_out's buffer. */
+ * preceded by delete(old id) when the update changed the id. With
+ * delete = soft:FIELD a delete is an index of the before-image marked
+ * FIELD: true. The `_id` is id_prefix + the rule's id columns (else the
+ * columns Canal marks isKey) joined with id_separator. The index comes from
+ * the rule's template; routing from its routing column. Action ids point
+ * into the map_out's buffer. */
 #ifndef CE_MAP_MAP_H
 #define CE_MAP_MAP_H
 
@@ -27,11 +30,16 @@ typedef struct map_action {
     const row_event *ev;
     const value_opts *values; /* the rule's conversions (owned by the config) */
     int64_t version;          /* external version; 0 = versioning off */
+    const cfg_table *rule;    /* include/exclude/rename/add_field/pipeline; NULL = plain */
+    const char *routing;      /* routing value (not NUL-terminated); NULL = none */
+    size_t routing_len;
+    int soft;                 /* delete = soft: the MAP_INDEX of a deleted row: soft_field true */
 } map_action;
 
 typedef struct map_out {
     map_action act[2];
     size_t n;
+    char index[CFG_INDEX_MAX + 1]; /* the rule's index for this row */
     ce_buf ids;
     int versioning;          /* set by the caller: 1 = external versions */
     unsigned version_epoch;  /* 0..MAP_EPOCH_MAX, raised after a binlog numbering restart */

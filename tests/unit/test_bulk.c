@@ -456,6 +456,86 @@ static void test_body_cap(void **state)
     bulk_free(&b);
 }
 
+/* Table rule features end to end: template index, id prefix and separator,
+ * include/rename/add_field, routing, pipeline and soft deletes. */
+static void test_rule_features(void **state)
+{
+    bulk *b = *state;
+    static const char text[] = "[table /[Ss]hop\\.order_[0-9]+/]\n"
+                               "index = orders-{db}\n"
+                               "id = region, id\n"
+                               "id_prefix = {table}:\n"
+                               "id_separator = /\n"
+                               "include = id, region, total, Customer_ID\n"
+                               "rename = customer_id:customer, total:amount\n"
+                               "add_field = source:mysql, region:fixed\n"
+                               "routing = customer_id\n"
+                               "pipeline = enrich\n"
+                               "delete = soft:deleted\n";
+    cfg c;
+    char err[512] = "";
+    if (cfg_load_string(text, "t.ini", &c, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    const cfg_table *rule = cfg_find_table(&c, "Shop", "order_3");
+    assert_non_null(rule);
+    const row_col img[] = {
+        KEY("id", "5", "bigint(20)"),        COL("region", "eu", "varchar(8)"),
+        COL("total", "9.50", "decimal(6,2)"), COL("customer_id", "77", "int(11)"),
+        COL("secret", "x", "varchar(8)"),
+    };
+    row_event ev = mk_event(ROW_INSERT, (row_image)NO_IMG, (row_image)IMG(img));
+    ev.schema = "Shop";
+    ev.table = "order_3";
+    /* region is kept for the id but replaced in the document by the static field */
+    expect_body(b, rule, &ev,
+                "{\"index\":{\"_index\":\"orders-shop\",\"_id\":\"order_3:eu/5\",\"routing\":\"77\","
+                "\"pipeline\":\"enrich\"}}\n"
+                "{\"id\":5,\"amount\":\"9.50\",\"customer\":77,\"source\":\"mysql\",\"region\":\"fixed\","
+                "\"deleted\":false}\n",
+                1);
+    bulk_reset(b);
+    row_event del = mk_event(ROW_DELETE, (row_image)IMG(img), (row_image)NO_IMG);
+    del.schema = "Shop";
+    del.table = "order_3";
+    expect_body(b, rule, &del,
+                "{\"index\":{\"_index\":\"orders-shop\",\"_id\":\"order_3:eu/5\",\"routing\":\"77\","
+                "\"pipeline\":\"enrich\"}}\n"
+                "{\"id\":5,\"amount\":\"9.50\",\"customer\":77,\"source\":\"mysql\",\"region\":\"fixed\","
+                "\"deleted\":true}\n",
+                1);
+    /* a NULL routing value is an error naming the column */
+    const row_col nul_route[] = {KEY("id", "6", "bigint(20)"), COL("region", "eu", "varchar(8)"),
+                                 NUL("customer_id", "int(11)")};
+    row_event bad = mk_event(ROW_INSERT, (row_image)NO_IMG, (row_image)IMG(nul_route));
+    map_out mo;
+    map_out_init(&mo);
+    assert_int_equal(map_row(rule, &bad, &mo, err, sizeof err), MAP_ERR);
+    assert_non_null(strstr(err, "routing column 'customer_id'"));
+    map_out_free(&mo);
+    cfg_free(&c);
+}
+
+/* An exact rule with exclude and a hard delete: plain delete action. */
+static void test_rule_exclude_and_delete(void **state)
+{
+    bulk *b = *state;
+    static const char text[] = "[table shop.users]\nindex = u-{table}\nexclude = PASSWORD\n";
+    cfg c;
+    char err[512] = "";
+    if (cfg_load_string(text, "t.ini", &c, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    const cfg_table *rule = cfg_find_table(&c, "shop", "users");
+    const row_col img[] = {KEY("id", "1", "int(11)"), COL("password", "h", "varchar(8)"), COL("n", "a", "varchar(8)")};
+    row_event ev = mk_event(ROW_INSERT, (row_image)NO_IMG, (row_image)IMG(img));
+    ev.table = "users";
+    expect_body(b, rule, &ev, "{\"index\":{\"_index\":\"u-users\",\"_id\":\"1\"}}\n{\"id\":1,\"n\":\"a\"}\n", 1);
+    bulk_reset(b);
+    row_event del = mk_event(ROW_DELETE, (row_image)IMG(img), (row_image)NO_IMG);
+    del.table = "users";
+    expect_body(b, rule, &del, "{\"delete\":{\"_index\":\"u-users\",\"_id\":\"1\"}}\n", 1);
+    cfg_free(&c);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 /* External versions: epoch | file sequence | offset + row; growing along the binlog. */
@@ -528,6 +608,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_versions),
+        T(test_rule_features),
+        T(test_rule_exclude_and_delete),
         cmocka_unit_test(test_version_line_and_keep),
         T(test_insert),
         T(test_update_same_id),

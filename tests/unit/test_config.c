@@ -583,6 +583,140 @@ static void test_shipped_example(void **state)
     unsetenv("CANAL_PASSWORD");
 }
 
+/* Table rules: regex sections, first match wins, templates and every key. */
+static void test_table_rules(void **state)
+{
+    (void)state;
+    char mapping[] = "/tmp/canal-es-test-mapping-XXXXXX";
+    int fd = mkstemp(mapping);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "{}", 2), 2);
+    close(fd);
+    char text[2048];
+    snprintf(text, sizeof text,
+             "[table shop.order_archive]\n"                 /* 1 */
+             "index = archive\n"                            /* 2 */
+             "enabled = false\n"                            /* 3 */
+             "[table /shop\\.order_[0-9]+/]\n"              /* 4 */
+             "index = orders-{db}\n"                        /* 5 */
+             "id_prefix = {table}:\n"                       /* 6 */
+             "id_separator = |\n"                           /* 7 */
+             "include = id, total, customer_id\n"           /* 8 */
+             "rename = customer_id:customer, total:amount\n" /* 9 */
+             "add_field = source:mysql, region:eu:west\n"   /* 10 */
+             "routing = customer_id\n"                      /* 11 */
+             "pipeline = orders-enrich\n"                   /* 12 */
+             "delete = soft:is_deleted\n"                   /* 13 */
+             "mapping = %s\n"                               /* 14 */
+             "[table /[a-z]+\\.(users|Accounts)/]\n"        /* 15 */
+             "index = {db}_{table}\n"                       /* 16 */
+             "exclude = password_hash\n"                    /* 17 */
+             "alias = people\n",                            /* 18 */
+             mapping);
+    cfg c;
+    load_ok(text, &c);
+    assert_int_equal(c.n_tables, 3);
+    const cfg_table *a = cfg_find_table(&c, "shop", "order_archive");
+    assert_ptr_equal(a, &c.tables[0]); /* exact rule first: the regex below would match too */
+    assert_false(a->enabled);
+    const cfg_table *o = cfg_find_table(&c, "shop", "order_17");
+    assert_ptr_equal(o, &c.tables[1]);
+    assert_true(o->enabled);
+    assert_string_equal(o->pattern, "shop\\.order_[0-9]+");
+    assert_null(o->db);
+    assert_null(cfg_find_table(&c, "shop", "order_17x")); /* the whole name must match */
+    assert_null(cfg_find_table(&c, "xshop", "order_1"));
+    assert_null(cfg_find_table(&c, "shop", "order_"));
+    assert_string_equal(o->id_prefix, "{table}:");
+    assert_string_equal(o->id_separator, "|");
+    assert_int_equal(o->n_include, 3);
+    assert_string_equal(o->include[2], "customer_id");
+    assert_int_equal(o->n_rename, 2);
+    assert_string_equal(o->rename[1].a, "total");
+    assert_string_equal(o->rename[1].b, "amount");
+    assert_int_equal(o->n_add_field, 2);
+    assert_string_equal(o->add_field[1].a, "region");
+    assert_string_equal(o->add_field[1].b, "eu:west"); /* split at the first ':' */
+    assert_string_equal(o->routing, "customer_id");
+    assert_string_equal(o->pipeline, "orders-enrich");
+    assert_int_equal(o->delete_mode, CFG_DELETE_SOFT);
+    assert_string_equal(o->soft_field, "is_deleted");
+    assert_string_equal(o->mapping, mapping);
+    char idx[CFG_INDEX_MAX + 1];
+    assert_int_equal(cfg_index_for(o, "Shop", "order_17", idx, sizeof idx), 0);
+    assert_string_equal(idx, "orders-shop"); /* lowercased */
+    assert_true(cfg_index_shared(&c, o));    /* every shard in one index */
+    assert_false(cfg_index_shared(&c, a));
+    const cfg_table *u = cfg_find_table(&c, "crm", "Accounts");
+    assert_ptr_equal(u, &c.tables[2]);
+    assert_int_equal(cfg_index_for(u, "crm", "Accounts", idx, sizeof idx), 0);
+    assert_string_equal(idx, "people"); /* writes go through the alias */
+    assert_string_equal(u->id_separator, "_");
+    assert_int_equal(u->n_exclude, 1);
+    char name[64];
+    assert_string_equal(cfg_rule_name(u, name, sizeof name), "/[a-z]+\\.(users|Accounts)/");
+    assert_string_equal(cfg_rule_name(a, name, sizeof name), "shop.order_archive");
+    cfg_free(&c);
+    unlink(mapping);
+}
+
+static void test_table_rule_errors(void **state)
+{
+    (void)state;
+    expect_error("[table /shop.(/]\nindex = x\n", "t.ini:1: section [table /shop.(/]: bad regex", NULL);
+    expect_error("[table /shop/\nindex = x\n", "t.ini:1: section header without ']'", NULL);
+    expect_error("[table /x/]\nindex = x\n[table /x/]\nindex = y\n", "t.ini:3: table pattern /x/ is already configured at line 1",
+                 NULL);
+    expect_error("[table //]\nindex = x\n", "t.ini:1: section [table //]: expected [table /REGEX/]", NULL);
+    expect_error("[table a.b]\nindex = {schema}\n", "t.ini:2: [table a.b]: index '{schema}' is not a valid index name",
+                 NULL);
+    expect_error("[table a.b]\nindex = x\nalias = {table}\n", "t.ini:3: [table a.b]: alias '{table}' is not a valid", NULL);
+    expect_error("[table a.b]\nindex = x\nid_prefix = {nope}\n", "t.ini:3: [table a.b] id_prefix: '{nope}'", NULL);
+    expect_error("[table a.b]\nindex = x\ninclude = a\nexclude = b\n", "t.ini:1: [table a.b]: give include or exclude",
+                 NULL);
+    expect_error("[table a.b]\nindex = x\nrename = a\n", "t.ini:3: [table a.b] rename: 'a' is not NAME:VALUE", NULL);
+    expect_error("[table a.b]\nindex = x\nrename = a:b, a:c\n", "t.ini:3: [table a.b] rename: 'a' given twice", NULL);
+    expect_error("[table a.b]\nindex = x\nadd_field = ,\n", "t.ini:3: [table a.b] add_field: empty list", NULL);
+    expect_error("[table a.b]\nindex = x\ndelete = soft\n", "t.ini:3: [table a.b] delete: 'soft' is not delete or soft:FIELD",
+                 NULL);
+    expect_error("[table a.b]\nindex = x\ndelete = soft:\n", "t.ini:3: [table a.b] delete:", NULL);
+    expect_error("[table a.b]\nindex = x\nenabled = yes\n", "t.ini:3: [table a.b] enabled: 'yes' is not true or false",
+                 NULL);
+    expect_error("[table a.b]\nindex = x\nrouting = a b\n", "t.ini:3: [table a.b] routing: 'a b' is not a column name",
+                 NULL);
+    expect_error("[table a.b]\nindex = x\nmapping = /nonexistent/m.json\n",
+                 "t.ini:3: [table a.b] mapping: cannot read /nonexistent/m.json: No such file or directory", NULL);
+    expect_error("[table a.b]\nindex = x\nid_separator = 12345678901234567\n", "t.ini:3: [table a.b] id_separator", NULL);
+    expect_error("[table a.b]\nindex = x\npipeline = p\npipeline = q\n", "t.ini:4: [table a.b]: duplicate key 'pipeline'",
+                 NULL);
+}
+
+/* Enumerated values and secrets read from a file ("@/path"). */
+static void test_enums_and_secrets(void **state)
+{
+    (void)state;
+    expect_error("[elasticsearch]\ncompression = zstd\n" MIN_TABLE,
+                 "t.ini:2: [elasticsearch] compression: 'zstd' is not one of none,gzip", NULL);
+    expect_error("[log]\nlevel = verbose\n" MIN_TABLE, "t.ini:2: [log] level: 'verbose' is not one of error,warn,info,debug",
+                 NULL);
+    expect_error("[canal]\npassword = @/nonexistent/secret\n" MIN_TABLE,
+                 "t.ini:2: [canal] password: cannot open secret file /nonexistent/secret", NULL);
+    char path[] = "/tmp/canal-es-test-secret-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "s3cr=t\n", 7), 7);
+    close(fd);
+    char text[512];
+    snprintf(text, sizeof text, "[canal]\npassword = @%s\n[log]\nlevel = debug\n" MIN_TABLE, path);
+    cfg c;
+    load_ok(text, &c);
+    assert_string_equal(c.canal.password, "s3cr=t"); /* one trailing newline dropped */
+    assert_string_equal(c.log.level, "debug");
+    assert_string_equal(c.es.compression, "none");
+    cfg_free(&c);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -610,6 +744,9 @@ int main(void)
         cmocka_unit_test(test_load_data_file),
         cmocka_unit_test(test_load_missing_file),
         cmocka_unit_test(test_shipped_example),
+        cmocka_unit_test(test_table_rules),
+        cmocka_unit_test(test_table_rule_errors),
+        cmocka_unit_test(test_enums_and_secrets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

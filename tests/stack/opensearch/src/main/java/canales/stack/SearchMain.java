@@ -5,6 +5,7 @@ import org.opensearch.common.settings.Settings;
 import org.opensearch.env.Environment;
 import org.opensearch.index.mapper.MapperExtrasPlugin;
 import org.opensearch.index.reindex.ReindexPlugin;
+import org.opensearch.ingest.common.IngestCommonPlugin;
 import org.opensearch.node.InternalSettingsPreparer;
 import org.opensearch.node.Node;
 import org.opensearch.painless.PainlessPlugin;
@@ -69,7 +70,8 @@ public final class SearchMain {
                 ReindexPlugin.class,
                 PainlessPlugin.class,
                 CommonAnalysisPlugin.class,
-                MapperExtrasPlugin.class);
+                MapperExtrasPlugin.class,
+                IngestCommonPlugin.class);
         Node node = new StackNode(env, plugins);
 
         CountDownLatch done = new CountDownLatch(1);
