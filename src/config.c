@@ -1021,6 +1021,12 @@ static int cfg_validate(cfg_parser *p)
         {"[log] format = json", strcmp(c->log.format, "json") == 0},
         {"[log] file", c->log.file[0] != '\0'},
     };
+    for (size_t i = 0; rc == 0 && i < c->n_tables; i++) {
+        if (c->tables[i].mapping != NULL) {
+            cfg_fail(p, c->tables[i].line, "[table] mapping (index creation) is not supported by this version yet");
+            rc = -1;
+        }
+    }
     for (size_t i = 0; rc == 0 && i < sizeof not_yet / sizeof not_yet[0]; i++) {
         if (not_yet[i].set) {
             cfg_fail(p, 0, "%s is not supported by this version yet", not_yet[i].name);
