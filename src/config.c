@@ -1018,8 +1018,6 @@ static int cfg_validate(cfg_parser *p)
         {"[elasticsearch] concurrency above 1", c->es.concurrency > 1},
         {"[elasticsearch] url with several URLs", strchr(c->es.url, ',') != NULL},
         {"[http] listen", c->http.listen[0] != '\0'},
-        {"[log] format = json", strcmp(c->log.format, "json") == 0},
-        {"[log] file", c->log.file[0] != '\0'},
     };
     for (size_t i = 0; rc == 0 && i < c->n_tables; i++) {
         if (c->tables[i].mapping != NULL) {

@@ -32,6 +32,12 @@ static void main_on_signal(int sig)
     main_stop = 1;
 }
 
+static void main_on_hup(int sig)
+{
+    (void)sig;
+    ce_log_request_reopen();
+}
+
 static void main_usage(FILE *f)
 {
     fputs("usage: canal-es run -c FILE [--log-level error|warn|info|debug]\n"
@@ -142,15 +148,16 @@ static int main_run(int argc, char **argv)
         fprintf(stderr, "canal-es: %s\n", err);
         return 2;
     }
-    if (!level_given) {
-        static const char *const names[] = {"error", "warn", "info", "debug"};
-        for (size_t k = 0; k < 4; k++)
-            if (strcmp(c.log.level, names[k]) == 0)
-                ce_log_set_level((ce_log_level)k);
+    ce_log_level lv;
+    if (!level_given && ce_log_parse_level(c.log.level, &lv) == 0)
+        ce_log_set_level(lv);
+    ce_log_set_format(strcmp(c.log.format, "json") == 0 ? CE_LOG_JSON : CE_LOG_TEXT);
+    ce_log_set_destination(c.canal.destination);
+    if (ce_log_open(c.log.file, err, sizeof err) != 0) {
+        fprintf(stderr, "canal-es: [log] file: %s\n", err);
+        cfg_free(&c);
+        return 2;
     }
-    char ctx[160];
-    snprintf(ctx, sizeof ctx, "dest=%s", c.canal.destination);
-    ce_log_set_context(ctx);
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -159,6 +166,9 @@ static int main_run(int argc, char **argv)
     sa.sa_flags = 0; /* no SA_RESTART: blocking reads return EINTR and see the stop */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = main_on_hup;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGHUP, &sa, NULL); /* reopen the log file (logrotate) */
     signal(SIGPIPE, SIG_IGN);
 
     ce_log(CE_LOG_INFO, "main", "canal-es %s starting: canal %s, search %s, %zu table rule(s)", CANAL_ES_VERSION,
@@ -167,6 +177,7 @@ static int main_run(int argc, char **argv)
     run_opts_default(&o);
     int rc = run_service(&c, &o, &main_stop);
     cfg_free(&c);
+    ce_log_close();
     return rc;
 }
 

@@ -1,37 +1,219 @@
-/* util/log: stderr logger. */
+/* util/log: text or JSON records to stderr or a reopenable file. */
 #include "util/log.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include "util/utf8.h"
+
+#define LOG_MAX_MSG 4096
+#define LOG_MAX_RECORD (3 * LOG_MAX_MSG + 512) /* JSON escaping may triple the message */
 
 static ce_log_level log_level = CE_LOG_INFO;
-static char log_context[128];
+static ce_log_format log_format = CE_LOG_TEXT;
+static char log_dest[128];
+static char log_path[4096];
+static int log_fd = -1; /* -1 = stderr */
+static volatile sig_atomic_t log_reopen;
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *const log_names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
+static const char *const log_lower[] = {"error", "warn", "info", "debug"};
 
 void ce_log_set_level(ce_log_level level) { log_level = level; }
 
-void ce_log_set_context(const char *ctx) { snprintf(log_context, sizeof log_context, "%s", ctx ? ctx : ""); }
+int ce_log_parse_level(const char *name, ce_log_level *out)
+{
+    for (int i = 0; i < 4; i++)
+        if (strcmp(name, log_lower[i]) == 0) {
+            *out = (ce_log_level)i;
+            return 0;
+        }
+    return -1;
+}
+
+void ce_log_set_format(ce_log_format f) { log_format = f; }
+
+void ce_log_set_destination(const char *dest) { snprintf(log_dest, sizeof log_dest, "%s", dest ? dest : ""); }
 
 bool ce_log_enabled(ce_log_level level) { return level <= log_level; }
 
+void ce_log_request_reopen(void) { log_reopen = 1; }
+
+static int log_open_fd(const char *path, char *err, size_t errlen)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0 && err != NULL)
+        snprintf(err, errlen, "log file %s: cannot open: %s", path, strerror(errno));
+    return fd;
+}
+
+int ce_log_open(const char *path, char *err, size_t errlen)
+{
+    int rc = 0;
+    pthread_mutex_lock(&log_mu);
+    if (path == NULL || path[0] == '\0') {
+        if (log_fd >= 0)
+            close(log_fd);
+        log_fd = -1;
+        log_path[0] = '\0';
+    } else if (strlen(path) >= sizeof log_path) {
+        snprintf(err, errlen, "log file path longer than %zu bytes", sizeof log_path - 1);
+        rc = -1;
+    } else {
+        int fd = log_open_fd(path, err, errlen);
+        if (fd < 0) {
+            rc = -1;
+        } else {
+            if (log_fd >= 0)
+                close(log_fd);
+            log_fd = fd;
+            snprintf(log_path, sizeof log_path, "%s", path);
+        }
+    }
+    pthread_mutex_unlock(&log_mu);
+    return rc;
+}
+
+void ce_log_close(void) { (void)ce_log_open(NULL, NULL, 0); }
+
+/* Appends s as the inside of a JSON string: quotes, backslashes and
+ * controls escaped, invalid UTF-8 replaced by U+FFFD. */
+static size_t log_json_escape(const char *s, char *out, size_t n, size_t cap)
+{
+    size_t len = strlen(s);
+    size_t i = 0;
+    while (i < len && n + 6 <= cap) { /* the longest piece is 6 bytes (\u00XX) */
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '"' || ch == '\\') {
+            out[n++] = '\\';
+            out[n++] = (char)ch;
+            i++;
+        } else if (ch < 0x20) {
+            static const char hex[] = "0123456789abcdef";
+            if (ch == '\n' || ch == '\t' || ch == '\r') {
+                out[n++] = '\\';
+                out[n++] = ch == '\n' ? 'n' : ch == '\t' ? 't' : 'r';
+            } else {
+                memcpy(out + n, "\\u00", 4);
+                n += 4;
+                out[n++] = hex[ch >> 4];
+                out[n++] = hex[ch & 15];
+            }
+            i++;
+        } else if (ch < 0x80) {
+            out[n++] = (char)ch;
+            i++;
+        } else {
+            size_t k = 1;
+            while (i + k < len && k < 4 && ((unsigned char)s[i + k] & 0xC0) == 0x80)
+                k++;
+            if (ce_utf8_valid_prefix(s + i, k) == k) {
+                memcpy(out + n, s + i, k);
+                n += k;
+                i += k;
+            } else {
+                memcpy(out + n, "\xEF\xBF\xBD", 3);
+                n += 3;
+                i++;
+            }
+        }
+    }
+    return n;
+}
+
+/* Appends as much of s as fits below cap. */
+static size_t log_put(char *out, size_t n, size_t cap, const char *s)
+{
+    size_t len = strlen(s);
+    if (n >= cap)
+        return n;
+    if (len > cap - n)
+        len = cap - n;
+    memcpy(out + n, s, len);
+    return n + len;
+}
+
+size_t ce_log_format_record(ce_log_format f, long long epoch_ms, ce_log_level level, const char *component,
+                            const char *dest, const char *msg, char *out, size_t outlen)
+{
+    char when[40] = "";
+    time_t sec = (time_t)(epoch_ms / 1000);
+    struct tm tm;
+    if (gmtime_r(&sec, &tm) != NULL) {
+        size_t k = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(when + k, sizeof when - k, ".%03lldZ", epoch_ms % 1000);
+    }
+    size_t n = 0;
+    if (outlen < 8)
+        return 0;
+    if (f == CE_LOG_TEXT) {
+        int w = snprintf(out, outlen - 1, "%s %-5s %s%s%s: %s", when, log_names[level], component,
+                         dest[0] ? " dest=" : "", dest, msg);
+        n = w < 0 ? 0 : (size_t)w >= outlen - 1 ? outlen - 2 : (size_t)w;
+    } else {
+        /* every piece is cut to what fits, leaving room for "\"}\n\0" */
+        size_t cap = outlen - 4;
+        n = log_put(out, n, cap, "{\"time\":\"");
+        n = log_json_escape(when, out, n, cap);
+        n = log_put(out, n, cap, "\",\"level\":\"");
+        n = log_put(out, n, cap, log_lower[level]);
+        n = log_put(out, n, cap, "\",\"component\":\"");
+        n = log_json_escape(component, out, n, cap);
+        if (dest[0]) {
+            n = log_put(out, n, cap, "\",\"destination\":\"");
+            n = log_json_escape(dest, out, n, cap);
+        }
+        n = log_put(out, n, cap, "\",\"msg\":\"");
+        n = log_json_escape(msg, out, n, cap);
+        out[n++] = '"';
+        out[n++] = '}';
+    }
+    out[n++] = '\n';
+    out[n] = '\0';
+    return n;
+}
+
 void ce_log(ce_log_level level, const char *component, const char *fmt, ...)
 {
-    static const char *const names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
     if (!ce_log_enabled(level))
         return;
-    char when[32] = "";
-    struct timespec ts;
-    struct tm tm;
-    if (clock_gettime(CLOCK_REALTIME, &ts) == 0 && gmtime_r(&ts.tv_sec, &tm) != NULL) {
-        size_t n = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(when + n, sizeof when - n, ".%03ldZ", ts.tv_nsec / 1000000L);
-    }
-    char msg[2048];
+    struct timespec ts = {0, 0};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    char msg[LOG_MAX_MSG];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "%s %-5s %s%s%s: %s\n", when, names[level], component, log_context[0] ? " " : "",
-            log_context, msg);
-    fflush(stderr);
+    static char record[LOG_MAX_RECORD]; /* used under log_mu */
+    pthread_mutex_lock(&log_mu);
+    if (log_reopen) {
+        log_reopen = 0;
+        if (log_path[0] != '\0') {
+            int fd = log_open_fd(log_path, NULL, 0);
+            if (fd >= 0) {
+                close(log_fd);
+                log_fd = fd;
+            }
+        }
+    }
+    size_t n = ce_log_format_record(log_format, (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, level,
+                                    component, log_dest, msg, record, sizeof record);
+    int fd = log_fd >= 0 ? log_fd : STDERR_FILENO;
+    for (size_t off = 0; off < n;) {
+        ssize_t w = write(fd, record + off, n - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
+    pthread_mutex_unlock(&log_mu);
 }

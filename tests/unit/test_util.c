@@ -5,8 +5,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <stdio.h>
 
 #include <cmocka.h>
+
+#include "util/log.h"
 
 #include "map/value.h"
 #include "util/arena.h"
@@ -415,9 +420,83 @@ static void test_arena(void **state)
     assert_int_equal(a.total, 0);
 }
 
+/* Log records: text and JSON, escaping, invalid UTF-8, no destination. */
+static void test_log_records(void **state)
+{
+    (void)state;
+    char out[1024];
+    size_t n = ce_log_format_record(CE_LOG_TEXT, 1700000000123LL, CE_LOG_WARN, "sink", "example", "retrying", out,
+                                    sizeof out);
+    assert_string_equal(out, "2023-11-14T22:13:20.123Z WARN  sink dest=example: retrying\n");
+    assert_int_equal(n, strlen(out));
+    ce_log_format_record(CE_LOG_TEXT, 0, CE_LOG_INFO, "main", "", "x", out, sizeof out);
+    assert_string_equal(out, "1970-01-01T00:00:00.000Z INFO  main: x\n");
+    ce_log_format_record(CE_LOG_JSON, 1700000000123LL, CE_LOG_ERROR, "run", "ex\"1", "a \"q\" \\ \n\t\x01 \xff \xe4\xb8\xad",
+                         out, sizeof out);
+    assert_string_equal(out, "{\"time\":\"2023-11-14T22:13:20.123Z\",\"level\":\"error\",\"component\":\"run\","
+                             "\"destination\":\"ex\\\"1\",\"msg\":\"a \\\"q\\\" \\\\ \\n\\t\\u0001 \xEF\xBF\xBD \xe4\xb8\xad\"}\n");
+    ce_log_format_record(CE_LOG_JSON, 0, CE_LOG_DEBUG, "c", "", "m", out, sizeof out);
+    assert_string_equal(out, "{\"time\":\"1970-01-01T00:00:00.000Z\",\"level\":\"debug\",\"component\":\"c\",\"msg\":\"m\"}\n");
+    /* a small buffer: still one terminated line */
+    char small[64];
+    char big[600];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    n = ce_log_format_record(CE_LOG_JSON, 0, CE_LOG_INFO, "c", "d", big, small, sizeof small);
+    assert_true(n < sizeof small);
+    assert_int_equal(small[n - 1], '\n');
+    n = ce_log_format_record(CE_LOG_TEXT, 0, CE_LOG_INFO, "c", "d", big, small, sizeof small);
+    assert_true(n < sizeof small);
+    assert_int_equal(small[n - 1], '\n');
+    ce_log_level lv;
+    assert_int_equal(ce_log_parse_level("debug", &lv), 0);
+    assert_int_equal(lv, CE_LOG_DEBUG);
+    assert_int_equal(ce_log_parse_level("DEBUG", &lv), -1);
+}
+
+/* ce_log to a file; a reopen after the file was moved creates a new one. */
+static void test_log_file_reopen(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/canal-es-log-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256], moved[256], err[256];
+    snprintf(path, sizeof path, "%s/a.log", dir);
+    snprintf(moved, sizeof moved, "%s/a.log.1", dir);
+    assert_int_equal(ce_log_open(path, err, sizeof err), 0);
+    ce_log(CE_LOG_ERROR, "t", "first %d", 1);
+    assert_int_equal(rename(path, moved), 0);
+    ce_log(CE_LOG_ERROR, "t", "second");
+    ce_log_request_reopen();
+    ce_log(CE_LOG_ERROR, "t", "third");
+    ce_log_close();
+    char buf[512];
+    FILE *f = fopen(moved, "r");
+    assert_non_null(f);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    assert_non_null(strstr(buf, "t: first 1\n"));
+    assert_non_null(strstr(buf, "t: second\n"));
+    assert_null(strstr(buf, "third"));
+    f = fopen(path, "r");
+    assert_non_null(f);
+    n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    assert_non_null(strstr(buf, "t: third\n"));
+    assert_int_equal(ce_log_open("/nonexistent/dir/x.log", err, sizeof err), -1);
+    assert_string_equal(err, "log file /nonexistent/dir/x.log: cannot open: No such file or directory");
+    unlink(path);
+    unlink(moved);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_log_records),
+        cmocka_unit_test(test_log_file_reopen),
         cmocka_unit_test(test_utf8_valid),
         cmocka_unit_test(test_utf8_invalid),
         cmocka_unit_test(test_utf8_repair),
