@@ -40,7 +40,7 @@ static void main_on_hup(int sig)
 
 static void main_usage(FILE *f)
 {
-    fputs("usage: canal-es run -c FILE [--log-level error|warn|info|debug]\n"
+    fputs("usage: canal-es run -c FILE [--dry-run] [--log-level error|warn|info|debug]\n"
           "       canal-es status -c FILE\n"
           "       canal-es replay-dead-letters -c FILE [--dry-run] DEADLETTER_FILE\n"
           "       canal-es --help\n"
@@ -57,12 +57,37 @@ static void main_usage(FILE *f)
           "options:\n"
           "  -c, --config FILE   the INI configuration file (see etc/canal-es.ini)\n"
           "  --log-level LEVEL   error, warn, info or debug (default: [log] level, info)\n"
-          "  -h, --help          this text\n"
+          "  --dry-run           (run) print the _bulk NDJSON it would send on stdout; send and ack\n"
+          "                      nothing; stop when caught up\n"
+          "  -h, --help          this text; COMMAND --help: that command's\n"
           "  -V, --version       the version\n"
           "\n"
           "exit status: 0 stopped on request, 1 runtime failure (or a second signal), 2 usage or configuration error\n",
           f);
 }
+
+static const char main_run_help[] =
+    "usage: canal-es run -c FILE [--dry-run] [--log-level error|warn|info|debug]\n"
+    "\n"
+    "Subscribes to the Canal destination of FILE and indexes every change of the tables its\n"
+    "[table] rules match. A Canal batch is acked only after each of its actions was applied by the\n"
+    "node or written to the dead-letter file. SIGTERM/SIGINT: finish the batch in hand within\n"
+    "shutdown_timeout_ms, ack it, exit 0; a second signal exits at once (1). SIGHUP reopens [log] file.\n"
+    "\n"
+    "  -c, --config FILE   the INI configuration file\n"
+    "  --dry-run           print the _bulk NDJSON on stdout instead of sending it; ack nothing (the\n"
+    "                      batches are delivered again later); stop when caught up or after 60 batches\n"
+    "  --log-level LEVEL   overrides [log] level\n"
+    "\n"
+    "exit status: 0 stopped on request, 1 runtime failure, 2 usage or configuration error\n";
+
+static const char main_status_help[] =
+    "usage: canal-es status -c FILE\n"
+    "\n"
+    "Prints the checkpoint of FILE's [checkpoint] file (destination, client id, batch, binlog\n"
+    "position, gtid, times) and the lag in seconds.\n"
+    "\n"
+    "exit status: 0 printed, 1 no checkpoint yet or unreadable, 2 usage or configuration error\n";
 
 /* canal-es status -c FILE: the checkpoint with the lag. */
 static int main_status(int argc, char **argv)
@@ -71,7 +96,10 @@ static int main_status(int argc, char **argv)
     for (int i = 2; i < argc; i++) {
         if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
             path = argv[++i];
-        else {
+        else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            fputs(main_status_help, stdout);
+            return 0;
+        } else {
             fprintf(stderr, "canal-es status: unexpected argument '%s'\n", argv[i]);
             return 2;
         }
@@ -113,6 +141,7 @@ static int main_run(int argc, char **argv)
 {
     const char *path = NULL;
     bool level_given = false;
+    bool dry_run = false;
     for (int i = 2; i < argc; i++) {
         if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc) {
             path = argv[++i];
@@ -128,8 +157,10 @@ static int main_run(int argc, char **argv)
                 return 2;
             }
             ce_log_set_level((ce_log_level)k);
+        } else if (strcmp(argv[i], "--dry-run") == 0) {
+            dry_run = true;
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            main_usage(stdout);
+            fputs(main_run_help, stdout);
             return 0;
         } else {
             fprintf(stderr, "canal-es run: unexpected argument '%s'\n", argv[i]);
@@ -175,6 +206,7 @@ static int main_run(int argc, char **argv)
            c.canal.address, c.es.url, c.n_tables);
     run_opts o;
     run_opts_default(&o);
+    o.dry_run = dry_run;
     int rc = run_service(&c, &o, &main_stop);
     cfg_free(&c);
     ce_log_close();

@@ -28,7 +28,10 @@ void run_opts_default(run_opts *o)
     o->retry_max_ms = 10000;
     o->stats_interval_ms = 10000;
     o->stats = NULL;
+    o->dry_run = 0;
 }
+
+#define RUN_DRY_MAX_BATCHES 60 /* below the client's 64 outstanding batches */
 
 typedef struct run_ctx {
     const cfg *c;
@@ -248,6 +251,19 @@ static int run_send(run_ctx *r, size_t n, sink_summary *tot, bool give_up, bool 
         size_t len;
         run_range(r, lo, hi, &p, &len);
         sink_summary sum = {.item = r->items + lo, .item_cap = hi - lo};
+        if (r->o->dry_run) {
+            /* what would be sent: the body slice, on stdout; every item counts as applied */
+            if (fwrite(p, 1, len, stdout) != len || fflush(stdout) != 0) {
+                ce_log(CE_LOG_ERROR, "run", "dry run: cannot write to stdout");
+                return RUN_FAIL;
+            }
+            for (size_t i = lo; i < hi; i++)
+                r->items[i] = (sink_item){.cls = SINK_ITEM_OK, .status = 200};
+            tot->items += hi - lo;
+            tot->ok += hi - lo;
+            lo = hi;
+            continue;
+        }
         sink_rc rc = sink_bulk(r->sink, p, len, hi - lo, &sum, r->err, sizeof r->err);
         CE_STAT_ADD(r->st, bulk_requests, 1);
         if (rc == SINK_OK) {
@@ -434,6 +450,11 @@ static int run_on_ddl(void *ud, const ddl_event *ev)
     int rc = run_flush(r);
     if (rc != RUN_DONE)
         return rc;
+    if (r->o->dry_run) {
+        ce_log(CE_LOG_INFO, "map", "dry run: binlog %s:%lld: %s of %s.%s would delete every document of index %s",
+               ev->logfile, (long long)ev->offset, what, ev->schema, ev->table, index);
+        return RUN_DONE;
+    }
     ce_backoff_reset(&r->bo);
     for (;;) {
         long long deleted = 0;
@@ -579,13 +600,13 @@ int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
         goto out;
     }
     sink_set_abort(r->sink, run_abort_transfer, r);
-    if (!c->es.halt_on_error && (r->dl = dl_open(c->es.dead_letter, r->err, sizeof r->err)) == NULL) {
+    if (!c->es.halt_on_error && !o->dry_run && (r->dl = dl_open(c->es.dead_letter, r->err, sizeof r->err)) == NULL) {
         ce_log(CE_LOG_ERROR, "sink", "%s", r->err);
         goto out;
     }
     snprintf(r->last.destination, sizeof r->last.destination, "%s", c->canal.destination);
     r->last.client_id = c->canal.client_id;
-    if (c->checkpoint.file[0] != '\0') {
+    if (c->checkpoint.file[0] != '\0' && !o->dry_run) {
         ckpt prev;
         int cr = ckpt_read(c->checkpoint.file, &prev, r->err, sizeof r->err);
         if (cr < 0 || (cr == 0 && ckpt_check_owner(c->checkpoint.file, &prev, c->canal.destination,
@@ -618,10 +639,21 @@ int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
             continue;
         }
         CE_STAT_SET(r->st, caught_up, m == NULL);
+        if (m == NULL && o->dry_run) {
+            ce_log(CE_LOG_INFO, "run", "dry run: caught up, nothing acked; the batches will be delivered again");
+            break;
+        }
         if (m != NULL) {
             /* A stop request from here on still lets this batch finish and be acked. */
             rc = run_batch(r, m);
-            if (rc == RUN_DONE) {
+            if (rc == RUN_DONE && o->dry_run) {
+                CE_STAT_ADD(r->st, batches, 1);
+                if (CE_STAT_GET(r->st, batches) >= RUN_DRY_MAX_BATCHES) {
+                    ce_log(CE_LOG_INFO, "run", "dry run: stopping after %d batches (nothing acked)",
+                           RUN_DRY_MAX_BATCHES);
+                    rc = RUN_STOPPED;
+                }
+            } else if (rc == RUN_DONE) {
                 CE_STAT_ADD(r->st, batches, 1);
                 rc = run_ack(r, m);
                 if (rc == RUN_AGAIN) {
@@ -646,6 +678,10 @@ int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
     run_log_stats(r);
     if (rc == RUN_FAIL) {
         exit_code = 1;
+    } else if (o->dry_run) {
+        ce_log(CE_LOG_INFO, "run", "dry run finished: %llu batches, %llu actions printed, nothing sent or acked",
+               (unsigned long long)CE_STAT_GET(r->st, batches), (unsigned long long)CE_STAT_GET(r->st, items_ok));
+        exit_code = 0;
     } else if (r->abandon) {
         ce_log(CE_LOG_INFO, "run", "stopped on request; the un-acked batch will be redelivered");
         exit_code = 0;

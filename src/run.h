@@ -18,6 +18,7 @@ typedef struct run_opts {
     long retry_max_ms;
     long stats_interval_ms;  /* 0 = no periodic stats line */
     ce_stats *stats;         /* counters to update; NULL = private ones */
+    int dry_run;             /* print the NDJSON to stdout, send and ack nothing, stop when caught up */
 } run_opts;
 
 void run_opts_default(run_opts *o);
