@@ -8,7 +8,7 @@ PACKAGES=(
   # build
   gcc make cmake pkg-config
   protobuf-c-compiler libprotobuf-c-dev
-  libcurl4-openssl-dev libyajl-dev libinih-dev libssl-dev
+  libcurl4-openssl-dev libyajl-dev libinih-dev libssl-dev libzookeeper-mt-dev
   # tests
   libcmocka-dev python3 curl ca-certificates procps
   # fuzzing (libFuzzer ships with clang's runtime)

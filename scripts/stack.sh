@@ -1,16 +1,31 @@
 #!/usr/bin/env bash
 # The real test stack for canal-es, on loopback:
 #   MariaDB (private instance, binlog ROW) -> Canal server (embedded, Java) ; OpenSearch 2.19 or Elasticsearch 7.17 (embedded, Java)
+#   with STACK_HA=1 also: ZooKeeper (ZooKeeperServerMain from the zookeeper jar Canal depends on) and a
+#   Canal cluster of two more servers (canal-ha1, canal-ha2) serving destination `ha` from the same
+#   MariaDB: one runs it, the other is a standby that takes over when the first goes.
 #
-# Usage: scripts/stack.sh up|down|env|status
+# Usage: scripts/stack.sh up|down|env|status|stop SERVICE|start SERVICE
 #   up      start the stack (idempotent: when it is already up, just print its env)
 #   down    stop everything this state dir started, remove its data (logs are kept)
 #   env     print the env of the running stack (exit 1 when it is not up)
 #   status  say on stderr whether the stack is up (exit 0 up, 1 not)
+#   stop SERVICE   stop one service of the stack (SIGTERM, SIGKILL after 40 s), keep its data
+#   start SERVICE  start it again on the same port with the same data, wait until it is ready;
+#                  prints nothing on stdout (a no-op when it runs already)
+#     SERVICE: canal | search, and with STACK_HA=1: canal-ha1 | canal-ha2 | zk
+#   While a service is stopped, `env` and `status` say the stack is not up, and `up` would rebuild
+#   the whole stack: `start` it again (or `down`) first.
+#
+# Canal keeps its client cursors in <state dir>/canal-meta/<destination>/meta.dat (flushed every
+# second and at shutdown) and restarts the binlog dump from them, so a stop/start of canal neither
+# re-streams from the beginning nor skips what was written while it was down.
 #
 # `up` and `env` print exactly these KEY=VALUE lines on stdout (everything else goes to stderr):
 #   MYSQL_HOST MYSQL_PORT MYSQL_USER MYSQL_PASSWORD MYSQL_SOCKET
 #   CANAL_HOST CANAL_PORT CANAL_DESTINATION CANAL_USER CANAL_PASSWORD ES_URL
+# and, only with STACK_HA=1:
+#   ZK_ADDRESS CANAL_HA_ADDRESSES (host:port of canal-ha1,canal-ha2) CANAL_HA_DESTINATION
 # so callers do:  eval "$(scripts/stack.sh up)"   or   set -a; . <(scripts/stack.sh up); set +a
 #
 # Environment:
@@ -18,11 +33,16 @@
 #   STACK_SEARCH     opensearch (default) | es7
 #   STACK_CANAL_AUTH 1 (default): Canal requires user canal / password canal; 0: Canal accepts anyone
 #   STACK_TIMEOUT    seconds to wait for each component to become ready (default 180)
+#   STACK_HA         0 (default) | 1: also ZooKeeper and the two-server Canal cluster (see above)
 #   STACK_MVN        maven command (default mvn); JAVA_HOME is honoured for java
 set -euo pipefail
 
 # All progress goes to stderr; the env lines go to fd 3 (the original stdout).
 exec 3>&1 1>&2
+
+# Callers often have the stack's own env exported (MYSQL_HOST...): the MariaDB clients would then
+# prefer TCP to that host over the socket given on their command line.
+unset MYSQL_HOST MYSQL_TCP_PORT MYSQL_UNIX_PORT MYSQL_PWD
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STACK_SRC="$REPO/tests/stack"
@@ -37,6 +57,8 @@ if [[ -n "${JAVA_HOME:-}" && -x "$JAVA_HOME/bin/java" ]]; then JAVA="$JAVA_HOME/
 
 case "$SEARCH" in opensearch|es7) ;; *) echo "stack: STACK_SEARCH must be opensearch or es7, not '$SEARCH'"; exit 2 ;; esac
 case "$CANAL_AUTH" in 1|true|on|yes) CANAL_AUTH=1 ;; 0|false|off|no) CANAL_AUTH=0 ;; *) echo "stack: STACK_CANAL_AUTH must be 1 or 0"; exit 2 ;; esac
+HA=${STACK_HA:-0}
+case "$HA" in 1|true|on|yes) HA=1 ;; 0|false|off|no|"") HA=0 ;; *) echo "stack: STACK_HA must be 1 or 0"; exit 2 ;; esac
 
 # Unix socket paths must stay short (sun_path is 108 bytes): fall back to /tmp when the state dir is deep.
 SOCK="$D/mysql.sock"
@@ -50,7 +72,15 @@ CANAL_DESTINATION=example
 CANAL_USER=canal
 CANAL_PASSWORD=canal
 CANAL_SLAVE_ID=1001          # MariaDB runs with server-id 1
-SERVICES=(canal search mysql)
+CANAL_META="$D/canal-meta"   # file meta manager of the standalone Canal server
+# the Canal cluster (STACK_HA=1)
+CANAL_HA_DESTINATION=ha
+CANAL_HA1_SLAVE_ID=1002
+CANAL_HA2_SLAVE_ID=1003
+# what the running stack was started with (recorded by `up`) decides what belongs to it
+if [[ -f "$D/stack.ha" ]]; then RUNNING_HA=$(cat "$D/stack.ha"); else RUNNING_HA=$HA; fi
+if [[ "$RUNNING_HA" == 1 ]]; then SERVICES=(canal canal-ha1 canal-ha2 zk search mysql); else SERVICES=(canal search mysql); fi
+ALL_SERVICES=(canal canal-ha1 canal-ha2 zk search mysql)
 
 log() { printf 'stack: [%3ss] %s\n' "$SECONDS" "$*"; }
 
@@ -87,12 +117,13 @@ pid_of() { # pid_of NAME: print the pid if that process is alive and is ours
   echo "$pid"
 }
 
-stop_all() { # Canal and the search node first (together), then MariaDB; remove data
-  stop_group canal search
+stop_all() { # the Canal servers and the search node first (together), then ZooKeeper, then MariaDB; remove data
+  stop_group canal canal-ha1 canal-ha2 search
+  stop_group zk
   stop_group mysql
   local s
-  for s in "${SERVICES[@]}"; do rm -f "$D/$s.pid"; done
-  rm -rf "$D/mysql" "$D/search" "$D/env" "$D/tmp"
+  for s in "${ALL_SERVICES[@]}"; do rm -f "$D/$s.pid"; done
+  rm -rf "$D/mysql" "$D/search" "$D/env" "$D/tmp" "$D/ports" "$CANAL_META" "$D/zk" "$D/stack.ha"
   rm -f "$SOCK" "$D/mysql.sock"
 }
 
@@ -133,18 +164,30 @@ all_up() {
 
 spawn() { # spawn NAME LOGFILE CMD...: start detached (own session), record the pid
   local name=$1 logf=$2; shift 2
+  # `start SERVICE` keeps the previous run's log in NAME.prev.log (readiness checks read LOGFILE afresh)
+  if [[ "${RESTARTING:-0}" == 1 && -s "$logf" ]]; then cat "$logf" >> "${logf%.log}.prev.log"; fi
   : > "$logf"
   # close fd 3 (the caller's stdout: "$(stack.sh up)" must not wait on it) and fd 9 (the lock)
   setsid "$@" >> "$logf" 2>&1 < /dev/null 3>&- 9>&- &
-  echo $! > "$D/$name.pid"
+  local pid=$! i
+  echo "$pid" > "$D/$name.pid"
+  # until the child has exec'd, its command line is still ours (without the state dir): pid_of
+  # would call it gone
+  for (( i = 0; i < 50; i++ )); do
+    pid_of "$name" >/dev/null && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
 }
 
 # ---------------------------------------------------------------- ports
 
-pick_ports() { # print 4 distinct free loopback ports, below the ephemeral range
+pick_ports() { # pick_ports N: print N distinct free loopback ports, below the ephemeral range
+  local n=$1
   if command -v python3 >/dev/null 2>&1; then
-    python3 - <<'PY'
-import random, socket
+    python3 - "$n" <<'PY'
+import random, socket, sys
+want = int(sys.argv[1])
 got, held = [], []
 for p in random.sample(range(20000, 32000), 400):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -155,13 +198,13 @@ for p in random.sample(range(20000, 32000), 400):
         continue
     held.append(s)
     got.append(p)
-    if len(got) == 4:
+    if len(got) == want:
         break
 print(" ".join(map(str, got)))
 PY
   else
     local got=() p
-    while (( ${#got[@]} < 4 )); do
+    while (( ${#got[@]} < n )); do
       p=$(( 20000 + RANDOM % 12000 ))
       [[ " ${got[*]} " == *" $p "* ]] && continue
       if ! (exec 9<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then got+=("$p"); fi
@@ -259,7 +302,92 @@ start_canal() {
       --mysql-host=127.0.0.1 --mysql-port="$mysql_port" \
       --mysql-user="$CANAL_USER" --mysql-password="$CANAL_PASSWORD" \
       --destinations="$CANAL_DESTINATION" --slave-id="$CANAL_SLAVE_ID" \
-      --filter='.*\..*' --auth="$auth" --user="$CANAL_USER"
+      --filter='.*\..*' --auth="$auth" --user="$CANAL_USER" --meta-dir="$CANAL_META"
+}
+
+# ---------------------------------------------------------------- HA: ZooKeeper + Canal cluster
+
+# ZooKeeperServerMain comes with the zookeeper jar already on the Canal launcher's classpath.
+# Short ticks bound the session timeout (max 10 s): a killed Canal server's running node goes soon.
+start_zk() {
+  local port=$1 dir="$STACK_SRC/canal"
+  mkdir -p "$D/zk/data"
+  cat > "$D/zk/zoo.cfg" <<ZKCFG
+tickTime=500
+initLimit=10
+syncLimit=5
+dataDir=$D/zk/data
+clientPort=$port
+clientPortAddress=127.0.0.1
+maxClientCnxns=0
+minSessionTimeout=1000
+maxSessionTimeout=10000
+admin.enableServer=false
+4lw.commands.whitelist=ruok,srvr
+ZKCFG
+  log "starting ZooKeeper on 127.0.0.1:$port"
+  spawn zk "$D/zk.log" "$JAVA" -Xms64m -Xmx128m "${JVM_COMMON[@]}" \
+      -cp "$dir/target/classes:$(cat "$dir/target/classpath.txt")" \
+      org.apache.zookeeper.server.ZooKeeperServerMain "$D/zk/zoo.cfg"
+}
+
+zk_ok() { # zk_ok PORT: the server answers "imok" to "ruok"
+  python3 - "$1" <<'PY' 2>/dev/null
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2)
+s.sendall(b"ruok")
+data = b""
+while True:
+    chunk = s.recv(16)
+    if not chunk:
+        break
+    data += chunk
+sys.exit(0 if data.startswith(b"imok") else 1)
+PY
+}
+
+wait_zk() {
+  local port=$1 deadline=$(( $(now) + TIMEOUT ))
+  until zk_ok "$port"; do
+    pid_of zk >/dev/null || die "ZooKeeper exited during startup" "$D/zk.log"
+    (( $(now) < deadline )) || die "ZooKeeper not ready after ${TIMEOUT}s" "$D/zk.log"
+    sleep 0.2
+  done
+  log "ZooKeeper ready on 127.0.0.1:$port"
+}
+
+start_canal_ha() { # start_canal_ha NAME PORT SLAVE_ID MYSQL_PORT ZK_PORT
+  local name=$1 port=$2 slave_id=$3 mysql_port=$4 zk_port=$5 dir="$STACK_SRC/canal" auth=false
+  [[ "$CANAL_AUTH" == 1 ]] && auth=true
+  log "starting $name on 127.0.0.1:$port (cluster via ZooKeeper 127.0.0.1:$zk_port, destination $CANAL_HA_DESTINATION)"
+  spawn "$name" "$D/$name.log" "$JAVA" -Xms128m -Xmx384m "${JVM_COMMON[@]}" \
+      --add-opens=java.base/java.lang=ALL-UNNAMED --add-opens=java.base/java.nio=ALL-UNNAMED \
+      --add-opens=java.base/sun.nio.ch=ALL-UNNAMED --add-opens=java.base/java.util=ALL-UNNAMED \
+      -Dcanal.stack.dir="$D" \
+      -cp "$dir/target/classes:$(cat "$dir/target/classpath.txt")" canales.stack.CanalMain \
+      --ip=127.0.0.1 --port="$port" \
+      --mysql-host=127.0.0.1 --mysql-port="$mysql_port" \
+      --mysql-user="$CANAL_USER" --mysql-password="$CANAL_PASSWORD" \
+      --destinations="$CANAL_HA_DESTINATION" --slave-id="$slave_id" \
+      --filter='.*\..*' --auth="$auth" --user="$CANAL_USER" --zk="127.0.0.1:$zk_port"
+}
+
+# ready = port bound (the launcher starts its ZooKeeper monitor before it binds), and when the
+# server says it runs the destination, MariaDB lists its slave id
+wait_canal_ha() { # wait_canal_ha NAME SLAVE_ID
+  local name=$1 slave_id=$2 deadline=$(( $(now) + TIMEOUT )) hosts role
+  while :; do
+    pid_of "$name" >/dev/null || die "$name exited during startup" "$D/$name.log"
+    if grep -q '^canal-stack: listening on ' "$D/$name.log"; then
+      role=$(grep -E '^canal-stack: (active|standby) for destination' "$D/$name.log" | tail -n 1 | awk '{print $2}' || true)
+      if [[ "$role" != active ]]; then role=standby; break; fi
+      hosts=$(mysql_q "SHOW SLAVE HOSTS" 2>/dev/null | awk -v id="$slave_id" '$1 == id' || true)
+      [[ -n "$hosts" ]] && break
+    fi
+    (( $(now) < deadline )) || die "$name not ready after ${TIMEOUT}s" "$D/$name.log" "$D/zk.log"
+    sleep 0.2
+  done
+  log "$name ready ($role for destination $CANAL_HA_DESTINATION)"
 }
 
 start_search() {
@@ -291,15 +419,22 @@ wait_search() {
   log "$SEARCH ready at $url"
 }
 
-wait_canal() { # ready = port accepts AND MariaDB lists the replica with our slave id and a binlog dump runs
-  local port=$1 deadline=$(( $(now) + TIMEOUT )) hosts dumps
+mysql_conn_id() { # the id of a new connection: every connection opened later has a larger one
+  mysql_q "SELECT CONNECTION_ID()" 2>/dev/null || echo 0
+}
+
+# ready = port bound AND MariaDB lists the replica with our slave id AND a binlog dump for the canal
+# user runs on a connection opened after $3 (a connection id taken before the start: neither a dump of
+# another Canal server nor the stale one of a previous run of this server counts)
+wait_canal() { # wait_canal PORT MIN_CONN_ID
+  local port=$1 since=${2:-0} deadline=$(( $(now) + TIMEOUT )) hosts dumps
   while :; do
     pid_of canal >/dev/null || die "Canal exited during startup" "$D/canal.log"
     # the launcher prints this line once the (synchronous) bind succeeded; probing the port
     # instead would make Canal log a "Connection reset" ERROR
     if grep -q '^canal-stack: listening on ' "$D/canal.log"; then
       hosts=$(mysql_q "SHOW SLAVE HOSTS" 2>/dev/null | awk -v id="$CANAL_SLAVE_ID" '$1 == id' || true)
-      dumps=$(mysql_q "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%' AND USER = '$CANAL_USER'" 2>/dev/null || echo 0)
+      dumps=$(mysql_q "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%' AND USER = '$CANAL_USER' AND ID > $since" 2>/dev/null || echo 0)
       if [[ -n "$hosts" && "${dumps:-0}" -ge 1 ]]; then break; fi
     fi
     (( $(now) < deadline )) || die "Canal not ready after ${TIMEOUT}s (port or binlog dump missing)" "$D/canal.log" "$D/mysql.log"
@@ -313,14 +448,15 @@ wait_canal() { # ready = port accepts AND MariaDB lists the replica with our sla
 print_env() { cat "$D/env" >&3; }
 
 cmd_up() {
-  local t0 ports mysql_port canal_port http_port transport_port build_pid
+  local t0 ports mysql_port canal_port http_port transport_port zk_port ha1_port ha2_port build_pid
   t0=$(now)
   if all_up; then
     local running_search running_auth
     running_search=$(cat "$D/search.flavor" 2>/dev/null || echo "?")
     running_auth=$(cat "$D/canal.auth" 2>/dev/null || echo "?")
-    if [[ "$running_search" != "$SEARCH" || "$running_auth" != "$CANAL_AUTH" ]]; then
-      die "stack in $D is already up with STACK_SEARCH=$running_search STACK_CANAL_AUTH=$running_auth; run 'scripts/stack.sh down' first"
+    # a stack with the HA cluster also serves callers that do not ask for it
+    if [[ "$running_search" != "$SEARCH" || "$running_auth" != "$CANAL_AUTH" || "$RUNNING_HA" < "$HA" ]]; then
+      die "stack in $D is already up with STACK_SEARCH=$running_search STACK_CANAL_AUTH=$running_auth STACK_HA=$RUNNING_HA; run 'scripts/stack.sh down' first"
     fi
     log "already up ($D)"
     print_env
@@ -333,6 +469,8 @@ cmd_up() {
   : > "$D/build.log"
   echo "$SEARCH" > "$D/search.flavor"
   echo "$CANAL_AUTH" > "$D/canal.auth"
+  echo "$HA" > "$D/stack.ha"
+  RUNNING_HA=$HA
   command -v "$JAVA" >/dev/null 2>&1 || die "java not found (apt-get install -y openjdk-17-jdk-headless)"
   command -v mariadb-install-db >/dev/null 2>&1 || die "mariadb-install-db not found (apt-get install -y mariadb-server mariadb-client)"
 
@@ -340,8 +478,14 @@ cmd_up() {
   ( build_one "$SEARCH" && build_one canal ) 3>&- &
   build_pid=$!
 
-  read -r mysql_port canal_port http_port transport_port < <(pick_ports)
-  [[ -n "${transport_port:-}" ]] || die "could not find free ports"
+  read -r mysql_port canal_port http_port transport_port zk_port ha1_port ha2_port < <(pick_ports 7)
+  [[ -n "${ha2_port:-}" ]] || die "could not find free ports"
+  # `start SERVICE` reuses these
+  printf 'mysql_port=%s\ncanal_port=%s\nhttp_port=%s\ntransport_port=%s\n' \
+      "$mysql_port" "$canal_port" "$http_port" "$transport_port" > "$D/ports"
+  if [[ "$HA" == 1 ]]; then
+    printf 'zk_port=%s\ncanal-ha1_port=%s\ncanal-ha2_port=%s\n' "$zk_port" "$ha1_port" "$ha2_port" >> "$D/ports"
+  fi
 
   start_mysql "$mysql_port"
 
@@ -350,8 +494,19 @@ cmd_up() {
   fi
 
   start_search "$http_port" "$transport_port"
+  local since
+  since=$(mysql_conn_id)
   start_canal "$canal_port" "$mysql_port"
-  wait_canal "$canal_port"
+  if [[ "$HA" == 1 ]]; then start_zk "$zk_port"; fi
+  wait_canal "$canal_port" "$since"
+  if [[ "$HA" == 1 ]]; then
+    wait_zk "$zk_port"
+    # one after the other: canal-ha1 becomes the running server, canal-ha2 the standby
+    start_canal_ha canal-ha1 "$ha1_port" "$CANAL_HA1_SLAVE_ID" "$mysql_port" "$zk_port"
+    wait_canal_ha canal-ha1 "$CANAL_HA1_SLAVE_ID"
+    start_canal_ha canal-ha2 "$ha2_port" "$CANAL_HA2_SLAVE_ID" "$mysql_port" "$zk_port"
+    wait_canal_ha canal-ha2 "$CANAL_HA2_SLAVE_ID"
+  fi
   wait_search "http://127.0.0.1:$http_port"
 
   cat > "$D/env.tmp" <<EOF
@@ -367,15 +522,22 @@ CANAL_USER=$CANAL_USER
 CANAL_PASSWORD=$CANAL_PASSWORD
 ES_URL=http://127.0.0.1:$http_port
 EOF
+  if [[ "$HA" == 1 ]]; then
+    cat >> "$D/env.tmp" <<EOF
+ZK_ADDRESS=127.0.0.1:$zk_port
+CANAL_HA_ADDRESSES=127.0.0.1:$ha1_port,127.0.0.1:$ha2_port
+CANAL_HA_DESTINATION=$CANAL_HA_DESTINATION
+EOF
+  fi
   mv "$D/env.tmp" "$D/env"
   STARTING=0
-  log "up in $(( $(now) - t0 ))s (state dir $D, search $SEARCH)"
+  log "up in $(( $(now) - t0 ))s (state dir $D, search $SEARCH, HA $HA)"
   print_env
 }
 
 cmd_down() {
   stop_all
-  rm -f "$D/search.flavor" "$D/canal.auth"
+  rm -f "$D/search.flavor" "$D/canal.auth" "$D/stack.ha"
   log "down ($D; logs kept)"
 }
 
@@ -385,7 +547,7 @@ cmd_env() {
 }
 
 cmd_status() {
-  if all_up; then log "up ($D, search $(cat "$D/search.flavor" 2>/dev/null))"; return 0; fi
+  if all_up; then log "up ($D, search $(cat "$D/search.flavor" 2>/dev/null), HA $RUNNING_HA)"; return 0; fi
   local s
   for s in "${SERVICES[@]}"; do
     if pid_of "$s" >/dev/null; then log "$s: running"; else log "$s: not running"; fi
@@ -393,14 +555,78 @@ cmd_status() {
   return 1
 }
 
+port_of() { # port_of KEY: a port recorded by `up`
+  local v
+  v=$(sed -n "s/^$1=//p" "$D/ports" 2>/dev/null | head -n 1)
+  [[ "$v" =~ ^[0-9]+$ ]] || die "no $1 recorded in $D/ports: is the stack up?"
+  echo "$v"
+}
+
+cmd_stop() { # cmd_stop SERVICE: stop that one service, keep its data
+  local svc=$1
+  [[ -s "$D/env" ]] || die "stack is not up (state dir $D)"
+  ha_service_ok "$svc"
+  if ! pid_of "$svc" >/dev/null; then
+    log "$svc is not running"
+    return 0
+  fi
+  stop_group "$svc"
+  rm -f "$D/$svc.pid"
+  log "$svc stopped (data kept; 'scripts/stack.sh start $svc' starts it again)"
+}
+
+cmd_start() { # cmd_start SERVICE: start it again on the same ports, wait until ready
+  local svc=$1 since
+  [[ -s "$D/env" ]] || die "stack is not up (state dir $D): run scripts/stack.sh up"
+  ha_service_ok "$svc"
+  if pid_of "$svc" >/dev/null; then
+    log "$svc is already running"
+    return 0
+  fi
+  pid_of mysql >/dev/null || die "MariaDB is not running (state dir $D): run scripts/stack.sh down, then up"
+  RESTARTING=1
+  case "$svc" in
+    canal)
+      since=$(mysql_conn_id)
+      start_canal "$(port_of canal_port)" "$(port_of mysql_port)"
+      wait_canal "$(port_of canal_port)" "$since"
+      ;;
+    search)
+      start_search "$(port_of http_port)" "$(port_of transport_port)"
+      wait_search "http://127.0.0.1:$(port_of http_port)"
+      ;;
+    zk)
+      start_zk "$(port_of zk_port)"
+      wait_zk "$(port_of zk_port)"
+      ;;
+    canal-ha1|canal-ha2)
+      local id=$CANAL_HA1_SLAVE_ID
+      [[ "$svc" == canal-ha2 ]] && id=$CANAL_HA2_SLAVE_ID
+      start_canal_ha "$svc" "$(port_of "${svc}_port")" "$id" "$(port_of mysql_port)" "$(port_of zk_port)"
+      wait_canal_ha "$svc" "$id"
+      ;;
+  esac
+}
+
+ha_service_ok() { # the HA services exist only in a stack started with STACK_HA=1
+  case "$1" in
+    canal-ha1|canal-ha2|zk) [[ "$RUNNING_HA" == 1 ]] || die "$1: the stack in $D runs without STACK_HA=1" ;;
+  esac
+}
+
 cmd=${1:-}
+svc=${2:-}
+usage="usage: scripts/stack.sh up|down|env|status|stop SERVICE|start SERVICE (SERVICE: canal|search|canal-ha1|canal-ha2|zk)"
 case "$cmd" in
   up|down|env|status) ;;
-  *) echo "usage: scripts/stack.sh up|down|env|status" ; exit 2 ;;
+  stop|start)
+    case "$svc" in canal|search|canal-ha1|canal-ha2|zk) ;; *) echo "$usage"; exit 2 ;; esac
+    ;;
+  *) echo "$usage" ; exit 2 ;;
 esac
 
 # one stack command at a time per state dir
 exec 9> "$D/.lock"
 flock -w 600 9 || die "could not lock $D/.lock"
 
-"cmd_$cmd"
+if [[ "$cmd" == stop || "$cmd" == start ]]; then "cmd_$cmd" "$svc"; else "cmd_$cmd"; fi

@@ -62,7 +62,9 @@ else
   failed=$((failed + 1))
 fi
 
-step "local stack (${STACK_SEARCH:-opensearch})"
+# the Canal HA cluster (ZooKeeper + two Canal servers) too: tests/integration/t_ha.py needs it
+export STACK_HA=${STACK_HA:-1}
+step "local stack (${STACK_SEARCH:-opensearch}, HA $STACK_HA)"
 stack_env=$(./scripts/stack.sh up)
 if [ $? -ne 0 ] || [ -z "$stack_env" ]; then
   ./scripts/stack.sh down >/dev/null 2>&1

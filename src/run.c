@@ -589,6 +589,8 @@ int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
         .fetch_size = c->canal.batch_size,
         .fetch_timeout_ms = c->canal.fetch_timeout_ms,
         .stop = &r->abandon, /* a first signal lets the GET in flight finish */
+        .zookeeper = c->canal.zookeeper,
+        .zookeeper_timeout_ms = c->canal.zookeeper_timeout_ms,
     };
     if (bulk_init(&r->bulk, RUN_MAX_BODY) != 0 || (r->canal = canal_new(&co)) == NULL) {
         ce_log(CE_LOG_ERROR, "run", "out of memory");

@@ -3,6 +3,7 @@
 #include "source/frame.h"
 #include "source/packet.h"
 #include "source/scramble.h"
+#include "source/zk.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -13,6 +14,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <fcntl.h>
@@ -30,6 +32,9 @@ struct canal_client {
     size_t n_addrs;
     size_t next_addr;
     char peer[300];
+    zk_follow *zk;         /* NULL without ZooKeeper */
+    char zk_failed[ZK_ADDR_MAX]; /* the ZooKeeper-named server whose connect failed last */
+    char zk_logged[ZK_ADDR_MAX]; /* the last running server logged */
     int fd;
     ce_buf rx;
     ce_buf tx;
@@ -77,6 +82,7 @@ void canal_free(canal_client *c)
     if (c == NULL)
         return;
     canal_close(c);
+    zk_close(c->zk);
     ce_buf_free(&c->rx);
     ce_buf_free(&c->tx);
     ce_free(c->addrs);
@@ -189,6 +195,7 @@ static canal_rc canal_expect_ack(canal_client *c, const char *what, char *err, s
         snprintf(err, errlen, "%s: malformed ACK body", what);
         rc = CANAL_ERR_IO;
     } else if (code != 0) {
+        msg[strcspn(msg, "\r\n")] = '\0'; /* server exceptions come with their Java stack trace */
         snprintf(err, errlen, "%s refused: error %d: %s", what, code, msg);
         if (strstr(msg, "should start first") != NULL)
             rc = CANAL_ERR_STANDBY;
@@ -225,9 +232,10 @@ static canal_rc canal_handshake(canal_client *c, char *err, size_t errlen)
     ca.username = (char *)c->o.username;
     ca.password.data = (uint8_t *)scrambled;
     ca.password.len = strlen(scrambled);
-    ca.destination = (char *)c->o.destination;
-    ca.client_id = c->client_id;
-    ca.filter = (char *)c->o.filter;
+    /* No destination/client_id/filter here (as Canal's own client): a server given them subscribes
+     * during authentication, and an HA standby then fails with "should start first" in a handler
+     * that just closes the connection (Canal 1.1.7). SUBSCRIPTION carries them and gets the error
+     * as an ACK packet, so canal_connect can tell a standby from a lost connection. */
     rc = canal_send(c, CANALPB__PACKET_TYPE__CLIENTAUTHENTICATION, &ca.base, err, errlen);
     if (rc == CANAL_OK)
         rc = canal_expect_ack(c, "authentication", err, errlen);
@@ -244,11 +252,55 @@ out:
     return rc;
 }
 
+static bool canal_zk_on(const canal_client *c) { return c->o.zookeeper != NULL && c->o.zookeeper[0] != '\0'; }
+
+/* Asks ZooKeeper for the running server. Returns the address to use (in
+ * `buf`) or NULL to take the next of the list; `note` says why not. */
+static const char *canal_zk_pick(canal_client *c, char *buf, size_t buflen, char *note, size_t notelen)
+{
+    char zerr[600] = "";
+    int zr = zk_running(c->zk, buf, buflen, zerr, sizeof zerr);
+    if (zr == 1 && strcmp(buf, c->zk_logged) != 0) {
+        ce_log(CE_LOG_INFO, "source", "zookeeper %s: destination %s runs on %s (%s)", c->o.zookeeper,
+               c->o.destination, buf, zk_path(c->zk));
+        snprintf(c->zk_logged, sizeof c->zk_logged, "%s", buf);
+    }
+    if (zr == 1 && strcmp(buf, c->zk_failed) != 0)
+        return buf;
+    if (zr == 1)
+        snprintf(note, notelen, "zookeeper names %s, which failed last time: trying the address list once", buf);
+    else if (zr == 0)
+        snprintf(note, notelen, "zookeeper %s names no running server (%s): trying the address list", c->o.zookeeper,
+                 zk_path(c->zk));
+    else
+        snprintf(note, notelen, "%s: trying the address list", zerr);
+    c->zk_failed[0] = '\0';
+    if (zr != 1)
+        c->zk_logged[0] = '\0'; /* log the next server named */
+    return NULL;
+}
+
 canal_rc canal_connect(canal_client *c, char *err, size_t errlen)
 {
     canal_close(c);
-    const char *addr = c->addr_list[c->next_addr % c->n_addrs];
-    c->next_addr = (c->next_addr + 1) % c->n_addrs;
+    char zkaddr[ZK_ADDR_MAX] = "";
+    char note[700] = "";
+    const char *addr = NULL;
+    if (canal_zk_on(c) && c->zk == NULL) {
+        /* e.g. a host name that does not resolve (yet): use the list, try again on the next connect */
+        char zerr[600] = "";
+        c->zk = zk_open(c->o.zookeeper, c->o.destination, c->o.zookeeper_timeout_ms, zerr, sizeof zerr);
+        if (c->zk == NULL) {
+            snprintf(note, sizeof note, "%s: trying the address list", zerr);
+            ce_log(CE_LOG_WARN, "source", "destination %s: %s", c->o.destination, note);
+        }
+    }
+    if (c->zk != NULL)
+        addr = canal_zk_pick(c, zkaddr, sizeof zkaddr, note, sizeof note);
+    if (addr == NULL) {
+        addr = c->addr_list[c->next_addr % c->n_addrs];
+        c->next_addr = (c->next_addr + 1) % c->n_addrs;
+    }
     snprintf(c->peer, sizeof c->peer, "%s", addr);
     char host[256];
     int port = 0;
@@ -279,11 +331,30 @@ canal_rc canal_connect(canal_client *c, char *err, size_t errlen)
     rb.batch_id = 0;
     rc = canal_send(c, CANALPB__PACKET_TYPE__CLIENTROLLBACK, &rb.base, detail, sizeof detail);
 out:
+    if (addr == zkaddr)
+        snprintf(c->zk_failed, sizeof c->zk_failed, "%s", rc == CANAL_OK ? "" : zkaddr);
     if (rc != CANAL_OK) {
-        snprintf(err, errlen, "canal %s (destination %s): %s", addr, c->o.destination, detail);
+        snprintf(err, errlen, "canal %s (destination %s): %s%s%s%s", c->peer, c->o.destination, detail,
+                 note[0] ? " (" : "", note, note[0] ? ")" : "");
         canal_close(c);
     }
     return rc;
+}
+
+/* Nonzero (err filled) when ZooKeeper now names another running server than
+ * the one connected. A vanished node alone does not count: the connection
+ * shows by itself whether that server still serves. */
+static int canal_zk_moved(canal_client *c, char *err, size_t errlen)
+{
+    if (c->zk == NULL || !zk_changed(c->zk))
+        return 0;
+    char now[ZK_ADDR_MAX];
+    char zerr[600] = "";
+    if (zk_running(c->zk, now, sizeof now, zerr, sizeof zerr) != 1 || strcmp(now, c->peer) == 0)
+        return 0;
+    snprintf(err, errlen, "canal %s (destination %s): zookeeper %s names %s as the running server now (%s)", c->peer,
+             c->o.destination, c->o.zookeeper, now, zk_path(c->zk));
+    return 1;
 }
 
 canal_rc canal_get(canal_client *c, Canalpb__Messages **out, char *err, size_t errlen)
@@ -298,6 +369,10 @@ canal_rc canal_get(canal_client *c, Canalpb__Messages **out, char *err, size_t e
     if (c->out_count == CANAL_MAX_OUTSTANDING) {
         snprintf(err, errlen, "canal %s: %d batches outstanding", c->peer, CANAL_MAX_OUTSTANDING);
         return CANAL_ERR_ORDER;
+    }
+    if (canal_zk_moved(c, err, errlen)) {
+        canal_close(c);
+        return CANAL_ERR_IO;
     }
     Canalpb__Get get = CANALPB__GET__INIT;
     get.destination = (char *)c->o.destination;
@@ -324,10 +399,12 @@ canal_rc canal_get(canal_client *c, Canalpb__Messages **out, char *err, size_t e
         /* An error report: for this GET, or unrequested for an earlier ack/rollback. */
         int code = 0;
         char msg[512] = "";
-        if (packet_decode_ack(&pv, &code, msg, sizeof msg) != 0)
+        if (packet_decode_ack(&pv, &code, msg, sizeof msg) != 0) {
             snprintf(detail, sizeof detail, "malformed ACK packet in reply to GET");
-        else
+        } else {
+            msg[strcspn(msg, "\r\n")] = '\0'; /* no Java stack trace */
             snprintf(detail, sizeof detail, "server error %d: %s", code, msg);
+        }
         rc = CANAL_ERR_IO;
     } else if (pv.type != CANALPB__PACKET_TYPE__MESSAGES) {
         snprintf(detail, sizeof detail, "unexpected packet type %d in reply to GET", (int)pv.type);

@@ -1,10 +1,13 @@
-/* source/canal: a Canal TCP client. Connects (trying each configured address
- * in turn), handshakes, authenticates with scramble411, subscribes and rolls
+/* source/canal: a Canal TCP client. Connects (to the running server named in
+ * ZooKeeper when `zookeeper` is set, else trying each configured address in
+ * turn), handshakes, authenticates with scramble411, subscribes and rolls
  * back to batch 0 so every un-acked batch is redelivered. Then GET (no
  * auto-ack, explicit timeout and unit) and CLIENTACK strictly in batch order.
  * Errors the server reports (ACK packets) are decoded as Ack and carried
  * with their code and message. Messages returned by canal_get belong to the
- * caller (canal_messages_free). */
+ * caller (canal_messages_free). With ZooKeeper, canal_get first checks whether
+ * the running server moved (a watch fired) and then returns CANAL_ERR_IO so
+ * the caller reconnects to the new one. */
 #ifndef CE_SOURCE_CANAL_H
 #define CE_SOURCE_CANAL_H
 
@@ -26,6 +29,8 @@ typedef struct canal_opts {
     size_t max_frame;       /* 0 = FRAME_DEFAULT_MAX */
     long connect_timeout_ms;
     volatile sig_atomic_t *stop; /* a signal sets it: reads give up */
+    const char *zookeeper;  /* NULL or "": off; else host:port[,...] of the Canal cluster's ZooKeeper */
+    long zookeeper_timeout_ms; /* ZooKeeper session timeout (0: 10000) */
 } canal_opts;
 
 typedef enum {
@@ -42,7 +47,9 @@ typedef struct canal_client canal_client;
 
 canal_client *canal_new(const canal_opts *opts);
 void canal_free(canal_client *c);
-/* Connect to the next address, handshake, auth, subscribe, rollback(0). */
+/* Connect to the running server named in ZooKeeper (when set and it names one;
+ * after a failed attempt on it, the next address of the list gets one try) or
+ * else to the next address; handshake, auth, subscribe, rollback(0). */
 canal_rc canal_connect(canal_client *c, char *err, size_t errlen);
 void canal_close(canal_client *c);
 /* The "host:port" in use (or last tried). */

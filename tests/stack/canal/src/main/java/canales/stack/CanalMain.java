@@ -1,5 +1,11 @@
 package canales.stack;
 
+import com.alibaba.otter.canal.common.zookeeper.ZkClientx;
+import com.alibaba.otter.canal.common.zookeeper.ZookeeperPathUtils;
+import com.alibaba.otter.canal.common.zookeeper.running.ServerRunningData;
+import com.alibaba.otter.canal.common.zookeeper.running.ServerRunningListener;
+import com.alibaba.otter.canal.common.zookeeper.running.ServerRunningMonitor;
+import com.alibaba.otter.canal.common.zookeeper.running.ServerRunningMonitors;
 import com.alibaba.otter.canal.instance.core.CanalInstanceGenerator;
 import com.alibaba.otter.canal.instance.manager.CanalInstanceWithManager;
 import com.alibaba.otter.canal.instance.manager.model.Canal;
@@ -12,6 +18,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 
 /**
@@ -29,6 +36,15 @@ import java.util.concurrent.CountDownLatch;
  *   --user=canal            Canal user
  *   --passwd-hash=E361...   hex(SHA1(SHA1(password))) of the Canal user
  *   --position=FILE:POS     optional start position (default: SHOW MASTER STATUS at first connect)
+ *   --meta-dir=DIR          keep the client cursors in DIR/{destination}/meta.dat (flushed every second
+ *                           and at shutdown) and restart the binlog dump from them: a restart of this
+ *                           server neither re-streams from the start nor skips what was written meanwhile.
+ *                           Without it (and without --zk) cursors live in memory only.
+ *   --zk=HOST:PORT          cluster mode: the destinations run on whichever server of the cluster holds
+ *                           the ephemeral /otter/canal/destinations/{d}/running node; the others stay
+ *                           standby (clients get "should start first") and take over when it goes.
+ *                           Cursors are shared through ZooKeeper (memory, flushed every second).
+ *   --ha-delay=5            cluster mode: seconds a standby waits after the running node vanished
  */
 public final class CanalMain {
 
@@ -49,12 +65,28 @@ public final class CanalMain {
         String user = opt.getOrDefault("user", "canal");
         String passwdHash = opt.getOrDefault("passwd-hash", DEFAULT_PASSWD_HASH);
         String position = opt.get("position");
+        String metaDir = opt.get("meta-dir");
+        String zk = opt.get("zk");
+        boolean cluster = zk != null && !zk.isEmpty();
+        int haDelay = Integer.parseInt(opt.getOrDefault("ha-delay", "5"));
+        String self = ip + ":" + port;
 
         CanalServerWithEmbedded embedded = new CanalServerWithEmbedded();
         CanalInstanceGenerator generator = destination -> {
             CanalParameter p = new CanalParameter();
-            p.setIndexMode(CanalParameter.IndexMode.MEMORY);
-            p.setMetaMode(CanalParameter.MetaMode.MEMORY);
+            if (cluster) {
+                p.setZkClusters(List.of(zk));
+                p.setMetaMode(CanalParameter.MetaMode.MIXED);
+                p.setIndexMode(CanalParameter.IndexMode.MEMORY_META_FAILBACK);
+            } else if (metaDir != null && !metaDir.isEmpty()) {
+                p.setDataDir(metaDir);
+                p.setMetaFileFlushPeriod(1000);
+                p.setMetaMode(CanalParameter.MetaMode.LOCAL_FILE);
+                p.setIndexMode(CanalParameter.IndexMode.MEMORY_META_FAILBACK);
+            } else {
+                p.setIndexMode(CanalParameter.IndexMode.MEMORY);
+                p.setMetaMode(CanalParameter.MetaMode.MEMORY);
+            }
             p.setStorageMode(CanalParameter.StorageMode.MEMORY);
             p.setSourcingType(CanalParameter.SourcingType.MYSQL);
             p.setHaMode(CanalParameter.HAMode.HEARTBEAT);
@@ -84,8 +116,31 @@ public final class CanalMain {
             embedded.setPasswd(passwdHash);
         }
         embedded.start();
-        for (String d : destinations) {
-            embedded.start(d.trim());
+        ZkClientx zkClient = null;
+        Map<String, ServerRunningMonitor> monitors = new ConcurrentHashMap<>();
+        if (cluster) {
+            zkClient = ZkClientx.getZkClient(zk);
+            zkClient.createPersistent(ZookeeperPathUtils.DESTINATION_ROOT_NODE, true);
+            zkClient.createPersistent(ZookeeperPathUtils.CANAL_CLUSTER_ROOT_NODE, true);
+            ServerRunningData me = new ServerRunningData(self);
+            ServerRunningMonitors.setServerData(me);
+            ServerRunningMonitors.setRunningMonitors(monitors);
+            for (String raw : destinations) {
+                String d = raw.trim();
+                ServerRunningMonitor m = new ServerRunningMonitor(me);
+                m.setDestination(d);
+                m.setZkClient(zkClient);
+                m.setDelayTime(haDelay);
+                m.setListener(new HaListener(embedded, zkClient, d, self));
+                monitors.put(d, m);
+            }
+            for (ServerRunningMonitor m : monitors.values()) {
+                m.start(); // becomes active (starts the destination) or waits as a standby
+            }
+        } else {
+            for (String d : destinations) {
+                embedded.start(d.trim());
+            }
         }
 
         CanalServerWithNetty netty = CanalServerWithNetty.instance();
@@ -95,7 +150,15 @@ public final class CanalMain {
         netty.start();
 
         CountDownLatch done = new CountDownLatch(1);
+        final ZkClientx zkFinal = zkClient;
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            for (ServerRunningMonitor m : monitors.values()) {
+                try {
+                    m.stop(); // releases the running node at once: a standby takes over after --ha-delay
+                } catch (Throwable t) {
+                    t.printStackTrace();
+                }
+            }
             try {
                 netty.stop();
             } catch (Throwable t) {
@@ -114,12 +177,69 @@ public final class CanalMain {
             } catch (Throwable t) {
                 t.printStackTrace();
             }
+            if (zkFinal != null) {
+                try {
+                    zkFinal.close();
+                } catch (Throwable t) {
+                    t.printStackTrace();
+                }
+            }
             System.err.println("canal-stack: stopped");
             done.countDown();
         }, "canal-stack-shutdown"));
         System.err.println("canal-stack: listening on " + ip + ":" + port + " destinations="
-                + String.join(",", destinations) + " auth=" + auth + " slaveId=" + slaveId);
+                + String.join(",", destinations) + " auth=" + auth + " slaveId=" + slaveId
+                + (cluster ? " zk=" + zk : "") + (metaDir != null ? " metaDir=" + metaDir : ""));
         done.await();
+    }
+
+    /** Cluster mode: start the destination when this server becomes the running one, stop it when it
+     *  stops being so; keep an ephemeral cluster/{ip:port} node while the monitor runs. */
+    private static final class HaListener implements ServerRunningListener {
+        private final CanalServerWithEmbedded embedded;
+        private final ZkClientx zk;
+        private final String destination;
+        private final String node;
+
+        HaListener(CanalServerWithEmbedded embedded, ZkClientx zk, String destination, String self) {
+            this.embedded = embedded;
+            this.zk = zk;
+            this.destination = destination;
+            this.node = ZookeeperPathUtils.getDestinationClusterNode(destination, self);
+        }
+
+        @Override
+        public void processStart() {
+            try {
+                zk.createPersistent(ZookeeperPathUtils.getDestinationClusterRoot(destination), true);
+                zk.createEphemeral(node);
+            } catch (RuntimeException e) {
+                System.err.println("canal-stack: cannot register " + node + ": " + e);
+            }
+        }
+
+        @Override
+        public void processStop() {
+            try {
+                zk.delete(node);
+            } catch (RuntimeException e) {
+                System.err.println("canal-stack: cannot remove " + node + ": " + e);
+            }
+        }
+
+        @Override
+        public void processActiveEnter() {
+            System.err.println("canal-stack: active for destination " + destination);
+            embedded.start(destination);
+        }
+
+        @Override
+        public void processActiveExit() {
+            System.err.println("canal-stack: standby for destination " + destination);
+            if (embedded.isStart(destination)) {
+                embedded.stop(destination);
+            }
+        }
     }
 
     private static Map<String, String> parse(String[] args) {
