@@ -2,6 +2,7 @@
  * 2 usage or configuration error. */
 #include "commit/ckpt.h"
 #include "config.h"
+#include "mapping.h"
 #include "replay.h"
 #include "run.h"
 #include "util/log.h"
@@ -43,6 +44,7 @@ static void main_usage(FILE *f)
     fputs("usage: canal-es run -c FILE [--dry-run] [--log-level error|warn|info|debug]\n"
           "       canal-es status -c FILE\n"
           "       canal-es replay-dead-letters -c FILE [--dry-run] DEADLETTER_FILE\n"
+          "       canal-es mapping -c FILE --table DB.TABLE [--timeout SECONDS]\n"
           "       canal-es --help\n"
           "       canal-es --version\n"
           "\n"
@@ -53,6 +55,7 @@ static void main_usage(FILE *f)
           "  status         print the checkpoint ([checkpoint] file) and the lag in seconds\n"
           "  replay-dead-letters  re-send the documents of a dead-letter file (after fixing the mapping);\n"
           "                 what still fails is kept in DEADLETTER_FILE.remaining (see its --help)\n"
+          "  mapping        print a suggested index mapping for a table from the types Canal reports\n"
           "\n"
           "options:\n"
           "  -c, --config FILE   the INI configuration file (see etc/canal-es.ini)\n"
@@ -233,6 +236,8 @@ int main(int argc, char **argv)
         return main_status(argc, argv);
     if (strcmp(argv[1], "replay-dead-letters") == 0)
         return replay_main(argc, argv);
+    if (strcmp(argv[1], "mapping") == 0)
+        return mapping_main(argc, argv);
     fprintf(stderr, "canal-es: unknown command '%s'\n", argv[1]);
     main_usage(stderr);
     return 2;

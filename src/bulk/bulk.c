@@ -112,9 +112,7 @@ static bool bulk_in_list(char *const *list, size_t n, const char *name)
     return false;
 }
 
-/* The field name of column `name` under rule r, or NULL when it is left out
- * (include/exclude, or a static field of the same name wins). */
-static const char *bulk_field_name(const cfg_table *r, const char *name)
+const char *bulk_field_name(const cfg_table *r, const char *name)
 {
     if (r == NULL)
         return name;

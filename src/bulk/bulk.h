@@ -49,5 +49,9 @@ int bulk_keep(bulk *b, const bool *keep);
 /* "db.table" and binlog file of action i. */
 const char *bulk_table(const bulk *b, size_t i);
 const char *bulk_logfile(const bulk *b, size_t i);
+/* The document field name of column `name` under rule r (rename), or NULL
+ * when the column is left out (include/exclude, or an add_field or the soft
+ * delete field of the same name wins). r NULL: name itself. */
+const char *bulk_field_name(const cfg_table *r, const char *name);
 
 #endif

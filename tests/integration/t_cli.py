@@ -3,7 +3,7 @@ import json
 import subprocess
 
 import itlib
-from harness import CanalEs, check, http, index_docs, sql, wait_in_sync
+from harness import CanalEs, check, http, index_docs, poll, sql, wait_in_sync
 from itlib import DB, new_table, product_docs, product_rows
 
 
@@ -42,4 +42,50 @@ def test_cli_help_per_command():
     check(p.returncode == 2 and "--bogus" in p.stderr, f"unknown option: {p}")
 
 
-TESTS = [test_cli_dry_run_sends_and_acks_nothing, test_cli_help_per_command]
+MAPPED_DDL = """CREATE TABLE `{db}`.`{t}` (
+  id BIGINT UNSIGNED NOT NULL PRIMARY KEY, qty INT, price DECIMAL(10,2), ratio DOUBLE, born DATE,
+  seen DATETIME(3), name VARCHAR(50), body TEXT, kind ENUM('a','b'), tags SET('x','y'), flag TINYINT(1),
+  secret VARCHAR(20)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"""
+
+
+def test_cli_mapping_suggests_a_mapping_the_node_accepts():
+    """`canal-es mapping --table` prints a mapping from the types Canal reports; an index created with it
+    (dynamic: strict) accepts every document canal-es then sends."""
+    t = "suggested"
+    new_table(t, MAPPED_DDL)
+    rules = {f"{DB}.{t}": {"index": t, "convert": "flag:bool", "exclude": "secret", "rename": "body:text"}}
+    es = CanalEs(itlib.BIN, rules)
+    sql(f"INSERT INTO `{DB}`.`{t}` VALUES (18446744073709551615, 5, 10.50, 0.25, '2024-02-29', "
+        f"'2024-02-29 10:11:12.123', 'n', 'long text', 'b', 'x,y', 1, 's');")
+    p = subprocess.run([itlib.BIN, "mapping", "-c", es.ini, "--table", f"{DB}.{t}", "--timeout", "30"],
+                       capture_output=True, text=True, env=es.env, timeout=120)
+    check(p.returncode == 0, f"mapping exit {p.returncode}: {p.stderr[-600:]}")
+    m = json.loads(p.stdout)
+    props = m["mappings"]["properties"]
+    _, info = http("GET", "/")
+    want = {"id": "unsigned_long", "qty": "long", "price": "keyword", "ratio": "double", "born": "date",
+            "seen": "date", "name": "keyword", "text": "text", "kind": "keyword", "tags": "keyword",
+            "flag": "boolean"}
+    check({k: v["type"] for k, v in props.items()} == want, f"suggested types: {props}")
+    if info.get("version", {}).get("distribution") != "opensearch":
+        props["id"] = {"type": "keyword"}  # the embedded Elasticsearch 7.17 has no unsigned_long (x-pack)
+    m["mappings"]["dynamic"] = "strict"
+    http("PUT", f"/{t}", m)
+    sql(f"INSERT INTO `{DB}`.`{t}` VALUES (2, NULL, -1.00, 1e10, NULL, NULL, '', '', 'a', '', 0, NULL);")
+    es.start()
+    try:
+        got = {}
+
+        def both_arrived():
+            got.update(index_docs(t))
+            return len(got) == 2
+        poll(both_arrived, 60, "2 documents")
+        check(got["18446744073709551615"]["flag"] is True and got["2"]["price"] == "-1.00", f"documents: {got}")
+        check("rejected" not in es.log_text(), "the suggested mapping must accept the documents: " + es.tail())
+    finally:
+        es.stop()
+
+
+TESTS = [test_cli_dry_run_sends_and_acks_nothing, test_cli_help_per_command,
+         test_cli_mapping_suggests_a_mapping_the_node_accepts]
