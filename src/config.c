@@ -5,6 +5,7 @@
  * (inih does not report empty sections), which lets us reject unknown or
  * empty sections. All strings in cfg are heap copies owned by cfg. */
 #include "config.h"
+#include "sink/setup.h"
 #include "util/buf.h"
 #include "util/mem.h"
 #include "util/parse.h"
@@ -1020,8 +1021,15 @@ static int cfg_validate(cfg_parser *p)
         {"[http] listen", c->http.listen[0] != '\0'},
     };
     for (size_t i = 0; rc == 0 && i < c->n_tables; i++) {
-        if (c->tables[i].mapping != NULL) {
-            cfg_fail(p, c->tables[i].line, "[table] mapping (index creation) is not supported by this version yet");
+        const cfg_table *t = &c->tables[i];
+        char msg[700];
+        if (t->mapping == NULL)
+            continue;
+        if (t->alias != NULL && strchr(t->index, '{') != NULL) {
+            cfg_fail(p, t->line, "[table]: with alias and mapping, index must be a plain name (the index to create)");
+            rc = -1;
+        } else if (setup_check_mapping_file(t->mapping, msg, sizeof msg) != 0) {
+            cfg_fail(p, t->line, "[table] %s", msg);
             rc = -1;
         }
     }

@@ -5,6 +5,7 @@
 #include "decode/decode.h"
 #include "map/map.h"
 #include "sink/deadletter.h"
+#include "sink/setup.h"
 #include "sink/sink.h"
 #include "source/canal.h"
 #include "stats.h"
@@ -59,6 +60,8 @@ typedef struct run_ctx {
     ce_stats *st;
     char *noted[RUN_MAX_NOTED]; /* "db.table" already warned about */
     size_t n_noted;
+    char *ensured[RUN_MAX_NOTED]; /* indexes checked or created from a mapping file */
+    size_t n_ensured;
     char err[1024];
 } run_ctx;
 
@@ -362,6 +365,43 @@ static int run_flush(run_ctx *r)
     }
 }
 
+/* Creates the index from the rule's mapping file before its first action
+ * (once per index name; retried like a bulk request). */
+static int run_ensure_index(run_ctx *r, const cfg_table *rule, const char *index)
+{
+    if (rule->mapping == NULL)
+        return RUN_DONE;
+    for (size_t i = 0; i < r->n_ensured; i++)
+        if (strcmp(r->ensured[i], index) == 0)
+            return RUN_DONE;
+    ce_backoff bo;
+    ce_backoff_init(&bo, (uint64_t)r->c->es.retry_initial_ms, (uint64_t)r->c->es.retry_max_ms);
+    for (;;) {
+        if (run_abandoned(r))
+            return RUN_STOPPED;
+        int created = 0;
+        sink_rc sr = setup_ensure(r->sink, rule, index, &created, r->err, sizeof r->err);
+        CE_STAT_ADD(r->st, bulk_requests, 1);
+        if (sr == SINK_OK) {
+            if (created && rule->alias != NULL)
+                ce_log(CE_LOG_INFO, "sink", "created index %s with write alias %s from mapping file %s", rule->index,
+                       rule->alias, rule->mapping);
+            else if (created)
+                ce_log(CE_LOG_INFO, "sink", "created index %s from mapping file %s", index, rule->mapping);
+            if (r->n_ensured < RUN_MAX_NOTED)
+                r->ensured[r->n_ensured++] = ce_strdup(index); /* NULL (no memory) only means checking again */
+            return RUN_DONE;
+        }
+        if (sr == SINK_FATAL) {
+            ce_log(CE_LOG_ERROR, "sink", "%s", r->err);
+            return RUN_FAIL;
+        }
+        CE_STAT_ADD(r->st, request_failures, 1);
+        if (run_backoff(r, &bo, "sink", sink_retry_after_ms(r->sink)))
+            return RUN_STOPPED;
+    }
+}
+
 /* cfg_find_table with a one-entry cache: rows come in runs of one table. */
 static const cfg_table *run_rule(run_ctx *r, const char *db, const char *table)
 {
@@ -402,6 +442,11 @@ static int run_on_row(void *ud, const row_event *ev)
     }
     if (mrc != MAP_OK)
         return RUN_FAIL;
+    if (rule->mapping != NULL && !r->o->dry_run) {
+        int erc = run_ensure_index(r, rule, r->mo.index);
+        if (erc != RUN_DONE)
+            return erc;
+    }
     for (size_t i = 0; i < r->mo.n; i++) {
         if (bulk_append(&r->bulk, &r->mo.act[i], r->err, sizeof r->err) != 0)
             return RUN_FAIL;
@@ -703,6 +748,8 @@ out:
     map_out_free(&r->mo);
     for (size_t i = 0; i < r->n_noted; i++)
         ce_free(r->noted[i]);
+    for (size_t i = 0; i < r->n_ensured; i++)
+        ce_free(r->ensured[i]);
     ce_free(r);
     return exit_code;
 }

@@ -205,19 +205,28 @@ out:
     return rc;
 }
 
-/* POSTs body to url; the response is in s->resp. SINK_OK with *status set,
- * or SINK_RETRY on a transport error. */
-static sink_rc sink_post(sink *s, const char *url, struct curl_slist *headers, const void *body, size_t len,
-                         long *status, char *err, size_t errlen)
+/* Sends method (POST, PUT, GET, HEAD, DELETE) to url with body (POST/PUT);
+ * the response is in s->resp. SINK_OK with *status set, or SINK_RETRY on a
+ * transport error. */
+static sink_rc sink_send(sink *s, const char *method, const char *url, struct curl_slist *headers, const void *body,
+                         size_t len, long *status, char *err, size_t errlen)
 {
     ce_buf_reset(&s->resp);
     s->retry_after_ms = 0;
     CURL *c = s->curl;
     curl_easy_reset(c); /* keeps the connection cache: keep-alive survives */
     curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_POST, 1L);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    if (strcmp(method, "HEAD") == 0) {
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    } else if (strcmp(method, "GET") == 0) {
+        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    } else {
+        curl_easy_setopt(c, CURLOPT_POST, 1L);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? len : 0));
+        if (strcmp(method, "POST") != 0)
+            curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    }
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &s->resp);
@@ -232,7 +241,7 @@ static sink_rc sink_post(sink *s, const char *url, struct curl_slist *headers, c
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
     CURLcode cc = curl_easy_perform(c);
     if (cc != CURLE_OK) {
-        snprintf(err, errlen, "POST %s: %s", url, cerr[0] ? cerr : curl_easy_strerror(cc));
+        snprintf(err, errlen, "%s %s: %s", method, url, cerr[0] ? cerr : curl_easy_strerror(cc));
         return SINK_RETRY;
     }
     *status = 0;
@@ -244,6 +253,39 @@ static sink_rc sink_post(sink *s, const char *url, struct curl_slist *headers, c
 }
 
 /* Classifies a non-2xx status: 401/403 fatal, anything else retried. */
+static sink_rc sink_post(sink *s, const char *url, struct curl_slist *headers, const void *body, size_t len,
+                         long *status, char *err, size_t errlen)
+{
+    return sink_send(s, "POST", url, headers, body, len, status, err, errlen);
+}
+
+sink_rc sink_request(sink *s, const char *method, const char *path, const void *body, size_t len, long *status,
+                     const char **resp, size_t *resp_len, char *err, size_t errlen)
+{
+    char url[2048];
+    int n = snprintf(url, sizeof url, "%s%s%s", s->base_url, path[0] == '/' ? "" : "/", path);
+    if (n < 0 || (size_t)n >= sizeof url) {
+        snprintf(err, errlen, "%s %s: URL too long", method, path);
+        return SINK_FATAL;
+    }
+    sink_rc rc = sink_send(s, method, url, s->json_headers, body, len, status, err, errlen);
+    if (rc == SINK_OK && ce_buf_terminate(&s->resp) != 0) {
+        snprintf(err, errlen, "%s %s: out of memory", method, url);
+        return SINK_RETRY;
+    }
+    if (rc == SINK_OK) {
+        *resp = s->resp.data ? (const char *)s->resp.data : "";
+        *resp_len = s->resp.len;
+        if (*status == 401 || *status == 403) {
+            snprintf(err, errlen, "%s %s: HTTP %ld: credentials refused", method, url, *status);
+            return SINK_FATAL;
+        }
+    }
+    return rc;
+}
+
+const char *sink_base_url(const sink *s) { return s->base_url; }
+
 static sink_rc sink_bad_status(sink *s, const char *url, long status, char *err, size_t errlen)
 {
     int shown = (int)(s->resp.len > 300 ? 300 : s->resp.len);

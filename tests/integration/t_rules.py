@@ -97,4 +97,45 @@ def test_rules_soft_delete_pipeline_and_exclude():
         http("DELETE", "/_ingest/pipeline/canal-es-it-mark", ok=(200, 404))
 
 
-TESTS = [test_rules_regex_shards_into_one_index, test_rules_soft_delete_pipeline_and_exclude]
+def test_rules_index_created_from_mapping_file_with_alias():
+    """mapping = FILE creates the index with those settings and mappings before the first write, and alias
+    points at it (writes go through the alias); an existing index is left alone."""
+    t = "mapped"
+    sql(ORDER_DDL.format(db=DB, t=t) + ";")
+    index, alias = f"{t}-v1", f"{t}-live"
+    delete_index(index)
+    es = CanalEs(itlib.BIN, {f"{DB}.{t}": {"index": index, "alias": alias}})
+    mapping = {"settings": {"number_of_shards": 2, "number_of_replicas": 0},
+               "mappings": {"dynamic": "strict", "properties": {
+                   "id": {"type": "long"}, "customer_id": {"type": "keyword"}, "total": {"type": "keyword"},
+                   "secret": {"type": "keyword", "index": False}}}}
+    path = es.ini.replace("canal-es.ini", "mapping.json")
+    with open(path, "w") as f:
+        json.dump(mapping, f)
+    with open(es.ini) as f:
+        text = f.read()
+    with open(es.ini, "w") as f:
+        f.write(text.replace(f"alias = {alias}\n", f"alias = {alias}\nmapping = {path}\n"))
+    es.start()
+    try:
+        sql(f"INSERT INTO `{DB}`.`{t}` VALUES (1, 10, 1.00, 'a'), (2, 20, 2.50, NULL);")
+
+        def expected():
+            docs = {}
+            for line in sql(f"SELECT id, customer_id, total, secret FROM `{DB}`.`{t}`;"):
+                i, c, total, secret = line.split("\t")
+                docs[i] = {"id": int(i), "customer_id": int(c), "total": total,
+                           "secret": None if secret == "NULL" else secret}
+            return docs
+        wait_in_sync(index, expected)
+        _, got = http("GET", f"/{index}")
+        check(got[index]["settings"]["index"]["number_of_shards"] == "2", f"settings from the file: {got}")
+        check(got[index]["mappings"]["properties"]["customer_id"]["type"] == "keyword", f"mappings: {got}")
+        check(got[index]["aliases"].get(alias, {}).get("is_write_index") is True, f"alias: {got[index]['aliases']}")
+        check(f"created index {index} with write alias {alias} from mapping file" in es.log_text(), "creation logged: " + es.tail())
+    finally:
+        es.stop()
+
+
+TESTS = [test_rules_regex_shards_into_one_index, test_rules_soft_delete_pipeline_and_exclude,
+         test_rules_index_created_from_mapping_file_with_alias]

@@ -614,12 +614,6 @@ static void test_table_rules(void **state)
              "alias = people\n",                            /* 18 */
              mapping);
     cfg c;
-    char err[1024] = "";
-    assert_int_equal(cfg_load_string(text, "t.ini", &c, err, sizeof err), -1); /* index creation comes later */
-    assert_string_equal(err, "t.ini:4: [table] mapping (index creation) is not supported by this version yet");
-    char *mapping_line = strstr(text, "mapping = ");
-    assert_non_null(mapping_line);
-    mapping_line[0] = ';';
     load_ok(text, &c);
     assert_int_equal(c.n_tables, 3);
     const cfg_table *a = cfg_find_table(&c, "shop", "order_archive");
@@ -647,7 +641,7 @@ static void test_table_rules(void **state)
     assert_string_equal(o->pipeline, "orders-enrich");
     assert_int_equal(o->delete_mode, CFG_DELETE_SOFT);
     assert_string_equal(o->soft_field, "is_deleted");
-    assert_null(o->mapping);
+    assert_string_equal(o->mapping, mapping);
     char idx[CFG_INDEX_MAX + 1];
     assert_int_equal(cfg_index_for(o, "Shop", "order_17", idx, sizeof idx), 0);
     assert_string_equal(idx, "orders-shop"); /* lowercased */
@@ -693,6 +687,17 @@ static void test_table_rule_errors(void **state)
     expect_error("[table a.b]\nindex = x\nmapping = /nonexistent/m.json\n",
                  "t.ini:3: [table a.b] mapping: cannot read /nonexistent/m.json: No such file or directory", NULL);
     expect_error("[table a.b]\nindex = x\nid_separator = 12345678901234567\n", "t.ini:3: [table a.b] id_separator", NULL);
+    char bad[] = "/tmp/canal-es-test-badmap-XXXXXX";
+    int fd = mkstemp(bad);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "{\"mappings\": [", 14), 14);
+    close(fd);
+    char text[512];
+    snprintf(text, sizeof text, "[table a.b]\nindex = x\nmapping = %s\n", bad);
+    expect_error(text, "t.ini:1: [table] mapping file ", "not a JSON object");
+    snprintf(text, sizeof text, "[table a.b]\nindex = x-{table}\nalias = y\nmapping = %s\n", bad);
+    expect_error(text, "t.ini:1: [table]: with alias and mapping, index must be a plain name", NULL);
+    unlink(bad);
     expect_error("[table a.b]\nindex = x\npipeline = p\npipeline = q\n", "t.ini:4: [table a.b]: duplicate key 'pipeline'",
                  NULL);
 }

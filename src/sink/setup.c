@@ -1,0 +1,149 @@
+/* sink/setup: HEAD, PUT the index from the mapping file, add the alias. */
+#include "sink/setup.h"
+#include "util/buf.h"
+#include "util/mem.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <yajl/yajl_tree.h>
+
+#define SETUP_MAX_FILE (16u << 20)
+
+/* The file, NUL-terminated, in *out (caller frees). */
+static int setup_read(const char *path, char **out, size_t *len, char *err, size_t errlen)
+{
+    ce_buf b;
+    ce_buf_init(&b, SETUP_MAX_FILE);
+    int rc = -1;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        snprintf(err, errlen, "mapping file %s: cannot open: %s", path, strerror(errno));
+        goto out;
+    }
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (ce_buf_append(&b, chunk, n) != 0) {
+            snprintf(err, errlen, "mapping file %s: larger than %u bytes", path, SETUP_MAX_FILE);
+            goto out;
+        }
+    }
+    if (ferror(f) || ce_buf_terminate(&b) != 0) {
+        snprintf(err, errlen, "mapping file %s: cannot read", path);
+        goto out;
+    }
+    *len = b.len;
+    *out = b.data ? (char *)b.data : ce_strdup("");
+    b.data = NULL;
+    rc = *out ? 0 : -1;
+out:
+    if (f)
+        fclose(f);
+    ce_buf_free(&b);
+    return rc;
+}
+
+int setup_check_mapping_file(const char *path, char *err, size_t errlen)
+{
+    char *text = NULL;
+    size_t len = 0;
+    if (setup_read(path, &text, &len, err, errlen) != 0)
+        return -1;
+    char perr[256] = "";
+    int rc = 0;
+    yajl_val v = strlen(text) == len ? yajl_tree_parse(text, perr, sizeof perr) : NULL;
+    if (v == NULL || !YAJL_IS_OBJECT(v)) {
+        for (char *q = perr; *q; q++)
+            if (*q == '\n')
+                *q = ' ';
+        snprintf(err, errlen, "mapping file %s: not a JSON object (settings and mappings)%s%.200s", path,
+                 perr[0] ? ": " : "", perr);
+        rc = -1;
+    }
+    if (v)
+        yajl_tree_free(v);
+    ce_free(text);
+    return rc;
+}
+
+/* 4xx/5xx text for messages: the node's error type and reason when present. */
+static void setup_reason(const char *resp, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%.300s", resp);
+    char perr[64];
+    yajl_val v = yajl_tree_parse(resp, perr, sizeof perr);
+    static const char *type_path[] = {"error", "type", NULL};
+    static const char *reason_path[] = {"error", "reason", NULL};
+    yajl_val t = v ? yajl_tree_get(v, type_path, yajl_t_string) : NULL;
+    yajl_val r = v ? yajl_tree_get(v, reason_path, yajl_t_string) : NULL;
+    if (t != NULL)
+        snprintf(out, outlen, "%s: %.300s", YAJL_GET_STRING(t), r ? YAJL_GET_STRING(r) : "");
+    if (v)
+        yajl_tree_free(v);
+}
+
+sink_rc setup_ensure(sink *s, const cfg_table *rule, const char *index, int *created, char *err, size_t errlen)
+{
+    *created = 0;
+    if (rule->mapping == NULL)
+        return SINK_OK;
+    char path[600], reason[400];
+    long status = 0;
+    const char *resp = NULL;
+    size_t rlen = 0;
+    /* index is what the actions name: the alias when set, else the index itself */
+    snprintf(path, sizeof path, "/%s", index);
+    sink_rc rc = sink_request(s, "HEAD", path, NULL, 0, &status, &resp, &rlen, err, errlen);
+    if (rc != SINK_OK || status == 200)
+        return rc;
+    if (status != 404) {
+        snprintf(err, errlen, "HEAD %s%s: HTTP %ld", sink_base_url(s), path, status);
+        return SINK_RETRY;
+    }
+    char target[CFG_INDEX_MAX + 1];
+    if (rule->alias != NULL) {
+        /* the concrete index behind the alias; its template may not use the row's names here */
+        if (cfg_expand_template(rule->index, "", "", 1, target, sizeof target) != 0 || strchr(rule->index, '{')) {
+            snprintf(err, errlen, "[table] line %d: with alias and mapping, index must be a plain name", rule->line);
+            return SINK_FATAL;
+        }
+    } else {
+        snprintf(target, sizeof target, "%s", index);
+    }
+    char *body = NULL;
+    size_t blen = 0;
+    if (setup_read(rule->mapping, &body, &blen, err, errlen) != 0)
+        return SINK_FATAL;
+    snprintf(path, sizeof path, "/%s", target);
+    rc = sink_request(s, "PUT", path, body, blen, &status, &resp, &rlen, err, errlen);
+    ce_free(body);
+    if (rc != SINK_OK)
+        return rc;
+    if (status >= 200 && status < 300) {
+        *created = 1;
+    } else if (status == 400 && strstr(resp, "resource_already_exists_exception") != NULL) {
+        /* created meanwhile (or the index exists and only the alias is missing) */
+    } else {
+        setup_reason(resp, reason, sizeof reason);
+        snprintf(err, errlen, "PUT %s%s with mapping file %s (config line %d): HTTP %ld: %s", sink_base_url(s), path,
+                 rule->mapping, rule->line, status, reason);
+        return status >= 500 || status == 429 ? SINK_RETRY : SINK_FATAL;
+    }
+    if (rule->alias == NULL)
+        return SINK_OK;
+    char actions[800];
+    snprintf(actions, sizeof actions,
+             "{\"actions\":[{\"add\":{\"index\":\"%s\",\"alias\":\"%s\",\"is_write_index\":true}}]}", target,
+             rule->alias);
+    rc = sink_request(s, "POST", "/_aliases", actions, strlen(actions), &status, &resp, &rlen, err, errlen);
+    if (rc != SINK_OK)
+        return rc;
+    if (status < 200 || status >= 300) {
+        setup_reason(resp, reason, sizeof reason);
+        snprintf(err, errlen, "POST %s/_aliases (alias %s -> %s, config line %d): HTTP %ld: %s", sink_base_url(s),
+                 rule->alias, target, rule->line, status, reason);
+        return status >= 500 || status == 429 ? SINK_RETRY : SINK_FATAL;
+    }
+    return SINK_OK;
+}
