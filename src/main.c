@@ -2,6 +2,7 @@
  * 2 usage or configuration error. */
 #include "commit/ckpt.h"
 #include "config.h"
+#include "check.h"
 #include "mapping.h"
 #include "replay.h"
 #include "run.h"
@@ -42,6 +43,7 @@ static void main_on_hup(int sig)
 static void main_usage(FILE *f)
 {
     fputs("usage: canal-es run -c FILE [--dry-run] [--log-level error|warn|info|debug]\n"
+          "       canal-es check-config -c FILE\n"
           "       canal-es status -c FILE\n"
           "       canal-es replay-dead-letters -c FILE [--dry-run] DEADLETTER_FILE\n"
           "       canal-es mapping -c FILE --table DB.TABLE [--timeout SECONDS]\n"
@@ -52,6 +54,7 @@ static void main_usage(FILE *f)
           "\n"
           "commands:\n"
           "  run            subscribe to Canal and index every change of the configured tables\n"
+          "  check-config   validate FILE and try Canal, the search node and every index: one verdict each\n"
           "  status         print the checkpoint ([checkpoint] file) and the lag in seconds\n"
           "  replay-dead-letters  re-send the documents of a dead-letter file (after fixing the mapping);\n"
           "                 what still fails is kept in DEADLETTER_FILE.remaining (see its --help)\n"
@@ -238,6 +241,8 @@ int main(int argc, char **argv)
         return replay_main(argc, argv);
     if (strcmp(argv[1], "mapping") == 0)
         return mapping_main(argc, argv);
+    if (strcmp(argv[1], "check-config") == 0)
+        return check_main(argc, argv);
     fprintf(stderr, "canal-es: unknown command '%s'\n", argv[1]);
     main_usage(stderr);
     return 2;

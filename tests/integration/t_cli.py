@@ -1,5 +1,6 @@
 """Command line: `run --dry-run` prints the NDJSON it would send and acks nothing; per-command --help."""
 import json
+import re
 import subprocess
 
 import itlib
@@ -87,5 +88,51 @@ def test_cli_mapping_suggests_a_mapping_the_node_accepts():
         es.stop()
 
 
+def check_config(es, env=None):
+    p = subprocess.run([itlib.BIN, "check-config", "-c", es.ini], capture_output=True, text=True,
+                       env=env or es.env, timeout=120)
+    return p.returncode, p.stdout, p.stderr
+
+
+def test_cli_check_config_verdicts():
+    """check-config: a good config passes (exit 0); a wrong Canal password, a wrong destination, a missing
+    alias and an unreachable node each fail (exit 1) with a verdict that says what to fix; a syntax error
+    exits 2 naming FILE:LINE."""
+    t = "checked"
+    new_table(t)
+    http("PUT", f"/{t}", {})
+    es = CanalEs(itlib.BIN, {f"{DB}.{t}": {"index": t}, f"{DB}.not_yet": {"index": "not-yet-there"}})
+    rc, out, err = check_config(es)
+    check(rc == 0, f"good config: exit {rc}\n{out}{err}")
+    check(re.search(r"^ok\s+canal \S+: authenticated as 'canal', subscribed to destination example", out, re.M)
+          and re.search(r"^ok\s+search http\S+: (opensearch|elasticsearch) \d", out, re.M)
+          and re.search(rf"^ok\s+table {DB}\.{t} \(line \d+\): index {t} exists", out, re.M)
+          and re.search(r"^warn\s+table .*index not-yet-there does not exist: the node will create it", out, re.M),
+          f"verdicts: {out}")
+    good = open(es.ini).read()
+
+    def variant(text):
+        with open(es.ini, "w") as f:
+            f.write(text)
+        return check_config(es)
+    rc, out, _ = variant(good)
+    env = dict(es.env, IT_CANAL_PASSWORD="wrong")
+    rc, out, _ = check_config(es, env)
+    check(rc == 1 and re.search(r"^FAIL\s+canal: .*authentication failed.*check \[canal\] username and password",
+                                out, re.M), f"wrong password: {rc} {out}")
+    rc, out, _ = variant(good.replace("destination = example", "destination = nosuchdest"))
+    check(rc == 1 and re.search(r"^FAIL\s+canal: .*nosuchdest", out, re.M), f"wrong destination: {rc} {out}")
+    rc, out, _ = variant(good.replace("index = not-yet-there", "index = not-yet-there\nalias = no-such-alias"))
+    check(rc == 1 and re.search(r"^FAIL\s+table .*alias no-such-alias does not exist", out, re.M),
+          f"missing alias: {rc} {out}")
+    url = re.search(r"^url = (.*)$", good, re.M).group(1)
+    rc, out, _ = variant(good.replace(f"url = {url}", "url = http://127.0.0.1:9"))
+    check(rc == 1 and re.search(r"^FAIL\s+search http://127.0.0.1:9: .*check \[elasticsearch\] url", out, re.M),
+          f"unreachable node: {rc} {out}")
+    rc, out, err = variant(good.replace("[elasticsearch]", "[elasticsearch]\nbulk_max_bytes = lots"))
+    check(rc == 2 and "canal-es.ini:" in out and "bulk_max_bytes" in out, f"bad value: {rc} {out} {err}")
+    variant(good)
+
+
 TESTS = [test_cli_dry_run_sends_and_acks_nothing, test_cli_help_per_command,
-         test_cli_mapping_suggests_a_mapping_the_node_accepts]
+         test_cli_mapping_suggests_a_mapping_the_node_accepts, test_cli_check_config_verdicts]
