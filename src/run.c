@@ -536,7 +536,9 @@ static int run_connect(run_ctx *r)
             return RUN_DONE;
         }
         if (rc == CANAL_ERR_AUTH || rc == CANAL_ERR_SERVER) {
-            ce_log(CE_LOG_ERROR, "source", "%s", r->err);
+            ce_log(CE_LOG_ERROR, "source", "%s; check [canal] %s in %s (canal-es check-config -c %s tries it)", r->err,
+                   rc == CANAL_ERR_AUTH ? "username and password" : "destination and filter", r->c->path,
+                   r->c->path);
             return RUN_FAIL;
         }
         uint64_t delay = ce_backoff_next(&bo);
