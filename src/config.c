@@ -1016,7 +1016,6 @@ static int cfg_validate(cfg_parser *p)
         {"[elasticsearch] key_file", c->es.key_file[0] != '\0'},
         {"[elasticsearch] verify = false", strcmp(c->es.verify, "false") == 0},
         {"[elasticsearch] compression = gzip", strcmp(c->es.compression, "gzip") == 0},
-        {"[elasticsearch] concurrency above 1", c->es.concurrency > 1},
         {"[elasticsearch] url with several URLs", strchr(c->es.url, ',') != NULL},
         {"[http] listen", c->http.listen[0] != '\0'},
     };

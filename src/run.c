@@ -14,12 +14,14 @@
 #include "util/mem.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #define RUN_MAX_BODY ((size_t)512 << 20)
+#define RUN_MAX_CONCURRENCY 64
 #define RUN_MAX_NOTED 1024
 #define RUN_MAX_RETRY_AFTER_MS 600000 /* a Retry-After is honoured up to 10 minutes */
 
@@ -46,7 +48,11 @@ typedef struct run_ctx {
     const cfg_table *cache_rule;
     bool cache_valid;
     canal_client *canal;
-    sink *sink;
+    sink *sink;                    /* sinks[0]: DDL, index setup and concurrency 1 */
+    sink *sinks[RUN_MAX_CONCURRENCY];
+    size_t n_sinks;                /* [elasticsearch] concurrency */
+    size_t *part_idx;              /* concurrency > 1: action indexes grouped by partition */
+    size_t part_cap;
     bulk bulk;
     decode_ctx dec;
     map_out mo;
@@ -318,6 +324,203 @@ static int run_send(run_ctx *r, size_t n, sink_summary *tot, bool give_up, bool 
     return RUN_DONE;
 }
 
+/* ---- concurrency > 1: one worker per partition of the _id hash, so the
+ * actions on one document stay in one worker, in binlog order. Workers read
+ * the bulk body and write only their own items; they keep their own error
+ * text, request size and shutdown deadline. */
+typedef struct run_worker {
+    run_ctx *r;
+    sink *sink;
+    const size_t *list; /* action indexes, ascending */
+    size_t count;
+    size_t cap;         /* bytes per request */
+    bool give_up;
+    sink_summary tot;
+    bool whole_failed;
+    long long wait_ms;
+    int rc;
+    uint64_t deadline;  /* shutdown deadline seen by this worker; 0 = none yet */
+    ce_buf body;
+    sink_item *chunk_items;
+    char err[1024];
+} run_worker;
+
+static bool run_worker_abandoned(run_worker *w)
+{
+    if (w->r->abandon)
+        return true;
+    if (!run_stopping(w->r))
+        return false;
+    uint64_t now = run_now_ms();
+    if (w->deadline == 0)
+        w->deadline = now + (uint64_t)w->r->c->es.shutdown_timeout_ms;
+    return now >= w->deadline;
+}
+
+static int run_worker_abort(void *ud) { return run_worker_abandoned(ud) ? 1 : 0; }
+
+/* The run_send loop over w->list: requests of at most w->cap bytes built by
+ * copying the actions' bytes. */
+static void *run_worker_main(void *ud)
+{
+    run_worker *w = ud;
+    run_ctx *r = w->r;
+    size_t lo = 0;
+    w->rc = RUN_DONE;
+    while (lo < w->count) {
+        if (run_worker_abandoned(w)) {
+            w->rc = RUN_STOPPED;
+            return NULL;
+        }
+        ce_buf_reset(&w->body);
+        size_t hi = lo;
+        while (hi < w->count) {
+            const uint8_t *p;
+            size_t n;
+            bulk_action_bytes(&r->bulk, w->list[hi], &p, &n);
+            if (hi > lo && w->body.len + n > w->cap)
+                break;
+            if (ce_buf_append(&w->body, p, n) != 0) {
+                if (hi == lo) {
+                    snprintf(w->err, sizeof w->err, "out of memory for a %zu-byte request", n);
+                    w->rc = RUN_FAIL;
+                    return NULL;
+                }
+                break;
+            }
+            hi++;
+        }
+        sink_summary sum = {.item = w->chunk_items, .item_cap = hi - lo};
+        sink_rc rc = sink_bulk(w->sink, w->body.data, w->body.len, hi - lo, &sum, w->err, sizeof w->err);
+        CE_STAT_ADD(r->st, bulk_requests, 1);
+        if (rc == SINK_OK) {
+            for (size_t j = lo; j < hi; j++)
+                r->items[w->list[j]] = w->chunk_items[j - lo];
+            run_add_summary(&w->tot, &sum);
+            lo = hi;
+            continue;
+        }
+        if (rc == SINK_FATAL) {
+            w->rc = RUN_FAIL;
+            return NULL;
+        }
+        if (rc == SINK_TOO_LARGE) {
+            CE_STAT_ADD(r->st, requests_split, 1);
+            if (hi - lo == 1) {
+                sink_item *it = &r->items[w->list[lo]];
+                *it = (sink_item){.cls = SINK_ITEM_DEAD, .status = 413};
+                snprintf(it->type, sizeof it->type, "request_entity_too_large");
+                snprintf(it->reason, sizeof it->reason,
+                         "the node refused a %zu-byte request holding only this action (HTTP 413)", w->body.len);
+                w->tot.items++;
+                w->tot.failed++;
+                w->tot.dead++;
+                lo = hi;
+                continue;
+            }
+            w->cap = w->body.len / 2 > 0 ? w->body.len / 2 : 1;
+            continue;
+        }
+        CE_STAT_ADD(r->st, request_failures, 1);
+        if (run_worker_abandoned(w)) {
+            w->rc = RUN_STOPPED;
+            return NULL;
+        }
+        if (w->give_up) {
+            w->rc = RUN_FAIL;
+            return NULL;
+        }
+        for (size_t j = lo; j < w->count; j++)
+            r->items[w->list[j]] = (sink_item){.cls = SINK_ITEM_RETRY};
+        w->tot.items += w->count - lo;
+        w->tot.failed += w->count - lo;
+        w->tot.retry += w->count - lo;
+        w->whole_failed = true;
+        w->wait_ms = sink_retry_after_ms(w->sink);
+        return NULL;
+    }
+    return NULL;
+}
+
+/* run_send with r->n_sinks workers in parallel. */
+static int run_send_par(run_ctx *r, size_t n, sink_summary *tot, bool give_up, bool *whole_failed,
+                        long long *wait_ms)
+{
+    size_t k = r->n_sinks;
+    if (n > r->part_cap) {
+        size_t *ni = ce_realloc(r->part_idx, n * sizeof *ni);
+        if (ni == NULL) {
+            ce_log(CE_LOG_ERROR, "sink", "out of memory for %zu bulk items", n);
+            return RUN_FAIL;
+        }
+        r->part_idx = ni;
+        r->part_cap = n;
+    }
+    size_t start[RUN_MAX_CONCURRENCY + 1] = {0};
+    for (size_t i = 0; i < n; i++)
+        start[r->bulk.meta[i].id_hash % k + 1]++;
+    for (size_t p = 0; p < k; p++)
+        start[p + 1] += start[p];
+    size_t fill[RUN_MAX_CONCURRENCY];
+    memcpy(fill, start, k * sizeof fill[0]);
+    for (size_t i = 0; i < n; i++)
+        r->part_idx[fill[r->bulk.meta[i].id_hash % k]++] = i;
+    run_worker w[RUN_MAX_CONCURRENCY];
+    pthread_t th[RUN_MAX_CONCURRENCY];
+    bool started[RUN_MAX_CONCURRENCY] = {false};
+    int rc = RUN_DONE;
+    for (size_t p = 0; p < k; p++) {
+        w[p] = (run_worker){.r = r,
+                            .sink = r->sinks[p],
+                            .list = r->part_idx + start[p],
+                            .count = start[p + 1] - start[p],
+                            .cap = r->req_cap,
+                            .give_up = give_up};
+        ce_buf_init(&w[p].body, RUN_MAX_BODY);
+        sink_set_abort(w[p].sink, run_worker_abort, &w[p]);
+        if (w[p].count == 0)
+            continue;
+        w[p].chunk_items = ce_malloc(w[p].count * sizeof *w[p].chunk_items);
+        if (w[p].chunk_items == NULL || pthread_create(&th[p], NULL, run_worker_main, &w[p]) != 0) {
+            ce_log(CE_LOG_ERROR, "sink", "cannot start bulk worker %zu of %zu", p + 1, k);
+            rc = RUN_FAIL;
+            break;
+        }
+        started[p] = true;
+    }
+    for (size_t p = 0; p < k; p++) {
+        if (started[p])
+            pthread_join(th[p], NULL);
+        if (started[p] && w[p].rc == RUN_FAIL) {
+            ce_log(CE_LOG_ERROR, "sink", "%s%s", w[p].err,
+                   give_up ? "; giving up (max_retries), nothing acked" : "");
+            rc = RUN_FAIL;
+        } else if (started[p] && w[p].rc == RUN_STOPPED && rc == RUN_DONE) {
+            rc = RUN_STOPPED;
+        }
+        if (started[p]) {
+            run_add_summary(tot, &w[p].tot);
+            if (w[p].whole_failed && !*whole_failed) {
+                *whole_failed = true;
+                snprintf(r->err, sizeof r->err, "%s", w[p].err);
+            }
+            if (w[p].wait_ms > *wait_ms)
+                *wait_ms = w[p].wait_ms;
+            if (w[p].cap < r->req_cap) {
+                r->req_cap = w[p].cap;
+                ce_log(CE_LOG_WARN, "sink", "%s: node refused a request (413): now sending at most %zu bytes per request",
+                       r->c->es.url, r->req_cap);
+            }
+        }
+        sink_set_abort(w[p].sink, run_abort_transfer, r);
+        ce_buf_free(&w[p].body);
+        ce_free(w[p].chunk_items);
+    }
+    if (rc == RUN_STOPPED)
+        r->abandon = 1;
+    return rc;
+}
+
 /* Sends the bulk body until every item is applied or dead-lettered. Only
  * the failed items are sent again. */
 static int run_flush(run_ctx *r)
@@ -345,7 +548,8 @@ static int run_flush(run_ctx *r)
         sink_summary tot = {0};
         bool whole_failed = false;
         long long wait_ms = 0;
-        int rc = run_send(r, n, &tot, give_up, &whole_failed, &wait_ms);
+        int rc = r->n_sinks > 1 && !r->o->dry_run ? run_send_par(r, n, &tot, give_up, &whole_failed, &wait_ms)
+                                                  : run_send(r, n, &tot, give_up, &whole_failed, &wait_ms);
         if (rc != RUN_DONE)
             return rc;
         int ir = run_items(r, &tot, give_up && !whole_failed);
@@ -643,12 +847,18 @@ int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
         ce_log(CE_LOG_ERROR, "run", "out of memory");
         goto out;
     }
-    r->sink = sink_new(c->es.url, c->es.request_timeout_ms, r->err, sizeof r->err);
-    if (r->sink == NULL) {
-        ce_log(CE_LOG_ERROR, "sink", "%s", r->err);
-        goto out;
+    r->n_sinks = (size_t)c->es.concurrency;
+    if (r->n_sinks < 1 || r->n_sinks > RUN_MAX_CONCURRENCY)
+        r->n_sinks = 1;
+    for (size_t i = 0; i < r->n_sinks; i++) {
+        r->sinks[i] = sink_new(c->es.url, c->es.request_timeout_ms, r->err, sizeof r->err);
+        if (r->sinks[i] == NULL) {
+            ce_log(CE_LOG_ERROR, "sink", "%s", r->err);
+            goto out;
+        }
+        sink_set_abort(r->sinks[i], run_abort_transfer, r);
     }
-    sink_set_abort(r->sink, run_abort_transfer, r);
+    r->sink = r->sinks[0];
     if (!c->es.halt_on_error && !o->dry_run && (r->dl = dl_open(c->es.dead_letter, r->err, sizeof r->err)) == NULL) {
         ce_log(CE_LOG_ERROR, "sink", "%s", r->err);
         goto out;
@@ -741,7 +951,9 @@ int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
     }
 out:
     canal_free(r->canal);
-    sink_free(r->sink);
+    for (size_t i = 0; i < r->n_sinks; i++)
+        sink_free(r->sinks[i]);
+    ce_free(r->part_idx);
     dl_close(r->dl);
     ce_free(r->items);
     ce_free(r->keep);

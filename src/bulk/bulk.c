@@ -236,7 +236,11 @@ int bulk_append(bulk *b, const map_action *a, char *err, size_t errlen)
         b->overflow = false;
         return -1;
     }
-    b->meta[b->n_actions] = (bulk_meta){.start = mark,
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < a->id_len; i++)
+        h = (h ^ (uint8_t)a->id[i]) * 16777619u;
+    b->meta[b->n_actions] = (bulk_meta){.id_hash = h,
+                                        .start = mark,
                                         .doc = doc,
                                         .where = where,
                                         .offset = a->ev ? a->ev->offset : 0,

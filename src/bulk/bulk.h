@@ -22,6 +22,7 @@ typedef struct bulk_meta {
     size_t where;        /* offset in bulk.strings of "db.table\0logfile\0" */
     int64_t offset;      /* binlog offset of the row's event */
     int64_t exec_time;   /* ms since epoch */
+    uint32_t id_hash;    /* FNV-1a of the _id: actions on one document share it (concurrency partitions) */
 } bulk_meta;
 
 typedef struct bulk {
