@@ -1,6 +1,7 @@
 /* check: configuration and connection verdicts. */
 #include "check.h"
 #include "config.h"
+#include "run.h"
 #include "sink/sink.h"
 #include "source/canal.h"
 #include "util/log.h"
@@ -36,18 +37,8 @@ static void check_say(check_ctx *k, const char *verdict, const char *fmt, ...)
 static void check_canal(check_ctx *k, const cfg *c)
 {
     char err[1024];
-    canal_opts co = {
-        .addresses = c->canal.address,
-        .destination = c->canal.destination,
-        .username = c->canal.username,
-        .password = c->canal.password,
-        .client_id = c->canal.client_id,
-        .filter = c->canal.filter,
-        .fetch_size = c->canal.batch_size,
-        .fetch_timeout_ms = c->canal.fetch_timeout_ms,
-        .zookeeper = c->canal.zookeeper,
-        .zookeeper_timeout_ms = c->canal.zookeeper_timeout_ms,
-    };
+    canal_opts co;
+    run_canal_opts(c, &co);
     canal_client *cc = canal_new(&co);
     if (cc == NULL) {
         check_say(k, "FAIL", "canal: out of memory");

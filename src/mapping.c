@@ -1,6 +1,7 @@
 /* mapping: suggested index mappings from Canal's column types. */
 #include "mapping.h"
 #include "bulk/bulk.h"
+#include "run.h"
 #include "map/value.h"
 #include "source/canal.h"
 #include "util/log.h"
@@ -268,18 +269,9 @@ int mapping_main(int argc, char **argv)
         fprintf(stderr, "canal-es mapping: no [table] rule of %s matches %s: suggesting with the defaults\n", path,
                 spec);
     ce_log_set_destination(c.canal.destination);
-    canal_opts co = {
-        .addresses = c.canal.address,
-        .destination = c.canal.destination,
-        .username = c.canal.username,
-        .password = c.canal.password,
-        .client_id = c.canal.client_id,
-        .filter = c.canal.filter,
-        .fetch_size = c.canal.batch_size,
-        .fetch_timeout_ms = 1000,
-        .zookeeper = c.canal.zookeeper,
-        .zookeeper_timeout_ms = c.canal.zookeeper_timeout_ms,
-    };
+    canal_opts co;
+    run_canal_opts(&c, &co);
+    co.fetch_timeout_ms = 1000;
     cc = canal_new(&co);
     if (cc == NULL) {
         fprintf(stderr, "canal-es mapping: out of memory\n");

@@ -806,6 +806,22 @@ static int run_ack(run_ctx *r, const Canalpb__Messages *m)
     return RUN_DONE;
 }
 
+void run_canal_opts(const cfg *c, canal_opts *co)
+{
+    *co = (canal_opts){
+        .addresses = c->canal.address,
+        .destination = c->canal.destination,
+        .username = c->canal.username,
+        .password = c->canal.password,
+        .client_id = c->canal.client_id,
+        .filter = c->canal.filter,
+        .fetch_size = c->canal.batch_size,
+        .fetch_timeout_ms = c->canal.fetch_timeout_ms,
+        .zookeeper = c->canal.zookeeper,
+        .zookeeper_timeout_ms = c->canal.zookeeper_timeout_ms,
+    };
+}
+
 int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
 {
     run_ctx *r = ce_calloc(1, sizeof *r);
@@ -830,19 +846,9 @@ int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
     r->mo.versioning = c->es.versioning_on;
     r->mo.version_epoch = (unsigned)c->es.version_epoch;
     ce_backoff_init(&r->bo, (uint64_t)c->es.retry_initial_ms, (uint64_t)c->es.retry_max_ms);
-    canal_opts co = {
-        .addresses = c->canal.address,
-        .destination = c->canal.destination,
-        .username = c->canal.username,
-        .password = c->canal.password,
-        .client_id = c->canal.client_id,
-        .filter = c->canal.filter,
-        .fetch_size = c->canal.batch_size,
-        .fetch_timeout_ms = c->canal.fetch_timeout_ms,
-        .stop = &r->abandon, /* a first signal lets the GET in flight finish */
-        .zookeeper = c->canal.zookeeper,
-        .zookeeper_timeout_ms = c->canal.zookeeper_timeout_ms,
-    };
+    canal_opts co;
+    run_canal_opts(c, &co);
+    co.stop = &r->abandon; /* a first signal lets the GET in flight finish */
     if (bulk_init(&r->bulk, RUN_MAX_BODY) != 0 || (r->canal = canal_new(&co)) == NULL) {
         ce_log(CE_LOG_ERROR, "run", "out of memory");
         goto out;
