@@ -65,6 +65,8 @@ typedef struct run_ctx {
     ce_stats own_stats;    /* used when run_opts has none */
     ce_stats *st;
     char *noted[RUN_MAX_NOTED]; /* "db.table" already warned about */
+    uint64_t noted_rows[RUN_MAX_NOTED];     /* rows skipped per noted table */
+    uint64_t noted_reported[RUN_MAX_NOTED]; /* ... as of the last stats line */
     size_t n_noted;
     char *ensured[RUN_MAX_NOTED]; /* indexes checked or created from a mapping file */
     size_t n_ensured;
@@ -121,17 +123,44 @@ static int run_sleep(run_ctx *r, uint64_t ms)
     }
 }
 
-/* Logs `msg` for db.table only the first time. */
+/* Counts a skipped row of db.table; logs `msg` for the table only the first time. */
 static void run_warn_once(run_ctx *r, const char *db, const char *table, const char *msg)
 {
     char key[512];
     snprintf(key, sizeof key, "%s.%s", db, table);
     for (size_t i = 0; i < r->n_noted; i++)
-        if (strcmp(r->noted[i], key) == 0)
+        if (r->noted[i] != NULL && strcmp(r->noted[i], key) == 0) {
+            r->noted_rows[i]++;
             return;
-    if (r->n_noted < RUN_MAX_NOTED)
+        }
+    if (r->n_noted < RUN_MAX_NOTED) {
+        r->noted_rows[r->n_noted] = 1;
         r->noted[r->n_noted++] = ce_strdup(key);
+    }
     ce_log(CE_LOG_WARN, "map", "table %s: %s", key, msg);
+}
+
+/* "skipped rows by table: a.b=120 (+20), ..." for the tables with new skips. */
+static void run_log_skipped(run_ctx *r)
+{
+    char line[1024];
+    size_t n = 0, shown = 0, more = 0;
+    for (size_t i = 0; i < r->n_noted; i++) {
+        if (r->noted[i] == NULL || r->noted_rows[i] == r->noted_reported[i])
+            continue;
+        if (shown < 20 && n < sizeof line - 128) {
+            int w = snprintf(line + n, sizeof line - n, "%s%s=%llu (+%llu)", shown ? ", " : "", r->noted[i],
+                             (unsigned long long)r->noted_rows[i],
+                             (unsigned long long)(r->noted_rows[i] - r->noted_reported[i]));
+            n += w > 0 && (size_t)w < sizeof line - n ? (size_t)w : 0;
+            shown++;
+        } else {
+            more++;
+        }
+        r->noted_reported[i] = r->noted_rows[i];
+    }
+    if (shown > 0)
+        ce_log(CE_LOG_INFO, "map", "skipped rows by table (no rule, or no id): %s%s", line, more ? ", ..." : "");
 }
 
 /* Logs r->err with the coming delay, counts a retry and sleeps the next
@@ -775,6 +804,7 @@ static void run_log_stats(run_ctx *r)
     CE_STAT_SET(r->st, utf8_repairs, r->bulk.values.utf8_repairs);
     stats_format(r->st, (int64_t)ckpt_now_ms(), line, sizeof line);
     ce_log(CE_LOG_INFO, "run", "%s", line);
+    run_log_skipped(r);
 }
 
 /* Acks batch m and writes the checkpoint. RUN_DONE, RUN_FAIL, or RUN_AGAIN

@@ -53,6 +53,9 @@ def test_rules_regex_shards_into_one_index():
         check(doc.get("_routing") == "33", f"routing must come from customer_id: {doc}")
         check("no [table] rule matches" in es.log_text() and f"{DB}.order_archive_1" in es.log_text(),
               "a table no rule matches is named in the log: " + es.tail())
+        check(es.stop() == 0, "exit 0: " + es.tail())
+        check(f"skipped rows by table (no rule, or no id): {DB}.order_archive_1=2 (+2)" in es.log_text(),
+              "the rows of a table no rule matches are counted per table: " + es.tail())
     finally:
         es.stop()
 
