@@ -125,9 +125,11 @@ def test_search_node_outage_30s():
         print(f"    outage: peak RSS of canal-es {rss:.1f} MB (cap {RSS_CAP_MB} MB)", flush=True)
         check(rss < RSS_CAP_MB, f"peak RSS {rss:.1f} MB over the documented cap of {RSS_CAP_MB} MB")
     finally:
-        if stopped:
-            stack("start", "search")
-        es.stop()
+        try:
+            if stopped:
+                stack("start", "search")
+        finally:
+            es.stop()
 
 
 def test_canal_server_restart():
@@ -155,9 +157,11 @@ def test_canal_server_restart():
         check(re.search(r"connected to canal .*, subscribed", es.log_text().split("reconnecting", 1)[-1]),
               "canal-es must log the reconnect: " + es.tail())
     finally:
-        if stopped:
-            stack("start", "canal")
-        es.stop()
+        try:
+            if stopped:
+                stack("start", "canal")
+        finally:
+            es.stop()
 
 
 def test_sigterm_during_large_transaction():
