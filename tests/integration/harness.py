@@ -188,7 +188,10 @@ class CanalEs:
         self.env = dict(ENV, IT_CANAL_PASSWORD=pw)
         self.proc = None
 
+    started = []  # every instance ever started: run.py kills what a failed test left running
+
     def start(self):
+        CanalEs.started.append(self)
         self.logf = open(self.log, "ab")
         self.proc = subprocess.Popen([self.binary, "run", "-c", self.ini], stdout=self.logf,
                                      stderr=subprocess.STDOUT, env=self.env)

@@ -477,6 +477,11 @@ def main():
             print(f"FAIL {test.__name__} ({time.monotonic() - t0:.1f}s): {e}", flush=True)
             if not isinstance(e, TestFailure):
                 traceback.print_exc()
+    for es in CanalEs.started:
+        if es.alive():
+            print(f"note: a canal-es left running by a test was killed (log {es.log})", flush=True)
+            es.proc.kill()
+            es.proc.wait(30)
     print(f"integration: {passed} passed, {failed} failed", flush=True)
     if a.summary:
         with open(a.summary, "w") as f:
