@@ -8,9 +8,11 @@ PACKAGES=(
   # build
   gcc make cmake pkg-config
   protobuf-c-compiler libprotobuf-c-dev
-  libcurl4-openssl-dev libyajl-dev libinih-dev libssl-dev libzookeeper-mt-dev
+  libcurl4-openssl-dev libyajl-dev libinih-dev libssl-dev libzookeeper-mt-dev zlib1g-dev
   # tests
   libcmocka-dev python3 curl ca-certificates procps
+  # TLS/credential tests: an HTTPS reverse proxy and a throwaway CA
+  nginx openssl
   # fuzzing (libFuzzer ships with clang's runtime)
   clang libclang-rt-14-dev
   # the local stack: MariaDB, Java launchers for Canal and the search node

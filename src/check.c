@@ -2,6 +2,7 @@
 #include "check.h"
 #include "config.h"
 #include "run.h"
+#include "sink/node.h"
 #include "sink/sink.h"
 #include "source/canal.h"
 #include "util/log.h"
@@ -70,6 +71,14 @@ static void check_canal(check_ctx *k, const cfg *c)
 }
 
 /* GET / → distribution and version; false when the node cannot be used. */
+/* The URL list without user:password@ (single-threaded command: one buffer). */
+static const char *shown_url(const cfg *c)
+{
+    static char shown[1024];
+    node_shown_list(c->es.url, shown, sizeof shown);
+    return shown;
+}
+
 static bool check_node(check_ctx *k, const cfg *c, sink *s)
 {
     long status = 0;
@@ -78,11 +87,11 @@ static bool check_node(check_ctx *k, const cfg *c, sink *s)
     char err[1024];
     sink_rc rc = sink_request(s, "GET", "/", NULL, 0, &status, &resp, &rlen, err, sizeof err);
     if (rc == SINK_FATAL) {
-        check_say(k, "FAIL", "search %s: %s (check [elasticsearch] credentials)", c->es.url, err);
+        check_say(k, "FAIL", "search %s: %s (check [elasticsearch] credentials)", shown_url(c), err);
         return false;
     }
     if (rc != SINK_OK) {
-        check_say(k, "FAIL", "search %s: %s (check [elasticsearch] url, and that the node runs)", c->es.url, err);
+        check_say(k, "FAIL", "search %s: %s (check [elasticsearch] url, and that the node runs)", shown_url(c), err);
         return false;
     }
     char perr[128];
@@ -94,17 +103,17 @@ static bool check_node(check_ctx *k, const cfg *c, sink *s)
     bool ok = num != NULL;
     if (!ok) {
         check_say(k, "FAIL", "search %s: GET / answered HTTP %ld, not an Elasticsearch/OpenSearch node: %.200s",
-                  c->es.url, status, resp);
+                  shown_url(c), status, resp);
     } else {
         const char *d = dist ? YAJL_GET_STRING(dist) : "elasticsearch";
         const char *ver = YAJL_GET_STRING(num);
         bool old_es = strcmp(d, "opensearch") != 0 && ver[0] >= '0' && ver[0] <= '6' && ver[1] == '.';
         if (old_es) {
             check_say(k, "FAIL", "search %s: %s %s: canal-es needs Elasticsearch 7 or later, or OpenSearch",
-                      c->es.url, d, ver);
+                      shown_url(c), d, ver);
             ok = false;
         } else {
-            check_say(k, "ok", "search %s: %s %s", c->es.url, d, ver);
+            check_say(k, "ok", "search %s: %s %s", shown_url(c), d, ver);
         }
     }
     if (v)
@@ -215,9 +224,13 @@ int check_main(int argc, char **argv)
     ce_log_set_level(CE_LOG_ERROR); /* the verdicts say it all */
     check_say(&k, "ok", "config %s: %zu table rule(s), destination %s", path, c.n_tables, c.canal.destination);
     check_canal(&k, &c);
-    sink *s = sink_new(c.es.url, c.es.request_timeout_ms < 10000 ? c.es.request_timeout_ms : 10000, err, sizeof err);
+    sink_opts so;
+    sink_opts_from_cfg(&so, &c.es);
+    if (so.timeout_ms > 10000)
+        so.timeout_ms = 10000; /* a verdict should not wait a minute */
+    sink *s = sink_open(&so, err, sizeof err);
     if (s == NULL)
-        check_say(&k, "FAIL", "search %s: %s", c.es.url, err);
+        check_say(&k, "FAIL", "search %s: %s", shown_url(&c), err);
     else if (check_node(&k, &c, s))
         check_rules(&k, &c, s);
     sink_free(s);

@@ -5,6 +5,7 @@
  * (inih does not report empty sections), which lets us reject unknown or
  * empty sections. All strings in cfg are heap copies owned by cfg. */
 #include "config.h"
+#include "sink/node.h"
 #include "sink/setup.h"
 #include "util/buf.h"
 #include "util/mem.h"
@@ -936,6 +937,48 @@ static void cfg_inherit_defaults(cfg *c)
     }
 }
 
+/* [elasticsearch] url, credentials and TLS files. Messages never quote a
+ * password, an API key or the user:password of a URL. */
+static int cfg_validate_transport(cfg_parser *p)
+{
+    const cfg_es *es = &p->c->es;
+    char msg[600];
+    node_list nodes;
+    if (node_list_parse(&nodes, es->url, msg, sizeof msg) != 0) {
+        cfg_fail(p, 0, "[elasticsearch] %s", msg);
+        return -1;
+    }
+    node_list_free(&nodes);
+    if (es->username[0] != '\0' && es->password[0] == '\0') {
+        cfg_fail(p, 0, "[elasticsearch] username is set but password is empty");
+        return -1;
+    }
+    if (es->password[0] != '\0' && es->username[0] == '\0') {
+        cfg_fail(p, 0, "[elasticsearch] password is set but username is empty");
+        return -1;
+    }
+    if (es->api_key[0] != '\0' && es->username[0] != '\0') {
+        cfg_fail(p, 0, "[elasticsearch] api_key and username/password are both set: keep one of them");
+        return -1;
+    }
+    if ((es->cert_file[0] != '\0') != (es->key_file[0] != '\0')) {
+        cfg_fail(p, 0, "[elasticsearch] %s is set without %s (a client certificate needs both)",
+                 es->cert_file[0] != '\0' ? "cert_file" : "key_file", es->cert_file[0] != '\0' ? "key_file" : "cert_file");
+        return -1;
+    }
+    const struct {
+        const char *key;
+        const char *path;
+    } files[] = {{"ca_file", es->ca_file}, {"cert_file", es->cert_file}, {"key_file", es->key_file}};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        if (files[i].path[0] != '\0' && access(files[i].path, R_OK) != 0) {
+            cfg_fail(p, 0, "[elasticsearch] %s: cannot read %s: %s", files[i].key, files[i].path, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int cfg_validate(cfg_parser *p)
 {
     cfg *c = p->c;
@@ -999,24 +1042,13 @@ static int cfg_validate(cfg_parser *p)
                  c->es.retry_initial_ms);
         rc = -1;
     }
-    if (rc == 0 && strncmp(c->es.url, "http://", 7) != 0 && strncmp(c->es.url, "https://", 8) != 0) {
-        cfg_fail(p, 0, "[elasticsearch] url: '%s' must start with http:// or https://", c->es.url);
-        rc = -1;
-    }
+    if (rc == 0)
+        rc = cfg_validate_transport(p);
     /* Keys of the schema whose feature is still being built: refused rather than ignored. */
     struct {
         const char *name;
         bool set;
     } not_yet[] = {
-        {"[elasticsearch] username", c->es.username[0] != '\0'},
-        {"[elasticsearch] password", c->es.password[0] != '\0'},
-        {"[elasticsearch] api_key", c->es.api_key[0] != '\0'},
-        {"[elasticsearch] ca_file", c->es.ca_file[0] != '\0'},
-        {"[elasticsearch] cert_file", c->es.cert_file[0] != '\0'},
-        {"[elasticsearch] key_file", c->es.key_file[0] != '\0'},
-        {"[elasticsearch] verify = false", strcmp(c->es.verify, "false") == 0},
-        {"[elasticsearch] compression = gzip", strcmp(c->es.compression, "gzip") == 0},
-        {"[elasticsearch] url with several URLs", strchr(c->es.url, ',') != NULL},
         {"[http] listen", c->http.listen[0] != '\0'},
     };
     for (size_t i = 0; rc == 0 && i < c->n_tables; i++) {

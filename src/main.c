@@ -6,6 +6,7 @@
 #include "mapping.h"
 #include "replay.h"
 #include "run.h"
+#include "sink/node.h"
 #include "util/log.h"
 
 #include <signal.h>
@@ -208,8 +209,10 @@ static int main_run(int argc, char **argv)
     sigaction(SIGHUP, &sa, NULL); /* reopen the log file (logrotate) */
     signal(SIGPIPE, SIG_IGN);
 
+    char shown[1024];
+    node_shown_list(c.es.url, shown, sizeof shown);
     ce_log(CE_LOG_INFO, "main", "canal-es %s starting: canal %s, search %s, %zu table rule(s)", CANAL_ES_VERSION,
-           c.canal.address, c.es.url, c.n_tables);
+           c.canal.address, shown, c.n_tables);
     run_opts o;
     run_opts_default(&o);
     o.dry_run = dry_run;

@@ -909,7 +909,7 @@ static int replay_round(replay_ctx *x, bool *whole_failed)
             }
             x->req_cap = x->req.len / 2 > 0 ? x->req.len / 2 : 1;
             fprintf(stderr, "canal-es replay-dead-letters: %s: node refused %zu bytes (413): now sending at most %zu "
-                    "bytes per request\n", x->c->es.url, x->req.len, x->req_cap);
+                    "bytes per request\n", sink_last_url(x->sink), x->req.len, x->req_cap);
             continue; /* the same items, in smaller requests */
         }
         if (rc != SINK_OK) {
@@ -929,7 +929,7 @@ static int replay_round(replay_ctx *x, bool *whole_failed)
             case REPLAY_REJECTED: x->items[t].state = RS_REJECTED; break;
             case REPLAY_RETRY: break; /* stays pending */
             case REPLAY_FATAL:
-                snprintf(x->err, sizeof x->err, "%s: HTTP %d %s: %s: credentials refused", x->c->es.url,
+                snprintf(x->err, sizeof x->err, "%s: HTTP %d %s: %s: credentials refused", sink_last_url(x->sink),
                          x->tres[m].status, x->tres[m].type, x->tres[m].reason);
                 replay_stop_sending(x, x->err);
                 return -1;
@@ -959,7 +959,7 @@ static void replay_send(replay_ctx *x)
             for (size_t i = 0; i < x->n && first == NULL; i++)
                 if (x->items[i].state == RS_PENDING)
                     first = &x->res[i];
-            snprintf(x->err, sizeof x->err, "%s: %zu items to send again (first: HTTP %d %s: %s)", x->c->es.url,
+            snprintf(x->err, sizeof x->err, "%s: %zu items to send again (first: HTTP %d %s: %s)", sink_last_url(x->sink),
                      pending, first ? first->status : 0, first ? first->type : "", first ? first->reason : "");
         }
         if (attempt >= x->retries) {
@@ -1265,7 +1265,7 @@ int replay_main(int argc, char **argv)
             rc = 1;
             goto out;
         }
-        x->sink = sink_new(c.es.url, c.es.request_timeout_ms, err, sizeof err);
+        x->sink = sink_new_cfg(&c.es, err, sizeof err);
         if (x->sink == NULL) {
             fprintf(stderr, "canal-es replay-dead-letters: %s\n", err);
             rc = 1;

@@ -193,7 +193,7 @@ static int run_items(run_ctx *r, const sink_summary *sum, bool give_up)
             it->cls = SINK_ITEM_DEAD;
         }
         if (it->cls == SINK_ITEM_FATAL) {
-            ce_log(CE_LOG_ERROR, "sink", "%s: HTTP %d %s: %s: credentials refused, stopping", r->c->es.url,
+            ce_log(CE_LOG_ERROR, "sink", "%s: HTTP %d %s: %s: credentials refused, stopping", sink_last_url(r->sink),
                    it->status, it->type, it->reason);
             return RUN_FAIL;
         }
@@ -330,7 +330,7 @@ static int run_send(run_ctx *r, size_t n, sink_summary *tot, bool give_up, bool 
             }
             r->req_cap = len / 2 > 0 ? len / 2 : 1;
             ce_log(CE_LOG_WARN, "sink", "%s: node refused %zu bytes (413): now sending at most %zu bytes per request",
-                   r->c->es.url, len, r->req_cap);
+                   sink_last_url(r->sink), len, r->req_cap);
             continue;
         }
         CE_STAT_ADD(r->st, request_failures, 1);
@@ -538,7 +538,7 @@ static int run_send_par(run_ctx *r, size_t n, sink_summary *tot, bool give_up, b
             if (w[p].cap < r->req_cap) {
                 r->req_cap = w[p].cap;
                 ce_log(CE_LOG_WARN, "sink", "%s: node refused a request (413): now sending at most %zu bytes per request",
-                       r->c->es.url, r->req_cap);
+                       sink_last_url(w[p].sink), r->req_cap);
             }
         }
         sink_set_abort(w[p].sink, run_abort_transfer, r);
@@ -590,7 +590,7 @@ static int run_flush(run_ctx *r)
             for (size_t i = 0; i < n && first == NULL; i++)
                 if (r->items[i].cls == SINK_ITEM_RETRY)
                     first = &r->items[i];
-            snprintf(r->err, sizeof r->err, "%s: %zu of %zu items to retry (first: %d %s: %s)", r->c->es.url,
+            snprintf(r->err, sizeof r->err, "%s: %zu of %zu items to retry (first: %d %s: %s)", sink_last_url(r->sink),
                      tot.retry, n, first ? first->status : 0, first ? first->type : "", first ? first->reason : "");
         }
         if (run_backoff(r, &r->bo, "sink", wait_ms))
@@ -887,7 +887,7 @@ int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
     if (r->n_sinks < 1 || r->n_sinks > RUN_MAX_CONCURRENCY)
         r->n_sinks = 1;
     for (size_t i = 0; i < r->n_sinks; i++) {
-        r->sinks[i] = sink_new(c->es.url, c->es.request_timeout_ms, r->err, sizeof r->err);
+        r->sinks[i] = sink_new_cfg(&c->es, r->err, sizeof r->err);
         if (r->sinks[i] == NULL) {
             ce_log(CE_LOG_ERROR, "sink", "%s", r->err);
             goto out;
@@ -895,6 +895,18 @@ int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
         sink_set_abort(r->sinks[i], run_abort_transfer, r);
     }
     r->sink = r->sinks[0];
+    if (!o->dry_run) {
+        /* the node's version; an unreachable node is asked again before the first request */
+        sink_rc dr = sink_detect(r->sink, r->err, sizeof r->err);
+        if (dr == SINK_FATAL) {
+            ce_log(CE_LOG_ERROR, "sink", "%s", r->err);
+            goto out;
+        }
+        if (dr != SINK_OK)
+            ce_log(CE_LOG_WARN, "sink", "%s; the node is asked again before the first request", r->err);
+        for (size_t i = 1; i < r->n_sinks; i++)
+            sink_adopt_info(r->sinks[i], r->sink);
+    }
     if (!c->es.halt_on_error && !o->dry_run && (r->dl = dl_open(c->es.dead_letter, r->err, sizeof r->err)) == NULL) {
         ce_log(CE_LOG_ERROR, "sink", "%s", r->err);
         goto out;

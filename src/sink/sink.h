@@ -88,7 +88,10 @@ typedef struct sink_info {
 
 /* -1 with err on a bad URL list or when out of memory; no network. */
 sink *sink_open(const sink_opts *o, char *err, size_t errlen);
-/* sink_open with every [elasticsearch] transport key of the configuration. */
+/* The options of the [elasticsearch] transport keys of the configuration
+ * (pointers into *es, which must outlive the sink_open call). */
+void sink_opts_from_cfg(sink_opts *o, const struct cfg_es *es);
+/* sink_open with sink_opts_from_cfg. */
 sink *sink_new_cfg(const struct cfg_es *es, char *err, size_t errlen);
 /* sink_open with URL(s) and timeout only (no credentials, default TLS). */
 sink *sink_new(const char *url, long timeout_ms, char *err, size_t errlen);
@@ -126,6 +129,8 @@ sink_rc sink_delete_all(sink *s, const char *index, long long *deleted, char *er
 sink_rc sink_detect(sink *s, char *err, size_t errlen);
 /* What was detected so far (detected = 0 before). */
 sink_info sink_node_info(const sink *s);
+/* Takes what `from` detected (several sinks to the same nodes ask once). */
+void sink_adopt_info(sink *s, const sink *from);
 /* The node URL of the last request, without user:password ("" before any). */
 const char *sink_last_url(const sink *s);
 

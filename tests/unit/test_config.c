@@ -728,6 +728,40 @@ static void test_enums_and_secrets(void **state)
     unlink(path);
 }
 
+/* [elasticsearch] transport keys: URL lists, credentials, TLS files. */
+static void test_transport_keys(void **state)
+{
+    (void)state;
+    expect_error("[elasticsearch]\nurl = http://a:9200, ftp://b\n" MIN_TABLE, "t.ini: [elasticsearch] ", "ftp://b");
+    expect_error("[elasticsearch]\nurl = https://u:sekrit@a:9200, ftp://b\n" MIN_TABLE, "t.ini: [elasticsearch] ", NULL);
+    expect_error("[elasticsearch]\nusername = u\n" MIN_TABLE,
+                 "t.ini: [elasticsearch] username is set but password is empty", NULL);
+    expect_error("[elasticsearch]\npassword = p\n" MIN_TABLE,
+                 "t.ini: [elasticsearch] password is set but username is empty", NULL);
+    expect_error("[elasticsearch]\nusername = u\npassword = p\napi_key = k\n" MIN_TABLE,
+                 "t.ini: [elasticsearch] api_key and username/password are both set", NULL);
+    expect_error("[elasticsearch]\ncert_file = /etc/hostname\n" MIN_TABLE,
+                 "t.ini: [elasticsearch] cert_file is set without key_file", NULL);
+    expect_error("[elasticsearch]\nca_file = /nonexistent/ca.pem\n" MIN_TABLE,
+                 "t.ini: [elasticsearch] ca_file: cannot read /nonexistent/ca.pem", NULL);
+    cfg c;
+    char err[1024] = "";
+    if (cfg_load_string("[elasticsearch]\nurl = https://a:9200/, https://b:9243\napi_key = k==\nverify = false\n"
+                        "compression = gzip\nconcurrency = 8\n" MIN_TABLE,
+                        "t.ini", &c, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    assert_string_equal(c.es.api_key, "k==");
+    assert_string_equal(c.es.verify, "false");
+    assert_string_equal(c.es.compression, "gzip");
+    assert_int_equal(c.es.concurrency, 8);
+    cfg_free(&c);
+    /* a message about a bad URL never shows its password */
+    assert_int_equal(cfg_load_string("[elasticsearch]\nurl = https://u:sekrit@a:9200, ftp://b\n" MIN_TABLE, "t.ini", &c,
+                                     err, sizeof err),
+                     -1);
+    assert_null(strstr(err, "sekrit"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -758,6 +792,7 @@ int main(void)
         cmocka_unit_test(test_table_rules),
         cmocka_unit_test(test_table_rule_errors),
         cmocka_unit_test(test_enums_and_secrets),
+        cmocka_unit_test(test_transport_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

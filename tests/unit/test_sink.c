@@ -1,15 +1,22 @@
 /* test_sink: sink_parse_response on _bulk responses shaped like the ones
- * Elasticsearch 8 / OpenSearch 2 return. No network. */
+ * Elasticsearch 8 / OpenSearch 2 return; the URL list and node choice
+ * (sink/node.h), request headers, `GET /` version answers, gzip bodies and
+ * secret redaction. No network beyond refused connections on loopback. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
+#include <curl/curl.h>
+#include <zlib.h>
 
+#include "sink/node.h"
 #include "sink/sink.h"
+#include "util/buf.h"
 
 static int parse(const char *json, sink_summary *sum, char *err, size_t errlen)
 {
@@ -233,6 +240,339 @@ static void test_not_a_bulk_response(void **state)
     assert_int_equal(sink_parse_response(longer, 12, &sum, err, sizeof err), 0);
 }
 
+/* ---------------------------------------------------------------- URL list */
+static void test_url_list(void **state)
+{
+    (void)state;
+    node_list l;
+    char err[256] = "";
+    assert_int_equal(node_list_parse(&l, " http://a:9200, https://u:topsecret@b:9201/prefix/ ,http://c", err,
+                                     sizeof err),
+                     0);
+    assert_int_equal(l.n, 3);
+    assert_string_equal(l.v[0].base, "http://a:9200");
+    assert_string_equal(l.v[1].base, "https://u:topsecret@b:9201/prefix");
+    assert_string_equal(l.v[1].shown, "https://b:9201/prefix");
+    assert_string_equal(l.v[2].base, "http://c");
+    node_list_free(&l);
+
+    assert_int_equal(node_list_parse(&l, "http://one/", err, sizeof err), 0);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.v[0].base, "http://one");
+    node_list_free(&l);
+
+    static const struct {
+        const char *urls;
+        const char *msg;
+    } bad[] = {
+        {"", "empty entry"},
+        {"http://a,", "empty entry"},
+        {"http://a,,http://b", "empty entry"},
+        {"ftp://u:topsecret@x", "'ftp://x' must start with http:// or https://"},
+        {"127.0.0.1:9200", "must start with http://"},
+        {"http://", "names no host"},
+        {"https://:9200", "names no host"},
+        {"http://a,https://", "names no host"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        assert_int_equal(node_list_parse(&l, bad[i].urls, err, sizeof err), -1);
+        if (strstr(err, bad[i].msg) == NULL)
+            fail_msg("%s: got '%s', expected '%s'", bad[i].urls, err, bad[i].msg);
+        assert_null(strstr(err, "topsecret"));
+        assert_int_equal(l.n, 0);
+    }
+    char many[1024] = "";
+    size_t off = 0;
+    for (int i = 0; i <= NODE_MAX; i++)
+        off += (size_t)snprintf(many + off, sizeof many - off, "%shttp://h%d", i ? "," : "", i);
+    assert_int_equal(node_list_parse(&l, many, err, sizeof err), -1);
+    assert_non_null(strstr(err, "more than 16 URLs"));
+}
+
+static void test_shown_url(void **state)
+{
+    (void)state;
+    char out[128];
+    static const char *cases[][2] = {
+        {"http://host:9200", "http://host:9200"},
+        {"https://user:pa@ss@host/x@y", "https://host/x@y"},
+        {"http://user@host", "http://host"},
+        {"host:9200", "host:9200"},
+        {"http://h?q=a@b", "http://h?q=a@b"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        node_shown_url(cases[i][0], strlen(cases[i][0]), out, sizeof out);
+        assert_string_equal(out, cases[i][1]);
+    }
+    node_shown_url("http://a:b@averyveryverylonghost", 33, out, 10);
+    assert_string_equal(out, "http://av");
+}
+
+static void test_round_robin_and_skip(void **state)
+{
+    (void)state;
+    node_list l;
+    char err[128];
+    assert_int_equal(node_list_parse(&l, "http://a,http://b,http://c", err, sizeof err), 0);
+    uint64_t t = 100000;
+    /* round-robin */
+    assert_int_equal(node_pick(&l, t, 0, 1), 0);
+    assert_int_equal(node_pick(&l, t, 0, 1), 1);
+    assert_int_equal(node_pick(&l, t, 0, 1), 2);
+    assert_int_equal(node_pick(&l, t, 0, 1), 0);
+    /* b fails: skipped for NODE_SKIP_MIN_MS, then doubling, capped */
+    assert_int_equal(node_failed(&l, 1, t), NODE_SKIP_MIN_MS);
+    assert_int_equal(node_pick(&l, t, 0, 1), 2);
+    assert_int_equal(node_pick(&l, t, 0, 1), 0);
+    assert_int_equal(node_pick(&l, t, 0, 1), 2);
+    /* within one request: the nodes already tried are not picked again */
+    assert_int_equal(node_pick(&l, t, 1u << 0, 0), 2);
+    assert_int_equal(node_pick(&l, t, (1u << 0) | (1u << 2), 0), -1); /* b is skipped: no other healthy node */
+    assert_int_equal(node_pick(&l, t, (1u << 0) | (1u << 2), 1), 1);  /* unless any node will do */
+    /* once the skip is over b is back in the rotation */
+    t += NODE_SKIP_MIN_MS;
+    int seen_b = 0;
+    for (int k = 0; k < 3; k++)
+        seen_b |= node_pick(&l, t, 0, 1) == 1;
+    assert_true(seen_b);
+    assert_int_equal(node_failed(&l, 1, t), 2 * NODE_SKIP_MIN_MS);
+    uint64_t last = 0;
+    for (int k = 0; k < 20; k++)
+        last = node_failed(&l, 1, t);
+    assert_int_equal(last, NODE_SKIP_MAX_MS);
+    assert_int_equal(node_ok(&l, 1), 1); /* it was failing: back */
+    assert_int_equal(node_ok(&l, 1), 0);
+    assert_int_equal(node_failed(&l, 1, t), NODE_SKIP_MIN_MS); /* a success resets the skip */
+    /* every node skipped: the request still goes, to the one whose skip ends first */
+    node_failed(&l, 0, t + 500);
+    node_failed(&l, 2, t + 200);
+    assert_int_equal(node_pick(&l, t + 300, 0, 0), -1);
+    assert_int_equal(node_pick(&l, t + 300, 0, 1), 1);
+    assert_int_equal(node_pick(&l, t + 300, 1u << 1, 1), 2);
+    node_list_free(&l);
+
+    /* one node: always that one */
+    assert_int_equal(node_list_parse(&l, "http://only", err, sizeof err), 0);
+    node_failed(&l, 0, 5);
+    assert_int_equal(node_pick(&l, 6, 0, 1), 0);
+    node_list_free(&l);
+}
+
+/* ---------------------------------------------------------------- headers */
+static int has_header(const struct curl_slist *h, const char *line)
+{
+    for (; h != NULL; h = h->next)
+        if (strcmp(h->data, line) == 0)
+            return 1;
+    return 0;
+}
+
+static size_t count_headers(const struct curl_slist *h)
+{
+    size_t n = 0;
+    for (; h != NULL; h = h->next)
+        n++;
+    return n;
+}
+
+static void test_headers(void **state)
+{
+    (void)state;
+    struct curl_slist *h = sink_build_headers("application/x-ndjson", 1, "VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw==");
+    assert_non_null(h);
+    assert_true(has_header(h, "Content-Type: application/x-ndjson"));
+    assert_true(has_header(h, "Expect:"));
+    assert_true(has_header(h, "Content-Encoding: gzip"));
+    assert_true(has_header(h, "Authorization: ApiKey VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw=="));
+    assert_int_equal(count_headers(h), 4);
+    curl_slist_free_all(h);
+
+    h = sink_build_headers("application/json", 0, "");
+    assert_true(has_header(h, "Content-Type: application/json"));
+    assert_false(has_header(h, "Content-Encoding: gzip"));
+    assert_int_equal(count_headers(h), 2);
+    curl_slist_free_all(h);
+
+    h = sink_build_headers(NULL, 0, NULL);
+    assert_int_equal(count_headers(h), 1); /* Expect: only */
+    curl_slist_free_all(h);
+}
+
+/* ---------------------------------------------------------------- GET / */
+static void test_version_parse(void **state)
+{
+    (void)state;
+    sink_info in;
+    char err[256] = "";
+    static const char os2[] =
+        "{\"name\":\"node-1\",\"cluster_name\":\"opensearch\",\"cluster_uuid\":\"x\",\"version\":{"
+        "\"distribution\":\"opensearch\",\"number\":\"2.19.1\",\"build_type\":\"tar\",\"build_hash\":\"h\","
+        "\"build_date\":\"2025-02-27T01:16:47.726162386Z\",\"build_snapshot\":false,\"lucene_version\":\"9.12.1\","
+        "\"minimum_wire_compatibility_version\":\"7.10.0\",\"minimum_index_compatibility_version\":\"7.0.0\"},"
+        "\"tagline\":\"The OpenSearch Project: https://opensearch.org/\"}";
+    assert_int_equal(sink_parse_version(os2, sizeof os2 - 1, &in, err, sizeof err), 0);
+    assert_int_equal(in.detected, 1);
+    assert_int_equal(in.flavour, SINK_FLAVOUR_OPENSEARCH);
+    assert_int_equal(in.major, 2);
+    assert_int_equal(in.minor, 19);
+    assert_string_equal(in.number, "2.19.1");
+    assert_string_equal(sink_flavour_name(in.flavour), "opensearch");
+    assert_int_equal(sink_version_check(&in, err, sizeof err), 0);
+
+    static const char es8[] =
+        "{\"name\":\"es\",\"cluster_name\":\"docker-cluster\",\"version\":{\"number\":\"8.15.0\","
+        "\"build_flavor\":\"default\",\"build_type\":\"docker\",\"lucene_version\":\"9.11.1\"},"
+        "\"tagline\":\"You Know, for Search\"}";
+    assert_int_equal(sink_parse_version(es8, sizeof es8 - 1, &in, err, sizeof err), 0);
+    assert_int_equal(in.flavour, SINK_FLAVOUR_ELASTICSEARCH);
+    assert_int_equal(in.major, 8);
+    assert_int_equal(in.minor, 15);
+    assert_int_equal(sink_version_check(&in, err, sizeof err), 0);
+
+    static const char es7[] = "{\"version\":{\"number\":\"7.17.3\",\"build_flavor\":\"default\"}}";
+    assert_int_equal(sink_parse_version(es7, sizeof es7 - 1, &in, err, sizeof err), 0);
+    assert_int_equal(in.major, 7);
+    assert_int_equal(sink_version_check(&in, err, sizeof err), 0);
+
+    static const char es6[] = "{\"version\":{\"number\":\"6.8.23\"},\"tagline\":\"You Know, for Search\"}";
+    assert_int_equal(sink_parse_version(es6, sizeof es6 - 1, &in, err, sizeof err), 0);
+    assert_int_equal(in.major, 6);
+    assert_int_equal(sink_version_check(&in, err, sizeof err), -1);
+    assert_non_null(strstr(err, "Elasticsearch 6.8.23 is not supported"));
+    assert_non_null(strstr(err, "_type"));
+
+    /* OpenSearch 1.x speaks the 7.x API: accepted */
+    static const char os1[] = "{\"version\":{\"distribution\":\"opensearch\",\"number\":\"1.3.19\"}}";
+    assert_int_equal(sink_parse_version(os1, sizeof os1 - 1, &in, err, sizeof err), 0);
+    assert_int_equal(sink_version_check(&in, err, sizeof err), 0);
+
+    static const char *bad[] = {
+        "", "<html>401</html>", "[]", "{}", "{\"version\":{}}", "{\"version\":{\"number\":7}}",
+        "{\"version\":{\"number\":\"abc\"}}", "{\"version\":{\"number\":\"7\"}}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        assert_int_equal(sink_parse_version(bad[i], strlen(bad[i]), &in, err, sizeof err), -1);
+        assert_int_equal(in.detected, 0);
+        assert_true(err[0] != '\0');
+    }
+    static const char nul[] = "{\"version\":{\"number\":\"7.1.0\"}}\0x";
+    assert_int_equal(sink_parse_version(nul, sizeof nul - 1, &in, err, sizeof err), -1);
+}
+
+/* ---------------------------------------------------------------- gzip */
+static void gunzip(const ce_buf *z, uint8_t *out, size_t cap, size_t *len)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    assert_int_equal(inflateInit2(&zs, 15 + 16), Z_OK); /* gzip wrapper only */
+    zs.next_in = z->data;
+    zs.avail_in = (uInt)z->len;
+    zs.next_out = out;
+    zs.avail_out = (uInt)cap;
+    assert_int_equal(inflate(&zs, Z_FINISH), Z_STREAM_END);
+    *len = zs.total_out;
+    assert_int_equal(zs.avail_in, 0);
+    inflateEnd(&zs);
+}
+
+static void test_gzip_roundtrip(void **state)
+{
+    (void)state;
+    size_t n = 300000;
+    char *body = malloc(n);
+    uint8_t *back = malloc(n + 16);
+    assert_non_null(body);
+    assert_non_null(back);
+    size_t off = 0;
+    for (unsigned i = 0; off + 200 < n; i++)
+        off += (size_t)snprintf(body + off, n - off,
+                                "{\"index\":{\"_index\":\"products\",\"_id\":\"%u\"}}\n{\"id\":%u,\"name\":\"item %u\","
+                                "\"price\":\"%u.%02u\"}\n",
+                                i, i, i * 7919u, i, i % 100);
+    ce_buf z;
+    ce_buf_init(&z, (size_t)1 << 30);
+    char err[128] = "";
+    assert_int_equal(sink_gzip(body, off, &z, err, sizeof err), 0);
+    assert_true(z.len > 18 && z.len < off / 3); /* NDJSON compresses well */
+    assert_int_equal(z.data[0], 0x1f);        /* gzip magic, deflate */
+    assert_int_equal(z.data[1], 0x8b);
+    assert_int_equal(z.data[2], 8);
+    size_t len = 0;
+    gunzip(&z, back, n + 16, &len);
+    assert_int_equal(len, off);
+    assert_memory_equal(back, body, off);
+
+    /* the buffer is reused: a second, empty body replaces the first */
+    assert_int_equal(sink_gzip("", 0, &z, err, sizeof err), 0);
+    gunzip(&z, back, n, &len);
+    assert_int_equal(len, 0);
+
+    /* a cap too small for the output fails with a message, not a crash */
+    ce_buf tiny;
+    ce_buf_init(&tiny, 8);
+    assert_int_equal(sink_gzip(body, off, &tiny, err, sizeof err), -1);
+    assert_non_null(strstr(err, "gzip"));
+    ce_buf_free(&tiny);
+    ce_buf_free(&z);
+    free(body);
+    free(back);
+}
+
+/* ---------------------------------------------------------------- secrets */
+static void test_redact(void **state)
+{
+    (void)state;
+    char msg[128];
+    snprintf(msg, sizeof msg, "user elastic password hunter22 echoed: hunter22hunter22!");
+    sink_redact(msg, "hunter22");
+    assert_string_equal(msg, "user elastic password *** echoed: ******!");
+    snprintf(msg, sizeof msg, "a b c");
+    sink_redact(msg, "b"); /* too short to tell from ordinary text */
+    assert_string_equal(msg, "a b c");
+    sink_redact(msg, NULL);
+    sink_redact(msg, "");
+    assert_string_equal(msg, "a b c");
+}
+
+static void test_open_and_unreachable_nodes(void **state)
+{
+    (void)state;
+    char err[1024] = "";
+    sink_opts bad = {.url = "http://ok:9200,ftp://u:topsecret@x", .timeout_ms = 1000, .password = "topsecret2"};
+    assert_null(sink_open(&bad, err, sizeof err));
+    assert_non_null(strstr(err, "ftp://x"));
+    assert_null(strstr(err, "topsecret"));
+
+    sink_opts ctl = {.url = "http://h", .timeout_ms = 1000, .api_key = "abc\r\nX-Evil: 1"};
+    assert_null(sink_open(&ctl, err, sizeof err));
+    assert_non_null(strstr(err, "control characters"));
+    assert_null(strstr(err, "Evil"));
+
+    /* two nodes on loopback ports nobody listens on: refused at once */
+    sink_opts o = {.url = "http://u:topsecret@127.0.0.1:1/, http://127.0.0.1:2", .timeout_ms = 2000,
+                   .username = "elastic", .password = "hunter22", .gzip = 1};
+    sink *s = sink_open(&o, err, sizeof err);
+    assert_non_null(s);
+    assert_int_equal(sink_node_info(s).detected, 0);
+    assert_string_equal(sink_base_url(s), "http://127.0.0.1:1");
+    assert_int_equal(sink_detect(s, err, sizeof err), SINK_RETRY);
+    assert_non_null(strstr(err, "GET http://127.0.0.1:2/: ")); /* failed over to the second, which failed too */
+    assert_null(strstr(err, "topsecret"));
+    assert_null(strstr(err, "hunter22"));
+    sink_summary sum = {0};
+    static const char body[] = "{\"delete\":{\"_index\":\"i\",\"_id\":\"1\"}}\n";
+    /* the version is asked first, from the node whose turn it is */
+    assert_int_equal(sink_bulk(s, body, sizeof body - 1, 1, &sum, err, sizeof err), SINK_RETRY);
+    assert_non_null(strstr(err, "GET http://127.0.0.1:"));
+    assert_null(strstr(err, "topsecret"));
+    char want[128];
+    snprintf(want, sizeof want, "GET %s: ", sink_last_url(s)); /* the message names the URL used */
+    assert_memory_equal(err, want, strlen(want));
+    sink_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -245,6 +585,14 @@ int main(void)
         cmocka_unit_test(test_item_classes),
         cmocka_unit_test(test_empty_items),
         cmocka_unit_test(test_not_a_bulk_response),
+        cmocka_unit_test(test_url_list),
+        cmocka_unit_test(test_shown_url),
+        cmocka_unit_test(test_round_robin_and_skip),
+        cmocka_unit_test(test_headers),
+        cmocka_unit_test(test_version_parse),
+        cmocka_unit_test(test_gzip_roundtrip),
+        cmocka_unit_test(test_redact),
+        cmocka_unit_test(test_open_and_unreachable_nodes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
