@@ -1044,13 +1044,14 @@ static int cfg_validate(cfg_parser *p)
     }
     if (rc == 0)
         rc = cfg_validate_transport(p);
-    /* Keys of the schema whose feature is still being built: refused rather than ignored. */
-    struct {
-        const char *name;
-        bool set;
-    } not_yet[] = {
-        {"[http] listen", c->http.listen[0] != '\0'},
-    };
+    if (rc == 0 && c->http.listen[0] != '\0') {
+        char host[256];
+        int port = 0;
+        if (ce_parse_hostport(c->http.listen, host, sizeof host, &port) != 0) {
+            cfg_fail(p, 0, "[http] listen: '%s' is not host:port (e.g. 127.0.0.1:9180)", c->http.listen);
+            rc = -1;
+        }
+    }
     for (size_t i = 0; rc == 0 && i < c->n_tables; i++) {
         const cfg_table *t = &c->tables[i];
         char msg[700];
@@ -1061,12 +1062,6 @@ static int cfg_validate(cfg_parser *p)
             rc = -1;
         } else if (setup_check_mapping_file(t->mapping, msg, sizeof msg) != 0) {
             cfg_fail(p, t->line, "[table] %s", msg);
-            rc = -1;
-        }
-    }
-    for (size_t i = 0; rc == 0 && i < sizeof not_yet / sizeof not_yet[0]; i++) {
-        if (not_yet[i].set) {
-            cfg_fail(p, 0, "%s is not supported by this version yet", not_yet[i].name);
             rc = -1;
         }
     }

@@ -5,9 +5,11 @@
 #include "check.h"
 #include "mapping.h"
 #include "replay.h"
+#include "metrics/metrics.h"
 #include "run.h"
 #include "sink/node.h"
 #include "util/log.h"
+#include "util/mem.h"
 
 #include <signal.h>
 #include <stdbool.h>
@@ -216,7 +218,30 @@ static int main_run(int argc, char **argv)
     run_opts o;
     run_opts_default(&o);
     o.dry_run = dry_run;
+    ce_stats *st = ce_malloc(sizeof *st);
+    if (st == NULL) {
+        fprintf(stderr, "canal-es: out of memory\n");
+        cfg_free(&c);
+        return 1;
+    }
+    stats_init(st);
+    o.stats = st;
+    metrics_server *ms = NULL;
+    if (c.http.listen[0] != '\0' && !dry_run) {
+        ms = metrics_start(c.http.listen, st, c.http.health_max_lag_s, CANAL_ES_VERSION, err, sizeof err);
+        if (ms == NULL) {
+            ce_log(CE_LOG_ERROR, "main", "%s", err);
+            stats_destroy(st);
+            ce_free(st);
+            cfg_free(&c);
+            return 1;
+        }
+        ce_log(CE_LOG_INFO, "main", "serving /metrics and /health on %s", c.http.listen);
+    }
     int rc = run_service(&c, &o, &main_stop);
+    metrics_stop(ms);
+    stats_destroy(st);
+    ce_free(st);
     cfg_free(&c);
     ce_log_close();
     return rc;

@@ -46,6 +46,7 @@ typedef struct run_ctx {
     uint64_t first_buffered_ms;    /* when the oldest buffered action was added; 0 = none */
     char cache_db[256], cache_table[256]; /* the last cfg_find_table lookup */
     const cfg_table *cache_rule;
+    size_t cache_slot;             /* its per-table stats slot */
     bool cache_valid;
     canal_client *canal;
     sink *sink;                    /* sinks[0]: DDL, index setup and concurrency 1 */
@@ -82,6 +83,21 @@ static uint64_t run_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint64_t run_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Counts one request to the node, its latency and whether the node answered. */
+static void run_observe(run_ctx *r, uint64_t t0_us, sink_rc rc)
+{
+    CE_STAT_ADD(r->st, bulk_requests, 1);
+    stats_observe_request(r->st, run_now_us() - t0_us);
+    CE_STAT_SET(r->st, search_reachable, rc == SINK_RETRY ? 0 : 1);
 }
 
 /* After a stop request the batch in hand may still be finished and acked
@@ -302,8 +318,9 @@ static int run_send(run_ctx *r, size_t n, sink_summary *tot, bool give_up, bool 
             lo = hi;
             continue;
         }
+        uint64_t t0 = run_now_us();
         sink_rc rc = sink_bulk(r->sink, p, len, hi - lo, &sum, r->err, sizeof r->err);
-        CE_STAT_ADD(r->st, bulk_requests, 1);
+        run_observe(r, t0, rc);
         if (rc == SINK_OK) {
             run_add_summary(tot, &sum);
             lo = hi;
@@ -420,8 +437,9 @@ static void *run_worker_main(void *ud)
             hi++;
         }
         sink_summary sum = {.item = w->chunk_items, .item_cap = hi - lo};
+        uint64_t t0 = run_now_us();
         sink_rc rc = sink_bulk(w->sink, w->body.data, w->body.len, hi - lo, &sum, w->err, sizeof w->err);
-        CE_STAT_ADD(r->st, bulk_requests, 1);
+        run_observe(r, t0, rc);
         if (rc == SINK_OK) {
             for (size_t j = lo; j < hi; j++)
                 r->items[w->list[j]] = w->chunk_items[j - lo];
@@ -641,6 +659,7 @@ static const cfg_table *run_rule(run_ctx *r, const char *db, const char *table)
     if (r->cache_valid && strcmp(r->cache_db, db) == 0 && strcmp(r->cache_table, table) == 0)
         return r->cache_rule;
     const cfg_table *rule = cfg_find_table(r->c, db, table);
+    r->cache_slot = stats_table_slot(r->st, db, table);
     int a = snprintf(r->cache_db, sizeof r->cache_db, "%s", db);
     int b = snprintf(r->cache_table, sizeof r->cache_table, "%s", table);
     r->cache_valid = a >= 0 && (size_t)a < sizeof r->cache_db && b >= 0 && (size_t)b < sizeof r->cache_table;
@@ -657,6 +676,7 @@ static int run_on_row(void *ud, const row_event *ev)
     r->last.source_time_ms = ev->execute_time;
     snprintf(r->last.gtid, sizeof r->last.gtid, "%s", ev->gtid ? ev->gtid : "");
     const cfg_table *rule = run_rule(r, ev->schema, ev->table);
+    stats_count_row(r->st, r->cache_slot, ev->op == ROW_INSERT ? 0 : ev->op == ROW_UPDATE ? 1 : 2);
     if (rule == NULL) {
         CE_STAT_ADD(r->st, rows_skipped, 1);
         run_warn_once(r, ev->schema, ev->table, "no [table] rule matches: its rows are not indexed");
@@ -738,8 +758,9 @@ static int run_on_ddl(void *ud, const ddl_event *ev)
         long long deleted = 0;
         if (run_abandoned(r))
             return RUN_STOPPED;
+        uint64_t t0 = run_now_us();
         sink_rc sr = sink_delete_all(r->sink, index, &deleted, r->err, sizeof r->err);
-        CE_STAT_ADD(r->st, bulk_requests, 1);
+        run_observe(r, t0, sr);
         if (sr == SINK_OK) {
             ce_log(CE_LOG_INFO, "map", "binlog %s:%lld: %s of %s.%s: deleted %lld documents from index %s",
                    ev->logfile, (long long)ev->offset, what, ev->schema, ev->table, deleted, index);
@@ -824,6 +845,7 @@ static int run_ack(run_ctx *r, const Canalpb__Messages *m)
     }
     CE_STAT_ADD(r->st, acks, 1);
     CE_STAT_SET(r->st, last_source_time_ms, (int64_t)r->last.source_time_ms);
+    stats_set_ack_position(r->st, r->last.binlog_file, r->last.binlog_offset);
     CE_STAT_SET(r->st, last_ack_wall_ms, (int64_t)ckpt_now_ms());
     if (r->c->checkpoint.file[0] == '\0')
         return RUN_DONE;
@@ -1012,6 +1034,8 @@ out:
         ce_free(r->noted[i]);
     for (size_t i = 0; i < r->n_ensured; i++)
         ce_free(r->ensured[i]);
+    if (r->st == &r->own_stats)
+        stats_destroy(&r->own_stats);
     ce_free(r);
     return exit_code;
 }

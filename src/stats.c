@@ -4,6 +4,10 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+
+const double stats_lat_bounds[STATS_LAT_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                                    1,     2.5,  5,     10,   30,  1e300};
 
 void stats_init(ce_stats *s)
 {
@@ -12,6 +16,64 @@ void stats_init(ce_stats *s)
     atomic_init(&s->last_ack_wall_ms, 0);
     atomic_init(&s->caught_up, 0);
     atomic_init(&s->canal_connected, 0);
+    atomic_init(&s->search_reachable, 1);
+    pthread_mutex_init(&s->mu, NULL);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    atomic_init(&s->start_time_ms, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+void stats_destroy(ce_stats *s) { pthread_mutex_destroy(&s->mu); }
+
+void stats_observe_request(ce_stats *s, uint64_t micros)
+{
+    double sec = (double)micros / 1e6;
+    size_t b = 0;
+    while (b + 1 < STATS_LAT_BUCKETS && sec > stats_lat_bounds[b])
+        b++;
+    CE_STAT_ADD(s, lat_bucket[b], 1);
+    CE_STAT_ADD(s, lat_count, 1);
+    CE_STAT_ADD(s, lat_sum_us, micros);
+}
+
+size_t stats_table_slot(ce_stats *s, const char *db, const char *table)
+{
+    char name[STATS_TABLE_NAME];
+    int w = snprintf(name, sizeof name, "%s.%s", db, table);
+    if (w < 0 || (size_t)w >= sizeof name)
+        return STATS_MAX_TABLES;
+    size_t n = atomic_load_explicit(&s->n_tables, memory_order_relaxed);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(s->tables[i].name, name) == 0)
+            return i;
+    if (n == STATS_MAX_TABLES)
+        return STATS_MAX_TABLES;
+    memcpy(s->tables[n].name, name, (size_t)w + 1);
+    atomic_store_explicit(&s->n_tables, n + 1, memory_order_release);
+    return n;
+}
+
+void stats_count_row(ce_stats *s, size_t slot, int op)
+{
+    if (slot <= STATS_MAX_TABLES && op >= 0 && op < 3)
+        atomic_fetch_add_explicit(&s->tables[slot].rows[op], 1, memory_order_relaxed);
+}
+
+void stats_set_ack_position(ce_stats *s, const char *file, int64_t offset)
+{
+    pthread_mutex_lock(&s->mu);
+    snprintf(s->ack_file, sizeof s->ack_file, "%s", file);
+    atomic_store_explicit(&s->ack_offset, offset, memory_order_relaxed);
+    pthread_mutex_unlock(&s->mu);
+}
+
+int64_t stats_ack_position(ce_stats *s, char *file, size_t len)
+{
+    pthread_mutex_lock(&s->mu);
+    snprintf(file, len, "%s", s->ack_file);
+    int64_t off = atomic_load_explicit(&s->ack_offset, memory_order_relaxed);
+    pthread_mutex_unlock(&s->mu);
+    return off;
 }
 
 double stats_lag_seconds(const ce_stats *s, int64_t now_ms)

@@ -5,9 +5,21 @@
 #ifndef CE_STATS_H
 #define CE_STATS_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#define STATS_MAX_TABLES 256   /* per-table row counters; more tables share the "other" slot */
+#define STATS_TABLE_NAME 192
+#define STATS_LAT_BUCKETS 13   /* request latency histogram: see stats_lat_bounds */
+
+/* Rows of one table by operation. `name` is written once, before the slot
+ * is published (n_tables, release), and never changes. */
+typedef struct ce_stats_table {
+    char name[STATS_TABLE_NAME]; /* "db.table", or "" for the overflow slot */
+    _Atomic uint64_t rows[3];    /* insert, update, delete */
+} ce_stats_table;
 
 typedef struct ce_stats {
     _Atomic uint64_t rows_in;        /* row changes decoded (mapped or not) */
@@ -30,6 +42,19 @@ typedef struct ce_stats {
     _Atomic int64_t last_ack_wall_ms;    /* wall time of the last ack, 0 = none */
     _Atomic int caught_up;           /* 1 after an empty GET: nothing waits in Canal */
     _Atomic int canal_connected;
+    _Atomic int search_reachable;    /* 1 until a request fails as a whole, again after one succeeds */
+    _Atomic int64_t start_time_ms;
+    /* _bulk request latency (whole requests, any outcome) */
+    _Atomic uint64_t lat_bucket[STATS_LAT_BUCKETS]; /* non-cumulative counts per bound */
+    _Atomic uint64_t lat_count;
+    _Atomic uint64_t lat_sum_us;
+    /* per-table rows; slots [0, n_tables) are published, slot STATS_MAX_TABLES is "other" */
+    ce_stats_table tables[STATS_MAX_TABLES + 1];
+    _Atomic size_t n_tables;
+    /* position of the last ack */
+    pthread_mutex_t mu;              /* guards ack_file */
+    char ack_file[128];
+    _Atomic int64_t ack_offset;
 } ce_stats;
 
 #define CE_STAT_ADD(s, field, n) atomic_fetch_add_explicit(&(s)->field, (uint64_t)(n), memory_order_relaxed)
@@ -37,6 +62,17 @@ typedef struct ce_stats {
 #define CE_STAT_GET(s, field) atomic_load_explicit(&(s)->field, memory_order_relaxed)
 
 void stats_init(ce_stats *s);
+void stats_destroy(ce_stats *s);
+/* Upper bounds of the latency buckets, in seconds (the last is +Inf). */
+extern const double stats_lat_bounds[STATS_LAT_BUCKETS];
+void stats_observe_request(ce_stats *s, uint64_t micros);
+/* The slot of db.table (pipeline thread only), or the overflow slot. */
+size_t stats_table_slot(ce_stats *s, const char *db, const char *table);
+/* op: 0 insert, 1 update, 2 delete. */
+void stats_count_row(ce_stats *s, size_t slot, int op);
+void stats_set_ack_position(ce_stats *s, const char *file, int64_t offset);
+/* Copies the last acked binlog file (NUL-terminated) and returns its offset. */
+int64_t stats_ack_position(ce_stats *s, char *file, size_t len);
 /* Seconds between the source time of the last acked change and now_ms;
  * 0 when caught up or when nothing was acked yet. */
 double stats_lag_seconds(const ce_stats *s, int64_t now_ms);

@@ -1,0 +1,278 @@
+/* metrics: Prometheus exposition, health verdict, libmicrohttpd server. */
+#include "metrics/metrics.h"
+#include "util/mem.h"
+#include "util/parse.h"
+
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#define METRICS_MAX_BODY (4u << 20)
+
+/* printf into out; -1 when it does not fit. */
+static int metrics_printf(ce_buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int metrics_printf(ce_buf *out, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof line)
+        return -1;
+    return ce_buf_append(out, line, (size_t)n);
+}
+
+/* A label value: backslash, double quote and newline escaped. */
+static void metrics_label(const char *v, char *out, size_t outlen)
+{
+    size_t n = 0;
+    for (; *v && n + 3 < outlen; v++) {
+        if (*v == '\\' || *v == '"') {
+            out[n++] = '\\';
+            out[n++] = *v;
+        } else if (*v == '\n') {
+            out[n++] = '\\';
+            out[n++] = 'n';
+        } else {
+            out[n++] = *v;
+        }
+    }
+    out[n] = '\0';
+}
+
+static int metrics_counter(ce_buf *out, const char *name, const char *help, uint64_t v)
+{
+    return metrics_printf(out, "# HELP %s %s\n# TYPE %s counter\n%s %" PRIu64 "\n", name, help, name, name, v);
+}
+
+static int metrics_gauge(ce_buf *out, const char *name, const char *help, double v)
+{
+    return metrics_printf(out, "# HELP %s %s\n# TYPE %s gauge\n%s %.17g\n", name, help, name, name, v);
+}
+
+int metrics_render(ce_stats *s, int64_t now_ms, const char *version, ce_buf *out)
+{
+    int rc = 0;
+    char lbl[STATS_TABLE_NAME * 2 + 8];
+    metrics_label(version, lbl, sizeof lbl);
+    rc |= metrics_printf(out, "# HELP canal_es_build_info canal-es version.\n# TYPE canal_es_build_info gauge\n"
+                              "canal_es_build_info{version=\"%s\"} 1\n",
+                         lbl);
+    rc |= metrics_gauge(out, "canal_es_start_time_seconds", "Start time of the process (Unix seconds).",
+                        (double)CE_STAT_GET(s, start_time_ms) / 1000.0);
+    rc |= metrics_printf(out, "# HELP canal_es_rows_total Row changes read from Canal, by table and operation.\n"
+                              "# TYPE canal_es_rows_total counter\n");
+    static const char *const ops[] = {"insert", "update", "delete"};
+    size_t n = atomic_load_explicit(&s->n_tables, memory_order_acquire);
+    for (size_t i = 0; i <= STATS_MAX_TABLES && rc == 0; i++) {
+        if (i >= n && i < STATS_MAX_TABLES)
+            continue;
+        const ce_stats_table *t = &s->tables[i];
+        uint64_t r[3];
+        for (int k = 0; k < 3; k++)
+            r[k] = atomic_load_explicit(&t->rows[k], memory_order_relaxed);
+        if (i == STATS_MAX_TABLES && r[0] + r[1] + r[2] == 0)
+            break;
+        metrics_label(i == STATS_MAX_TABLES ? "other" : t->name, lbl, sizeof lbl);
+        for (int k = 0; k < 3; k++)
+            rc |= metrics_printf(out, "canal_es_rows_total{table=\"%s\",op=\"%s\"} %" PRIu64 "\n", lbl, ops[k], r[k]);
+    }
+    rc |= metrics_counter(out, "canal_es_rows_skipped_total", "Rows of tables without a rule, or without an id.",
+                          CE_STAT_GET(s, rows_skipped));
+    rc |= metrics_counter(out, "canal_es_batches_total", "Canal batches processed.", CE_STAT_GET(s, batches));
+    rc |= metrics_counter(out, "canal_es_acks_total", "Canal batches acknowledged.", CE_STAT_GET(s, acks));
+    rc |= metrics_printf(out, "# HELP canal_es_items_total Bulk items by final result of each attempt.\n"
+                              "# TYPE canal_es_items_total counter\n"
+                              "canal_es_items_total{result=\"applied\"} %" PRIu64 "\n"
+                              "canal_es_items_total{result=\"superseded\"} %" PRIu64 "\n"
+                              "canal_es_items_total{result=\"retried\"} %" PRIu64 "\n"
+                              "canal_es_items_total{result=\"rejected\"} %" PRIu64 "\n"
+                              "canal_es_items_total{result=\"fatal\"} %" PRIu64 "\n",
+                         CE_STAT_GET(s, items_ok), CE_STAT_GET(s, items_superseded), CE_STAT_GET(s, items_retry),
+                         CE_STAT_GET(s, items_dead), CE_STAT_GET(s, items_fatal));
+    rc |= metrics_counter(out, "canal_es_bulk_requests_total", "Requests sent to the search node.",
+                          CE_STAT_GET(s, bulk_requests));
+    rc |= metrics_counter(out, "canal_es_request_failures_total",
+                          "Requests that failed as a whole (transport, timeout, 429, 5xx).",
+                          CE_STAT_GET(s, request_failures));
+    rc |= metrics_counter(out, "canal_es_request_splits_total", "413 answers that made requests smaller.",
+                          CE_STAT_GET(s, requests_split));
+    rc |= metrics_printf(out, "# HELP canal_es_bulk_request_duration_seconds Latency of requests to the node.\n"
+                              "# TYPE canal_es_bulk_request_duration_seconds histogram\n");
+    uint64_t cum = 0;
+    for (size_t b = 0; b < STATS_LAT_BUCKETS; b++) {
+        cum += CE_STAT_GET(s, lat_bucket[b]);
+        if (b + 1 == STATS_LAT_BUCKETS)
+            rc |= metrics_printf(out, "canal_es_bulk_request_duration_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
+        else
+            rc |= metrics_printf(out, "canal_es_bulk_request_duration_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+                                 stats_lat_bounds[b], cum);
+    }
+    rc |= metrics_printf(out, "canal_es_bulk_request_duration_seconds_sum %.6f\n"
+                              "canal_es_bulk_request_duration_seconds_count %" PRIu64 "\n",
+                         (double)CE_STAT_GET(s, lat_sum_us) / 1e6, cum);
+    rc |= metrics_counter(out, "canal_es_retries_total", "Backoff waits before a retry (node or Canal).",
+                          CE_STAT_GET(s, retries));
+    rc |= metrics_counter(out, "canal_es_dead_letters_total", "Documents written to the dead-letter file.",
+                          CE_STAT_GET(s, dead_letters));
+    rc |= metrics_counter(out, "canal_es_reconnects_total", "Canal connections re-established.",
+                          CE_STAT_GET(s, reconnects));
+    rc |= metrics_counter(out, "canal_es_utf8_replaced_total", "Values whose invalid UTF-8 was replaced.",
+                          CE_STAT_GET(s, utf8_repairs));
+    rc |= metrics_gauge(out, "canal_es_lag_seconds",
+                        "Seconds between now and the source time of the last acked change (0 when caught up).",
+                        stats_lag_seconds(s, now_ms));
+    char file[128];
+    int64_t off = stats_ack_position(s, file, sizeof file);
+    metrics_label(file, lbl, sizeof lbl);
+    rc |= metrics_printf(out, "# HELP canal_es_checkpoint_binlog_offset Binlog position of the last ack.\n"
+                              "# TYPE canal_es_checkpoint_binlog_offset gauge\n"
+                              "canal_es_checkpoint_binlog_offset{file=\"%s\"} %" PRId64 "\n",
+                         lbl, off);
+    int64_t ack = CE_STAT_GET(s, last_ack_wall_ms);
+    rc |= metrics_gauge(out, "canal_es_last_ack_timestamp_seconds", "Wall time of the last ack (0 = none yet).",
+                        (double)ack / 1000.0);
+    rc |= metrics_gauge(out, "canal_es_canal_connected", "1 while connected to a Canal server.",
+                        CE_STAT_GET(s, canal_connected) ? 1 : 0);
+    rc |= metrics_gauge(out, "canal_es_search_reachable", "1 while the search node answered the last request.",
+                        CE_STAT_GET(s, search_reachable) ? 1 : 0);
+    return rc == 0 ? 0 : -1;
+}
+
+int metrics_health(ce_stats *s, int64_t now_ms, long max_lag_s, ce_buf *out)
+{
+    bool canal = CE_STAT_GET(s, canal_connected) != 0;
+    bool search = CE_STAT_GET(s, search_reachable) != 0;
+    double lag = stats_lag_seconds(s, now_ms);
+    bool lag_ok = lag < (double)max_lag_s;
+    char reasons[512] = "";
+    size_t n = 0;
+    if (!canal)
+        n += (size_t)snprintf(reasons + n, sizeof reasons - n, "%s\"not connected to Canal\"", n ? "," : "");
+    if (!search && n < sizeof reasons)
+        n += (size_t)snprintf(reasons + n, sizeof reasons - n, "%s\"the search node did not answer the last request\"",
+                              n ? "," : "");
+    if (!lag_ok && n < sizeof reasons)
+        snprintf(reasons + n, sizeof reasons - n, "%s\"lag %.1f s is over health_max_lag_s (%ld)\"", n ? "," : "", lag,
+                 max_lag_s);
+    bool ok = canal && search && lag_ok;
+    metrics_printf(out,
+                   "{\"status\":\"%s\",\"canal_connected\":%s,\"search_reachable\":%s,\"lag_seconds\":%.3f,"
+                   "\"reasons\":[%s]}\n",
+                   ok ? "ok" : "unhealthy", canal ? "true" : "false", search ? "true" : "false", lag, reasons);
+    return ok ? 200 : 503;
+}
+
+struct metrics_server {
+    struct MHD_Daemon *d;
+    ce_stats *s;
+    long max_lag_s;
+    char version[32];
+};
+
+static int64_t metrics_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static enum MHD_Result metrics_reply(struct MHD_Connection *conn, unsigned status, const char *type, const void *body,
+                                     size_t len)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (resp == NULL)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", type);
+    enum MHD_Result r = MHD_queue_response(conn, status, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
+static enum MHD_Result metrics_handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                       const char *version, const char *upload_data, size_t *upload_data_size,
+                                       void **con_cls)
+{
+    (void)version, (void)upload_data, (void)upload_data_size, (void)con_cls;
+    metrics_server *m = cls;
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+        static const char msg[] = "only GET and HEAD\n";
+        return metrics_reply(conn, 405, "text/plain; charset=utf-8", msg, sizeof msg - 1);
+    }
+    ce_buf b;
+    ce_buf_init(&b, METRICS_MAX_BODY);
+    enum MHD_Result r;
+    if (strcmp(url, "/metrics") == 0) {
+        if (metrics_render(m->s, metrics_now_ms(), m->version, &b) != 0) {
+            static const char msg[] = "metrics too large\n";
+            r = metrics_reply(conn, 500, "text/plain; charset=utf-8", msg, sizeof msg - 1);
+        } else {
+            r = metrics_reply(conn, 200, "text/plain; version=0.0.4; charset=utf-8", b.data ? (void *)b.data : "",
+                              b.len);
+        }
+    } else if (strcmp(url, "/health") == 0) {
+        int status = metrics_health(m->s, metrics_now_ms(), m->max_lag_s, &b);
+        r = metrics_reply(conn, (unsigned)status, "application/json", b.data ? (void *)b.data : "", b.len);
+    } else {
+        static const char msg[] = "not found: try /metrics or /health\n";
+        r = metrics_reply(conn, 404, "text/plain; charset=utf-8", msg, sizeof msg - 1);
+    }
+    ce_buf_free(&b);
+    return r;
+}
+
+metrics_server *metrics_start(const char *listen, ce_stats *s, long max_lag_s, const char *version, char *err,
+                              size_t errlen)
+{
+    char host[256];
+    int port = 0;
+    if (ce_parse_hostport(listen, host, sizeof host, &port) != 0) {
+        snprintf(err, errlen, "[http] listen: '%s' is not host:port", listen);
+        return NULL;
+    }
+    char portstr[8];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE},
+                    *res = NULL;
+    int gai = getaddrinfo(host, portstr, &hints, &res);
+    if (gai != 0) {
+        snprintf(err, errlen, "[http] listen %s: cannot resolve %s: %s", listen, host, gai_strerror(gai));
+        return NULL;
+    }
+    metrics_server *m = ce_calloc(1, sizeof *m);
+    if (m == NULL) {
+        freeaddrinfo(res);
+        snprintf(err, errlen, "[http] listen %s: out of memory", listen);
+        return NULL;
+    }
+    m->s = s;
+    m->max_lag_s = max_lag_s;
+    snprintf(m->version, sizeof m->version, "%s", version);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | (res->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+    m->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, metrics_handler, m, MHD_OPTION_SOCK_ADDR, res->ai_addr,
+                            MHD_OPTION_CONNECTION_LIMIT, 64U, MHD_OPTION_CONNECTION_TIMEOUT, 10U, MHD_OPTION_END);
+    freeaddrinfo(res);
+    if (m->d == NULL) {
+        snprintf(err, errlen, "[http] listen %s: cannot serve there (address in use or not local?)", listen);
+        ce_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void metrics_stop(metrics_server *m)
+{
+    if (m == NULL)
+        return;
+    MHD_stop_daemon(m->d);
+    ce_free(m);
+}

@@ -1,0 +1,28 @@
+/* metrics: the counters of stats.h as a Prometheus text exposition (format
+ * 0.0.4) for GET /metrics, and the health verdict for GET /health, served by
+ * a libmicrohttpd thread on [http] listen. Rendering is pure (tests). */
+#ifndef CE_METRICS_METRICS_H
+#define CE_METRICS_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stats.h"
+#include "util/buf.h"
+
+/* Appends the exposition to out. -1 when out is full. */
+int metrics_render(ce_stats *s, int64_t now_ms, const char *version, ce_buf *out);
+/* Appends the /health JSON to out and returns the HTTP status: 200 when
+ * connected to Canal, the node answered the last request and the lag is
+ * below max_lag_s; 503 otherwise, with the reasons. */
+int metrics_health(ce_stats *s, int64_t now_ms, long max_lag_s, ce_buf *out);
+
+typedef struct metrics_server metrics_server;
+
+/* Serves /metrics and /health on listen ("host:port"). NULL with err when
+ * the address is bad or cannot be bound. */
+metrics_server *metrics_start(const char *listen, ce_stats *s, long max_lag_s, const char *version, char *err,
+                              size_t errlen);
+void metrics_stop(metrics_server *m);
+
+#endif
