@@ -1224,3 +1224,21 @@ const char *cfg_rule_name(const cfg_table *t, char *buf, size_t len)
         snprintf(buf, len, "%s.%s", t->db, t->table);
     return buf;
 }
+
+int cfg_schema_key(size_t i, const char **section, const char **key, const char **def)
+{
+    if (i < CFG_NKEYS) {
+        *section = cfg_keys[i].section;
+        *key = cfg_keys[i].key;
+        *def = cfg_keys[i].def;
+        return 0;
+    }
+    i -= CFG_NKEYS;
+    if (i < TABLE_NKEYS) {
+        *section = "table";
+        *key = table_keys[i];
+        *def = NULL;
+        return 0;
+    }
+    return -1;
+}

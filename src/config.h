@@ -144,6 +144,9 @@ int cfg_expand_template(const char *tmpl, const char *db, const char *table, int
 int cfg_index_for(const cfg_table *t, const char *db, const char *table, char *out, size_t outlen);
 /* 1 when the rule's index can hold the documents of more than one table. */
 int cfg_index_shared(const cfg *c, const cfg_table *t);
+/* The i-th key of the schema: fixed sections first (def = the default), then
+ * the [table] keys (section "table", def NULL). -1 past the end. */
+int cfg_schema_key(size_t i, const char **section, const char **key, const char **def);
 /* A short name of the rule for messages: "shop.items" or "/regex/". */
 const char *cfg_rule_name(const cfg_table *t, char *buf, size_t len);
 

@@ -762,6 +762,58 @@ static void test_transport_keys(void **state)
     assert_null(strstr(err, "sekrit"));
 }
 
+/* Every key of the schema is in etc/canal-es.ini (as "key =", in its
+ * section) and in docs/configuration.md (as `key`). */
+static char *slurp(const char *rel)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/../../../%s", TEST_DATA_DIR, rel);
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        fail_msg("cannot open %s", path);
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strdup(buf);
+}
+
+static void test_every_key_documented(void **state)
+{
+    (void)state;
+    char *ini = slurp("etc/canal-es.ini");
+    char *md = slurp("docs/configuration.md");
+    const char *section, *key, *def;
+    for (size_t i = 0; cfg_schema_key(i, &section, &key, &def) == 0; i++) {
+        char want[160];
+        snprintf(want, sizeof want, "`%s`", key);
+        if (strstr(md, want) == NULL)
+            fail_msg("docs/configuration.md does not document [%s] %s", section, key);
+        if (strcmp(section, "table") == 0)
+            continue; /* table keys are listed in a comment of the example rule */
+        char head[64];
+        snprintf(head, sizeof head, "\n[%s]\n", section);
+        const char *sec = strstr(ini, head);
+        if (sec == NULL)
+            fail_msg("etc/canal-es.ini has no [%s] section", section);
+        const char *next = strstr(sec + strlen(head), "\n[");
+        snprintf(want, sizeof want, "\n%s =", key);
+        const char *at = strstr(sec, want);
+        if (at == NULL || (next != NULL && at > next))
+            fail_msg("etc/canal-es.ini does not list %s in [%s]", key, section);
+        /* the example shows the default value (secrets and the example password aside) */
+        const char *v = at + strlen(want);
+        if (*v == ' ')
+            v++;
+        size_t vl = strcspn(v, "\n");
+        if (def != NULL && strncmp(v, def, vl) != 0 && strstr(v, "${") != v && strstr(v, "@") != v &&
+            strcmp(key, "username") != 0)
+            fail_msg("etc/canal-es.ini: [%s] %s = %.*s, but the default is '%s'", section, key, (int)vl, v, def);
+    }
+    free(ini);
+    free(md);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -793,6 +845,7 @@ int main(void)
         cmocka_unit_test(test_table_rule_errors),
         cmocka_unit_test(test_enums_and_secrets),
         cmocka_unit_test(test_transport_keys),
+        cmocka_unit_test(test_every_key_documented),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
