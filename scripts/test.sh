@@ -42,23 +42,31 @@ for t in build-asan/test_*; do
   passed=$((passed + p)); failed=$((failed + f))
 done
 
-step "fuzz: value conversions (libFuzzer, ${FUZZ_SECONDS:-60} s)"
-if cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCANAL_ES_FUZZ=ON -DCANAL_ES_TESTS=OFF -DCANAL_ES_BENCH=OFF \
-     >/dev/null && cmake --build build-fuzz -j"$JOBS" --target fuzz_value >/dev/null; then
-  mkdir -p build-fuzz/corpus-value build-fuzz/artifacts
-  if build-fuzz/fuzz_value -max_total_time="${FUZZ_SECONDS:-60}" -max_len=8192 -print_final_stats=1 \
-       -artifact_prefix=build-fuzz/artifacts/ build-fuzz/corpus-value tests/fuzz/corpus/value \
-       >build-fuzz/fuzz.log 2>&1; then
-    grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' build-fuzz/fuzz.log >&2 || true
-    echo "fuzz_value: 1 passed, 0 failed" >&2
+# libFuzzer targets: fuzz_value (Canal values, FUZZ_SECONDS, default 60 s) and fuzz_input (INI loader,
+# _bulk responses, dead-letter lines; FUZZ_INPUT_SECONDS, default 30 s)
+fuzz_one() { # fuzz_one NAME SECONDS
+  local name=$1 secs=$2 corpus=tests/fuzz/corpus/${1#fuzz_}
+  mkdir -p "build-fuzz/corpus-$name" build-fuzz/artifacts
+  if build-fuzz/"$name" -max_total_time="$secs" -max_len=8192 -print_final_stats=1 \
+       -artifact_prefix=build-fuzz/artifacts/ "build-fuzz/corpus-$name" "$corpus" \
+       >"build-fuzz/$name.log" 2>&1 </dev/null; then
+    grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' "build-fuzz/$name.log" >&2 || true
+    echo "$name: 1 passed, 0 failed" >&2
     passed=$((passed + 1))
   else
-    tail -40 build-fuzz/fuzz.log >&2
-    echo "fuzz_value: found a failing input (build-fuzz/artifacts/)" >&2
+    tail -40 "build-fuzz/$name.log" >&2
+    echo "$name: found a failing input (build-fuzz/artifacts/)" >&2
     failed=$((failed + 1))
   fi
+}
+step "fuzz (libFuzzer)"
+if cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCANAL_ES_FUZZ=ON -DCANAL_ES_TESTS=OFF -DCANAL_ES_BENCH=OFF \
+     >/dev/null && cmake --build build-fuzz -j"$JOBS" --target fuzz_value fuzz_input >/dev/null; then
+  fuzz_one fuzz_value "${FUZZ_SECONDS:-60}"
+  fuzz_one fuzz_input "${FUZZ_INPUT_SECONDS:-30}"
 else
-  echo "fuzz_value: build failed" >&2
+  cmake --build build-fuzz --target fuzz_value fuzz_input 2>&1 | tail -20 >&2
+  echo "fuzz: build failed" >&2
   failed=$((failed + 1))
 fi
 
