@@ -24,6 +24,7 @@
 # `up` and `env` print exactly these KEY=VALUE lines on stdout (everything else goes to stderr):
 #   MYSQL_HOST MYSQL_PORT MYSQL_USER MYSQL_PASSWORD MYSQL_SOCKET
 #   CANAL_HOST CANAL_PORT CANAL_DESTINATION CANAL_USER CANAL_PASSWORD ES_URL
+#   STACK_DIR (so that `stack.sh stop|start` run from that environment act on this stack)
 # and, only with STACK_HA=1:
 #   ZK_ADDRESS CANAL_HA_ADDRESSES (host:port of canal-ha1,canal-ha2) CANAL_HA_DESTINATION
 # so callers do:  eval "$(scripts/stack.sh up)"   or   set -a; . <(scripts/stack.sh up); set +a
@@ -521,6 +522,7 @@ CANAL_DESTINATION=$CANAL_DESTINATION
 CANAL_USER=$CANAL_USER
 CANAL_PASSWORD=$CANAL_PASSWORD
 ES_URL=http://127.0.0.1:$http_port
+STACK_DIR=$D
 EOF
   if [[ "$HA" == 1 ]]; then
     cat >> "$D/env.tmp" <<EOF
