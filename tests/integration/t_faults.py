@@ -314,7 +314,9 @@ def test_fault_dropped_and_reset_connections():
         sql(f"UPDATE `{DB}`.`{t}` SET price = price * 2, note = 'dropped?' WHERE id <= 10;")
         sql(f"DELETE FROM `{DB}`.`{t}` WHERE id > 30;")
         rig.sync()
-        check(closed.hits == 2 and reset.hits == 2, f"rules {closed} {reset}")
+        # the index can match MariaDB before canal-es has seen every fault: the node applied the request
+        # whose answer was reset, and the retry after it is still to come
+        poll(lambda: closed.hits == 2 and reset.hits == 2, 30, f"both faults twice ({closed} {reset})")
         recs = rig.proxy.bulk_records()
         check([r.fault for r in recs[:4]] == ["close", "close", "reset", "reset"], f"faults: {rig.describe()}")
         check(recs[2].upstream_status == 200, "a reset request was applied by the node before the reset")
@@ -325,8 +327,9 @@ def test_fault_dropped_and_reset_connections():
         reset2 = rig.proxy.drop(count=1, mode="reset")
         sql(f"INSERT INTO `{DB}`.`{t}` VALUES {product_rows(100, 5)};")
         rig.sync()
-        check(closed2.hits == 1 and reset2.hits == 1, f"rules {closed2} {reset2}")
-        check(any(r.fault is None and r.status == 200 for r in bulk_since(rig, n0)), "a clean request at last")
+        poll(lambda: closed2.hits == 1 and reset2.hits == 1, 30, f"both faults once more ({closed2} {reset2})")
+        poll(lambda: any(r.fault is None and r.status == 200 for r in bulk_since(rig, n0)), 30,
+             "a clean request at last")
         update_all_and_check_versions(rig, "afterdrops")
 
     run_rig(rig, body)
