@@ -42,12 +42,12 @@ for t in build-asan/test_*; do
   passed=$((passed + p)); failed=$((failed + f))
 done
 
-# libFuzzer targets: fuzz_value (Canal values, FUZZ_SECONDS, default 60 s) and fuzz_input (INI loader,
+# libFuzzer targets (an input slower than 25 s fails the run: -timeout): fuzz_value (Canal values, FUZZ_SECONDS, default 60 s) and fuzz_input (INI loader,
 # _bulk responses, dead-letter lines; FUZZ_INPUT_SECONDS, default 30 s)
 fuzz_one() { # fuzz_one NAME SECONDS
   local name=$1 secs=$2 corpus=tests/fuzz/corpus/${1#fuzz_}
   mkdir -p "build-fuzz/corpus-$name" build-fuzz/artifacts
-  if build-fuzz/"$name" -max_total_time="$secs" -max_len=8192 -print_final_stats=1 \
+  if build-fuzz/"$name" -max_total_time="$secs" -timeout=25 -max_len=8192 -print_final_stats=1 \
        -artifact_prefix=build-fuzz/artifacts/ "build-fuzz/corpus-$name" "$corpus" \
        >"build-fuzz/$name.log" 2>&1 </dev/null; then
     grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' "build-fuzz/$name.log" >&2 || true

@@ -8,6 +8,7 @@
 #include "sink/node.h"
 #include "sink/setup.h"
 #include "util/buf.h"
+#include "util/ere.h"
 #include "util/mem.h"
 #include "util/parse.h"
 
@@ -576,46 +577,6 @@ static cfg_table *cfg_new_table(cfg_parser *p, int line)
     return t;
 }
 
-#define CFG_REGEX_MAX_COPIES 4096
-
-/* An upper bound of how many copies of its atoms glibc's regcomp makes for
- * the repetitions of pattern[0, n): it expands "x+" to "xx*" and "x{n,m}" to
- * m copies, so stacked or nested repetitions grow exponentially ("a++++..."
- * took gigabytes). Every + counts 2, {n,m} counts max(n,m)+1, * and ? 1,
- * multiplied over the whole pattern (a generous bound for real patterns). */
-static unsigned long cfg_regex_copies(const char *pattern, size_t n)
-{
-    unsigned long total = 1;
-    for (size_t i = 0; i < n && total <= CFG_REGEX_MAX_COPIES; i++) {
-        char ch = pattern[i];
-        if (ch == '\\') {
-            i++;
-        } else if (ch == '[') {
-            /* a bracket expression: ']' right after '[' or '[^' is a member */
-            size_t j = i + 1;
-            if (j < n && pattern[j] == '^')
-                j++;
-            if (j < n && pattern[j] == ']')
-                j++;
-            while (j < n && pattern[j] != ']')
-                j++;
-            i = j;
-        } else if (ch == '+') {
-            total *= 2;
-        } else if (ch == '{') {
-            unsigned long a = 0, b = 0;
-            size_t j = i + 1;
-            while (j < n && pattern[j] >= '0' && pattern[j] <= '9' && a <= CFG_REGEX_MAX_COPIES)
-                a = a * 10 + (unsigned long)(pattern[j++] - '0');
-            if (j < n && pattern[j] == ',')
-                for (j++; j < n && pattern[j] >= '0' && pattern[j] <= '9' && b <= CFG_REGEX_MAX_COPIES; j++)
-                    b = b * 10 + (unsigned long)(pattern[j] - '0');
-            total *= (a > b ? a : b) + 1;
-        }
-    }
-    return total;
-}
-
 /* [table /REGEX/]: POSIX extended regex over the whole "db.table". */
 static int cfg_begin_regex_table(cfg_parser *p, const char *spec, int line)
 {
@@ -631,9 +592,10 @@ static int cfg_begin_regex_table(cfg_parser *p, const char *spec, int line)
             return -1;
         }
     }
-    if (cfg_regex_copies(spec + 1, len - 2) > CFG_REGEX_MAX_COPIES) {
-        cfg_fail(p, line, "section [table %s]: the pattern's repetitions (+, {n,m}) are too many or too deeply "
-                          "stacked to compile safely; simplify it", spec);
+    char why[200];
+    if (ere_check(spec + 1, len - 2, why, sizeof why) != 0) {
+        cfg_fail(p, line, "section [table %s]: pattern refused: %s (table patterns need no more; simplify it)",
+                 spec, why);
         return -1;
     }
     char anchored[300];
