@@ -12,6 +12,7 @@
 #include "replay.h"
 #include "config.h"
 #include "util/backoff.h"
+#include "util/log.h"
 #include "util/mem.h"
 #include "util/utf8.h"
 
@@ -811,7 +812,7 @@ static void replay_note_detail(replay_ctx *x, size_t i, const char *what)
 static void replay_bad_line(replay_ctx *x, size_t line_no, const char *why)
 {
     if (x->cnt.bad < REPLAY_BAD_SHOWN)
-        fprintf(stderr, "canal-es replay-dead-letters: %s:%zu: %s\n", x->path, line_no, why);
+        ce_log_print(stderr, "canal-es replay-dead-letters: %s:%zu: %s", x->path, line_no, why);
     x->cnt.bad++;
 }
 
@@ -978,8 +979,8 @@ static void replay_send(replay_ctx *x)
             ra = REPLAY_MAX_RETRY_AFTER_MS;
         if (ra > 0 && delay < (uint64_t)ra)
             delay = (uint64_t)ra;
-        fprintf(stderr, "canal-es replay-dead-letters: %s; retrying in %llu ms (%ld of %ld)\n", x->err,
-                (unsigned long long)delay, attempt + 1, x->retries);
+        ce_log_print(stderr, "canal-es replay-dead-letters: %s; retrying in %llu ms (%ld of %ld)", x->err,
+                     (unsigned long long)delay, attempt + 1, x->retries);
         if (ce_sleep_ms(delay, &replay_stop)) {
             replay_stop_sending(x, "interrupted");
             return;
@@ -1149,15 +1150,15 @@ static void replay_print_summary(replay_ctx *x, bool stale_removed)
     replay_format_summary(&x->cnt, line, sizeof line);
     printf("%s\n", line);
     for (size_t i = 0; i < x->n_detail; i++)
-        printf("%s\n", x->detail[i]);
+        ce_log_print(stdout, "%s", x->detail[i]); /* ids and node answers escaped */
     if (x->more_detail > 0)
         printf("  ... and %zu more rejected or failed lines\n", x->more_detail);
     if (x->cnt.bad > REPLAY_BAD_SHOWN)
         fprintf(stderr, "canal-es replay-dead-letters: %zu more bad lines in %s\n", x->cnt.bad - REPLAY_BAD_SHOWN,
                 x->path);
     if (x->stop_sending)
-        fprintf(stderr, "canal-es replay-dead-letters: stopped sending: %s; the lines without an answer (%zu of "
-                "them never sent) are kept as they were\n", x->why_stopped, x->unsent);
+        ce_log_print(stderr, "canal-es replay-dead-letters: stopped sending: %s; the lines without an answer (%zu of "
+                     "them never sent) are kept as they were", x->why_stopped, x->unsent);
     if (x->rem_lines > 0)
         printf("%zu line%s remain%s in %s\n", x->rem_lines, x->rem_lines == 1 ? "" : "s", x->rem_lines == 1 ? "s" : "",
                x->rem_path);
@@ -1288,7 +1289,7 @@ int replay_main(int argc, char **argv)
         replay_span sp;
         int r = replay_read_line(&x->rd, &x->line, &sp, x->err, sizeof x->err);
         if (r < 0) {
-            fprintf(stderr, "canal-es replay-dead-letters: %s:%zu: %s\n", file, line_no + 1, x->err);
+            ce_log_print(stderr, "canal-es replay-dead-letters: %s:%zu: %s", file, line_no + 1, x->err);
             goto out;
         }
         if (r == 0)
@@ -1298,12 +1299,12 @@ int replay_main(int argc, char **argv)
             continue;
         x->cnt.lines++;
         if (replay_add(x, &sp, line_no) != 0) {
-            fprintf(stderr, "canal-es replay-dead-letters: %s\n", x->err);
+            ce_log_print(stderr, "canal-es replay-dead-letters: %s", x->err);
             goto out;
         }
     }
     if (replay_flush(x) != 0) {
-        fprintf(stderr, "canal-es replay-dead-letters: %s\n", x->err);
+        ce_log_print(stderr, "canal-es replay-dead-letters: %s", x->err);
         goto out;
     }
     if (dry_run) {
@@ -1318,7 +1319,7 @@ int replay_main(int argc, char **argv)
     }
     bool stale_removed;
     if (replay_finish(x, &stale_removed) != 0) {
-        fprintf(stderr, "canal-es replay-dead-letters: %s\n", x->err);
+        ce_log_print(stderr, "canal-es replay-dead-letters: %s", x->err);
         goto out;
     }
     replay_print_summary(x, stale_removed);
