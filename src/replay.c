@@ -96,6 +96,8 @@ typedef struct replay_fwd {
     yajl_gen action, document, line;
     int seen_action, seen_document;
     int doc_kind;
+    int kind_next;    /* the value being read is the line's "kind" */
+    char kind[16];    /* "kind" of a line that holds no action (deadletter.h) */
     const char *fail; /* why a callback stopped the parse */
     const char *when, *type, *reason;
     int status;
@@ -131,6 +133,7 @@ static int replay_value(replay_fwd *f, int kind)
 static void replay_value_done(replay_fwd *f)
 {
     if (f->depth == 1) {
+        f->kind_next = 0;
         f->cur = NULL;
         f->next = NULL;
         f->next_is_doc = 0;
@@ -195,6 +198,8 @@ static int replay_member(replay_fwd *f, const unsigned char *k, size_t n)
             }
             f->next = f->document;
             f->next_is_doc = 1;
+        } else if (replay_is(k, n, "kind")) {
+            f->kind_next = 1;
         }
         return 1;
     }
@@ -235,6 +240,11 @@ static int replay_cb_number(void *ctx, const char *s, size_t n)
 static int replay_cb_string(void *ctx, const unsigned char *s, size_t n)
 {
     replay_fwd *f = ctx;
+    if (f->depth == 1 && f->kind_next) {
+        snprintf(f->kind, sizeof f->kind, "%.*s", (int)(n < sizeof f->kind ? n : sizeof f->kind - 1), (const char *)s);
+        if (f->kind[0] == '\0')
+            snprintf(f->kind, sizeof f->kind, "?");
+    }
     if (!replay_value(f, REPLAY_KIND_SCALAR) ||
         (f->cur && (!replay_utf8(f, s, n) || !replay_emit(f, yajl_gen_string(f->cur, s, n)))))
         return 0;
@@ -432,6 +442,13 @@ int replay_line_to_ndjson(const char *line, size_t len, ce_buf *out, replay_entr
         goto out;
     if (ao.full || dout.full) {
         snprintf(err, errlen, ao.full ? "the action is larger than 1 MiB" : "out of memory for the document");
+        goto out;
+    }
+    if (!f.seen_action && f.kind[0] != '\0') {
+        snprintf(err, errlen,
+                 "not replayable: a %s canal-es could not turn into a document (\"kind\":\"%s\"); fix the cause "
+                 "(see \"error\") and re-sync the row from MySQL",
+                 strcmp(f.kind, "entry") == 0 ? "Canal entry" : strcmp(f.kind, "row") == 0 ? "row" : "record", f.kind);
         goto out;
     }
     if (!f.seen_action) {
