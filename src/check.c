@@ -31,7 +31,7 @@ static void check_say(check_ctx *k, const char *verdict, const char *fmt, ...)
         k->failed++;
     else if (strcmp(verdict, "warn") == 0)
         k->warned++;
-    printf("%-4s  %s\n", verdict, msg);
+    ce_log_print(stdout, "%-4s  %s", verdict, msg); /* names and node answers escaped */
     fflush(stdout);
 }
 
@@ -218,7 +218,7 @@ int check_main(int argc, char **argv)
     char err[1024];
     check_ctx k = {0};
     if (cfg_load(path, &c, err, sizeof err) != 0) {
-        printf("FAIL  config %s\n", err);
+        ce_log_print(stdout, "FAIL  config %s", err);
         return 2;
     }
     ce_log_set_level(CE_LOG_ERROR); /* the verdicts say it all */

@@ -109,7 +109,7 @@ static int main_status(int argc, char **argv)
             fputs(main_status_help, stdout);
             return 0;
         } else {
-            fprintf(stderr, "canal-es status: unexpected argument '%s'\n", argv[i]);
+            ce_log_print(stderr, "canal-es status: unexpected argument '%s'", argv[i]);
             return 2;
         }
     }
@@ -120,23 +120,23 @@ static int main_status(int argc, char **argv)
     cfg c;
     char err[1024];
     if (cfg_load(path, &c, err, sizeof err) != 0) {
-        fprintf(stderr, "canal-es: %s\n", err);
+        ce_log_print(stderr, "canal-es: %s", err);
         return 2;
     }
     int rc = 1;
     ckpt k;
     if (c.checkpoint.file[0] == '\0') {
-        fprintf(stderr, "canal-es status: %s has no [checkpoint] file\n", path);
+        ce_log_print(stderr, "canal-es status: %s has no [checkpoint] file", path);
         rc = 2;
     } else {
         int r = ckpt_read(c.checkpoint.file, &k, err, sizeof err);
         if (r == 1)
-            fprintf(stderr, "canal-es status: checkpoint %s does not exist yet (nothing acked)\n",
-                    c.checkpoint.file);
+            ce_log_print(stderr, "canal-es status: checkpoint %s does not exist yet (nothing acked)",
+                         c.checkpoint.file);
         else if (r < 0)
-            fprintf(stderr, "canal-es status: %s\n", err);
+            ce_log_print(stderr, "canal-es status: %s", err);
         else {
-            char out[2048];
+            char out[8192]; /* room for escaped fields */
             ckpt_format_status(&k, ckpt_now_ms(), out, sizeof out);
             fputs(out, stdout);
             rc = 0;

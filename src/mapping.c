@@ -255,7 +255,7 @@ int mapping_main(int argc, char **argv)
     cfg c;
     char err[1024];
     if (cfg_load(path, &c, err, sizeof err) != 0) {
-        fprintf(stderr, "canal-es: %s\n", err);
+        ce_log_print(stderr, "canal-es: %s", err);
         return 2;
     }
     int rc = 1;
@@ -266,8 +266,8 @@ int mapping_main(int argc, char **argv)
     decode_init(&dec);
     const cfg_table *rule = cfg_find_table(&c, db, table);
     if (rule == NULL)
-        fprintf(stderr, "canal-es mapping: no [table] rule of %s matches %s: suggesting with the defaults\n", path,
-                spec);
+        ce_log_print(stderr, "canal-es mapping: no [table] rule of %s matches %s: suggesting with the defaults", path,
+                     spec);
     ce_log_set_destination(c.canal.destination);
     canal_opts co;
     run_canal_opts(&c, &co);
@@ -278,7 +278,7 @@ int mapping_main(int argc, char **argv)
         goto out;
     }
     if (canal_connect(cc, err, sizeof err) != CANAL_OK) {
-        fprintf(stderr, "canal-es mapping: %s\n", err);
+        ce_log_print(stderr, "canal-es mapping: %s", err);
         goto out;
     }
     mapping_find f = {.db = db, .table = table, .rule = rule, .out = &out};
@@ -287,7 +287,7 @@ int mapping_main(int argc, char **argv)
     while (!f.found && batches < MAPPING_MAX_BATCHES && time(NULL) < deadline) {
         Canalpb__Messages *m = NULL;
         if (canal_get(cc, &m, err, sizeof err) != CANAL_OK) {
-            fprintf(stderr, "canal-es mapping: %s\n", err);
+            ce_log_print(stderr, "canal-es mapping: %s", err);
             goto out;
         }
         if (m == NULL)
@@ -296,7 +296,7 @@ int mapping_main(int argc, char **argv)
         for (size_t i = 0; i < m->n_messages && !f.found; i++) {
             int dr = decode_entry(&dec, m->messages[i].data, m->messages[i].len, mapping_on_row, &f, err, sizeof err);
             if (dr < 0 && !f.found) {
-                fprintf(stderr, "canal-es mapping: batch %lld: %s\n", (long long)m->batch_id, err);
+                ce_log_print(stderr, "canal-es mapping: batch %lld: %s", (long long)m->batch_id, err);
                 canal_messages_free(m);
                 goto out;
             }
@@ -307,10 +307,10 @@ int mapping_main(int argc, char **argv)
         fputs((const char *)out.data, stdout);
         rc = 0;
     } else {
-        fprintf(stderr,
-                "canal-es mapping: no change of %s in %d batch(es) / %ld s: write to the table (or raise --timeout) "
-                "and run it again\n",
-                spec, batches, timeout_s);
+        ce_log_print(stderr,
+                     "canal-es mapping: no change of %s in %d batch(es) / %ld s: write to the table (or raise --timeout) "
+                     "and run it again",
+                     spec, batches, timeout_s);
     }
 out:
     canal_free(cc); /* nothing acked: the batches are redelivered after the next connect's rollback */

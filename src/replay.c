@@ -12,6 +12,7 @@
 #include "replay.h"
 #include "config.h"
 #include "util/backoff.h"
+#include "util/log.h"
 #include "util/mem.h"
 #include "util/utf8.h"
 
@@ -95,6 +96,8 @@ typedef struct replay_fwd {
     yajl_gen action, document, line;
     int seen_action, seen_document;
     int doc_kind;
+    int kind_next;    /* the value being read is the line's "kind" */
+    char kind[16];    /* "kind" of a line that holds no action (deadletter.h) */
     const char *fail; /* why a callback stopped the parse */
     const char *when, *type, *reason;
     int status;
@@ -130,6 +133,7 @@ static int replay_value(replay_fwd *f, int kind)
 static void replay_value_done(replay_fwd *f)
 {
     if (f->depth == 1) {
+        f->kind_next = 0;
         f->cur = NULL;
         f->next = NULL;
         f->next_is_doc = 0;
@@ -194,6 +198,8 @@ static int replay_member(replay_fwd *f, const unsigned char *k, size_t n)
             }
             f->next = f->document;
             f->next_is_doc = 1;
+        } else if (replay_is(k, n, "kind")) {
+            f->kind_next = 1;
         }
         return 1;
     }
@@ -234,6 +240,11 @@ static int replay_cb_number(void *ctx, const char *s, size_t n)
 static int replay_cb_string(void *ctx, const unsigned char *s, size_t n)
 {
     replay_fwd *f = ctx;
+    if (f->depth == 1 && f->kind_next) {
+        snprintf(f->kind, sizeof f->kind, "%.*s", (int)(n < sizeof f->kind ? n : sizeof f->kind - 1), (const char *)s);
+        if (f->kind[0] == '\0')
+            snprintf(f->kind, sizeof f->kind, "?");
+    }
     if (!replay_value(f, REPLAY_KIND_SCALAR) ||
         (f->cur && (!replay_utf8(f, s, n) || !replay_emit(f, yajl_gen_string(f->cur, s, n)))))
         return 0;
@@ -431,6 +442,13 @@ int replay_line_to_ndjson(const char *line, size_t len, ce_buf *out, replay_entr
         goto out;
     if (ao.full || dout.full) {
         snprintf(err, errlen, ao.full ? "the action is larger than 1 MiB" : "out of memory for the document");
+        goto out;
+    }
+    if (!f.seen_action && f.kind[0] != '\0') {
+        snprintf(err, errlen,
+                 "not replayable: a %s canal-es could not turn into a document (\"kind\":\"%s\"); fix the cause "
+                 "(see \"error\") and re-sync the row from MySQL",
+                 strcmp(f.kind, "entry") == 0 ? "Canal entry" : strcmp(f.kind, "row") == 0 ? "row" : "record", f.kind);
         goto out;
     }
     if (!f.seen_action) {
@@ -811,7 +829,7 @@ static void replay_note_detail(replay_ctx *x, size_t i, const char *what)
 static void replay_bad_line(replay_ctx *x, size_t line_no, const char *why)
 {
     if (x->cnt.bad < REPLAY_BAD_SHOWN)
-        fprintf(stderr, "canal-es replay-dead-letters: %s:%zu: %s\n", x->path, line_no, why);
+        ce_log_print(stderr, "canal-es replay-dead-letters: %s:%zu: %s", x->path, line_no, why);
     x->cnt.bad++;
 }
 
@@ -978,8 +996,8 @@ static void replay_send(replay_ctx *x)
             ra = REPLAY_MAX_RETRY_AFTER_MS;
         if (ra > 0 && delay < (uint64_t)ra)
             delay = (uint64_t)ra;
-        fprintf(stderr, "canal-es replay-dead-letters: %s; retrying in %llu ms (%ld of %ld)\n", x->err,
-                (unsigned long long)delay, attempt + 1, x->retries);
+        ce_log_print(stderr, "canal-es replay-dead-letters: %s; retrying in %llu ms (%ld of %ld)", x->err,
+                     (unsigned long long)delay, attempt + 1, x->retries);
         if (ce_sleep_ms(delay, &replay_stop)) {
             replay_stop_sending(x, "interrupted");
             return;
@@ -1149,15 +1167,15 @@ static void replay_print_summary(replay_ctx *x, bool stale_removed)
     replay_format_summary(&x->cnt, line, sizeof line);
     printf("%s\n", line);
     for (size_t i = 0; i < x->n_detail; i++)
-        printf("%s\n", x->detail[i]);
+        ce_log_print(stdout, "%s", x->detail[i]); /* ids and node answers escaped */
     if (x->more_detail > 0)
         printf("  ... and %zu more rejected or failed lines\n", x->more_detail);
     if (x->cnt.bad > REPLAY_BAD_SHOWN)
         fprintf(stderr, "canal-es replay-dead-letters: %zu more bad lines in %s\n", x->cnt.bad - REPLAY_BAD_SHOWN,
                 x->path);
     if (x->stop_sending)
-        fprintf(stderr, "canal-es replay-dead-letters: stopped sending: %s; the lines without an answer (%zu of "
-                "them never sent) are kept as they were\n", x->why_stopped, x->unsent);
+        ce_log_print(stderr, "canal-es replay-dead-letters: stopped sending: %s; the lines without an answer (%zu of "
+                     "them never sent) are kept as they were", x->why_stopped, x->unsent);
     if (x->rem_lines > 0)
         printf("%zu line%s remain%s in %s\n", x->rem_lines, x->rem_lines == 1 ? "" : "s", x->rem_lines == 1 ? "s" : "",
                x->rem_path);
@@ -1288,7 +1306,7 @@ int replay_main(int argc, char **argv)
         replay_span sp;
         int r = replay_read_line(&x->rd, &x->line, &sp, x->err, sizeof x->err);
         if (r < 0) {
-            fprintf(stderr, "canal-es replay-dead-letters: %s:%zu: %s\n", file, line_no + 1, x->err);
+            ce_log_print(stderr, "canal-es replay-dead-letters: %s:%zu: %s", file, line_no + 1, x->err);
             goto out;
         }
         if (r == 0)
@@ -1298,12 +1316,12 @@ int replay_main(int argc, char **argv)
             continue;
         x->cnt.lines++;
         if (replay_add(x, &sp, line_no) != 0) {
-            fprintf(stderr, "canal-es replay-dead-letters: %s\n", x->err);
+            ce_log_print(stderr, "canal-es replay-dead-letters: %s", x->err);
             goto out;
         }
     }
     if (replay_flush(x) != 0) {
-        fprintf(stderr, "canal-es replay-dead-letters: %s\n", x->err);
+        ce_log_print(stderr, "canal-es replay-dead-letters: %s", x->err);
         goto out;
     }
     if (dry_run) {
@@ -1318,7 +1336,7 @@ int replay_main(int argc, char **argv)
     }
     bool stale_removed;
     if (replay_finish(x, &stale_removed) != 0) {
-        fprintf(stderr, "canal-es replay-dead-letters: %s\n", x->err);
+        ce_log_print(stderr, "canal-es replay-dead-letters: %s", x->err);
         goto out;
     }
     replay_print_summary(x, stale_removed);

@@ -667,6 +667,57 @@ static const cfg_table *run_rule(run_ctx *r, const char *db, const char *table)
     return rule;
 }
 
+/* A row its rule cannot map (r->err says why): written to the dead-letter
+ * file (fsynced at once, before any ack) and the stream goes on; with
+ * on_error = halt the service stops, nothing acked. */
+static int run_row_failed(run_ctx *r, const row_event *ev)
+{
+    char reason[sizeof r->err];
+    snprintf(reason, sizeof reason, "%s", r->err);
+    if (r->dl == NULL) {
+        if (r->o->dry_run && !r->c->es.halt_on_error) {
+            ce_log(CE_LOG_WARN, "map", "%s: dry run: the row would go to the dead-letter file", reason);
+            return 0;
+        }
+        snprintf(r->err, sizeof r->err, "%.900s; halting, nothing acked (on_error = halt)", reason);
+        return RUN_FAIL;
+    }
+    if (dl_write_row(r->dl, ev, reason, r->err, sizeof r->err) != 0 || dl_sync(r->dl, r->err, sizeof r->err) != 0)
+        return RUN_FAIL;
+    CE_STAT_ADD(r->st, dead_letters, 1);
+    ce_log(CE_LOG_WARN, "map", "%s: row not indexed, written to %s", reason, dl_path(r->dl));
+    return 0;
+}
+
+/* An entry that does not decode: its raw bytes go to the dead-letter file
+ * and the stream goes on; with on_error = halt the service stops. */
+static int run_on_bad(void *ud, const decode_bad *b)
+{
+    run_ctx *r = ud;
+    char reason[sizeof r->err];
+    snprintf(reason, sizeof reason, "%s", b->reason);
+    if (b->logfile[0] != '\0') {
+        snprintf(r->last.binlog_file, sizeof r->last.binlog_file, "%s", b->logfile);
+        r->last.binlog_offset = b->offset;
+    }
+    if (r->dl == NULL) {
+        if (r->o->dry_run && !r->c->es.halt_on_error) {
+            ce_log(CE_LOG_WARN, "decode", "%s: dry run: the entry would go to the dead-letter file", reason);
+            return 0;
+        }
+        snprintf(r->err, sizeof r->err,
+                 "%.800s; halting, nothing acked (on_error = halt; with a dead_letter file the raw entry is written "
+                 "there and the stream goes on)",
+                 reason);
+        return RUN_FAIL;
+    }
+    if (dl_write_entry(r->dl, b, r->err, sizeof r->err) != 0 || dl_sync(r->dl, r->err, sizeof r->err) != 0)
+        return RUN_FAIL;
+    CE_STAT_ADD(r->st, dead_letters, 1);
+    ce_log(CE_LOG_WARN, "decode", "%s: the raw entry (%zu bytes) is written to %s", reason, b->len, dl_path(r->dl));
+    return 0;
+}
+
 static int run_on_row(void *ud, const row_event *ev)
 {
     run_ctx *r = ud;
@@ -694,7 +745,7 @@ static int run_on_row(void *ud, const row_event *ev)
         return 0;
     }
     if (mrc != MAP_OK)
-        return RUN_FAIL;
+        return run_row_failed(r, ev);
     if (rule->mapping != NULL && !r->o->dry_run) {
         int erc = run_ensure_index(r, rule, r->mo.index);
         if (erc != RUN_DONE)
@@ -894,6 +945,7 @@ int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
     }
     decode_init(&r->dec);
     r->dec.on_ddl = run_on_ddl;
+    r->dec.on_bad = run_on_bad;
     map_out_init(&r->mo);
     r->mo.versioning = c->es.versioning_on;
     r->mo.version_epoch = (unsigned)c->es.version_epoch;

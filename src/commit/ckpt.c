@@ -1,6 +1,7 @@
 /* commit/ckpt: atomic checkpoint file (yajl for both directions). */
 #include "commit/ckpt.h"
 #include "util/buf.h"
+#include "util/log.h"
 #include "util/mem.h"
 #include "util/utf8.h"
 
@@ -241,6 +242,11 @@ static void ckpt_iso(int64_t ms, char *buf, size_t len)
 void ckpt_format_status(const ckpt *c, int64_t now_ms, char *buf, size_t buflen)
 {
     char src[40], wall[40], lag[32];
+    /* the file may have been edited by hand: no control byte reaches the terminal */
+    char dest[4 * sizeof c->destination], file[4 * sizeof c->binlog_file], gtid[4 * sizeof c->gtid];
+    ce_log_escape(c->destination, strnlen(c->destination, sizeof c->destination), dest, sizeof dest);
+    ce_log_escape(c->binlog_file, strnlen(c->binlog_file, sizeof c->binlog_file), file, sizeof file);
+    ce_log_escape(c->gtid, strnlen(c->gtid, sizeof c->gtid), gtid, sizeof gtid);
     ckpt_iso(c->source_time_ms, src, sizeof src);
     ckpt_iso(c->wall_time_ms, wall, sizeof wall);
     if (c->source_time_ms > 0)
@@ -250,6 +256,6 @@ void ckpt_format_status(const ckpt *c, int64_t now_ms, char *buf, size_t buflen)
     snprintf(buf, buflen,
              "destination: %s\nclient_id: %ld\nbatch_id: %lld\nbinlog: %s:%lld\ngtid: %s\n"
              "source_time: %s\ncheckpoint_time: %s\nlag_seconds: %s\n",
-             c->destination, c->client_id, (long long)c->batch_id, c->binlog_file, (long long)c->binlog_offset,
-             c->gtid[0] ? c->gtid : "-", src, wall, lag);
+             dest, c->client_id, (long long)c->batch_id, file, (long long)c->binlog_offset,
+             gtid[0] ? gtid : "-", src, wall, lag);
 }

@@ -71,8 +71,26 @@ static Entrypb__EventType decode_event_type(const Entrypb__RowChange *rc, const 
     return ENTRYPB__EVENT_TYPE__UPDATE; /* the proto2 default */
 }
 
-static int decode_rowdata(decode_ctx *d, const Entrypb__Entry *e, decode_row_fn fn, void *ud, char *err,
-                          size_t errlen)
+/* Bad data: to on_bad when set (the result is its own), else -1 with err. */
+static int decode_report(decode_ctx *d, const uint8_t *data, size_t len, const Entrypb__Header *h, void *ud,
+                         char *err)
+{
+    if (d->on_bad == NULL)
+        return -1;
+    d->stats.bad++;
+    decode_bad b = {.entry = data,
+                    .len = len,
+                    .schema = h ? h->schema_name : "",
+                    .table = h ? h->table_name : "",
+                    .logfile = h ? h->logfile_name : "",
+                    .offset = h ? h->logfile_offset : 0,
+                    .execute_time = h ? h->execute_time : 0,
+                    .reason = err};
+    return d->on_bad(ud, &b);
+}
+
+static int decode_rowdata(decode_ctx *d, const uint8_t *data, size_t len, const Entrypb__Entry *e, decode_row_fn fn,
+                          void *ud, char *err, size_t errlen)
 {
     const Entrypb__Header *h = e->header;
     static const char empty[] = "";
@@ -81,9 +99,9 @@ static int decode_rowdata(decode_ctx *d, const Entrypb__Entry *e, decode_row_fn 
     int rc = 0;
     Entrypb__RowChange *ch = entrypb__row_change__unpack(&d->arena.pb, e->store_value.len, e->store_value.data);
     if (ch == NULL) {
-        snprintf(err, errlen, "binlog %s:%lld: malformed RowChange (%zu bytes)", pos_file,
-                 pos_off, e->store_value.len);
-        return -1;
+        snprintf(err, errlen, "binlog %s:%lld: malformed RowChange (%zu bytes)", pos_file, pos_off,
+                 e->store_value.len);
+        return decode_report(d, data, len, h, ud, err);
     }
     bool is_ddl = ch->is_ddl_present_case == ENTRYPB__ROW_CHANGE__IS_DDL_PRESENT_IS_DDL && ch->is_ddl;
     Entrypb__EventType et = decode_event_type(ch, h);
@@ -144,8 +162,10 @@ static int decode_rowdata(decode_ctx *d, const Entrypb__Entry *e, decode_row_fn 
             (ev.op == ROW_UPDATE && ev.after.n == 0)) {
             snprintf(err, errlen, "binlog %s:%lld: %s.%s row %zu has no %s image", pos_file, pos_off, ev.schema,
                      ev.table, r, ev.op == ROW_DELETE ? "before" : "after");
-            rc = -1;
-            goto out;
+            rc = decode_report(d, data, len, h, ud, err);
+            if (rc != 0 || d->on_bad == NULL)
+                goto out;
+            continue; /* the entry is reported; its other rows still count */
         }
         d->stats.rows++;
         rc = fn(ud, &ev);
@@ -163,7 +183,7 @@ int decode_entry(decode_ctx *d, const uint8_t *data, size_t len, decode_row_fn f
     Entrypb__Entry *e = entrypb__entry__unpack(&d->arena.pb, len, data);
     if (e == NULL) {
         snprintf(err, errlen, "malformed Entry (%zu bytes)", len);
-        return -1;
+        return decode_report(d, data, len, NULL, ud, err);
     }
     d->stats.entries++;
     int rc = 0;
@@ -184,7 +204,7 @@ int decode_entry(decode_ctx *d, const uint8_t *data, size_t len, decode_row_fn f
         d->stats.heartbeat++;
         break;
     case ENTRYPB__ENTRY_TYPE__ROWDATA:
-        rc = decode_rowdata(d, e, fn, ud, err, errlen);
+        rc = decode_rowdata(d, data, len, e, fn, ud, err, errlen);
         break;
     default:
         d->stats.other++;

@@ -55,6 +55,7 @@ typedef struct decode_stats {
     uint64_t rows;
     uint64_t ddl;
     uint64_t other;        /* QUERY and other non-row events */
+    uint64_t bad;          /* data handed to on_bad */
 } decode_stats;
 
 typedef enum { DDL_OTHER = 0, DDL_TRUNCATE, DDL_DROP } ddl_kind;
@@ -71,8 +72,26 @@ typedef struct ddl_event {
 
 typedef int (*decode_ddl_fn)(void *ud, const ddl_event *ev);
 
+/* Bytes that do not decode: an Entry that is not one, an Entry whose
+ * storeValue is not a RowChange, a row without the image its event needs. */
+typedef struct decode_bad {
+    const uint8_t *entry;  /* the whole Entry as received */
+    size_t len;
+    const char *schema;    /* "" when unknown (the Entry itself is malformed) */
+    const char *table;
+    const char *logfile;
+    int64_t offset;
+    int64_t execute_time;
+    const char *reason;    /* the error text, with the binlog position */
+} decode_bad;
+
+typedef int (*decode_bad_fn)(void *ud, const decode_bad *b);
+
 typedef struct decode_ctx {
     decode_ddl_fn on_ddl;  /* optional; called with the row callback's ud */
+    decode_bad_fn on_bad;  /* optional: bad data goes here and decoding goes on
+                              (its non-zero result is passed back); without it
+                              decode_entry returns -1 */
     ce_arena arena;        /* unpacked messages of the current entry */
     row_col *scratch;
     size_t scratch_cap;
@@ -85,7 +104,8 @@ typedef int (*decode_row_fn)(void *ud, const row_event *ev);
 void decode_init(decode_ctx *d);
 void decode_free(decode_ctx *d);
 /* 0 on success; the callback's non-zero result; or -1 with err filled when
- * the bytes are not a valid Entry/RowChange. */
+ * out of memory or, without on_bad, when the bytes are not a valid
+ * Entry/RowChange. */
 int decode_entry(decode_ctx *d, const uint8_t *data, size_t len, decode_row_fn fn, void *ud, char *err,
                  size_t errlen);
 

@@ -1,16 +1,24 @@
 /* map: table rules applied to row events. */
 #include "map/map.h"
 
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
+
+#define MAP_KEY_MAX ((size_t)64 << 20) /* a joined key, before hashing */
 
 void map_out_init(map_out *o)
 {
     memset(o, 0, sizeof *o);
     ce_buf_init(&o->ids, 4 * MAP_ID_MAX);
+    ce_buf_init(&o->key, MAP_KEY_MAX);
 }
 
-void map_out_free(map_out *o) { ce_buf_free(&o->ids); }
+void map_out_free(map_out *o)
+{
+    ce_buf_free(&o->ids);
+    ce_buf_free(&o->key);
+}
 
 static const row_col *map_find_col(const row_image *img, const char *name)
 {
@@ -21,40 +29,79 @@ static const row_col *map_find_col(const row_image *img, const char *name)
 }
 
 static int map_id_part(const cfg_table *rule, const row_event *ev, const row_col *c, const char *which,
-                       ce_buf *ids, size_t start, size_t first, char *err, size_t errlen)
+                       ce_buf *key, char *err, size_t errlen)
 {
     if (c->is_null) {
         snprintf(err, errlen, "binlog %s:%lld: %s.%s: id column '%s' is NULL in the %s image", ev->logfile,
                  (long long)ev->offset, ev->schema, ev->table, c->name, which);
         return MAP_ERR;
     }
-    if (ids->len > first && ce_buf_append_str(ids, rule->id_separator ? rule->id_separator : "_") != 0)
-        goto too_long;
-    if (ce_buf_append(ids, c->value, c->value_len) != 0 || ids->len - start > MAP_ID_MAX)
-        goto too_long;
+    if ((key->len > 0 && ce_buf_append_str(key, rule->id_separator ? rule->id_separator : "_") != 0) ||
+        ce_buf_append(key, c->value, c->value_len) != 0) {
+        snprintf(err, errlen, "binlog %s:%lld: %s.%s: key longer than %zu bytes", ev->logfile, (long long)ev->offset,
+                 ev->schema, ev->table, MAP_KEY_MAX);
+        return MAP_ERR;
+    }
     return MAP_OK;
-too_long:
-    snprintf(err, errlen, "binlog %s:%lld: %s.%s: _id longer than %d bytes", ev->logfile, (long long)ev->offset,
-             ev->schema, ev->table, MAP_ID_MAX);
+}
+
+/* Appends prefix + the id of key k (the rule in map.h) to ids. */
+static int map_put_id(const row_event *ev, const char *prefix, const ce_buf *k, ce_buf *ids, char *err,
+                      size_t errlen)
+{
+    size_t plen = strlen(prefix), mlen = strlen(MAP_ID_HASHED);
+    int hashed = k->len == 0 || plen + k->len > MAP_ID_MAX ||
+                 (k->len >= mlen && memcmp(k->data, MAP_ID_HASHED, mlen) == 0);
+    if (!hashed) {
+        if (ce_buf_append_str(ids, prefix) == 0 && ce_buf_append(ids, k->data, k->len) == 0)
+            return MAP_OK;
+        goto nomem;
+    }
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    char hex[2 * EVP_MAX_MD_SIZE + 1];
+    static const char digits[] = "0123456789abcdef";
+    if (plen + mlen + 64 > MAP_ID_MAX) {
+        snprintf(err, errlen, "binlog %s:%lld: %s.%s: id_prefix (%zu bytes) leaves no room for a hashed _id "
+                 "(%zu bytes) within %d bytes", ev->logfile, (long long)ev->offset, ev->schema, ev->table, plen,
+                 mlen + 64, MAP_ID_MAX);
+        return MAP_ERR;
+    }
+    if (EVP_Digest(k->len ? k->data : (const uint8_t *)"", k->len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
+        mdlen != 32) {
+        snprintf(err, errlen, "binlog %s:%lld: %s.%s: SHA-256 of the key failed", ev->logfile,
+                 (long long)ev->offset, ev->schema, ev->table);
+        return MAP_ERR;
+    }
+    for (unsigned int i = 0; i < mdlen; i++) {
+        hex[2 * i] = digits[md[i] >> 4];
+        hex[2 * i + 1] = digits[md[i] & 15];
+    }
+    hex[2 * mdlen] = '\0';
+    if (ce_buf_append_str(ids, prefix) == 0 && ce_buf_append_str(ids, MAP_ID_HASHED) == 0 &&
+        ce_buf_append_str(ids, hex) == 0)
+        return MAP_OK;
+nomem:
+    snprintf(err, errlen, "binlog %s:%lld: %s.%s: out of memory for the _id", ev->logfile, (long long)ev->offset,
+             ev->schema, ev->table);
     return MAP_ERR;
 }
 
 /* Appends the id of `img` to out->ids; *len gets its length. */
 static int map_build_id(const cfg_table *rule, const row_event *ev, const row_image *img, const char *which,
-                        ce_buf *ids, size_t *len, char *err, size_t errlen)
+                        map_out *out, size_t *len, char *err, size_t errlen)
 {
+    ce_buf *ids = &out->ids, *key = &out->key;
     size_t start = ids->len;
     int rc = MAP_OK;
-    if (rule->id_prefix != NULL) {
-        char prefix[MAP_ID_MAX + 1];
-        if (cfg_expand_template(rule->id_prefix, ev->schema, ev->table, 0, prefix, sizeof prefix) != 0 ||
-            ce_buf_append_str(ids, prefix) != 0) {
-            snprintf(err, errlen, "binlog %s:%lld: %s.%s: id_prefix longer than %d bytes", ev->logfile,
-                     (long long)ev->offset, ev->schema, ev->table, MAP_ID_MAX);
-            return MAP_ERR;
-        }
+    char prefix[MAP_ID_MAX + 1] = "";
+    if (rule->id_prefix != NULL &&
+        cfg_expand_template(rule->id_prefix, ev->schema, ev->table, 0, prefix, sizeof prefix) != 0) {
+        snprintf(err, errlen, "binlog %s:%lld: %s.%s: id_prefix longer than %d bytes", ev->logfile,
+                 (long long)ev->offset, ev->schema, ev->table, MAP_ID_MAX);
+        return MAP_ERR;
     }
-    size_t first = ids->len; /* the separator goes between columns, not after the prefix */
+    ce_buf_reset(key);
     if (rule->n_id_cols > 0) {
         for (size_t i = 0; i < rule->n_id_cols && rc == MAP_OK; i++) {
             const row_col *c = map_find_col(img, rule->id_cols[i]);
@@ -64,7 +111,7 @@ static int map_build_id(const cfg_table *rule, const row_event *ev, const row_im
                          which);
                 rc = MAP_ERR;
             } else {
-                rc = map_id_part(rule, ev, c, which, ids, start, first, err, errlen);
+                rc = map_id_part(rule, ev, c, which, key, err, errlen);
             }
         }
     } else {
@@ -73,16 +120,13 @@ static int map_build_id(const cfg_table *rule, const row_event *ev, const row_im
             if (!img->cols[i].is_key)
                 continue;
             keys++;
-            rc = map_id_part(rule, ev, &img->cols[i], which, ids, start, first, err, errlen);
+            rc = map_id_part(rule, ev, &img->cols[i], which, key, err, errlen);
         }
         if (rc == MAP_OK && keys == 0)
             rc = MAP_NO_ID;
     }
-    if (rc == MAP_OK && ids->len == first) {
-        snprintf(err, errlen, "binlog %s:%lld: %s.%s: empty _id", ev->logfile, (long long)ev->offset, ev->schema,
-                 ev->table);
-        rc = MAP_ERR;
-    }
+    if (rc == MAP_OK)
+        rc = map_put_id(ev, prefix, key, ids, err, errlen);
     *len = ids->len - start;
     return rc;
 }
@@ -172,24 +216,24 @@ int map_row(const cfg_table *rule, const row_event *ev, map_out *out, char *err,
     int rc;
     switch (ev->op) {
     case ROW_INSERT:
-        rc = map_build_id(rule, ev, &ev->after, "after", &out->ids, &new_len, err, errlen);
+        rc = map_build_id(rule, ev, &ev->after, "after", out, &new_len, err, errlen);
         if (rc != MAP_OK)
             return rc;
         return map_add(rule, ev, out, MAP_INDEX, (const char *)out->ids.data, new_len, &ev->after, "after", version,
                        err, errlen);
     case ROW_DELETE:
-        rc = map_build_id(rule, ev, &ev->before, "before", &out->ids, &old_len, err, errlen);
+        rc = map_build_id(rule, ev, &ev->before, "before", out, &old_len, err, errlen);
         if (rc != MAP_OK)
             return rc;
         return map_add(rule, ev, out, MAP_DELETE, (const char *)out->ids.data, old_len, &ev->before, "before",
                        version, err, errlen);
     case ROW_UPDATE:
         if (ev->before.n > 0) {
-            rc = map_build_id(rule, ev, &ev->before, "before", &out->ids, &old_len, err, errlen);
+            rc = map_build_id(rule, ev, &ev->before, "before", out, &old_len, err, errlen);
             if (rc != MAP_OK)
                 return rc;
         }
-        rc = map_build_id(rule, ev, &ev->after, "after", &out->ids, &new_len, err, errlen);
+        rc = map_build_id(rule, ev, &ev->after, "after", out, &new_len, err, errlen);
         if (rc != MAP_OK)
             return rc;
         {

@@ -2,8 +2,12 @@
  * INSERT → index(after); DELETE → delete(before); UPDATE → index(after),
  * preceded by delete(old id) when the update changed the id. With
  * delete = soft:FIELD a delete is an index of the before-image marked
- * FIELD: true. The `_id` is id_prefix + the rule's id columns (else the
- * columns Canal marks isKey) joined with id_separator. The index comes from
+ * FIELD: true. The `_id` is id_prefix + the key: the rule's id columns (else
+ * the columns Canal marks isKey) joined with id_separator. When the key is
+ * empty, begins with MAP_ID_HASHED, or would make the _id longer than
+ * MAP_ID_MAX bytes, the _id is id_prefix + MAP_ID_HASHED + the lowercase hex
+ * SHA-256 of the key instead (docs/type-mapping.md): the row is still
+ * indexed, its delete finds it, and no key maps to another key's id. The index comes from
  * the rule's template; routing from its routing column. Action ids point
  * into the map_out's buffer. */
 #ifndef CE_MAP_MAP_H
@@ -18,6 +22,7 @@
 #include "util/buf.h"
 
 #define MAP_ID_MAX 512 /* Elasticsearch's limit for _id, in bytes */
+#define MAP_ID_HASHED "~sha256:" /* marks a hashed _id (72 bytes with the hex digest) */
 
 typedef enum { MAP_INDEX = 1, MAP_DELETE = 2 } map_op;
 
@@ -41,6 +46,7 @@ typedef struct map_out {
     size_t n;
     char index[CFG_INDEX_MAX + 1]; /* the rule's index for this row */
     ce_buf ids;
+    ce_buf key;              /* scratch: the joined key of one image */
     int versioning;          /* set by the caller: 1 = external versions */
     unsigned version_epoch;  /* 0..MAP_EPOCH_MAX, raised after a binlog numbering restart */
 } map_out;

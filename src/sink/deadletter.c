@@ -2,8 +2,10 @@
 #include "sink/deadletter.h"
 #include "util/buf.h"
 #include "util/mem.h"
+#include "util/utf8.h"
 
 #include <errno.h>
+#include <openssl/evp.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -56,58 +58,67 @@ static yajl_gen_status dl_raw(yajl_gen g, const uint8_t *p, size_t n)
     return yajl_gen_number(g, (const char *)p, n); /* yajl writes number text verbatim */
 }
 
-int dl_write(deadletter *d, const bulk *b, size_t i, const sink_item *it, char *err, size_t errlen)
+static void dl_now(char *when, size_t n)
 {
-    const uint8_t *p;
-    size_t n;
-    bulk_action_bytes(b, i, &p, &n);
-    size_t action_len = b->meta[i].doc - b->meta[i].start;
-    char when[40] = "";
     struct timespec ts;
     struct tm tm;
+    when[0] = '\0';
     if (clock_gettime(CLOCK_REALTIME, &ts) == 0 && gmtime_r(&ts.tv_sec, &tm) != NULL) {
-        size_t k = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(when + k, sizeof when - k, ".%03ldZ", ts.tv_nsec / 1000000L);
+        size_t k = strftime(when, n, "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(when + k, n - k, ".%03ldZ", ts.tv_nsec / 1000000L);
     }
-    char off[24], status[16], stime[24];
-    int offn = snprintf(off, sizeof off, "%lld", (long long)b->meta[i].offset);
-    int stn = snprintf(status, sizeof status, "%d", it->status);
-    int srcn = snprintf(stime, sizeof stime, "%lld", (long long)b->meta[i].exec_time);
-    ce_buf_reset(&d->line);
-    int rc = -1;
-    yajl_gen g = yajl_gen_alloc(NULL);
-    if (g == NULL)
-        goto out;
-    yajl_gen_config(g, yajl_gen_print_callback, dl_print, &d->line);
+}
+
+/* Opens the line's object with the members every record has. */
+static yajl_gen_status dl_head(yajl_gen g, int status, const char *type, const char *reason, const char *table,
+                               const char *logfile, long long offset, long long exec_time)
+{
+    char when[40], off[24], st[16], stime[24];
+    dl_now(when, sizeof when);
+    int offn = snprintf(off, sizeof off, "%lld", offset);
+    int stn = snprintf(st, sizeof st, "%d", status);
+    int srcn = snprintf(stime, sizeof stime, "%lld", exec_time);
     yajl_gen_status s = yajl_gen_map_open(g);
     if (s == yajl_gen_status_ok) s = DL_KEY(g, "time");
     if (s == yajl_gen_status_ok) s = DL_STR(g, when);
     if (s == yajl_gen_status_ok) s = DL_KEY(g, "status");
-    if (s == yajl_gen_status_ok) s = yajl_gen_number(g, status, (size_t)stn);
+    if (s == yajl_gen_status_ok) s = yajl_gen_number(g, st, (size_t)stn);
     if (s == yajl_gen_status_ok) s = DL_KEY(g, "error");
     if (s == yajl_gen_status_ok) s = yajl_gen_map_open(g);
     if (s == yajl_gen_status_ok) s = DL_KEY(g, "type");
-    if (s == yajl_gen_status_ok) s = DL_STR(g, it->type);
+    if (s == yajl_gen_status_ok) s = DL_STR(g, type);
     if (s == yajl_gen_status_ok) s = DL_KEY(g, "reason");
-    if (s == yajl_gen_status_ok) s = DL_STR(g, it->reason);
+    if (s == yajl_gen_status_ok) s = DL_STR(g, reason);
     if (s == yajl_gen_status_ok) s = yajl_gen_map_close(g);
     if (s == yajl_gen_status_ok) s = DL_KEY(g, "table");
-    if (s == yajl_gen_status_ok) s = DL_STR(g, bulk_table(b, i));
+    if (s == yajl_gen_status_ok) s = DL_STR(g, table);
     if (s == yajl_gen_status_ok) s = DL_KEY(g, "binlog");
     if (s == yajl_gen_status_ok) s = yajl_gen_map_open(g);
     if (s == yajl_gen_status_ok) s = DL_KEY(g, "file");
-    if (s == yajl_gen_status_ok) s = DL_STR(g, bulk_logfile(b, i));
+    if (s == yajl_gen_status_ok) s = DL_STR(g, logfile);
     if (s == yajl_gen_status_ok) s = DL_KEY(g, "offset");
     if (s == yajl_gen_status_ok) s = yajl_gen_number(g, off, (size_t)offn);
     if (s == yajl_gen_status_ok) s = yajl_gen_map_close(g);
     if (s == yajl_gen_status_ok) s = DL_KEY(g, "source_time_ms");
     if (s == yajl_gen_status_ok) s = yajl_gen_number(g, stime, (size_t)srcn);
-    if (s == yajl_gen_status_ok) s = DL_KEY(g, "action");
-    if (s == yajl_gen_status_ok) s = dl_raw(g, p, action_len);
-    if (s == yajl_gen_status_ok) s = DL_KEY(g, "document");
-    if (s == yajl_gen_status_ok) s = dl_raw(g, p + action_len, n - action_len);
-    if (s == yajl_gen_status_ok) s = yajl_gen_map_close(g);
-    if (s != yajl_gen_status_ok || ce_buf_putc(&d->line, '\n') != 0) {
+    return s;
+}
+
+static yajl_gen dl_gen(deadletter *d)
+{
+    ce_buf_reset(&d->line);
+    yajl_gen g = yajl_gen_alloc(NULL);
+    if (g != NULL)
+        yajl_gen_config(g, yajl_gen_print_callback, dl_print, &d->line);
+    return g;
+}
+
+/* Closes the object, appends the line to the file and frees g. */
+static int dl_finish(deadletter *d, yajl_gen g, yajl_gen_status s, char *err, size_t errlen)
+{
+    int rc = -1;
+    if (g == NULL || s != yajl_gen_status_ok || yajl_gen_map_close(g) != yajl_gen_status_ok ||
+        ce_buf_putc(&d->line, '\n') != 0) {
         snprintf(err, errlen, "dead-letter file %s: cannot build the line", d->path);
         goto out;
     }
@@ -127,6 +138,123 @@ int dl_write(deadletter *d, const bulk *b, size_t i, const sink_item *it, char *
 out:
     if (g)
         yajl_gen_free(g);
+    return rc;
+}
+
+int dl_write(deadletter *d, const bulk *b, size_t i, const sink_item *it, char *err, size_t errlen)
+{
+    const uint8_t *p;
+    size_t n;
+    bulk_action_bytes(b, i, &p, &n);
+    size_t action_len = b->meta[i].doc - b->meta[i].start;
+    yajl_gen g = dl_gen(d);
+    yajl_gen_status s = g == NULL ? yajl_gen_in_error_state
+                                  : dl_head(g, it->status, it->type, it->reason, bulk_table(b, i),
+                                            bulk_logfile(b, i), (long long)b->meta[i].offset,
+                                            (long long)b->meta[i].exec_time);
+    if (s == yajl_gen_status_ok) s = DL_KEY(g, "action");
+    if (s == yajl_gen_status_ok) s = dl_raw(g, p, action_len);
+    if (s == yajl_gen_status_ok) s = DL_KEY(g, "document");
+    if (s == yajl_gen_status_ok) s = dl_raw(g, p + action_len, n - action_len);
+    return dl_finish(d, g, s, err, errlen);
+}
+
+/* One image as {"column": "text" | null}; invalid UTF-8 becomes U+FFFD. */
+static yajl_gen_status dl_image(yajl_gen g, const row_image *img, ce_buf *tmp)
+{
+    if (img->n == 0)
+        return yajl_gen_null(g);
+    yajl_gen_status s = yajl_gen_map_open(g);
+    for (size_t i = 0; i < img->n && s == yajl_gen_status_ok; i++) {
+        const row_col *c = &img->cols[i];
+        size_t fixed = 0;
+        ce_buf_reset(tmp);
+        if (ce_utf8_repair(c->name, strlen(c->name), tmp, &fixed) != 0)
+            return yajl_gen_in_error_state;
+        s = yajl_gen_string(g, tmp->data, tmp->len);
+        if (s != yajl_gen_status_ok)
+            break;
+        if (c->is_null) {
+            s = yajl_gen_null(g);
+            continue;
+        }
+        ce_buf_reset(tmp);
+        if (ce_utf8_repair(c->value, c->value_len, tmp, &fixed) != 0)
+            return yajl_gen_in_error_state;
+        s = yajl_gen_string(g, tmp->len ? tmp->data : (const uint8_t *)"", tmp->len);
+    }
+    if (s == yajl_gen_status_ok)
+        s = yajl_gen_map_close(g);
+    return s;
+}
+
+/* "db.table" with invalid UTF-8 repaired, into tmp (NUL-terminated). */
+static const char *dl_table(ce_buf *tmp, const char *schema, const char *table)
+{
+    size_t fixed = 0;
+    ce_buf_reset(tmp);
+    if (ce_utf8_repair(schema, strlen(schema), tmp, &fixed) != 0 || ce_buf_putc(tmp, '.') != 0 ||
+        ce_utf8_repair(table, strlen(table), tmp, &fixed) != 0 || ce_buf_terminate(tmp) != 0)
+        return "?";
+    return (const char *)tmp->data;
+}
+
+int dl_write_row(deadletter *d, const row_event *ev, const char *reason, char *err, size_t errlen)
+{
+    static const char *const ops[] = {"?", "insert", "update", "delete"};
+    ce_buf tmp, name;
+    ce_buf_init(&tmp, DL_MAX_LINE);
+    ce_buf_init(&name, 4096);
+    yajl_gen g = dl_gen(d);
+    yajl_gen_status s = g == NULL ? yajl_gen_in_error_state
+                                  : dl_head(g, 0, "row_not_mapped", reason,
+                                            dl_table(&name, ev->schema, ev->table), ev->logfile,
+                                            (long long)ev->offset, (long long)ev->execute_time);
+    if (s == yajl_gen_status_ok) s = DL_KEY(g, "kind");
+    if (s == yajl_gen_status_ok) s = DL_STR(g, "row");
+    if (s == yajl_gen_status_ok) s = DL_KEY(g, "row");
+    if (s == yajl_gen_status_ok) s = yajl_gen_map_open(g);
+    if (s == yajl_gen_status_ok) s = DL_KEY(g, "op");
+    if (s == yajl_gen_status_ok) s = DL_STR(g, ops[ev->op >= ROW_INSERT && ev->op <= ROW_DELETE ? ev->op : 0]);
+    if (s == yajl_gen_status_ok) s = DL_KEY(g, "row_index");
+    if (s == yajl_gen_status_ok) s = yajl_gen_integer(g, (long long)ev->row_index);
+    if (s == yajl_gen_status_ok) s = DL_KEY(g, "before");
+    if (s == yajl_gen_status_ok) s = dl_image(g, &ev->before, &tmp);
+    if (s == yajl_gen_status_ok) s = DL_KEY(g, "after");
+    if (s == yajl_gen_status_ok) s = dl_image(g, &ev->after, &tmp);
+    if (s == yajl_gen_status_ok) s = yajl_gen_map_close(g);
+    int rc = dl_finish(d, g, s, err, errlen);
+    ce_buf_free(&tmp);
+    ce_buf_free(&name);
+    return rc;
+}
+
+int dl_write_entry(deadletter *d, const decode_bad *bad, char *err, size_t errlen)
+{
+    ce_buf name;
+    ce_buf_init(&name, 4096);
+    int rc = -1;
+    size_t b64cap = 4 * ((bad->len + 2) / 3) + 1;
+    unsigned char *b64 = bad->len <= DL_MAX_LINE / 2 ? ce_malloc(b64cap) : NULL;
+    if (b64 == NULL) {
+        snprintf(err, errlen, "dead-letter file %s: out of memory for a %zu-byte entry", d->path, bad->len);
+        goto out;
+    }
+    int n64 = EVP_EncodeBlock(b64, bad->entry, (int)bad->len);
+    yajl_gen g = dl_gen(d);
+    yajl_gen_status s = g == NULL || n64 < 0
+                            ? yajl_gen_in_error_state
+                            : dl_head(g, 0, "malformed_entry", bad->reason,
+                                      bad->schema[0] || bad->table[0] ? dl_table(&name, bad->schema, bad->table) : "",
+                                      bad->logfile, (long long)bad->offset, (long long)bad->execute_time);
+    if (s == yajl_gen_status_ok) s = DL_KEY(g, "kind");
+    if (s == yajl_gen_status_ok) s = DL_STR(g, "entry");
+    if (s == yajl_gen_status_ok) s = DL_KEY(g, "entry_base64");
+    if (s == yajl_gen_status_ok) s = yajl_gen_string(g, b64, (size_t)(n64 < 0 ? 0 : n64));
+    rc = dl_finish(d, g, s, err, errlen);
+out:
+    ce_free(b64);
+    ce_buf_free(&name);
     return rc;
 }
 

@@ -2,13 +2,25 @@
  * node rejected for good (mapping or parsing errors): the action and document
  * exactly as sent, the error, the table, the binlog position and the time.
  * Lines are appended (O_APPEND) and dl_sync fsyncs them before the batch that
- * holds them is acked. `canal-es replay-dead-letters FILE` re-sends them. */
+ * holds them is acked. `canal-es replay-dead-letters FILE` re-sends them.
+ *
+ * Two more kinds of line hold data that never became an action; they have a
+ * "kind" member and no "action" (replay reports them as not replayable and
+ * keeps them in .remaining); their "status" is 0 (never sent):
+ *   "kind":"row"   a row the table rule could not map (NULL id column, routing
+ *                  column missing, ...): "row":{"op","row_index","before",
+ *                  "after"}, images as {"column": "text" or null};
+ *   "kind":"entry" a Canal Entry that does not decode (malformed RowChange):
+ *                  "entry_base64", the Entry's bytes as received.
+ * Both carry time, status, error {type, reason}, table, binlog {file,
+ * offset} and source_time_ms like the action lines (docs/troubleshooting.md). */
 #ifndef CE_SINK_DEADLETTER_H
 #define CE_SINK_DEADLETTER_H
 
 #include <stddef.h>
 
 #include "bulk/bulk.h"
+#include "decode/decode.h"
 #include "sink/sink.h"
 
 typedef struct deadletter deadletter;
@@ -16,6 +28,10 @@ typedef struct deadletter deadletter;
 deadletter *dl_open(const char *path, char *err, size_t errlen);
 /* Appends the line for action i of b, which failed with *it. */
 int dl_write(deadletter *d, const bulk *b, size_t i, const sink_item *it, char *err, size_t errlen);
+/* A "kind":"row" line: ev could not be mapped for `reason`. */
+int dl_write_row(deadletter *d, const row_event *ev, const char *reason, char *err, size_t errlen);
+/* A "kind":"entry" line: the raw Entry of `bad`, base64. */
+int dl_write_entry(deadletter *d, const decode_bad *bad, char *err, size_t errlen);
 int dl_sync(deadletter *d, char *err, size_t errlen);
 void dl_close(deadletter *d);
 const char *dl_path(const deadletter *d);

@@ -14,7 +14,7 @@
 #include "util/utf8.h"
 
 #define LOG_MAX_MSG 4096
-#define LOG_MAX_RECORD (3 * LOG_MAX_MSG + 512) /* JSON escaping may triple the message */
+#define LOG_MAX_RECORD (4 * LOG_MAX_MSG + 512) /* escaping may quadruple the message (\xHH) */
 
 static ce_log_level log_level = CE_LOG_INFO;
 static ce_log_format log_format = CE_LOG_TEXT;
@@ -129,6 +129,76 @@ static size_t log_json_escape(const char *s, char *out, size_t n, size_t cap)
     return n;
 }
 
+/* Appends s as text: C0 controls, DEL and C1 controls (U+0080..U+009F)
+ * escaped (\n \r \t, else \xHH per byte), invalid UTF-8 as \xHH per byte;
+ * valid UTF-8 and backslashes kept. Stops before a piece that does not fit. */
+static size_t log_text_escape(const char *s, size_t len, char *out, size_t n, size_t cap)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i = 0;
+    while (i < len) {
+        unsigned char ch = (unsigned char)s[i];
+        size_t k = 1;
+        int esc = ch < 0x20 || ch == 0x7F;
+        if (ch >= 0x80) {
+            while (i + k < len && k < 4 && ((unsigned char)s[i + k] & 0xC0) == 0x80)
+                k++;
+            k = ce_utf8_valid_prefix(s + i, k);
+            if (k == 0) {
+                k = 1;
+                esc = 1; /* not valid UTF-8 */
+            } else if (ch == 0xC2 && (unsigned char)s[i + 1] < 0xA0) {
+                esc = 1; /* a C1 control */
+            }
+        }
+        if (!esc) {
+            if (n + k > cap)
+                break;
+            memcpy(out + n, s + i, k);
+            n += k;
+        } else {
+            if (n + 4 * k > cap)
+                break;
+            for (size_t j = 0; j < k; j++) {
+                unsigned char b = (unsigned char)s[i + j];
+                out[n++] = '\\';
+                if (b == '\n' || b == '\r' || b == '\t') {
+                    out[n++] = b == '\n' ? 'n' : b == '\r' ? 'r' : 't';
+                } else {
+                    out[n++] = 'x';
+                    out[n++] = hex[b >> 4];
+                    out[n++] = hex[b & 15];
+                }
+            }
+        }
+        i += k;
+    }
+    return n;
+}
+
+size_t ce_log_escape(const char *s, size_t len, char *out, size_t outlen)
+{
+    if (outlen == 0)
+        return 0;
+    size_t n = log_text_escape(s, len, out, 0, outlen - 1);
+    out[n] = '\0';
+    return n;
+}
+
+void ce_log_print(FILE *f, const char *fmt, ...)
+{
+    char msg[LOG_MAX_MSG];
+    char line[4 * LOG_MAX_MSG + 2];
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    size_t len = w < 0 ? 0 : (size_t)w >= sizeof msg ? sizeof msg - 1 : (size_t)w;
+    size_t n = log_text_escape(msg, len, line, 0, sizeof line - 2);
+    line[n++] = '\n';
+    fwrite(line, 1, n, f);
+}
+
 /* Appends as much of s as fits below cap. */
 static size_t log_put(char *out, size_t n, size_t cap, const char *s)
 {
@@ -155,9 +225,17 @@ size_t ce_log_format_record(ce_log_format f, long long epoch_ms, ce_log_level le
     if (outlen < 8)
         return 0;
     if (f == CE_LOG_TEXT) {
-        int w = snprintf(out, outlen - 1, "%s %-5s %s%s%s: %s", when, log_names[level], component,
-                         dest[0] ? " dest=" : "", dest, msg);
-        n = w < 0 ? 0 : (size_t)w >= outlen - 1 ? outlen - 2 : (size_t)w;
+        /* data from outside (table names, node answers) must not forge lines or drive a terminal */
+        size_t cap = outlen - 2;
+        int w = snprintf(out, cap + 1, "%s %-5s ", when, log_names[level]);
+        n = w < 0 ? 0 : (size_t)w > cap ? cap : (size_t)w;
+        n = log_text_escape(component, strlen(component), out, n, cap);
+        if (dest[0]) {
+            n = log_put(out, n, cap, " dest=");
+            n = log_text_escape(dest, strlen(dest), out, n, cap);
+        }
+        n = log_put(out, n, cap, ": ");
+        n = log_text_escape(msg, strlen(msg), out, n, cap);
     } else {
         /* every piece is cut to what fits, leaving room for "\"}\n\0" */
         size_t cap = outlen - 4;

@@ -5,12 +5,15 @@
  * O_APPEND. ce_log_request_reopen() is async-signal-safe (SIGHUP): the file
  * is reopened before the next record, for logrotate. Records are written
  * whole with one write(2) under a mutex, so threads may log. Check
- * ce_log_enabled() before building expensive arguments. */
+ * ce_log_enabled() before building expensive arguments. Text records are
+ * escaped (ce_log_escape), so data from outside (a table name, a node's
+ * error reason) cannot start a forged line or send terminal controls. */
 #ifndef CE_UTIL_LOG_H
 #define CE_UTIL_LOG_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 typedef enum { CE_LOG_ERROR = 0, CE_LOG_WARN, CE_LOG_INFO, CE_LOG_DEBUG } ce_log_level;
 typedef enum { CE_LOG_TEXT = 0, CE_LOG_JSON } ce_log_format;
@@ -33,5 +36,15 @@ void ce_log(ce_log_level level, const char *component, const char *fmt, ...)
 /* The record ce_log would write, into out (NUL-terminated, ends in '\n'). */
 size_t ce_log_format_record(ce_log_format f, long long epoch_ms, ce_log_level level, const char *component,
                             const char *dest, const char *msg, char *out, size_t outlen);
+/* s[0..len) for a terminal or a line-oriented log, into out (NUL-terminated,
+ * cut before a piece that does not fit): control characters (C0, DEL, the C1
+ * range U+0080..U+009F) become \n, \r, \t or \xHH per byte, bytes of invalid
+ * UTF-8 \xHH; valid UTF-8 (Chinese text too) and backslashes stay as they
+ * are. Returns the length written. */
+size_t ce_log_escape(const char *s, size_t len, char *out, size_t outlen);
+/* For command output: the formatted text escaped as ce_log_escape does (a
+ * newline inside it too) and one '\n', written to f. At most 4095 bytes of
+ * text. */
+void ce_log_print(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -402,6 +402,30 @@ static void test_null_id_column(void **state)
     map_out_free(&mo);
 }
 
+/* The hashed _id (map.h, docs/type-mapping.md): a key that would make the
+ * _id longer than 512 bytes, an empty key, a key that looks hashed. The
+ * digests come from Python's hashlib. */
+#define H_X513 "35ade0090e64e74d6ad04204009c23a4e34b82bdf0f4f317fbcc5f26f9b10241"
+#define H_X511 "8f635db74975c62baf2dde0e0739fbe268c25c5d5fa6768d7f232dfc502d12ac"
+#define H_EMPTY "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define H_LOOKS "995ec0e9419791e3a1dcda0b91c92504f6275b657d366e1f81f9d2c894011433"
+
+static void expect_id(const cfg_table *rule, const row_event *ev, size_t n, const char *id0, const char *id1)
+{
+    map_out mo;
+    map_out_init(&mo);
+    char err[512] = "";
+    assert_int_equal(map_row(rule, ev, &mo, err, sizeof err), MAP_OK);
+    assert_int_equal(mo.n, n);
+    assert_int_equal(mo.act[0].id_len, strlen(id0));
+    assert_memory_equal(mo.act[0].id, id0, strlen(id0));
+    if (n > 1) {
+        assert_int_equal(mo.act[1].id_len, strlen(id1));
+        assert_memory_equal(mo.act[1].id, id1, strlen(id1));
+    }
+    map_out_free(&mo);
+}
+
 static void test_id_too_long(void **state)
 {
     bulk *b = *state;
@@ -411,18 +435,65 @@ static void test_id_too_long(void **state)
     after[0].value = big;
     after[0].value_len = MAP_ID_MAX + 1;
     row_event ev = mk_event(ROW_INSERT, (row_image)NO_IMG, (row_image)IMG(after));
+    expect_id(&rule_keys, &ev, 1, "~sha256:" H_X513, NULL);
+    /* its delete and an update that keeps the key find the same document */
+    row_event del = mk_event(ROW_DELETE, (row_image)IMG(after), (row_image)NO_IMG);
+    expect_id(&rule_keys, &del, 1, "~sha256:" H_X513, NULL);
+    row_event upd = mk_event(ROW_UPDATE, (row_image)IMG(after), (row_image)IMG(after));
+    expect_id(&rule_keys, &upd, 1, "~sha256:" H_X513, NULL);
+    /* an update to a short key deletes the hashed id */
+    const row_col short_key[] = {KEY("id", "7", "varchar(600)")};
+    row_event upd2 = mk_event(ROW_UPDATE, (row_image)IMG(after), (row_image)IMG(short_key));
+    expect_id(&rule_keys, &upd2, 2, "~sha256:" H_X513, "7");
+    /* exactly the limit is kept as it is */
+    after[0].value_len = MAP_ID_MAX;
     map_out mo;
     map_out_init(&mo);
     char err[512] = "";
-    assert_int_equal(map_row(&rule_keys, &ev, &mo, err, sizeof err), MAP_ERR);
-    assert_non_null(strstr(err, "_id longer than 512 bytes"));
-    /* exactly the limit is fine */
-    after[0].value_len = MAP_ID_MAX;
     assert_int_equal(map_row(&rule_keys, &ev, &mo, err, sizeof err), MAP_OK);
     assert_int_equal(mo.act[0].id_len, MAP_ID_MAX);
     assert_int_equal(bulk_append(b, &mo.act[0], err, sizeof err), 0);
     assert_ndjson_valid(b);
     map_out_free(&mo);
+    /* the prefix counts: 2 + 511 bytes are hashed, the prefix kept in front */
+    char prefix[] = "p_";
+    cfg_table pre = rule_keys;
+    pre.id_prefix = prefix;
+    after[0].value_len = MAP_ID_MAX - 1;
+    expect_id(&pre, &ev, 1, "p_~sha256:" H_X511, NULL);
+    after[0].value_len = MAP_ID_MAX - 2;
+    map_out_init(&mo);
+    assert_int_equal(map_row(&pre, &ev, &mo, err, sizeof err), MAP_OK);
+    assert_int_equal(mo.act[0].id_len, MAP_ID_MAX);
+    map_out_free(&mo);
+    /* a prefix that leaves no room for the hashed form */
+    static char long_prefix[460];
+    memset(long_prefix, 'p', sizeof long_prefix - 1);
+    pre.id_prefix = long_prefix;
+    after[0].value_len = MAP_ID_MAX;
+    map_out_init(&mo);
+    assert_int_equal(map_row(&pre, &ev, &mo, err, sizeof err), MAP_ERR);
+    assert_non_null(strstr(err, "shop.items: id_prefix (459 bytes) leaves no room for a hashed _id"));
+    map_out_free(&mo);
+}
+
+/* An empty key, and a key that looks like a hashed id, are hashed too: no
+ * key gets the id of another. */
+static void test_id_empty_or_looks_hashed(void **state)
+{
+    (void)state;
+    const row_col empty[] = {KEY("id", "", "varchar(10)"), COL("v", "a", "varchar(1)")};
+    row_event ev = mk_event(ROW_INSERT, (row_image)NO_IMG, (row_image)IMG(empty));
+    expect_id(&rule_keys, &ev, 1, "~sha256:" H_EMPTY, NULL);
+    row_event del = mk_event(ROW_DELETE, (row_image)IMG(empty), (row_image)NO_IMG);
+    expect_id(&rule_keys, &del, 1, "~sha256:" H_EMPTY, NULL);
+    const row_col looks[] = {KEY("id", "~sha256:abc", "varchar(20)")};
+    row_event ev2 = mk_event(ROW_INSERT, (row_image)NO_IMG, (row_image)IMG(looks));
+    expect_id(&rule_keys, &ev2, 1, "~sha256:" H_LOOKS, NULL);
+    /* the separator follows a non-empty part only: two empty columns are an empty key */
+    const row_col two[] = {KEY("a", "", "varchar(10)"), KEY("b", "", "varchar(10)")};
+    row_event ev3 = mk_event(ROW_INSERT, (row_image)NO_IMG, (row_image)IMG(two));
+    expect_id(&rule_keys, &ev3, 1, "~sha256:" H_EMPTY, NULL);
 }
 
 /* A body cap: the action that does not fit is refused, the body left as it was. */
@@ -615,6 +686,7 @@ int main(void)
         T(test_update_same_id),
         T(test_update_changes_id),
         T(test_update_id_prefix),
+        T(test_id_empty_or_looks_hashed),
         T(test_update_without_before),
         T(test_delete),
         T(test_several_actions_accumulate),

@@ -175,6 +175,18 @@ static void test_status_text(void **state)
     c.source_time_ms = 0;
     ckpt_format_status(&c, 5, out, sizeof out);
     assert_non_null(strstr(out, "lag_seconds: unknown\n"));
+    /* a hand-edited file: no control byte reaches the terminal, one field per line */
+    snprintf(c.binlog_file, sizeof c.binlog_file, "mysql-bin.000007\nlag_seconds: 0\x1b[2J\xe4\xb8\xad");
+    snprintf(c.gtid, sizeof c.gtid, "\r\x7f");
+    ckpt_format_status(&c, 5, out, sizeof out);
+    assert_non_null(strstr(out, "binlog: mysql-bin.000007\\nlag_seconds: 0\\x1b[2J\xe4\xb8\xad:123456\n"));
+    assert_non_null(strstr(out, "gtid: \\r\\x7f\n"));
+    assert_null(strchr(out, '\x1b'));
+    assert_null(strchr(out, '\r'));
+    size_t lines = 0;
+    for (const char *q = out; *q; q++)
+        lines += *q == '\n';
+    assert_int_equal(lines, 8);
 }
 
 int main(void)

@@ -590,6 +590,70 @@ static void test_malformed(void **state)
     decode_free(&d);
 }
 
+/* With on_bad, bad data is handed over (raw bytes, position, reason) and
+ * decoding goes on; the callback's result is passed back. */
+static struct {
+    size_t calls;
+    const uint8_t *entry;
+    size_t len;
+    char schema[16], table[16], logfile[32], reason[128];
+    int64_t offset;
+    int rc;
+} bad_seen;
+
+static int on_bad(void *ud, const decode_bad *b)
+{
+    (void)ud;
+    bad_seen.calls++;
+    bad_seen.entry = b->entry;
+    bad_seen.len = b->len;
+    copy_str(bad_seen.schema, sizeof bad_seen.schema, b->schema);
+    copy_str(bad_seen.table, sizeof bad_seen.table, b->table);
+    copy_str(bad_seen.logfile, sizeof bad_seen.logfile, b->logfile);
+    copy_str(bad_seen.reason, sizeof bad_seen.reason, b->reason);
+    bad_seen.offset = b->offset;
+    return bad_seen.rc;
+}
+
+static void test_on_bad(void **state)
+{
+    (void)state;
+    decode_ctx d;
+    decode_init(&d);
+    d.on_bad = on_bad;
+    capture cap;
+    char err[256];
+    memset(&bad_seen, 0, sizeof bad_seen);
+    assert_int_equal(run(entry_bad_rowchange, sizeof entry_bad_rowchange, &d, &cap, err, sizeof err), 0);
+    assert_int_equal(bad_seen.calls, 1);
+    assert_ptr_equal(bad_seen.entry, entry_bad_rowchange);
+    assert_int_equal(bad_seen.len, sizeof entry_bad_rowchange);
+    assert_string_equal(bad_seen.reason, "binlog :0: malformed RowChange (3 bytes)");
+    assert_int_equal(cap.n, 0);
+
+    assert_int_equal(run(entry_insert_no_after, sizeof entry_insert_no_after, &d, &cap, err, sizeof err), 0);
+    assert_int_equal(bad_seen.calls, 2);
+    assert_string_equal(bad_seen.reason, "binlog mysql-bin.000003:4321: shop.items row 0 has no after image");
+    assert_string_equal(bad_seen.schema, "shop");
+    assert_string_equal(bad_seen.table, "items");
+    assert_string_equal(bad_seen.logfile, "mysql-bin.000003");
+    assert_int_equal(bad_seen.offset, 4321);
+
+    assert_int_equal(run(entry_truncated, sizeof entry_truncated, &d, &cap, err, sizeof err), 0);
+    assert_int_equal(bad_seen.calls, 3);
+    assert_string_equal(bad_seen.reason, "malformed Entry (3 bytes)");
+    assert_string_equal(bad_seen.logfile, "");
+
+    bad_seen.rc = 7; /* e.g. halt */
+    assert_int_equal(run(entry_bad_rowchange, sizeof entry_bad_rowchange, &d, &cap, err, sizeof err), 7);
+    assert_int_equal(d.stats.bad, 4);
+    /* valid entries are not affected */
+    assert_int_equal(run(entry_insert, sizeof entry_insert, &d, &cap, err, sizeof err), 0);
+    assert_int_equal(cap.n, 1);
+    assert_int_equal(bad_seen.calls, 4);
+    decode_free(&d);
+}
+
 /* The same kind of entry built with protobuf-c: the decoder agrees with it. */
 static void test_protobuf_c_built(void **state)
 {
@@ -789,6 +853,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_insert),
+        cmocka_unit_test(test_on_bad),
         cmocka_unit_test(test_update_both_images),
         cmocka_unit_test(test_delete),
         cmocka_unit_test(test_absent_entry_type_is_rowdata),

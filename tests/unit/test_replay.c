@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
 #include <yajl/yajl_tree.h>
 
 #include "bulk/bulk.h"
@@ -465,6 +466,138 @@ static void test_round_trip_dead_letter_writer(void **state)
     bulk_free(&b);
 }
 
+/* ---- lines that hold no action: a row that could not be mapped, an entry that does not decode */
+
+typedef struct bad_sink {
+    deadletter *d;
+    size_t calls;
+} bad_sink;
+
+static int on_bad_to_dl(void *ud, const decode_bad *bad)
+{
+    bad_sink *bs = ud;
+    char err[256];
+    bs->calls++;
+    if (dl_write_entry(bs->d, bad, err, sizeof err) != 0)
+        fail_msg("dl_write_entry: %s", err);
+    return 0;
+}
+
+static int on_row_unexpected(void *ud, const row_event *ev)
+{
+    (void)ud;
+    (void)ev;
+    fail_msg("no row expected");
+    return 0;
+}
+
+static const char *tree_str(yajl_val v, const char *a, const char *b)
+{
+    const char *path[] = {a, b, NULL};
+    return YAJL_GET_STRING(yajl_tree_get(v, path, yajl_t_string));
+}
+
+/* Entry{header{logfileName "bin.1", logfileOffset 42, schemaName "d", tableName "t"}, ROWDATA,
+ * storeValue = 3 bytes that are not a RowChange (rowDatas claims 16 bytes)} */
+static const uint8_t bad_rowchange[] = {0x0a, 0x0f, 0x12, 0x05, 'b', 'i', 'n', '.', '1', 0x18, 0x2a, 0x42, 0x01,
+                                        'd',  0x4a, 0x01, 't',  0x10, 0x02, 0x1a, 0x03, 0x62, 0x10, 0x00};
+
+static void test_unreplayable_lines(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/test_replay_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    char err[512] = "";
+    deadletter *d = dl_open(path, err, sizeof err);
+    assert_non_null(d);
+    /* decode → dead letter: the service's path for a malformed RowChange */
+    decode_ctx dec;
+    decode_init(&dec);
+    bad_sink bs = {.d = d};
+    dec.on_bad = on_bad_to_dl;
+    assert_int_equal(decode_entry(&dec, bad_rowchange, sizeof bad_rowchange, on_row_unexpected, &bs, err, sizeof err),
+                     0);
+    static const uint8_t junk[] = {0xff, 0xff, 0xff};
+    assert_int_equal(decode_entry(&dec, junk, sizeof junk, on_row_unexpected, &bs, err, sizeof err), 0);
+    assert_int_equal(bs.calls, 2);
+    assert_int_equal(dec.stats.bad, 2);
+    decode_free(&dec);
+    /* a row its rule could not map */
+    row_col cols[] = {KEY("id", "", "int(11)"), COL("s", "\xff ok", "varchar(5)")};
+    cols[0].is_null = true;
+    row_event ev = {.schema = "shop", .table = "items", .op = ROW_INSERT, .after = IMG(cols),
+                    .logfile = "mysql-bin.000009", .offset = 77, .execute_time = 1714557600000, .row_index = 1};
+    assert_int_equal(dl_write_row(d, &ev, "binlog mysql-bin.000009:77: shop.items: id column 'id' is NULL", err,
+                                  sizeof err), 0);
+    assert_int_equal(dl_sync(d, err, sizeof err), 0);
+    dl_close(d);
+
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static char text[1 << 16];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    unlink(path);
+    text[n] = '\0';
+    char *lines[3];
+    size_t nl = 0;
+    for (char *p = text, *save = NULL, *l; (l = strtok_r(p, "\n", &save)) != NULL; p = NULL) {
+        assert_true(nl < 3);
+        lines[nl++] = l;
+    }
+    assert_int_equal(nl, 3);
+    char perr[128];
+    /* 1: the malformed RowChange, with its position and its bytes */
+    yajl_val v = yajl_tree_parse(lines[0], perr, sizeof perr);
+    assert_non_null(v);
+    assert_string_equal(tree_str(v, "kind", NULL), "entry");
+    assert_string_equal(tree_str(v, "error", "type"), "malformed_entry");
+    assert_string_equal(tree_str(v, "error", "reason"), "binlog bin.1:42: malformed RowChange (3 bytes)");
+    assert_string_equal(tree_str(v, "table", NULL), "d.t");
+    assert_string_equal(tree_str(v, "binlog", "file"), "bin.1");
+    const char *off_path[] = {"binlog", "offset", NULL};
+    assert_int_equal(YAJL_GET_INTEGER(yajl_tree_get(v, off_path, yajl_t_number)), 42);
+    const char *status_path[] = {"status", NULL};
+    assert_int_equal(YAJL_GET_INTEGER(yajl_tree_get(v, status_path, yajl_t_number)), 0);
+    const char *b64 = tree_str(v, "entry_base64", NULL);
+    assert_non_null(b64);
+    unsigned char raw[64];
+    int rn = EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)strlen(b64));
+    assert_true(rn >= (int)sizeof bad_rowchange);
+    assert_memory_equal(raw, bad_rowchange, sizeof bad_rowchange);
+    yajl_tree_free(v);
+    /* 2: an Entry that is not one: no position, no table */
+    v = yajl_tree_parse(lines[1], perr, sizeof perr);
+    assert_non_null(v);
+    assert_string_equal(tree_str(v, "error", "reason"), "malformed Entry (3 bytes)");
+    assert_string_equal(tree_str(v, "table", NULL), "");
+    assert_string_equal(tree_str(v, "entry_base64", NULL), "////");
+    yajl_tree_free(v);
+    /* 3: the row, its images as text (invalid UTF-8 repaired), NULL as null */
+    v = yajl_tree_parse(lines[2], perr, sizeof perr);
+    assert_non_null(v);
+    assert_string_equal(tree_str(v, "kind", NULL), "row");
+    assert_string_equal(tree_str(v, "error", "type"), "row_not_mapped");
+    assert_string_equal(tree_str(v, "table", NULL), "shop.items");
+    assert_string_equal(tree_str(v, "row", "op"), "insert");
+    const char *after_s[] = {"row", "after", "s", NULL};
+    assert_string_equal(YAJL_GET_STRING(yajl_tree_get(v, after_s, yajl_t_string)), "\xef\xbf\xbd ok");
+    const char *after_id[] = {"row", "after", "id", NULL};
+    assert_true(YAJL_IS_NULL(yajl_tree_get(v, after_id, yajl_t_any)));
+    const char *before[] = {"row", "before", NULL};
+    assert_true(YAJL_IS_NULL(yajl_tree_get(v, before, yajl_t_any)));
+    yajl_tree_free(v);
+    /* replay knows them for what they are */
+    for (size_t i = 0; i < 3; i++)
+        expect(lines[i], strlen(lines[i]), NULL, "not replayable");
+    expect(lines[0], strlen(lines[0]), NULL, "a Canal entry canal-es could not turn into a document (\"kind\":\"entry\")");
+    expect(lines[2], strlen(lines[2]), NULL, "a row canal-es could not turn into a document (\"kind\":\"row\")");
+    BAD("{\"kind\":\"other\"}", "not replayable: a record");
+    BAD("{\"kind\":{\"a\":\"row\"},\"x\":\"y\"}", "no \"action\" member");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -480,6 +613,7 @@ int main(void)
         cmocka_unit_test(test_classify),
         cmocka_unit_test(test_summary),
         cmocka_unit_test(test_round_trip_dead_letter_writer),
+        cmocka_unit_test(test_unreplayable_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -454,6 +454,53 @@ static void test_log_records(void **state)
     assert_int_equal(ce_log_parse_level("DEBUG", &lv), -1);
 }
 
+/* Text records and command output escape what could forge a line or drive a
+ * terminal: newlines, ESC, DEL, C1 controls, invalid UTF-8; valid UTF-8 stays. */
+static void test_log_escape(void **state)
+{
+    (void)state;
+    char out[1024];
+    ce_log_format_record(CE_LOG_TEXT, 0, CE_LOG_WARN, "map", "",
+                         "table evil\n2026-01-01T00:00:00.000Z ERROR forged\x1b[2J: no rule", out, sizeof out);
+    assert_string_equal(out, "1970-01-01T00:00:00.000Z WARN  map: table evil\\n2026-01-01T00:00:00.000Z ERROR "
+                             "forged\\x1b[2J: no rule\n");
+    ce_log_format_record(CE_LOG_TEXT, 0, CE_LOG_INFO, "c\r", "d\te", "\xe4\xb8\xad\xe6\x96\x87 a\\b \x7f \xc2\x9b "
+                         "\xc2\xa0 \xff \xe4\xb8 \xed\xa0\x80 \x01", out, sizeof out);
+    assert_string_equal(out, "1970-01-01T00:00:00.000Z INFO  c\\r dest=d\\te: \xe4\xb8\xad\xe6\x96\x87 a\\b \\x7f "
+                             "\\xc2\\x9b \xc2\xa0 \\xff \\xe4\\xb8 \\xed\\xa0\\x80 \\x01\n");
+    /* exactly one newline, at the end, and no control byte */
+    char msg[300];
+    for (size_t i = 0; i < sizeof msg - 1; i++)
+        msg[i] = (char)(i % 64 + 1);
+    msg[sizeof msg - 1] = '\0';
+    size_t n = ce_log_format_record(CE_LOG_TEXT, 0, CE_LOG_INFO, "c", "", msg, out, sizeof out);
+    assert_int_equal(n, strlen(out));
+    for (size_t i = 0; i + 1 < n; i++)
+        assert_true((unsigned char)out[i] >= 0x20 && out[i] != 0x7f);
+    assert_int_equal(out[n - 1], '\n');
+    /* cut before a piece that does not fit: never half an escape */
+    char small[8];
+    assert_int_equal(ce_log_escape("ab\x1b", 3, small, 5), 2);
+    assert_string_equal(small, "ab");
+    assert_int_equal(ce_log_escape("a\nb", 3, small, sizeof small), 4);
+    assert_string_equal(small, "a\\nb");
+    assert_int_equal(ce_log_escape("x", 1, small, 0), 0);
+    /* command output: one line whatever the data holds */
+    char path[] = "/tmp/canal-es-print-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w+");
+    assert_non_null(f);
+    ce_log_print(f, "binlog: %s:%d", "a\nb\x1b[2J\xe4\xb8\xad", 4);
+    rewind(f);
+    char got[128] = "";
+    size_t r = fread(got, 1, sizeof got - 1, f);
+    got[r] = '\0';
+    assert_string_equal(got, "binlog: a\\nb\\x1b[2J\xe4\xb8\xad:4\n");
+    fclose(f);
+    unlink(path);
+}
+
 /* ce_log to a file; a reopen after the file was moved creates a new one. */
 static void test_log_file_reopen(void **state)
 {
@@ -496,6 +543,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_log_records),
+        cmocka_unit_test(test_log_escape),
         cmocka_unit_test(test_log_file_reopen),
         cmocka_unit_test(test_utf8_valid),
         cmocka_unit_test(test_utf8_invalid),
