@@ -803,8 +803,8 @@ static int run_connect(run_ctx *r)
             snprintf(r->src_peer, sizeof r->src_peer, "%s", peer);
             return RUN_DONE;
         }
-        if (rc == CANAL_ERR_INTR || run_stopping(r))
-            break;
+        if (run_stopping(r))
+            break; /* the connect was abandoned (CANAL_ERR_INTR) or failed meanwhile */
         if (rc == CANAL_ERR_AUTH || rc == CANAL_ERR_SERVER) {
             ce_log(CE_LOG_ERROR, "source", "%s; check [canal] %s in %s (canal-es check-config -c %s tries it)", r->err,
                    rc == CANAL_ERR_AUTH ? "username and password" : "destination and filter", r->c->path,
@@ -1058,6 +1058,8 @@ int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
                         rc = RUN_STOPPED;
                     } else {
                         rc = run_reconnect(r, CE_LOG_WARN, "; the batch will be redelivered");
+                        if (rc == RUN_STOPPED)
+                            r->abandon = 1; /* stopped while reconnecting: that batch was not acked */
                     }
                 }
             } else {
