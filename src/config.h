@@ -68,6 +68,7 @@ typedef struct cfg_canal {
     char *filter;
     long batch_size;
     long fetch_timeout_ms;
+    long max_frame_mb;       /* cap of one frame from the server, MiB */
     char *zookeeper;         /* "" or host:port[,host:port...]: follow the running server */
     long zookeeper_timeout_ms;
 } cfg_canal;

@@ -24,6 +24,7 @@
 #define RUN_MAX_CONCURRENCY 64
 #define RUN_MAX_NOTED 1024
 #define RUN_MAX_RETRY_AFTER_MS 600000 /* a Retry-After is honoured up to 10 minutes */
+#define RUN_MAX_FRAME_ATTEMPTS 3 /* GETs in a row answered by a frame above max_frame_mb: then exit 1 */
 
 void run_opts_default(run_opts *o)
 {
@@ -58,6 +59,11 @@ typedef struct run_ctx {
     decode_ctx dec;
     map_out mo;
     ce_backoff bo;
+    ce_backoff src_bo;     /* Canal reconnects: reset only by a delivered batch (run_src_healthy) */
+    uint64_t src_since_ms; /* when the current Canal connection was made */
+    bool src_served;       /* the current (or last) connection answered a GET */
+    char src_peer[300];    /* the server of the last "connected" line */
+    unsigned frames_too_big; /* consecutive GETs refused for their frame size */
     deadletter *dl;        /* NULL when on_error = halt */
     sink_item *items;      /* per-item results of the last response */
     bool *keep;
@@ -827,32 +833,69 @@ static int run_on_ddl(void *ud, const ddl_event *ev)
     }
 }
 
-/* Connects (trying each address) until it works, a fatal answer, or a stop. */
+/* Connects (trying each address) until it works, a fatal answer, or a stop.
+ * Each failed attempt logs one line with the delay before the next; the
+ * backoff (r->src_bo) carries over from the failures before, so a server
+ * that accepts and then fails every GET is not hammered. */
 static int run_connect(run_ctx *r)
 {
-    ce_backoff bo;
-    ce_backoff_init(&bo, r->o->retry_initial_ms, r->o->retry_max_ms);
     while (!run_stopping(r)) {
         canal_rc rc = canal_connect(r->canal, r->err, sizeof r->err);
         if (rc == CANAL_OK) {
+            const char *peer = canal_peer(r->canal);
             CE_STAT_SET(r->st, canal_connected, 1);
-            ce_log(CE_LOG_INFO, "source", "connected to canal %s, subscribed to destination %s",
-                   canal_peer(r->canal), r->c->canal.destination);
+            r->src_since_ms = run_now_ms();
+            /* the last connection to this server answered no GET: the "reconnecting" line of each
+             * attempt of such a storm says enough */
+            bool again = !r->src_served && strcmp(peer, r->src_peer) == 0;
+            r->src_served = false;
+            ce_log(again ? CE_LOG_DEBUG : CE_LOG_INFO, "source", "connected to canal %s, subscribed to destination %s",
+                   peer, r->c->canal.destination);
+            snprintf(r->src_peer, sizeof r->src_peer, "%s", peer);
             return RUN_DONE;
         }
+        if (run_stopping(r))
+            break; /* the connect was abandoned (CANAL_ERR_INTR) or failed meanwhile */
         if (rc == CANAL_ERR_AUTH || rc == CANAL_ERR_SERVER) {
             ce_log(CE_LOG_ERROR, "source", "%s; check [canal] %s in %s (canal-es check-config -c %s tries it)", r->err,
                    rc == CANAL_ERR_AUTH ? "username and password" : "destination and filter", r->c->path,
                    r->c->path);
             return RUN_FAIL;
         }
-        uint64_t delay = ce_backoff_next(&bo);
+        uint64_t delay = ce_backoff_next(&r->src_bo);
         CE_STAT_ADD(r->st, retries, 1);
         ce_log(CE_LOG_WARN, "source", "%s; retrying in %llu ms (attempt %u)", r->err, (unsigned long long)delay,
-               bo.attempt);
+               r->src_bo.attempt);
         ce_sleep_ms(delay, r->stop);
     }
     return RUN_STOPPED;
+}
+
+/* A GET was answered: a batch (non-empty) proves the source works and
+ * resets the reconnect backoff; empty answers do once the connection has
+ * lasted retry_max_ms (an idle but healthy server). */
+static void run_src_healthy(run_ctx *r, bool batch)
+{
+    r->src_served = true;
+    r->frames_too_big = 0;
+    if (batch || run_now_ms() - r->src_since_ms >= (uint64_t)r->o->retry_max_ms)
+        ce_backoff_reset(&r->src_bo);
+}
+
+/* The Canal connection was lost (r->err says how; `what` is appended):
+ * logs one line with the delay, sleeps it (a stop ends the sleep) and
+ * reconnects. */
+static int run_reconnect(run_ctx *r, ce_log_level level, const char *what)
+{
+    CE_STAT_SET(r->st, canal_connected, 0);
+    CE_STAT_ADD(r->st, reconnects, 1);
+    CE_STAT_ADD(r->st, retries, 1);
+    uint64_t delay = ce_backoff_next(&r->src_bo);
+    ce_log(level, "source", "%s%s; reconnecting in %llu ms (attempt %u)", r->err, what, (unsigned long long)delay,
+           r->src_bo.attempt);
+    if (ce_sleep_ms(delay, r->stop))
+        return RUN_STOPPED;
+    return run_connect(r);
 }
 
 static int run_batch(run_ctx *r, const Canalpb__Messages *m)
@@ -889,8 +932,7 @@ static int run_ack(run_ctx *r, const Canalpb__Messages *m)
         return RUN_FAIL;
     }
     if (ar != CANAL_OK) {
-        /* Redelivered after reconnect + rollback; writes are idempotent. */
-        ce_log(CE_LOG_WARN, "commit", "%s; the batch will be redelivered", r->err);
+        /* Redelivered after reconnect + rollback; writes are idempotent. The caller logs r->err. */
         CE_STAT_SET(r->st, canal_connected, 0);
         return RUN_AGAIN;
     }
@@ -920,6 +962,7 @@ void run_canal_opts(const cfg *c, canal_opts *co)
         .filter = c->canal.filter,
         .fetch_size = c->canal.batch_size,
         .fetch_timeout_ms = c->canal.fetch_timeout_ms,
+        .max_frame = (size_t)c->canal.max_frame_mb << 20,
         .zookeeper = c->canal.zookeeper,
         .zookeeper_timeout_ms = c->canal.zookeeper_timeout_ms,
     };
@@ -952,7 +995,10 @@ int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
     ce_backoff_init(&r->bo, (uint64_t)c->es.retry_initial_ms, (uint64_t)c->es.retry_max_ms);
     canal_opts co;
     run_canal_opts(c, &co);
-    co.stop = &r->abandon; /* a first signal lets the GET in flight finish */
+    /* With no batch in hand (connect, handshake, GET) nothing is lost by leaving at once: a stop
+     * ends those waits. A batch in hand is finished and acked until shutdown_timeout_ms (run_abandoned). */
+    co.stop = r->stop;
+    ce_backoff_init(&r->src_bo, (uint64_t)o->retry_initial_ms, (uint64_t)o->retry_max_ms);
     if (bulk_init(&r->bulk, RUN_MAX_BODY) != 0 || (r->canal = canal_new(&co)) == NULL) {
         ce_log(CE_LOG_ERROR, "run", "out of memory");
         goto out;
@@ -1006,19 +1052,38 @@ int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
         canal_rc cr = canal_get(r->canal, &m, r->err, sizeof r->err);
         if (cr != CANAL_OK) {
             CE_STAT_SET(r->st, canal_connected, 0);
-            if (run_stopping(r))
+            if (run_stopping(r)) {
+                ce_log(CE_LOG_INFO, "run", "stop requested while waiting for Canal: no batch in hand, leaving now");
                 break;
+            }
             if (cr == CANAL_ERR_ORDER) {
                 ce_log(CE_LOG_ERROR, "source", "%s", r->err);
                 rc = RUN_FAIL;
                 break;
             }
-            ce_log(CE_LOG_WARN, "source", "%s; reconnecting", r->err);
-            CE_STAT_ADD(r->st, reconnects, 1);
             bulk_reset(&r->bulk);
-            rc = run_connect(r);
+            if (cr == CANAL_ERR_TOO_BIG) {
+                /* Canal sends the same batch again after the rollback: retrying cannot help for long */
+                CE_STAT_ADD(r->st, frames_too_big, 1);
+                char hint[300];
+                r->frames_too_big++;
+                snprintf(hint, sizeof hint,
+                         " ([canal] max_frame_mb = %ld): lower [canal] batch_size, or raise max_frame_mb if single "
+                         "rows are that large (refused %u of %d times before canal-es exits)",
+                         r->c->canal.max_frame_mb, r->frames_too_big, RUN_MAX_FRAME_ATTEMPTS);
+                if (r->frames_too_big >= RUN_MAX_FRAME_ATTEMPTS) {
+                    ce_log(CE_LOG_ERROR, "source", "%s%s; giving up after %u attempts (exit 1)", r->err, hint,
+                           r->frames_too_big);
+                    rc = RUN_FAIL;
+                    break;
+                }
+                rc = run_reconnect(r, CE_LOG_ERROR, hint);
+                continue;
+            }
+            rc = run_reconnect(r, CE_LOG_WARN, "");
             continue;
         }
+        run_src_healthy(r, m != NULL);
         CE_STAT_SET(r->st, caught_up, m == NULL);
         if (m == NULL && o->dry_run) {
             ce_log(CE_LOG_INFO, "run", "dry run: caught up, nothing acked; the batches will be delivered again");
@@ -1038,12 +1103,15 @@ int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
                 CE_STAT_ADD(r->st, batches, 1);
                 rc = run_ack(r, m);
                 if (rc == RUN_AGAIN) {
-                    CE_STAT_ADD(r->st, reconnects, 1);
                     if (run_stopping(r)) {
+                        ce_log(CE_LOG_WARN, "commit", "%s; the batch will be redelivered", r->err);
+                        CE_STAT_ADD(r->st, reconnects, 1);
                         r->abandon = 1; /* not acked: redelivered */
                         rc = RUN_STOPPED;
                     } else {
-                        rc = run_connect(r);
+                        rc = run_reconnect(r, CE_LOG_WARN, "; the batch will be redelivered");
+                        if (rc == RUN_STOPPED)
+                            r->abandon = 1; /* stopped while reconnecting: that batch was not acked */
                     }
                 }
             } else {

@@ -37,6 +37,7 @@ typedef struct ce_stats {
     _Atomic uint64_t retries;        /* backoff sleeps (bulk, delete_by_query, connect) */
     _Atomic uint64_t dead_letters;   /* lines written to the dead-letter file */
     _Atomic uint64_t reconnects;     /* Canal connections re-established after a loss */
+    _Atomic uint64_t frames_too_big; /* GET answers refused: frame above [canal] max_frame_mb */
     _Atomic uint64_t utf8_repairs;   /* values with invalid UTF-8 replaced by U+FFFD */
     _Atomic int64_t last_source_time_ms; /* execute time of the last acked change, 0 = none */
     _Atomic int64_t last_ack_wall_ms;    /* wall time of the last ack, 0 = none */

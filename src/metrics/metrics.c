@@ -126,6 +126,8 @@ int metrics_render(ce_stats *s, int64_t now_ms, const char *version, ce_buf *out
                           CE_STAT_GET(s, dead_letters));
     rc |= metrics_counter(out, "canal_es_reconnects_total", "Canal connections re-established.",
                           CE_STAT_GET(s, reconnects));
+    rc |= metrics_counter(out, "canal_es_frames_too_big_total",
+                          "GET answers refused: a frame above [canal] max_frame_mb.", CE_STAT_GET(s, frames_too_big));
     rc |= metrics_counter(out, "canal_es_utf8_replaced_total", "Values whose invalid UTF-8 was replaced.",
                           CE_STAT_GET(s, utf8_repairs));
     rc |= metrics_gauge(out, "canal_es_lag_seconds",

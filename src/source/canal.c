@@ -104,9 +104,50 @@ static void canal_set_timeout(int fd, long ms)
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
 
-/* Non-blocking connect with a deadline, then back to blocking. */
+static bool canal_stopping(const canal_client *c) { return c->o.stop != NULL && *c->o.stop != 0; }
+
+#define CANAL_CONNECT_STOPPED (-2)
+
+/* Waits for a non-blocking connect in poll slices: 0 connected, -1 failed
+ * (errno set), CANAL_CONNECT_STOPPED when a stop was requested. */
+static int canal_wait_connected(const canal_client *c, int fd)
+{
+    long left = c->o.connect_timeout_ms;
+    for (;;) {
+        if (canal_stopping(c))
+            return CANAL_CONNECT_STOPPED;
+        if (left <= 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        long slice = left < FRAME_WAIT_SLICE_MS ? left : FRAME_WAIT_SLICE_MS;
+        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+        int r = poll(&pfd, 1, (int)slice);
+        if (r < 0 && errno == EINTR)
+            continue; /* a signal: the stop flag is looked at above */
+        if (r < 0)
+            return -1;
+        if (r == 0) {
+            left -= slice;
+            continue;
+        }
+        int soerr = 0;
+        socklen_t sl = sizeof soerr;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0)
+            return -1;
+        if (soerr != 0) {
+            errno = soerr;
+            return -1;
+        }
+        return 0;
+    }
+}
+
+/* Non-blocking connect with a deadline, then back to blocking. 0, -1 (err
+ * filled) or CANAL_CONNECT_STOPPED. */
 static int canal_tcp_connect(canal_client *c, const char *host, int port, char *err, size_t errlen)
 {
+    bool stopped = false;
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
     char portstr[8];
     snprintf(portstr, sizeof portstr, "%d", port);
@@ -124,15 +165,13 @@ static int canal_tcp_connect(canal_client *c, const char *host, int port, char *
         fcntl(fd, F_SETFL, fl | O_NONBLOCK);
         int r = connect(fd, ai->ai_addr, ai->ai_addrlen);
         if (r != 0 && errno == EINPROGRESS) {
-            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-            r = poll(&pfd, 1, (int)c->o.connect_timeout_ms);
-            int soerr = 0;
-            socklen_t sl = sizeof soerr;
-            if (r == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0)
-                r = 0;
-            else {
-                errno = r == 0 ? ETIMEDOUT : (soerr ? soerr : errno);
-                r = -1;
+            r = canal_wait_connected(c, fd);
+            if (r == CANAL_CONNECT_STOPPED) {
+                snprintf(err, errlen, "connect abandoned: stop requested");
+                close(fd);
+                fd = -1;
+                stopped = true;
+                break;
             }
         }
         if (r == 0) {
@@ -145,7 +184,7 @@ static int canal_tcp_connect(canal_client *c, const char *host, int port, char *
     }
     freeaddrinfo(res);
     if (fd < 0)
-        return -1;
+        return stopped ? CANAL_CONNECT_STOPPED : -1;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
@@ -167,11 +206,16 @@ static canal_rc canal_send(canal_client *c, Canalpb__PacketType type, const Prot
     return io == FRAME_IO_OK ? CANAL_OK : CANAL_ERR_IO;
 }
 
+/* Reads one packet; gives up on a stop request (CANAL_ERR_INTR) and after
+ * the GET timeout plus a margin without data. */
 static canal_rc canal_recv(canal_client *c, packet_view *pv, char *err, size_t errlen)
 {
-    frame_io io = frame_read(c->fd, &c->rx, c->o.max_frame, err, errlen);
-    if (io == FRAME_IO_EINTR)
+    frame_io io = frame_read_wait(c->fd, &c->rx, c->o.max_frame, c->o.stop,
+                                  c->o.fetch_timeout_ms + CANAL_READ_MARGIN_MS, err, errlen);
+    if (io == FRAME_IO_EINTR || io == FRAME_IO_STOPPED)
         return CANAL_ERR_INTR;
+    if (io == FRAME_IO_TOO_BIG)
+        return CANAL_ERR_TOO_BIG;
     if (io != FRAME_IO_OK)
         return CANAL_ERR_IO;
     if (packet_decode(c->rx.data, c->rx.len, pv, err, errlen) != 0)
@@ -310,8 +354,11 @@ canal_rc canal_connect(canal_client *c, char *err, size_t errlen)
         snprintf(detail, sizeof detail, "bad address");
         goto out;
     }
-    if (canal_tcp_connect(c, host, port, detail, sizeof detail) != 0)
+    int tr = canal_tcp_connect(c, host, port, detail, sizeof detail);
+    if (tr != 0) {
+        rc = tr == CANAL_CONNECT_STOPPED ? CANAL_ERR_INTR : CANAL_ERR_IO;
         goto out;
+    }
     rc = canal_handshake(c, detail, sizeof detail);
     if (rc != CANAL_OK)
         goto out;
@@ -392,7 +439,7 @@ canal_rc canal_get(canal_client *c, Canalpb__Messages **out, char *err, size_t e
         rc = canal_recv(c, &pv, detail, sizeof detail);
     } while (rc == CANAL_ERR_INTR && !(c->o.stop && *c->o.stop));
     if (rc == CANAL_ERR_INTR)
-        snprintf(detail, sizeof detail, "interrupted");
+        snprintf(detail, sizeof detail, "GET abandoned: stop requested");
     if (rc != CANAL_OK)
         goto out;
     if (pv.type == CANALPB__PACKET_TYPE__ACK) {

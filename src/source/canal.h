@@ -7,7 +7,9 @@
  * with their code and message. Messages returned by canal_get belong to the
  * caller (canal_messages_free). With ZooKeeper, canal_get first checks whether
  * the running server moved (a watch fired) and then returns CANAL_ERR_IO so
- * the caller reconnects to the new one. */
+ * the caller reconnects to the new one. Every wait (connect, each read) is
+ * done in poll slices that watch opts.stop, so a stop request ends it at
+ * once; writes are small and bounded by the socket's send timeout. */
 #ifndef CE_SOURCE_CANAL_H
 #define CE_SOURCE_CANAL_H
 
@@ -28,7 +30,7 @@ typedef struct canal_opts {
     long fetch_timeout_ms;
     size_t max_frame;       /* 0 = FRAME_DEFAULT_MAX */
     long connect_timeout_ms;
-    volatile sig_atomic_t *stop; /* a signal sets it: reads give up */
+    volatile sig_atomic_t *stop; /* a signal sets it: connects and reads give up within ~100 ms */
     const char *zookeeper;  /* NULL or "": off; else host:port[,...] of the Canal cluster's ZooKeeper */
     long zookeeper_timeout_ms; /* ZooKeeper session timeout (0: 10000) */
 } canal_opts;
@@ -41,6 +43,7 @@ typedef enum {
     CANAL_ERR_SERVER = -4,  /* server refused subscribe etc.: fatal */
     CANAL_ERR_INTR = -5,    /* interrupted by a signal */
     CANAL_ERR_ORDER = -6,   /* caller acked out of order: a bug, fatal */
+    CANAL_ERR_TOO_BIG = -7, /* a frame above max_frame (err names both sizes); the connection is closed */
 } canal_rc;
 
 typedef struct canal_client canal_client;

@@ -2,10 +2,18 @@
 #include "source/frame.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
+
+/* How frame_read_full waits: wait == NULL blocks in recv. */
+typedef struct frame_waiter {
+    volatile sig_atomic_t *stop;
+    long idle_timeout_ms;
+} frame_waiter;
 
 frame_status frame_parse(const uint8_t *buf, size_t len, size_t max_payload, size_t *payload_len)
 {
@@ -26,11 +34,56 @@ void frame_put_header(uint8_t out[FRAME_HEADER_LEN], uint32_t n)
     out[3] = (uint8_t)n;
 }
 
+static long frame_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* Waits until fd is readable (or has an error/EOF for recv to report), in
+ * slices, watching the stop flag and the idle timeout. */
+static frame_io frame_wait_readable(int fd, const frame_waiter *w, int started, char *err, size_t errlen)
+{
+    long start = frame_now_ms();
+    for (;;) {
+        if (w->stop != NULL && *w->stop) {
+            snprintf(err, errlen, "stopped while waiting for data%s", started ? " in the middle of a frame" : "");
+            return FRAME_IO_STOPPED;
+        }
+        long slice = FRAME_WAIT_SLICE_MS;
+        if (w->idle_timeout_ms > 0) {
+            long left = w->idle_timeout_ms - (frame_now_ms() - start);
+            if (left <= 0) {
+                snprintf(err, errlen, "no data for %ld ms%s", w->idle_timeout_ms,
+                         started ? " in the middle of a frame" : "");
+                return started ? FRAME_IO_ERROR : FRAME_IO_TIMEOUT;
+            }
+            if (left < slice)
+                slice = left;
+        }
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int r = poll(&pfd, 1, (int)slice);
+        if (r > 0)
+            return FRAME_IO_OK;
+        if (r < 0 && errno != EINTR) {
+            snprintf(err, errlen, "poll failed: %s", strerror(errno));
+            return FRAME_IO_ERROR;
+        }
+    }
+}
+
 /* Reads exactly n bytes. `started` tells whether an EINTR may be reported. */
-static frame_io frame_read_full(int fd, uint8_t *dst, size_t n, int started, char *err, size_t errlen)
+static frame_io frame_read_full(int fd, uint8_t *dst, size_t n, int started, const frame_waiter *w, char *err,
+                                size_t errlen)
 {
     size_t got = 0;
     while (got < n) {
+        if (w != NULL) {
+            frame_io wr = frame_wait_readable(fd, w, started, err, errlen);
+            if (wr != FRAME_IO_OK)
+                return wr;
+        }
         ssize_t r = recv(fd, dst + got, n - got, 0);
         if (r > 0) {
             got += (size_t)r;
@@ -56,11 +109,12 @@ static frame_io frame_read_full(int fd, uint8_t *dst, size_t n, int started, cha
     return FRAME_IO_OK;
 }
 
-frame_io frame_read(int fd, ce_buf *out, size_t max_payload, char *err, size_t errlen)
+static frame_io frame_read_with(int fd, ce_buf *out, size_t max_payload, const frame_waiter *w, char *err,
+                                size_t errlen)
 {
     uint8_t hdr[FRAME_HEADER_LEN];
     ce_buf_reset(out);
-    frame_io rc = frame_read_full(fd, hdr, sizeof hdr, 0, err, errlen);
+    frame_io rc = frame_read_full(fd, hdr, sizeof hdr, 0, w, err, errlen);
     if (rc != FRAME_IO_OK)
         return rc;
     size_t n = 0;
@@ -76,10 +130,22 @@ frame_io frame_read(int fd, ce_buf *out, size_t max_payload, char *err, size_t e
         snprintf(err, errlen, "cannot allocate %zu bytes for a frame", n);
         return FRAME_IO_ERROR;
     }
-    rc = frame_read_full(fd, out->data, n, 1, err, errlen);
+    rc = frame_read_full(fd, out->data, n, 1, w, err, errlen);
     if (rc == FRAME_IO_OK)
         out->len = n;
     return rc;
+}
+
+frame_io frame_read(int fd, ce_buf *out, size_t max_payload, char *err, size_t errlen)
+{
+    return frame_read_with(fd, out, max_payload, NULL, err, errlen);
+}
+
+frame_io frame_read_wait(int fd, ce_buf *out, size_t max_payload, volatile sig_atomic_t *stop, long idle_timeout_ms,
+                         char *err, size_t errlen)
+{
+    frame_waiter w = {.stop = stop, .idle_timeout_ms = idle_timeout_ms};
+    return frame_read_with(fd, out, max_payload, &w, err, errlen);
 }
 
 frame_io frame_write(int fd, const uint8_t *payload, size_t len, char *err, size_t errlen)

@@ -2,7 +2,9 @@
  * and the Packet envelope (defaults, refused compression, Ack decoding).
  * Packets are written here as raw protobuf bytes where the point is what a
  * server puts (or omits) on the wire. */
+#include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -11,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -287,6 +290,84 @@ static void test_io_timeout(void **state)
     send_all(p->a, partial, sizeof partial);
     assert_int_equal(frame_read(p->b, &in, 1024, err, sizeof err), FRAME_IO_ERROR);
     assert_non_null(strstr(err, "timed out"));
+    ce_buf_free(&in);
+}
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static volatile sig_atomic_t wait_stop;
+
+static void *set_stop_later(void *arg)
+{
+    (void)arg;
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = 150 * 1000000L};
+    nanosleep(&ts, NULL);
+    wait_stop = 1; /* as a signal handler in another thread would */
+    return NULL;
+}
+
+/* frame_read_wait: a stop flag set while waiting (no signal reaches the
+ * reader) ends the wait within a poll slice; a frame already there is read. */
+static void test_io_wait_stop(void **state)
+{
+    pair *p = *state;
+    char err[256] = "";
+    ce_buf in;
+    ce_buf_init(&in, 1 << 20);
+    wait_stop = 1;
+    assert_int_equal(frame_read_wait(p->b, &in, 1024, &wait_stop, 0, err, sizeof err), FRAME_IO_STOPPED);
+    wait_stop = 0;
+    pthread_t th;
+    long t0 = now_ms();
+    assert_int_equal(pthread_create(&th, NULL, set_stop_later, NULL), 0);
+    assert_int_equal(frame_read_wait(p->b, &in, 1024, &wait_stop, 60000, err, sizeof err), FRAME_IO_STOPPED);
+    long took = now_ms() - t0;
+    pthread_join(th, NULL);
+    assert_true(took >= 100 && took < 150 + 3 * FRAME_WAIT_SLICE_MS);
+    assert_non_null(strstr(err, "stopped"));
+    /* stopped in the middle of a frame too */
+    wait_stop = 0;
+    static const uint8_t partial[5] = {0, 0, 0, 10, 'a'};
+    send_all(p->a, partial, sizeof partial);
+    assert_int_equal(pthread_create(&th, NULL, set_stop_later, NULL), 0);
+    assert_int_equal(frame_read_wait(p->b, &in, 1024, &wait_stop, 60000, err, sizeof err), FRAME_IO_STOPPED);
+    pthread_join(th, NULL);
+    assert_non_null(strstr(err, "middle of a frame"));
+    ce_buf_free(&in);
+}
+
+static void test_io_wait_frame_and_idle_timeout(void **state)
+{
+    pair *p = *state;
+    char err[256] = "";
+    ce_buf in;
+    ce_buf_init(&in, 1 << 20);
+    wait_stop = 0;
+    static const uint8_t whole[7] = {0, 0, 0, 3, 'a', 'b', 'c'};
+    send_all(p->a, whole, sizeof whole);
+    assert_int_equal(frame_read_wait(p->b, &in, 1024, &wait_stop, 1000, err, sizeof err), FRAME_IO_OK);
+    assert_int_equal(in.len, 3);
+    assert_memory_equal(in.data, "abc", 3);
+    /* nothing more: the idle timeout, without a socket timeout set */
+    long t0 = now_ms();
+    assert_int_equal(frame_read_wait(p->b, &in, 1024, NULL, 250, err, sizeof err), FRAME_IO_TIMEOUT);
+    long took = now_ms() - t0;
+    assert_true(took >= 240 && took < 250 + 2 * FRAME_WAIT_SLICE_MS);
+    /* idle in the middle of a frame loses the framing */
+    static const uint8_t partial[5] = {0, 0, 0, 10, 'a'};
+    send_all(p->a, partial, sizeof partial);
+    assert_int_equal(frame_read_wait(p->b, &in, 1024, &wait_stop, 50, err, sizeof err), FRAME_IO_ERROR);
+    assert_non_null(strstr(err, "middle of a frame"));
+    /* the cap holds as in frame_read */
+    static const uint8_t big[4] = {0x00, 0x10, 0x00, 0x01};
+    send_all(p->a, big, sizeof big);
+    assert_int_equal(frame_read_wait(p->b, &in, 1024, &wait_stop, 1000, err, sizeof err), FRAME_IO_TOO_BIG);
+    assert_non_null(strstr(err, "1048577"));
     ce_buf_free(&in);
 }
 
@@ -568,6 +649,8 @@ int main(void)
         PAIR_TEST(test_io_eof_between_frames),
         PAIR_TEST(test_io_too_big),
         PAIR_TEST(test_io_timeout),
+        PAIR_TEST(test_io_wait_stop),
+        PAIR_TEST(test_io_wait_frame_and_idle_timeout),
         PAIR_TEST(test_io_write_to_closed),
         cmocka_unit_test(test_packet_garbage),
         cmocka_unit_test(test_packet_round_trip),

@@ -18,7 +18,7 @@ static void test_fresh_counters_are_zero(void **state)
     stats_format(&s, 1000, line, sizeof line);
     assert_string_equal(line, "batches=0 acks=0 rows=0 skipped_rows=0 actions=0 superseded=0 bulk_requests=0 "
                               "request_failures=0 splits=0 item_retries=0 dead_letters=0 retries=0 "
-                              "reconnects=0 utf8_replaced=0 lag_s=0.0");
+                              "reconnects=0 frames_too_big=0 utf8_replaced=0 lag_s=0.0");
     assert_true(stats_lag_seconds(&s, 1000) == 0.0);
 }
 
