@@ -16,6 +16,9 @@ typedef struct deadletter deadletter;
 deadletter *dl_open(const char *path, char *err, size_t errlen);
 /* Appends the line for action i of b, which failed with *it. */
 int dl_write(deadletter *d, const bulk *b, size_t i, const sink_item *it, char *err, size_t errlen);
+/* Appends a line for each action of mo, which canal-es refused to send
+ * (e.g. an invalid index name) with *it as the error. */
+int dl_write_refused(deadletter *d, const map_out *mo, const sink_item *it, char *err, size_t errlen);
 int dl_sync(deadletter *d, char *err, size_t errlen);
 void dl_close(deadletter *d);
 const char *dl_path(const deadletter *d);
