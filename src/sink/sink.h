@@ -10,8 +10,10 @@
  * fuzzed without a network.
  * Result classes: SINK_OK (every item applied; a delete of a missing
  * document counts as applied), SINK_RETRY (transport error, non-2xx status,
- * or any failed item), SINK_FATAL (401/403: credentials are wrong;
+ * any failed item, or a response the process has no room for: see
+ * sink_set_response_limit), SINK_FATAL (401/403: credentials are wrong;
  * an unsupported node version).
+ * Every index name put into a URL path goes through sink_index_path.
  * Messages name the node URL used (never a password or an API key). The
  * sink logs (component "sink") the detected version at INFO, a failover
  * and a node coming back at WARN/INFO, and verify = false at WARN. */

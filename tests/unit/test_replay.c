@@ -487,7 +487,7 @@ static void test_refused_row_dead_letter(void **state)
     deadletter *d = dl_open(path, err, sizeof err);
     assert_non_null(d);
     sink_item it = {.cls = SINK_ITEM_DEAD, .status = 400, .type = "invalid_index_name_exception"};
-    snprintf(it.reason, sizeof it.reason, "%s", reason);
+    snprintf(it.reason, sizeof it.reason, "%.*s", (int)sizeof it.reason - 1, reason);
     assert_int_equal(dl_write_refused(d, &mo, &it, err, sizeof err), 0);
     assert_int_equal(dl_sync(d, err, sizeof err), 0);
     dl_close(d);
