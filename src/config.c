@@ -160,9 +160,10 @@ static char *cfg_expand(cfg_parser *p, const char *v)
             }
             char var[256];
             size_t n = (size_t)(end - (s + 2));
-            if (n == 0) {
+            if (strspn(s + 2, " \t") >= n) { /* ${} or ${ } */
                 cfg_fail(p, p->line,
-                         "empty ${}: write ${NAME} with NAME an environment variable (a literal $ is written $$)");
+                         "no variable name in ${...}: write ${NAME} with NAME an environment variable (a literal $ "
+                         "is written $$)");
                 goto out;
             }
             if (n >= sizeof var) {

@@ -369,8 +369,10 @@ static void test_env_expansion(void **state)
     expect_error("[canal]\npassword = ${CE_TEST_HOST\n" MIN_TABLE, "t.ini:2: unterminated ${", NULL);
     /* say what is wrong and how to write it */
     expect_error("[canal]\npassword = ${}\n" MIN_TABLE,
-                 "t.ini:2: empty ${}: write ${NAME} with NAME an environment variable (a literal $ is written $$)",
+                 "t.ini:2: no variable name in ${...}: write ${NAME} with NAME an environment variable (a literal $ "
+                 "is written $$)",
                  NULL);
+    expect_error("[canal]\npassword = ${ }\n" MIN_TABLE, "t.ini:2: no variable name in ${...}: write ${NAME}", NULL);
     expect_error("[canal]\npassword = ${${HOME}}\n" MIN_TABLE,
                  "t.ini:2: ${ inside ${...}: variables cannot be nested; write ${NAME} with NAME an environment "
                  "variable (a literal $ is written $$)",
