@@ -152,8 +152,11 @@ static void check_rules(check_ctx *k, const cfg *c, sink *s)
                       t->line, target, t->mapping ? " (created from the mapping file)" : "");
             continue;
         }
-        char path[400], err[1024];
-        snprintf(path, sizeof path, "/%s", target);
+        char path[3 * CFG_INDEX_MAX + 64], err[1024];
+        if (sink_index_path(target, "", path, sizeof path) != 0) {
+            check_say(k, "FAIL", "table %s (line %d): index %s does not fit in a URL path", name, t->line, target);
+            continue;
+        }
         long status = 0;
         const char *resp = NULL;
         size_t rlen = 0;

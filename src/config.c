@@ -149,18 +149,38 @@ static char *cfg_expand(cfg_parser *p, const char *v)
             s++;
         } else if (s[0] == '$' && s[1] == '{') {
             const char *end = strchr(s + 2, '}');
+            const char *inner = strstr(s + 2, "${");
+            if (inner != NULL && (end == NULL || inner < end)) {
+                cfg_fail(p, p->line,
+                         "${ inside ${...}: variables cannot be nested; write ${NAME} with NAME an environment "
+                         "variable (a literal $ is written $$)");
+                goto out;
+            }
             if (end == NULL) {
-                cfg_fail(p, p->line, "unterminated ${ in value");
+                cfg_fail(p, p->line, "unterminated ${ in value: write ${NAME} (a literal $ is written $$)");
                 goto out;
             }
             char var[256];
             size_t n = (size_t)(end - (s + 2));
-            if (n == 0 || n >= sizeof var) {
-                cfg_fail(p, p->line, "bad variable name in ${...}");
+            if (strspn(s + 2, " \t") >= n) { /* ${} or ${ } */
+                cfg_fail(p, p->line,
+                         "no variable name in ${...}: write ${NAME} with NAME an environment variable (a literal $ "
+                         "is written $$)");
+                goto out;
+            }
+            if (n >= sizeof var) {
+                cfg_fail(p, p->line, "'${%.40s...}': a variable name is at most %zu bytes", s + 2, sizeof var - 1);
                 goto out;
             }
             memcpy(var, s + 2, n);
             var[n] = '\0';
+            if (strcspn(var, "$={ \t") != n) {
+                cfg_fail(p, p->line,
+                         "'${%.60s}': '%.60s' is not an environment variable name (no $, =, {, spaces or tabs; a "
+                         "literal $ is written $$)",
+                         var, var);
+                goto out;
+            }
             const char *val = getenv(var);
             if (val == NULL) {
                 cfg_fail(p, p->line, "environment variable %s is not set", var);
@@ -188,18 +208,41 @@ out:
     return res;
 }
 
-static bool cfg_valid_index_name(const char *s)
+const char *cfg_index_name_problem(const char *s, char *buf, size_t buflen)
 {
-    if (*s == '\0' || *s == '-' || *s == '_' || *s == '+' || strcmp(s, ".") == 0 || strcmp(s, "..") == 0 ||
-        strlen(s) > 255)
-        return false;
+    if (*s == '\0')
+        return "is empty";
+    if (strlen(s) > CFG_INDEX_MAX) {
+        snprintf(buf, buflen, "is longer than %d bytes", CFG_INDEX_MAX);
+        return buf;
+    }
+    if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+        return "is '.' or '..'";
+    if (*s == '-' || *s == '_' || *s == '+') {
+        snprintf(buf, buflen, "starts with '%c'", *s);
+        return buf;
+    }
     for (const unsigned char *q = (const unsigned char *)s; *q; q++) {
         if (*q >= 'A' && *q <= 'Z')
-            return false;
-        if (*q <= ' ' || strchr("\\/*?\"<>|,#:", *q) != NULL)
-            return false;
+            return "has upper case";
+        if (*q == ' ')
+            return "contains a space";
+        if (*q < ' ') {
+            snprintf(buf, buflen, "contains the control character 0x%02x", *q);
+            return buf;
+        }
+        if (strchr("\\/*?\"<>|,#:", *q) != NULL) {
+            snprintf(buf, buflen, "contains '%c'", *q);
+            return buf;
+        }
     }
-    return true;
+    return NULL;
+}
+
+static bool cfg_valid_index_name(const char *s)
+{
+    char buf[64];
+    return cfg_index_name_problem(s, buf, sizeof buf) == NULL;
 }
 
 static bool cfg_valid_ident(const char *s)
@@ -278,18 +321,21 @@ int cfg_expand_template(const char *tmpl, const char *db, const char *table, int
         }
         if (val == NULL) {
             if (n + 1 >= outlen)
-                return -1;
+                goto too_long;
             out[n++] = *q++;
             continue;
         }
         for (const char *v = val; *v; v++) {
             if (n + 1 >= outlen)
-                return -1;
+                goto too_long;
             out[n++] = lower && *v >= 'A' && *v <= 'Z' ? (char)(*v - 'A' + 'a') : *v;
         }
     }
     out[n] = '\0';
     return 0;
+too_long:
+    out[n] = '\0'; /* what fits */
+    return -1;
 }
 
 /* Splits "a:b, c:d" into pairs (split at the first ':' of each item). */
@@ -1200,13 +1246,30 @@ const cfg_table *cfg_find_table(const cfg *c, const char *db, const char *table)
     return NULL;
 }
 
+int cfg_index_check(const cfg_table *t, const char *db, const char *table, char *out, size_t outlen, char *why,
+                    size_t whylen)
+{
+    char buf[64];
+    const char *problem = NULL;
+    if (t->alias != NULL) {
+        if (snprintf(out, outlen, "%s", t->alias) >= (int)outlen)
+            problem = "does not fit";
+    } else if (cfg_expand_template(t->index, db, table, 1, out, outlen) != 0) {
+        snprintf(buf, sizeof buf, "is longer than %d bytes", CFG_INDEX_MAX);
+        problem = buf;
+    } else {
+        problem = cfg_index_name_problem(out, buf, sizeof buf);
+    }
+    if (problem == NULL)
+        return 0;
+    snprintf(why, whylen, "%s", problem);
+    return -1;
+}
+
 int cfg_index_for(const cfg_table *t, const char *db, const char *table, char *out, size_t outlen)
 {
-    if (t->alias != NULL)
-        return snprintf(out, outlen, "%s", t->alias) < (int)outlen ? 0 : -1;
-    if (cfg_expand_template(t->index, db, table, 1, out, outlen) != 0 || !cfg_valid_index_name(out))
-        return -1;
-    return 0;
+    char why[64];
+    return cfg_index_check(t, db, table, out, outlen, why, sizeof why);
 }
 
 int cfg_index_shared(const cfg *c, const cfg_table *t)

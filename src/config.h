@@ -143,6 +143,15 @@ int cfg_expand_template(const char *tmpl, const char *db, const char *table, int
 /* The index name the rule writes to for db.table (alias when set, else the
  * expanded index template). -1 when it does not fit or is not a valid name. */
 int cfg_index_for(const cfg_table *t, const char *db, const char *table, char *out, size_t outlen);
+/* cfg_index_for saying why: -1 with why ("contains a space", "is longer
+ * than 255 bytes"); out then holds the name as far as it fits. */
+int cfg_index_check(const cfg_table *t, const char *db, const char *table, char *out, size_t outlen, char *why,
+                    size_t whylen);
+/* Why name is not a valid Elasticsearch/OpenSearch index name (lower case;
+ * none of \ / * ? " < > | , # : space or control characters; not starting
+ * with - _ +; not . or ..; at most 255 bytes), or NULL when it is one. `%`
+ * is valid (paths escape it). buf holds the text for some answers. */
+const char *cfg_index_name_problem(const char *name, char *buf, size_t buflen);
 /* 1 when the rule's index can hold the documents of more than one table. */
 int cfg_index_shared(const cfg *c, const cfg_table *t);
 /* The i-th key of the schema: fixed sections first (def = the default), then

@@ -724,6 +724,33 @@ static int run_on_bad(void *ud, const decode_bad *b)
     return 0;
 }
 
+/* A row whose index template gives no valid index name (r->err says which
+ * and why; r->mo holds its actions): nothing is sent; the actions go to the
+ * dead-letter file (synced before the ack) and the stream goes on, or with
+ * on_error = halt canal-es stops without ack. */
+static int run_refuse_row(run_ctx *r)
+{
+    char e[512];
+    if (r->o->dry_run) {
+        ce_log(CE_LOG_WARN, "map", "%s", r->err);
+        return 0;
+    }
+    if (r->dl == NULL) {
+        size_t n = strlen(r->err); /* run_batch logs it */
+        snprintf(r->err + n, sizeof r->err - n, "; halting without ack (on_error = halt)");
+        return RUN_FAIL;
+    }
+    sink_item it = {.cls = SINK_ITEM_DEAD, .status = 400, .type = "invalid_index_name_exception"};
+    snprintf(it.reason, sizeof it.reason, "%.319s", r->err);
+    if (dl_write_refused(r->dl, &r->mo, &it, e, sizeof e) != 0) {
+        ce_log(CE_LOG_ERROR, "sink", "%s", e);
+        return RUN_FAIL;
+    }
+    CE_STAT_ADD(r->st, dead_letters, r->mo.n);
+    ce_log(CE_LOG_WARN, "map", "%s; written to %s", r->err, dl_path(r->dl));
+    return 0;
+}
+
 static int run_on_row(void *ud, const row_event *ev)
 {
     run_ctx *r = ud;
@@ -750,6 +777,8 @@ static int run_on_row(void *ud, const row_event *ev)
                       "no primary key and no 'id' columns configured: its rows are skipped");
         return 0;
     }
+    if (mrc == MAP_BAD_INDEX)
+        return run_refuse_row(r);
     if (mrc != MAP_OK)
         return run_row_failed(r, ev);
     if (rule->mapping != NULL && !r->o->dry_run) {
@@ -780,13 +809,16 @@ static int run_on_ddl(void *ud, const ddl_event *ev)
     const cfg_table *rule = run_rule(r, ev->schema, ev->table);
     if (rule == NULL || !rule->enabled)
         return 0;
-    char index[CFG_INDEX_MAX + 1], name[300];
-    if (cfg_index_for(rule, ev->schema, ev->table, index, sizeof index) != 0) {
-        ce_log(CE_LOG_ERROR, "map", "binlog %s:%lld: %s.%s: index template '%s' (config line %d) gives no valid index name",
-               ev->logfile, (long long)ev->offset, ev->schema, ev->table, rule->index, rule->line);
-        return RUN_FAIL;
-    }
+    char index[MAP_INDEX_BUF], name[300], why[64];
     const char *what = ev->kind == DDL_TRUNCATE ? "TRUNCATE" : "DROP TABLE";
+    if (cfg_index_check(rule, ev->schema, ev->table, index, sizeof index, why, sizeof why) != 0) {
+        ce_log(CE_LOG_WARN, "map",
+               "binlog %s:%lld: %s of %s.%s not applied: index template '%s' (config line %d) gives '%.100s%s', "
+               "which is not a valid index name (%s)",
+               ev->logfile, (long long)ev->offset, what, ev->schema, ev->table, rule->index, rule->line, index,
+               strlen(index) > 100 ? "..." : "", why);
+        return 0;
+    }
     cfg_ddl_action act = ev->kind == DDL_TRUNCATE ? rule->on_truncate : rule->on_drop;
     if (act == CFG_DDL_IGNORE) {
         ce_log(CE_LOG_INFO, "map", "binlog %s:%lld: %s of %s.%s: index %s kept (on_%s = ignore)", ev->logfile,
@@ -910,7 +942,12 @@ static int run_batch(run_ctx *r, const Canalpb__Messages *m)
             return RUN_FAIL;
         }
     }
-    return run_flush(r);
+    int rc = run_flush(r);
+    if (rc == RUN_DONE && r->dl != NULL && dl_sync(r->dl, r->err, sizeof r->err) != 0) {
+        ce_log(CE_LOG_ERROR, "sink", "%s", r->err); /* refused rows: their dead letters before the ack */
+        return RUN_FAIL;
+    }
+    return rc;
 }
 
 static void run_log_stats(run_ctx *r)

@@ -192,15 +192,29 @@ static int map_add(const cfg_table *rule, const row_event *ev, map_out *out, map
     return rc;
 }
 
+static int map_actions(const cfg_table *rule, const row_event *ev, map_out *out, char *err, size_t errlen);
+
 int map_row(const cfg_table *rule, const row_event *ev, map_out *out, char *err, size_t errlen)
+{
+    char why[64];
+    int bad = cfg_index_check(rule, ev->schema, ev->table, out->index, sizeof out->index, why, sizeof why) != 0;
+    int rc = map_actions(rule, ev, out, err, errlen);
+    if (rc != MAP_OK || !bad)
+        return rc;
+    size_t shown = strlen(out->index) > 100 ? 100 : strlen(out->index);
+    snprintf(err, errlen,
+             "binlog %s:%lld: table %s.%s: index template '%s' (config line %d) gives '%.*s%s', which is not a "
+             "valid index name (%s): not sent",
+             ev->logfile, (long long)ev->offset, ev->schema, ev->table, rule->alias ? rule->alias : rule->index,
+             rule->line, (int)shown, out->index, shown < strlen(out->index) ? "..." : "", why);
+    return MAP_BAD_INDEX;
+}
+
+/* The actions of the row, into out->index (set by the caller). */
+static int map_actions(const cfg_table *rule, const row_event *ev, map_out *out, char *err, size_t errlen)
 {
     out->n = 0;
     ce_buf_reset(&out->ids);
-    if (cfg_index_for(rule, ev->schema, ev->table, out->index, sizeof out->index) != 0) {
-        snprintf(err, errlen, "binlog %s:%lld: %s.%s: index template '%s' (config line %d) gives no valid index name",
-                 ev->logfile, (long long)ev->offset, ev->schema, ev->table, rule->index, rule->line);
-        return MAP_ERR;
-    }
     int64_t version = 0;
     if (out->versioning) {
         version = map_version(ev->logfile, ev->offset, ev->row_index, out->version_epoch);

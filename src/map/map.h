@@ -23,6 +23,9 @@
 
 #define MAP_ID_MAX 512 /* Elasticsearch's limit for _id, in bytes */
 #define MAP_ID_HASHED "~sha256:" /* marks a hashed _id (72 bytes with the hex digest) */
+/* Room for a refused index name: what does not fit is still longer than
+ * CFG_INDEX_MAX, so a dead letter never names a valid but different index. */
+#define MAP_INDEX_BUF (4 * CFG_INDEX_MAX + 4)
 
 typedef enum { MAP_INDEX = 1, MAP_DELETE = 2 } map_op;
 
@@ -44,7 +47,7 @@ typedef struct map_action {
 typedef struct map_out {
     map_action act[2];
     size_t n;
-    char index[CFG_INDEX_MAX + 1]; /* the rule's index for this row */
+    char index[MAP_INDEX_BUF];     /* the rule's index for this row (or the refused name: MAP_BAD_INDEX) */
     ce_buf ids;
     ce_buf key;              /* scratch: the joined key of one image */
     int versioning;          /* set by the caller: 1 = external versions */
@@ -60,13 +63,17 @@ typedef struct map_out {
  * fit (file sequence >= 2^22, offset >= 2^33, no sequence in the name). */
 int64_t map_version(const char *logfile, int64_t offset, uint32_t row_index, unsigned epoch);
 
-enum { MAP_OK = 0, MAP_ERR = -1, MAP_NO_ID = 1 };
+enum { MAP_OK = 0, MAP_ERR = -1, MAP_NO_ID = 1, MAP_BAD_INDEX = 2 };
 
 void map_out_init(map_out *o);
 void map_out_free(map_out *o);
 /* MAP_OK with out->act[0..n); MAP_NO_ID when the rule lists no id columns and
  * Canal marks no key (the caller skips the table with a warning); MAP_ERR with
- * err naming the table, column and binlog position. */
+ * err naming the table, column and binlog position; MAP_BAD_INDEX when the
+ * index template gives this table a name that is not a valid index name:
+ * the actions are built (for the dead-letter file) but must not be sent, and
+ * err names the table, the template, its config line, the name, why, and
+ * the binlog position. */
 int map_row(const cfg_table *rule, const row_event *ev, map_out *out, char *err, size_t errlen);
 
 #endif

@@ -258,6 +258,26 @@ out:
     return rc;
 }
 
+int dl_write_refused(deadletter *d, const map_out *mo, const sink_item *it, char *err, size_t errlen)
+{
+    bulk b;
+    int rc = -1;
+    if (bulk_init(&b, DL_MAX_LINE) != 0) {
+        snprintf(err, errlen, "dead-letter file %s: out of memory", d->path);
+        goto out;
+    }
+    for (size_t i = 0; i < mo->n; i++)
+        if (bulk_append(&b, &mo->act[i], err, errlen) != 0)
+            goto out;
+    for (size_t i = 0; i < b.n_actions; i++)
+        if (dl_write(d, &b, i, it, err, errlen) != 0)
+            goto out;
+    rc = 0;
+out:
+    bulk_free(&b);
+    return rc;
+}
+
 int dl_sync(deadletter *d, char *err, size_t errlen)
 {
     if (!d->dirty)

@@ -32,6 +32,9 @@ int dl_write(deadletter *d, const bulk *b, size_t i, const sink_item *it, char *
 int dl_write_row(deadletter *d, const row_event *ev, const char *reason, char *err, size_t errlen);
 /* A "kind":"entry" line: the raw Entry of `bad`, base64. */
 int dl_write_entry(deadletter *d, const decode_bad *bad, char *err, size_t errlen);
+/* Appends a line for each action of mo, which canal-es refused to send
+ * (e.g. an invalid index name) with *it as the error. */
+int dl_write_refused(deadletter *d, const map_out *mo, const sink_item *it, char *err, size_t errlen);
 int dl_sync(deadletter *d, char *err, size_t errlen);
 void dl_close(deadletter *d);
 const char *dl_path(const deadletter *d);

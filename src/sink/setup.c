@@ -88,12 +88,15 @@ sink_rc setup_ensure(sink *s, const cfg_table *rule, const char *index, int *cre
     *created = 0;
     if (rule->mapping == NULL)
         return SINK_OK;
-    char path[600], reason[400];
+    char path[3 * CFG_INDEX_MAX + 64], reason[400]; /* an index name, percent-encoded */
     long status = 0;
     const char *resp = NULL;
     size_t rlen = 0;
     /* index is what the actions name: the alias when set, else the index itself */
-    snprintf(path, sizeof path, "/%s", index);
+    if (sink_index_path(index, "", path, sizeof path) != 0) {
+        snprintf(err, errlen, "index %.300s: not a name for a URL path", index);
+        return SINK_FATAL;
+    }
     sink_rc rc = sink_request(s, "HEAD", path, NULL, 0, &status, &resp, &rlen, err, errlen);
     if (rc != SINK_OK || status == 200)
         return rc;
@@ -115,7 +118,11 @@ sink_rc setup_ensure(sink *s, const cfg_table *rule, const char *index, int *cre
     size_t blen = 0;
     if (setup_read(rule->mapping, &body, &blen, err, errlen) != 0)
         return SINK_FATAL;
-    snprintf(path, sizeof path, "/%s", target);
+    if (sink_index_path(target, "", path, sizeof path) != 0) {
+        ce_free(body);
+        snprintf(err, errlen, "index %.300s: not a name for a URL path", target);
+        return SINK_FATAL;
+    }
     rc = sink_request(s, "PUT", path, body, blen, &status, &resp, &rlen, err, errlen);
     ce_free(body);
     if (rc != SINK_OK)

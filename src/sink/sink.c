@@ -10,6 +10,7 @@
 
 #include <curl/curl.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,8 @@
 #define ZLIB_CONST
 #include <zlib.h>
 
-#define SINK_MAX_RESPONSE (256u << 20)
+#define SINK_MAX_RESPONSE ((size_t)256 << 20) /* one response, and all response buffers of the process */
+#define SINK_KEEP_RESPONSE ((size_t)64 << 10)  /* a larger response buffer is freed once it was read */
 #define SINK_MAX_GZIP ((size_t)1 << 30)
 #define SINK_URL_MAX (NODE_URL_MAX + 1024)
 #define SINK_SNIPPET 300 /* bytes of a response body quoted in a message */
@@ -46,7 +48,42 @@ struct sink {
     char base[NODE_URL_MAX];         /* its node's base URL, likewise */
     int (*abort_fn)(void *ud);
     void *abort_ud;
+    size_t resp_charged;             /* bytes of resp taken from the process' budget (>= resp.cap - 256) */
+    int resp_over;                   /* the write callback refused: 1 this response, 2 all together too large */
 };
+
+/* Bytes of response buffers allocated by all sinks of the process (the sum
+ * of their resp.cap), never above sink_resp_limit: `concurrency` sinks
+ * share one bound instead of multiplying it. */
+static _Atomic size_t sink_resp_total;
+static _Atomic size_t sink_resp_limit = SINK_MAX_RESPONSE;
+
+static int sink_budget_take(size_t n)
+{
+    size_t cur = atomic_load(&sink_resp_total);
+    do {
+        if (n > atomic_load(&sink_resp_limit) || cur > atomic_load(&sink_resp_limit) - n)
+            return -1;
+    } while (!atomic_compare_exchange_weak(&sink_resp_total, &cur, cur + n));
+    return 0;
+}
+
+static void sink_budget_give(size_t n) { atomic_fetch_sub(&sink_resp_total, n); }
+
+void sink_set_response_limit(size_t bytes) { atomic_store(&sink_resp_limit, bytes); }
+
+size_t sink_response_bytes(void) { return atomic_load(&sink_resp_total); }
+
+/* Frees a response buffer larger than SINK_KEEP_RESPONSE (its bytes go back
+ * to the budget); a small one is kept for the next request. */
+static void sink_resp_release(sink *s)
+{
+    if (s->resp.cap > SINK_KEEP_RESPONSE || s->resp_charged > SINK_KEEP_RESPONSE) {
+        sink_budget_give(s->resp_charged);
+        s->resp_charged = 0;
+        ce_buf_free(&s->resp);
+    }
+}
 
 /* One request, sent to whichever node sink_send picks. */
 typedef struct sink_req {
@@ -57,11 +94,28 @@ typedef struct sink_req {
     size_t len;
 } sink_req;
 
+/* Appends to s->resp, taking what the buffer grows by from the process'
+ * budget first; 0 (curl ends the transfer) when this response or all of
+ * them together would be too large. One byte more is kept for the NUL. */
 static size_t sink_write(char *ptr, size_t size, size_t nmemb, void *ud)
 {
-    ce_buf *b = ud;
+    sink *s = ud;
     size_t n = size * nmemb;
-    return ce_buf_append(b, ptr, n) == 0 ? n : 0;
+    size_t ncap = n < SIZE_MAX ? ce_buf_grow_size(&s->resp, n + 1) : SIZE_MAX;
+    if (ncap == SIZE_MAX) {
+        s->resp_over = 1;
+        return 0;
+    }
+    if (ncap > s->resp_charged) {
+        if (sink_budget_take(ncap - s->resp_charged) != 0) {
+            s->resp_over = 2;
+            return 0;
+        }
+        s->resp_charged = ncap; /* given back by sink_resp_release, even if the allocation fails */
+    }
+    if (ce_buf_reserve(&s->resp, n + 1) != 0) /* resp.cap becomes ncap */
+        return 0;
+    return ce_buf_append(&s->resp, ptr, n) == 0 ? n : 0;
 }
 
 static uint64_t sink_now_ms(void)
@@ -261,6 +315,7 @@ void sink_free(sink *s)
     ce_free(s->ca_file);
     ce_free(s->cert_file);
     ce_free(s->key_file);
+    sink_budget_give(s->resp_charged);
     ce_buf_free(&s->resp);
     ce_buf_free(&s->zbody);
     ce_free(s);
@@ -278,6 +333,8 @@ static void sink_copy(char *dst, size_t dlen, const yajl_val v)
 
 sink_item_class sink_classify_item(const char *op, int status, const char *type)
 {
+    if (status < 100 || status > 599)
+        return SINK_ITEM_RETRY; /* not an HTTP status: a broken node or proxy, not a verdict on the document */
     if (status >= 200 && status < 300)
         return SINK_ITEM_OK;
     if (status == 404 && strcmp(op, "delete") == 0)
@@ -291,7 +348,8 @@ sink_item_class sink_classify_item(const char *op, int status, const char *type)
     return SINK_ITEM_DEAD;
 }
 
-int sink_parse_response(const char *json, size_t len, sink_summary *sum, char *err, size_t errlen)
+/* sink_parse_response of copy[0, len) with copy[len] == '\0' (no copy made). */
+static int sink_parse_text(const char *copy, size_t len, sink_summary *sum, char *err, size_t errlen)
 {
     sink_item *keep_item = sum->item;
     size_t keep_cap = sum->item_cap;
@@ -300,12 +358,7 @@ int sink_parse_response(const char *json, size_t len, sink_summary *sum, char *e
     sum->item_cap = keep_cap;
     int rc = -1;
     char perr[256] = "";
-    char *copy = ce_strndup(json, len);
     yajl_val root = NULL;
-    if (copy == NULL) {
-        snprintf(err, errlen, "out of memory");
-        goto out;
-    }
     if (strlen(copy) != len) {
         snprintf(err, errlen, "NUL byte in response");
         goto out;
@@ -335,20 +388,29 @@ int sink_parse_response(const char *json, size_t len, sink_summary *sum, char *e
             snprintf(err, errlen, "item %zu has no integer status", i);
             goto out;
         }
-        long long status = YAJL_GET_INTEGER(st);
+        long long raw = YAJL_GET_INTEGER(st);
         static const char *idx_path[] = {"_index", NULL};
         static const char *id_path[] = {"_id", NULL};
         static const char *type_path[] = {"error", "type", NULL};
         static const char *reason_path[] = {"error", "reason", NULL};
-        char type[96];
-        sink_copy(type, sizeof type, yajl_tree_get(res, type_path, yajl_t_any));
-        sink_item_class cls = sink_classify_item(op, (int)status, type);
+        char type[96], reason[320];
+        int status = raw >= 100 && raw <= 599 ? (int)raw : 0;
+        if (status == 0) {
+            /* retried: say so rather than print a wrapped int or dead-letter a document the node never judged */
+            snprintf(type, sizeof type, "invalid_item_status");
+            snprintf(reason, sizeof reason,
+                     "item status %lld is not an HTTP status (100-599): a broken node or proxy; retried", raw);
+        } else {
+            sink_copy(type, sizeof type, yajl_tree_get(res, type_path, yajl_t_any));
+            sink_copy(reason, sizeof reason, yajl_tree_get(res, reason_path, yajl_t_any));
+        }
+        sink_item_class cls = sink_classify_item(op, status, type);
         if (sum->item != NULL && sum->items < sum->item_cap) {
             sink_item *si = &sum->item[sum->items];
             si->cls = cls;
-            si->status = (int)status;
+            si->status = status;
             memcpy(si->type, type, sizeof type);
-            sink_copy(si->reason, sizeof si->reason, yajl_tree_get(res, reason_path, yajl_t_any));
+            memcpy(si->reason, reason, sizeof reason);
         }
         sum->items++;
         if (cls == SINK_ITEM_OK) {
@@ -359,19 +421,75 @@ int sink_parse_response(const char *json, size_t len, sink_summary *sum, char *e
         sum->dead += cls == SINK_ITEM_DEAD;
         sum->fatal += cls == SINK_ITEM_FATAL;
         if (sum->failed++ == 0) {
-            sum->fail_status = (int)status;
+            sum->fail_status = status;
             sink_copy(sum->fail_index, sizeof sum->fail_index, yajl_tree_get(res, idx_path, yajl_t_any));
             sink_copy(sum->fail_id, sizeof sum->fail_id, yajl_tree_get(res, id_path, yajl_t_any));
             snprintf(sum->fail_type, sizeof sum->fail_type, "%s", type);
-            sink_copy(sum->fail_reason, sizeof sum->fail_reason, yajl_tree_get(res, reason_path, yajl_t_any));
+            snprintf(sum->fail_reason, sizeof sum->fail_reason, "%.*s", (int)sizeof sum->fail_reason - 1, reason);
         }
     }
     rc = 0;
 out:
     if (root)
         yajl_tree_free(root);
+    return rc;
+}
+
+int sink_parse_response(const char *json, size_t len, sink_summary *sum, char *err, size_t errlen)
+{
+    char *copy = ce_strndup(json, len);
+    if (copy == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = sink_parse_text(copy, len, sum, err, errlen);
     ce_free(copy);
     return rc;
+}
+
+int sink_path_segment(const char *name, char *out, size_t outlen)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+    if (outlen == 0)
+        return -1;
+    out[0] = '\0';
+    if (name[0] == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return -1;
+    for (const unsigned char *q = (const unsigned char *)name; *q; q++) {
+        int plain = (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') || *q == '-' ||
+                    *q == '.' || *q == '_' || *q == '~';
+        if (o + (plain ? 1 : 3) >= outlen) {
+            out[0] = '\0';
+            return -1;
+        }
+        if (plain) {
+            out[o++] = (char)*q;
+        } else {
+            out[o++] = '%';
+            out[o++] = hex[*q >> 4];
+            out[o++] = hex[*q & 15];
+        }
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+int sink_index_path(const char *index, const char *rest, char *out, size_t outlen)
+{
+    if (outlen < 2 || sink_path_segment(index, out + 1, outlen - 1) != 0) {
+        if (outlen > 0)
+            out[0] = '\0';
+        return -1;
+    }
+    out[0] = '/';
+    size_t n = strlen(out), r = strlen(rest);
+    if (r >= outlen - n) {
+        out[0] = '\0';
+        return -1;
+    }
+    memcpy(out + n, rest, r + 1);
+    return 0;
 }
 
 void sink_redact(char *msg, const char *secret)
@@ -557,7 +675,8 @@ static const char *sink_tls_hint(CURLcode cc)
 
 /* One attempt on node i. SINK_OK with *status and the body in s->resp;
  * SINK_RETRY on a transport error (*aborted when the abort callback ended
- * it); SINK_FATAL when the URL does not fit. */
+ * it or the response was too large: no other node is tried); SINK_FATAL
+ * when the URL does not fit. */
 static sink_rc sink_perform(sink *s, size_t i, const sink_req *rq, long *status, int *aborted, char *err,
                             size_t errlen)
 {
@@ -571,7 +690,9 @@ static sink_rc sink_perform(sink *s, size_t i, const sink_req *rq, long *status,
         snprintf(err, errlen, "%s %s: URL too long", rq->method, s->url);
         return SINK_FATAL;
     }
+    sink_resp_release(s);
     ce_buf_reset(&s->resp);
+    s->resp_over = 0;
     s->retry_after_ms = 0;
     CURL *c = s->curl;
     curl_easy_reset(c); /* keeps the connection cache: keep-alive survives */
@@ -589,7 +710,8 @@ static sink_rc sink_perform(sink *s, size_t i, const sink_req *rq, long *status,
     }
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, rq->headers);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &s->resp);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
+    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)SINK_MAX_RESPONSE); /* by Content-Length, early */
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, s->timeout_ms);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, s->timeout_ms < 5000 ? s->timeout_ms : 5000L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -617,6 +739,20 @@ static sink_rc sink_perform(sink *s, size_t i, const sink_req *rq, long *status,
     char cerr[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
     CURLcode cc = curl_easy_perform(c);
+    if ((cc == CURLE_WRITE_ERROR && s->resp_over) || cc == CURLE_FILESIZE_EXCEEDED) {
+        /* retried later, on this node: the node did nothing wrong */
+        *aborted = 1;
+        if (s->resp_over == 2)
+            snprintf(err, errlen,
+                     "%s %s: response not read: the responses in flight of all connections would need more than "
+                     "%zu MiB together (%zu MiB in use)",
+                     rq->method, s->url, atomic_load(&sink_resp_limit) >> 20, sink_response_bytes() >> 20);
+        else
+            snprintf(err, errlen, "%s %s: response not read: larger than %zu MiB", rq->method, s->url,
+                     SINK_MAX_RESPONSE >> 20);
+        sink_scrub(s, err);
+        return SINK_RETRY;
+    }
     if (cc != CURLE_OK) {
         *aborted = cc == CURLE_ABORTED_BY_CALLBACK;
         snprintf(err, errlen, "%s %s: %s%s", rq->method, s->url, cerr[0] ? cerr : curl_easy_strerror(cc),
@@ -760,8 +896,19 @@ static sink_rc sink_ready(sink *s, char *err, size_t errlen)
     return s->info.detected ? SINK_OK : sink_detect(s, err, errlen);
 }
 
+static sink_rc sink_bulk_once(sink *s, const void *body, size_t len, size_t actions, sink_summary *sum, char *err,
+                              size_t errlen);
+
 sink_rc sink_bulk(sink *s, const void *body, size_t len, size_t actions, sink_summary *sum, char *err,
                   size_t errlen)
+{
+    sink_rc rc = sink_bulk_once(s, body, len, actions, sum, err, errlen);
+    sink_resp_release(s); /* read: a large buffer goes back to the budget at once */
+    return rc;
+}
+
+static sink_rc sink_bulk_once(sink *s, const void *body, size_t len, size_t actions, sink_summary *sum, char *err,
+                              size_t errlen)
 {
     sum->items = sum->ok = sum->failed = sum->retry = sum->dead = sum->fatal = 0;
     sink_rc rc = sink_ready(s, err, errlen);
@@ -784,8 +931,11 @@ sink_rc sink_bulk(sink *s, const void *body, size_t len, size_t actions, sink_su
     if (status < 200 || status >= 300)
         return sink_bad_status(s, "POST", status, err, errlen);
     char perr[300];
-    if (sink_parse_response(s->resp.data ? (const char *)s->resp.data : "", s->resp.len, sum, perr,
-                            sizeof perr) != 0) {
+    if (ce_buf_terminate(&s->resp) != 0) { /* the write callback kept room for it */
+        snprintf(err, errlen, "POST %s: out of memory", s->url);
+        return SINK_RETRY;
+    }
+    if (sink_parse_text((const char *)s->resp.data, s->resp.len, sum, perr, sizeof perr) != 0) {
         snprintf(err, errlen, "POST %s: bad _bulk response: %s", s->url, perr);
         return SINK_RETRY;
     }
@@ -833,9 +983,8 @@ sink_rc sink_delete_all(sink *s, const char *index, long long *deleted, char *er
     static const char body[] = "{\"query\":{\"match_all\":{}}}";
     char path[1024];
     *deleted = 0;
-    int n = snprintf(path, sizeof path, "/%s/_delete_by_query?conflicts=proceed&refresh=true", index);
-    if (n < 0 || (size_t)n >= sizeof path) {
-        snprintf(err, errlen, "delete_by_query: URL too long for index %s", index);
+    if (sink_index_path(index, "/_delete_by_query?conflicts=proceed&refresh=true", path, sizeof path) != 0) {
+        snprintf(err, errlen, "delete_by_query: URL too long for index %.300s", index);
         return SINK_FATAL;
     }
     sink_rc rc = sink_ready(s, err, errlen);

@@ -10,8 +10,10 @@
  * fuzzed without a network.
  * Result classes: SINK_OK (every item applied; a delete of a missing
  * document counts as applied), SINK_RETRY (transport error, non-2xx status,
- * or any failed item), SINK_FATAL (401/403: credentials are wrong;
+ * any failed item, or a response the process has no room for: see
+ * sink_set_response_limit), SINK_FATAL (401/403: credentials are wrong;
  * an unsupported node version).
+ * Every index name put into a URL path goes through sink_index_path.
  * Messages name the node URL used (never a password or an API key). The
  * sink logs (component "sink") the detected version at INFO, a failover
  * and a node coming back at WARN/INFO, and verify = false at WARN. */
@@ -30,7 +32,7 @@ typedef enum {
 /* What to do with one bulk item. */
 typedef enum {
     SINK_ITEM_OK = 0,  /* applied; a delete of a missing doc; a version conflict (already newer) */
-    SINK_ITEM_RETRY,   /* 429, 5xx, cluster_block_exception: send this item again */
+    SINK_ITEM_RETRY,   /* 429, 5xx, cluster_block_exception, a status outside 100-599: send it again */
     SINK_ITEM_DEAD,    /* other 4xx (mapping, parsing): dead letter or halt */
     SINK_ITEM_FATAL,   /* 401/403: credentials */
 } sink_item_class;
@@ -133,6 +135,12 @@ sink_info sink_node_info(const sink *s);
 void sink_adopt_info(sink *s, const sink *from);
 /* The node URL of the last request, without user:password ("" before any). */
 const char *sink_last_url(const sink *s);
+/* Response buffers: all sinks of the process together hold at most this
+ * many bytes (default 256 MiB, also the limit of one response); a response
+ * that would need more is not read (SINK_RETRY, the node is not skipped).
+ * sink_response_bytes: what they hold now. For tests and the docs. */
+void sink_set_response_limit(size_t bytes);
+size_t sink_response_bytes(void);
 
 /* Pure helpers, exposed for the tests. */
 struct curl_slist;
@@ -150,5 +158,13 @@ struct curl_slist *sink_build_headers(const char *content_type, int gzip, const 
 int sink_gzip(const void *in, size_t len, struct ce_buf *out, char *err, size_t errlen);
 /* Replaces every occurrence of secret (4 bytes or more) in msg by "***". */
 void sink_redact(char *msg, const char *secret);
+/* name as one URL path segment: every byte but A-Z a-z 0-9 - . _ ~ is
+ * percent-encoded ("%" -> "%25", "*" -> "%2A"), so the node never reads a
+ * wildcard, a list or another path out of it. -1 (out "") when name is "",
+ * "." or ".." or the result does not fit. */
+int sink_path_segment(const char *name, char *out, size_t outlen);
+/* "/" + sink_path_segment(index) + rest ("" or starting with '/' or '?'):
+ * every path that names an index is built here. -1 as above. */
+int sink_index_path(const char *index, const char *rest, char *out, size_t outlen);
 
 #endif

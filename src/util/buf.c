@@ -12,16 +12,26 @@ void ce_buf_init(ce_buf *b, size_t max)
     b->max = max;
 }
 
+size_t ce_buf_grow_size(const ce_buf *b, size_t extra)
+{
+    if (extra > b->max || b->len > b->max - extra)
+        return SIZE_MAX;
+    size_t need = b->len + extra;
+    if (need <= b->cap)
+        return b->cap;
+    size_t ncap = b->cap ? b->cap : 256;
+    while (ncap < need)
+        ncap = ncap > b->max / 2 ? b->max : ncap * 2;
+    return ncap;
+}
+
 int ce_buf_reserve(ce_buf *b, size_t extra)
 {
     if (extra > b->max || b->len > b->max - extra)
         return -1;
-    size_t need = b->len + extra;
-    if (need <= b->cap)
+    if (b->len + extra <= b->cap)
         return 0;
-    size_t ncap = b->cap ? b->cap : 256;
-    while (ncap < need)
-        ncap = ncap > b->max / 2 ? b->max : ncap * 2;
+    size_t ncap = ce_buf_grow_size(b, extra);
     uint8_t *p = ce_realloc(b->data, ncap);
     if (p == NULL)
         return -1;

@@ -16,6 +16,10 @@ typedef struct ce_buf {
 
 void ce_buf_init(ce_buf *b, size_t max);
 int ce_buf_reserve(ce_buf *b, size_t extra);
+/* The capacity ce_buf_reserve(b, extra) would leave (b->cap when it fits
+ * already); SIZE_MAX when len + extra is beyond max. Lets a caller account for
+ * memory before it is allocated. */
+size_t ce_buf_grow_size(const ce_buf *b, size_t extra);
 int ce_buf_append(ce_buf *b, const void *p, size_t n);
 int ce_buf_append_str(ce_buf *b, const char *s);
 int ce_buf_putc(ce_buf *b, uint8_t c);

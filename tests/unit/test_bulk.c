@@ -496,6 +496,51 @@ static void test_id_empty_or_looks_hashed(void **state)
     expect_id(&rule_keys, &ev3, 1, "~sha256:" H_EMPTY, NULL);
 }
 
+/* A table name that makes the index template give an invalid index name: the
+ * actions are built (for the dead-letter file) but map_row says not to send
+ * them, naming table, template, config line, name, reason and binlog position.
+ * A `%` is valid (it is escaped in URL paths, not refused). */
+static void test_bad_index_name(void **state)
+{
+    (void)state;
+    static char tmpl[] = "{db}-{table}", pat[] = "shop\\..*";
+    cfg_table rule = {.pattern = pat, .index = tmpl, .line = 10};
+    const row_col after[] = {KEY("id", "1", "int(11)")};
+    row_event ev = mk_event(ROW_INSERT, (row_image)NO_IMG, (row_image)IMG(after));
+    map_out mo;
+    map_out_init(&mo);
+    char err[512] = "";
+    ev.table = "%2a";
+    assert_int_equal(map_row(&rule, &ev, &mo, err, sizeof err), MAP_OK);
+    assert_string_equal(mo.index, "shop-%2a");
+    ev.table = "My Table";
+    assert_int_equal(map_row(&rule, &ev, &mo, err, sizeof err), MAP_BAD_INDEX);
+    assert_string_equal(err, "binlog mysql-bin.000007:1234: table shop.My Table: index template '{db}-{table}' "
+                             "(config line 10) gives 'shop-my table', which is not a valid index name (contains a "
+                             "space): not sent");
+    assert_int_equal(mo.n, 1);
+    assert_string_equal(mo.act[0].index, "shop-my table");
+    ev.table = "a*b";
+    assert_int_equal(map_row(&rule, &ev, &mo, err, sizeof err), MAP_BAD_INDEX);
+    assert_non_null(strstr(err, "(contains '*')"));
+    ev.schema = "_x";
+    ev.table = "t";
+    static char only_db[] = "{db}";
+    rule.index = only_db;
+    assert_int_equal(map_row(&rule, &ev, &mo, err, sizeof err), MAP_BAD_INDEX);
+    assert_non_null(strstr(err, "(starts with '_')"));
+    /* longer than 255 bytes: the refused name is kept whole, never cut to a valid one */
+    static char many[] = "{table}{table}{table}{table}{table}";
+    static char t64[65];
+    memset(t64, 'a', 64);
+    rule.index = many;
+    ev.table = t64;
+    assert_int_equal(map_row(&rule, &ev, &mo, err, sizeof err), MAP_BAD_INDEX);
+    assert_non_null(strstr(err, "(is longer than 255 bytes)"));
+    assert_int_equal(strlen(mo.index), 320);
+    map_out_free(&mo);
+}
+
 /* A body cap: the action that does not fit is refused, the body left as it was. */
 static void test_body_cap(void **state)
 {
@@ -701,6 +746,7 @@ int main(void)
         cmocka_unit_test(test_missing_id_column),
         cmocka_unit_test(test_null_id_column),
         T(test_id_too_long),
+        cmocka_unit_test(test_bad_index_name),
         cmocka_unit_test(test_body_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -367,13 +367,85 @@ static void test_env_expansion(void **state)
     expect_error("[table shop.items]\nindex = ${CE_TEST_UNSET_VAR}\n",
                  "t.ini:2: environment variable CE_TEST_UNSET_VAR is not set", NULL);
     expect_error("[canal]\npassword = ${CE_TEST_HOST\n" MIN_TABLE, "t.ini:2: unterminated ${", NULL);
-    expect_error("[canal]\npassword = ${}\n" MIN_TABLE, "t.ini:2: bad variable name", NULL);
+    /* say what is wrong and how to write it */
+    expect_error("[canal]\npassword = ${}\n" MIN_TABLE,
+                 "t.ini:2: no variable name in ${...}: write ${NAME} with NAME an environment variable (a literal $ "
+                 "is written $$)",
+                 NULL);
+    expect_error("[canal]\npassword = ${ }\n" MIN_TABLE, "t.ini:2: no variable name in ${...}: write ${NAME}", NULL);
+    expect_error("[canal]\npassword = ${${HOME}}\n" MIN_TABLE,
+                 "t.ini:2: ${ inside ${...}: variables cannot be nested; write ${NAME} with NAME an environment "
+                 "variable (a literal $ is written $$)",
+                 NULL);
+    expect_error("[canal]\npassword = x${${HOME}\n" MIN_TABLE, "t.ini:2: ${ inside ${...}: variables cannot be nested",
+                 NULL);
+    expect_error("[canal]\npassword = ${A B}\n" MIN_TABLE,
+                 "t.ini:2: '${A B}': 'A B' is not an environment variable name (no $, =, {, spaces or tabs; a "
+                 "literal $ is written $$)",
+                 NULL);
+    expect_error("[canal]\npassword = ${A=B}\n" MIN_TABLE, "t.ini:2: '${A=B}': 'A=B' is not an environment", NULL);
+    expect_error("[canal]\npassword = ab${\n" MIN_TABLE,
+                 "t.ini:2: unterminated ${ in value: write ${NAME} (a literal $ is written $$)", NULL);
     /* an expanded value is checked like a written one */
     assert_int_equal(setenv("CE_TEST_BATCH", "many", 1), 0);
     expect_error("[canal]\nbatch_size = ${CE_TEST_BATCH}\n" MIN_TABLE, "t.ini:2: [canal] batch_size: 'many'", NULL);
     unsetenv("CE_TEST_PASSWORD");
     unsetenv("CE_TEST_HOST");
     unsetenv("CE_TEST_BATCH");
+}
+
+/* Why a rendered index name is refused, and cfg_index_check for one table. */
+static void test_index_name_problem(void **state)
+{
+    (void)state;
+    char buf[64];
+    assert_null(cfg_index_name_problem("shop-%2a", buf, sizeof buf)); /* '%' is valid: escaped in paths */
+    assert_null(cfg_index_name_problem(".hidden", buf, sizeof buf));
+    assert_null(cfg_index_name_problem("caf\xc3\xa9", buf, sizeof buf));
+    assert_string_equal(cfg_index_name_problem("", buf, sizeof buf), "is empty");
+    assert_string_equal(cfg_index_name_problem("a b", buf, sizeof buf), "contains a space");
+    assert_string_equal(cfg_index_name_problem("shop-*", buf, sizeof buf), "contains '*'");
+    assert_string_equal(cfg_index_name_problem("a,b", buf, sizeof buf), "contains ','");
+    assert_string_equal(cfg_index_name_problem("a#b", buf, sizeof buf), "contains '#'");
+    assert_string_equal(cfg_index_name_problem("a\\b", buf, sizeof buf), "contains '\\'");
+    assert_string_equal(cfg_index_name_problem("a/b", buf, sizeof buf), "contains '/'");
+    assert_string_equal(cfg_index_name_problem("a?b", buf, sizeof buf), "contains '?'");
+    assert_string_equal(cfg_index_name_problem("a\"b", buf, sizeof buf), "contains '\"'");
+    assert_string_equal(cfg_index_name_problem("a<b", buf, sizeof buf), "contains '<'");
+    assert_string_equal(cfg_index_name_problem("a>b", buf, sizeof buf), "contains '>'");
+    assert_string_equal(cfg_index_name_problem("a|b", buf, sizeof buf), "contains '|'");
+    assert_string_equal(cfg_index_name_problem("a:b", buf, sizeof buf), "contains ':'");
+    assert_string_equal(cfg_index_name_problem("a\tb", buf, sizeof buf), "contains the control character 0x09");
+    assert_string_equal(cfg_index_name_problem("Shop", buf, sizeof buf), "has upper case");
+    assert_string_equal(cfg_index_name_problem("-a", buf, sizeof buf), "starts with '-'");
+    assert_string_equal(cfg_index_name_problem("_a", buf, sizeof buf), "starts with '_'");
+    assert_string_equal(cfg_index_name_problem("+a", buf, sizeof buf), "starts with '+'");
+    assert_string_equal(cfg_index_name_problem(".", buf, sizeof buf), "is '.' or '..'");
+    assert_string_equal(cfg_index_name_problem("..", buf, sizeof buf), "is '.' or '..'");
+    char n[300];
+    memset(n, 'a', sizeof n);
+    n[255] = '\0';
+    assert_null(cfg_index_name_problem(n, buf, sizeof buf));
+    n[255] = 'a';
+    n[256] = '\0';
+    assert_string_equal(cfg_index_name_problem(n, buf, sizeof buf), "is longer than 255 bytes");
+
+    cfg c;
+    load_ok("[table /shop\\..*/]\nindex = {db}-{table}\n", &c);
+    const cfg_table *t = cfg_find_table(&c, "shop", "My Table");
+    assert_non_null(t);
+    char idx[CFG_INDEX_MAX + 1], why[64];
+    assert_int_equal(cfg_index_check(t, "shop", "%2a", idx, sizeof idx, why, sizeof why), 0);
+    assert_string_equal(idx, "shop-%2a");
+    assert_int_equal(cfg_index_check(t, "shop", "My Table", idx, sizeof idx, why, sizeof why), -1);
+    assert_string_equal(idx, "shop-my table"); /* upper case is lowered; the space stays */
+    assert_string_equal(why, "contains a space");
+    assert_int_equal(cfg_index_for(t, "shop", "a*", idx, sizeof idx), -1);
+    /* too long for the buffer: what fits, and why */
+    assert_int_equal(cfg_index_check(t, "shop", n, idx, 100, why, sizeof why), -1);
+    assert_int_equal(strlen(idx), 99);
+    assert_string_equal(why, "is longer than 255 bytes");
+    cfg_free(&c);
 }
 
 static void test_comments_and_empty(void **state)
@@ -861,6 +933,7 @@ int main(void)
         cmocka_unit_test(test_no_table),
         cmocka_unit_test(test_cross_field),
         cmocka_unit_test(test_env_expansion),
+        cmocka_unit_test(test_index_name_problem),
         cmocka_unit_test(test_comments_and_empty),
         cmocka_unit_test(test_crlf_and_bom),
         cmocka_unit_test(test_long_line),

@@ -598,6 +598,52 @@ static void test_unreplayable_lines(void **state)
     BAD("{\"kind\":{\"a\":\"row\"},\"x\":\"y\"}", "no \"action\" member");
 }
 
+/* A row canal-es refused to send (its index name is invalid): the dead-letter
+ * line names the error and table and replays as the action it stands for. */
+static void test_refused_row_dead_letter(void **state)
+{
+    (void)state;
+    static char tmpl[] = "{db}-{table}";
+    cfg_table rule = {.db = db_shop, .table = tbl_items, .index = tmpl, .line = 4};
+    const row_col cols[] = {{.name = "id", .value = "9", .value_len = 1, .mysql_type = "int(11)", .is_key = true}};
+    row_image img = {.cols = cols, .n = 1}, none = {.cols = NULL, .n = 0};
+    row_event ev = {.schema = "shop", .table = "my table", .op = ROW_INSERT, .before = none, .after = img,
+                    .logfile = "mysql-bin.000003", .offset = 777, .execute_time = 1714557600000LL, .gtid = ""};
+    map_out mo;
+    map_out_init(&mo);
+    char err[512] = "", reason[512] = "";
+    assert_int_equal(map_row(&rule, &ev, &mo, reason, sizeof reason), MAP_BAD_INDEX);
+    char path[] = "/tmp/test_replay_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    deadletter *d = dl_open(path, err, sizeof err);
+    assert_non_null(d);
+    sink_item it = {.cls = SINK_ITEM_DEAD, .status = 400, .type = "invalid_index_name_exception"};
+    snprintf(it.reason, sizeof it.reason, "%.*s", (int)sizeof it.reason - 1, reason);
+    assert_int_equal(dl_write_refused(d, &mo, &it, err, sizeof err), 0);
+    assert_int_equal(dl_sync(d, err, sizeof err), 0);
+    dl_close(d);
+    map_out_free(&mo);
+    static char text[1 << 14];
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    unlink(path);
+    text[n] = '\0';
+    assert_non_null(strstr(text, "\"status\":400,\"error\":{\"type\":\"invalid_index_name_exception\",\"reason\":"
+                                 "\"binlog mysql-bin.000003:777: table shop.my table: index template"));
+    assert_non_null(strstr(text, "\"table\":\"shop.my table\",\"binlog\":{\"file\":\"mysql-bin.000003\",\"offset\":777}"));
+    ce_buf out;
+    ce_buf_init(&out, 1 << 20);
+    replay_entry e;
+    assert_int_equal(replay_line_to_ndjson(text, n - 1, &out, &e, err, sizeof err), 0);
+    assert_string_equal(e.index, "shop-my table");
+    assert_string_equal(e.id, "9");
+    ce_buf_free(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -614,6 +660,7 @@ int main(void)
         cmocka_unit_test(test_summary),
         cmocka_unit_test(test_round_trip_dead_letter_writer),
         cmocka_unit_test(test_unreplayable_lines),
+        cmocka_unit_test(test_refused_row_dead_letter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

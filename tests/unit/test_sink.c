@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 #include <zlib.h>
 
+#include "config.h"
 #include "sink/node.h"
 #include "sink/sink.h"
 #include "util/buf.h"
@@ -190,6 +191,92 @@ static void test_item_classes(void **state)
     assert_string_equal(items[1].reason, "failed to parse field [qty]");
     assert_int_equal(items[2].cls, SINK_ITEM_RETRY);
     assert_int_equal(items[3].cls, SINK_ITEM_OK);
+}
+
+/* An item status outside 100-599 (here 2^31, which an int cast printed as
+ * -2147483648) is a broken node or proxy: retried, never dead-lettered, and
+ * the message shows the number as sent. */
+static void test_item_status_out_of_range(void **state)
+{
+    (void)state;
+    assert_int_equal(sink_classify_item("index", 0, ""), SINK_ITEM_RETRY);
+    assert_int_equal(sink_classify_item("index", 99, ""), SINK_ITEM_RETRY);
+    assert_int_equal(sink_classify_item("index", 600, "mapper_parsing_exception"), SINK_ITEM_RETRY);
+    assert_int_equal(sink_classify_item("index", -400, ""), SINK_ITEM_RETRY);
+    assert_int_equal(sink_classify_item("index", 599, ""), SINK_ITEM_RETRY);
+    assert_int_equal(sink_classify_item("index", 100, ""), SINK_ITEM_DEAD);
+    static const char resp[] =
+        "{\"took\":1,\"errors\":true,\"items\":["
+        "{\"index\":{\"_index\":\"p\",\"_id\":\"1\",\"status\":2147483648,\"error\":{\"type\":\"x\","
+        "\"reason\":\"y\"}}},"
+        "{\"index\":{\"_index\":\"p\",\"_id\":\"2\",\"status\":-7}},"
+        "{\"index\":{\"_index\":\"p\",\"_id\":\"3\",\"status\":4294967497}}]}"; /* 2^32 + 201 */
+    sink_item items[3];
+    sink_summary sum = {.item = items, .item_cap = 3};
+    char err[256] = "";
+    assert_int_equal(sink_parse_response(resp, sizeof resp - 1, &sum, err, sizeof err), 0);
+    assert_int_equal(sum.items, 3);
+    assert_int_equal(sum.ok, 0);
+    assert_int_equal(sum.retry, 3);
+    assert_int_equal(sum.dead, 0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(items[i].cls, SINK_ITEM_RETRY);
+        assert_int_equal(items[i].status, 0);
+        assert_string_equal(items[i].type, "invalid_item_status");
+    }
+    assert_string_equal(items[0].reason,
+                        "item status 2147483648 is not an HTTP status (100-599): a broken node or proxy; retried");
+    assert_non_null(strstr(items[1].reason, "item status -7 is not"));
+    assert_non_null(strstr(items[2].reason, "item status 4294967497 is not"));
+    assert_int_equal(sum.fail_status, 0);
+    assert_non_null(strstr(sum.fail_reason, "2147483648"));
+    assert_null(strstr(sum.fail_reason, "-2147483648"));
+}
+
+/* Index names in URL paths: one segment, percent-encoded, so "%2a" reaches
+ * the node as "%2a" (not the wildcard "*"), and no name can add a path. */
+static void test_path_segment(void **state)
+{
+    (void)state;
+    char out[64];
+    assert_int_equal(sink_path_segment("shop-%2a", out, sizeof out), 0);
+    assert_string_equal(out, "shop-%252a");
+    assert_int_equal(sink_path_segment("orders.v1_a~b-2", out, sizeof out), 0);
+    assert_string_equal(out, "orders.v1_a~b-2"); /* unreserved bytes stay */
+    assert_int_equal(sink_path_segment("a*b,c/d?e#f g\\h:i\"", out, sizeof out), 0);
+    assert_string_equal(out, "a%2Ab%2Cc%2Fd%3Fe%23f%20g%5Ch%3Ai%22");
+    assert_int_equal(sink_path_segment("_all", out, sizeof out), 0);
+    assert_string_equal(out, "_all");
+    assert_int_equal(sink_path_segment("\xc3\xa9\x01", out, sizeof out), 0);
+    assert_string_equal(out, "%C3%A9%01");
+    assert_int_equal(sink_path_segment("", out, sizeof out), -1);
+    assert_int_equal(sink_path_segment(".", out, sizeof out), -1);
+    assert_int_equal(sink_path_segment("..", out, sizeof out), -1);
+    assert_string_equal(out, "");
+    /* exactly fitting, and one byte short */
+    assert_int_equal(sink_path_segment("%%", out, 7), 0);
+    assert_string_equal(out, "%25%25");
+    assert_int_equal(sink_path_segment("%%", out, 6), -1);
+    assert_string_equal(out, "");
+    assert_int_equal(sink_path_segment("abc", out, 3), -1);
+    assert_int_equal(sink_path_segment("abc", out, 0), -1);
+
+    char path[3 * CFG_INDEX_MAX + 64];
+    assert_int_equal(sink_index_path("shop-%2a", "/_delete_by_query?conflicts=proceed", path, sizeof path), 0);
+    assert_string_equal(path, "/shop-%252a/_delete_by_query?conflicts=proceed");
+    assert_int_equal(sink_index_path("a b", "", path, sizeof path), 0);
+    assert_string_equal(path, "/a%20b");
+    assert_int_equal(sink_index_path("..", "/_doc/1", path, sizeof path), -1);
+    assert_string_equal(path, "");
+    assert_int_equal(sink_index_path("abc", "/x", path, 7), 0);
+    assert_string_equal(path, "/abc/x");
+    assert_int_equal(sink_index_path("abc", "/xy", path, 7), -1);
+    /* the longest valid name, every byte escaped, fits the buffers the callers use */
+    char longest[CFG_INDEX_MAX + 1];
+    memset(longest, '%', CFG_INDEX_MAX);
+    longest[CFG_INDEX_MAX] = '\0';
+    assert_int_equal(sink_index_path(longest, "", path, sizeof path), 0);
+    assert_int_equal(strlen(path), 1 + 3 * CFG_INDEX_MAX);
 }
 
 static void test_empty_items(void **state)
@@ -583,6 +670,8 @@ int main(void)
         cmocka_unit_test(test_429_item_failed),
         cmocka_unit_test(test_long_reason_truncated),
         cmocka_unit_test(test_item_classes),
+        cmocka_unit_test(test_item_status_out_of_range),
+        cmocka_unit_test(test_path_segment),
         cmocka_unit_test(test_empty_items),
         cmocka_unit_test(test_not_a_bulk_response),
         cmocka_unit_test(test_url_list),
