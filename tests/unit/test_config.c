@@ -691,7 +691,8 @@ static void test_table_rule_errors(void **state)
     expect_error("[table a.b]\nindex = x\nrouting = a b\n", "t.ini:3: [table a.b] routing: 'a b' is not a column name",
                  NULL);
     expect_error("[table a.b]\nindex = x\nmapping = /nonexistent/m.json\n",
-                 "t.ini:3: [table a.b] mapping: cannot read /nonexistent/m.json: No such file or directory", NULL);
+                 "t.ini:3: [table a.b] mapping: '/nonexistent/m.json' is not auto or dynamic, and cannot be read as a file: "
+                 "No such file or directory", NULL);
     expect_error("[table a.b]\nindex = x\nid_separator = 12345678901234567\n", "t.ini:3: [table a.b] id_separator", NULL);
     char bad[] = "/tmp/canal-es-test-badmap-XXXXXX";
     int fd = mkstemp(bad);
