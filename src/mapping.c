@@ -390,6 +390,132 @@ int mapping_suggest(const cfg_table *rule, const row_image *img, const mapping_c
     return rc;
 }
 
+/* Integer field types by range; -1 when not one. */
+static int mapping_int_rank(const char *type)
+{
+    static const char *const ranks[] = {"byte", "short", "integer", "long", NULL};
+    for (int i = 0; ranks[i]; i++)
+        if (strcmp(type, ranks[i]) == 0)
+            return i;
+    return -1;
+}
+
+static bool mapping_is_string_type(const char *type)
+{
+    static const char *const names[] = {"keyword", "text", "wildcard", "match_only_text", "search_as_you_type",
+                                        "constant_keyword", NULL};
+    return mapping_is(type, names);
+}
+
+/* The format (a||b||...) has one of names. */
+static bool mapping_format_has(const char *format, const char *const *names)
+{
+    char one[128];
+    for (const char *q = format; *q;) {
+        const char *e = strstr(q, "||");
+        size_t n = e ? (size_t)(e - q) : strlen(q);
+        snprintf(one, sizeof one, "%.*s", (int)(n < sizeof one ? n : sizeof one - 1), q);
+        if (mapping_is(one, names))
+            return true;
+        q += n + (e ? 2 : 0);
+    }
+    return false;
+}
+
+const char *mapping_field_problem(const cfg_table *rule, const char *column, const char *mysql_type, const char *type,
+                                  const char *format, double scaling_factor, char *out, size_t outlen)
+{
+    const mapping_caps all = {.unsigned_long = true, .flat = "flat_object"};
+    mapping_ftype d = mapping_field_type(rule, column, mysql_type, &all);
+    if (d.type == NULL || type == NULL)
+        return NULL;
+    char want[96];
+    mapping_type_text(&d, want, sizeof want);
+    const char *mt = mysql_type ? mysql_type : "?";
+    int have_rank = mapping_int_rank(type);
+    bool have_num = have_rank >= 0 || strcmp(type, "unsigned_long") == 0 || strcmp(type, "double") == 0 ||
+                    strcmp(type, "float") == 0 || strcmp(type, "half_float") == 0 ||
+                    strcmp(type, "scaled_float") == 0;
+    bool have_str = mapping_is_string_type(type);
+    int want_rank = mapping_int_rank(d.type);
+    bool want_ulong = strcmp(d.type, "unsigned_long") == 0;
+    if (want_rank >= 0 || want_ulong) {
+        if (have_str || strcmp(type, "double") == 0 || strcmp(type, "float") == 0 || strcmp(type, "scaled_float") == 0)
+            return NULL;
+        if (strcmp(type, "unsigned_long") == 0) {
+            if (want_ulong || (mysql_type && strstr(mysql_type, "unsigned")) || strncmp(mt, "bit", 3) == 0)
+                return NULL;
+            snprintf(out, outlen, "unsigned_long cannot hold the negative values of %s (fix: %s)", mt, want);
+            return out;
+        }
+        if (have_rank >= 0 && (want_ulong || have_rank < want_rank)) {
+            snprintf(out, outlen, "%s cannot hold every value of %s, e.g. %s (fix: %s%s)", type, mt,
+                     want_ulong ? "18446744073709551615" : want_rank == 3 ? "4294967295" : "2147483647", want,
+                     want_ulong ? ", or keyword where the node has no unsigned_long" : "");
+            return out;
+        }
+        if (have_rank >= 0)
+            return NULL;
+    } else if (strcmp(d.type, "scaled_float") == 0 || strcmp(d.type, "double") == 0 ||
+               strcmp(d.type, "float") == 0) {
+        if (have_str || strcmp(type, "double") == 0 || strcmp(type, "float") == 0)
+            return NULL;
+        if (strcmp(type, "scaled_float") == 0) {
+            double need = 1;
+            for (int i = 0; i < d.scale; i++)
+                need *= 10;
+            if (d.scale < 0 || scaling_factor <= 0 || scaling_factor >= need * 0.999)
+                return NULL;
+            snprintf(out, outlen, "scaling_factor %g rounds the %d decimals of %s (fix: %s)", scaling_factor,
+                     d.scale, mt, want);
+            return out;
+        }
+        if (have_num) {
+            snprintf(out, outlen, "%s drops the fraction of %s values (fix: %s)", type, mt, want);
+            return out;
+        }
+    } else if (strcmp(d.type, "date") == 0) {
+        static const char *const any[] = {"strict_date_optional_time", "date_optional_time",
+                                          "strict_date_optional_time_nanos", NULL};
+        static const char *const date_only[] = {"strict_date", "date", "yyyy-MM-dd", "strict_date_optional_time",
+                                                "date_optional_time", "strict_date_optional_time_nanos", NULL};
+        char base[32];
+        mapping_base(mt, base, sizeof base);
+        bool is_date = strcmp(base, "date") == 0;
+        if (have_str)
+            return NULL;
+        if (strcmp(type, "date") == 0 || strcmp(type, "date_nanos") == 0) {
+            if (strcmp(type, "date_nanos") == 0) {
+                snprintf(out, outlen, "date_nanos cannot hold %s values before 1970 (fix: date, format %s)", mt,
+                         MAPPING_DATE_FORMAT);
+                return out;
+            }
+            if (format == NULL || mapping_format_has(format, is_date ? date_only : any))
+                return NULL;
+            snprintf(out, outlen,
+                     "format %s does not accept what canal-es sends for %s (e.g. %s, with the configured offset "
+                     "when timezone is set) (fix: format %s)",
+                     format, mt, is_date ? "2024-02-29" : "2024-02-29T23:59:59.123456", MAPPING_DATE_FORMAT);
+            return out;
+        }
+    } else if (strcmp(d.type, "object") == 0 || strcmp(d.type, "flat_object") == 0) {
+        static const char *const objs[] = {"object", "nested", "flat_object", "flattened", NULL};
+        if (mapping_is(type, objs))
+            return NULL;
+    } else if (strcmp(d.type, "binary") == 0) {
+        if (have_str || strcmp(type, "binary") == 0)
+            return NULL;
+    } else if (strcmp(d.type, "boolean") == 0) {
+        if (have_str || strcmp(type, "boolean") == 0)
+            return NULL;
+    } else { /* strings: text, keyword */
+        if (have_str)
+            return NULL;
+    }
+    snprintf(out, outlen, "%s cannot hold the %s values canal-es sends for %s (fix: %s)", type, d.type, mt, want);
+    return out;
+}
+
 typedef struct mapping_find {
     const char *db;
     const char *table;

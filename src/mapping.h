@@ -66,6 +66,12 @@ int mapping_write(const cfg_table *rule, const mapping_col *cols, size_t n, int 
 /* mapping_columns + mapping_write: the body `mapping = auto` creates an
  * index with, and what `canal-es mapping` prints (MAPPING_PRETTY). */
 int mapping_suggest(const cfg_table *rule, const row_image *img, const mapping_caps *caps, int flags, ce_buf *out);
+/* NULL when an existing field of node `type` (date `format` or NULL,
+ * scaled_float `scaling_factor` or 0) holds every value canal-es sends for
+ * a column of mysql_type under the rule; else the problem and its fix in
+ * out (returned). For check-config. */
+const char *mapping_field_problem(const cfg_table *rule, const char *column, const char *mysql_type, const char *type,
+                                  const char *format, double scaling_factor, char *out, size_t outlen);
 /* The whole command: argv[1] is "mapping". Returns the exit code. */
 int mapping_main(int argc, char **argv);
 
