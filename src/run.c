@@ -644,9 +644,10 @@ static int run_ensure_index(run_ctx *r, const cfg_table *rule, const char *index
         if (run_abandoned(r))
             return RUN_STOPPED;
         int created = 0;
+        uint64_t t0 = run_now_us();
         sink_rc sr = auto_map ? automap_ensure(r->am, r->sink, rule, index, ev, &created, r->err, sizeof r->err)
                               : setup_ensure(r->sink, rule, index, NULL, 0, &created, r->err, sizeof r->err);
-        CE_STAT_ADD(r->st, bulk_requests, 1);
+        run_observe(r, t0, sr); /* counted as one request, in the histogram too */
         if (sr == SINK_OK) {
             const char *from = auto_map ? "the column types of" : "mapping file";
             const char *what = auto_map ? "" : rule->mapping;
