@@ -70,7 +70,7 @@ typedef struct run_ctx {
     uint64_t noted_rows[RUN_MAX_NOTED];     /* rows skipped per noted table */
     uint64_t noted_reported[RUN_MAX_NOTED]; /* ... as of the last stats line */
     size_t n_noted;
-    char *ensured[RUN_MAX_NOTED]; /* indexes checked or created from a mapping file; "index db.table" for auto */
+    char *ensured[RUN_MAX_NOTED]; /* indexes checked or created from a mapping file; "index db.table/ncols" for auto */
     size_t n_ensured;
     automap *am;                  /* mapping = auto state; NULL until needed */
     char err[1024];
@@ -620,15 +620,17 @@ static int run_flush(run_ctx *r)
 
 /* Creates the index from the rule's mapping file (mapping = FILE), or from
  * the mapping derived from the row's column types (mapping = auto: once per
- * index and table), before its first action; retried like a bulk request. */
+ * index, table and column count), before its first action; retried like a
+ * bulk request. */
 static int run_ensure_index(run_ctx *r, const cfg_table *rule, const char *index, const row_event *ev)
 {
     bool auto_map = rule->mapping_mode == CFG_MAPPING_AUTO;
     if (rule->mapping == NULL && !auto_map)
         return RUN_DONE;
     char key[CFG_INDEX_MAX + 600];
-    if (auto_map)
-        snprintf(key, sizeof key, "%s %s.%s", index, ev->schema, ev->table);
+    if (auto_map) /* with the column count: a column added later (ALTER TABLE) is mapped too */
+        snprintf(key, sizeof key, "%s %s.%s/%zu", index, ev->schema, ev->table,
+                 ev->after.n > 0 ? ev->after.n : ev->before.n);
     else
         snprintf(key, sizeof key, "%s", index);
     for (size_t i = 0; i < r->n_ensured; i++)

@@ -345,8 +345,8 @@ sink_rc automap_ensure(automap *am, sink *s, const cfg_table *rule, const char *
                        int *created, char *err, size_t errlen)
 {
     *created = 0;
-    char table[600];
-    snprintf(table, sizeof table, "%s.%s", ev->schema, ev->table);
+    char table[600]; /* with the column count: after an ALTER TABLE the table's new columns are added */
+    snprintf(table, sizeof table, "%s.%s/%zu", ev->schema, ev->table, ev->after.n > 0 ? ev->after.n : ev->before.n);
     am_index *x = automap_find(am, index);
     if (x != NULL && automap_has_table(x, table))
         return SINK_OK;
@@ -417,10 +417,11 @@ sink_rc automap_ensure(automap *am, sink *s, const cfg_table *rule, const char *
             goto out;
         }
         if (status < 200 || status >= 300) /* a field added meanwhile with another type: the node keeps its own */
-            ce_log(CE_LOG_WARN, "sink", "PUT %s%s (fields of %s): HTTP %ld: %.300s; the node guesses those fields",
-                   sink_base_url(s), path, table, status, resp ? resp : "");
+            ce_log(CE_LOG_WARN, "sink", "PUT %s%s (fields of %s.%s): HTTP %ld: %.300s; the node guesses those fields",
+                   sink_base_url(s), path, ev->schema, ev->table, status, resp ? resp : "");
         else
-            ce_log(CE_LOG_INFO, "sink", "index %s: added %zu field(s) of %s to its mapping", index, n_fresh, table);
+            ce_log(CE_LOG_INFO, "sink", "index %s: added %zu field(s) of %s.%s to its mapping", index, n_fresh,
+                   ev->schema, ev->table);
     }
     for (size_t i = 0; i < n_fresh; i++) {
         const mapping_col *c = &fresh[i];

@@ -4,8 +4,9 @@
  * mapping.c derives from the column types of that table's first row event.
  * An index canal-es created so (its mappings' _meta holds
  * MAPPING_META_KEY) gets the fields of a later table of the same index
- * added (PUT _mapping); a field a later table would need with another type
- * is logged once, with both types. Any other existing index is never
+ * added (PUT _mapping), and so do columns a table gains later (ALTER TABLE:
+ * a change with another column count); a field a later table would need
+ * with another type is logged once, with both types. Any other existing index is never
  * changed. What the node offers (unsigned_long, flat_object / flattened)
  * is probed once per automap. The automap owns its copies of names. */
 #ifndef CE_SINK_AUTOMAP_H

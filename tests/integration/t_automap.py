@@ -59,7 +59,7 @@ def test_automap_every_type_default_config():
                 "d2": "scaled_float", "f": "float", "dbl": "double", "b1": "byte", "b64": ulong, "y": "short",
                 "dt": "date", "dtm": "date", "ts": "date", "tm": "keyword", "c": "text", "vc": "text",
                 "tx": "text", "e": "keyword", "st": "keyword", "bin": "binary", "vb": "binary",
-                "bl": "text", "bt": "binary", "j": "flat_object" if is_opensearch() else "object"}
+                "bl": "text", "bt": "binary", "j": "flat_object" if is_opensearch() else "flattened"}
         types = {k: v.get("type", "object") for k, v in props.items()}
         check(all(types.get(k) == v for k, v in want.items()),
               f"derived types: {[(k, types.get(k), v) for k, v in want.items() if types.get(k) != v]}")
@@ -121,7 +121,7 @@ SHARD_C = """CREATE TABLE `{db}`.`{t}` (
 
 def test_automap_regex_tables_share_one_index():
     """[table /DB\\.autoshard_[ab]/] into one index: the first table creates it, the second adds its own
-    columns (the mapping is the union); a restart keeps extending the index it created."""
+    columns (the mapping is the union); a column added by ALTER TABLE is added with its derived type."""
     index = "auto-shards"
     delete_index(index)
     for t, ddl in (("autoshard_a", SHARD_A), ("autoshard_b", SHARD_B)):
@@ -142,6 +142,13 @@ def test_automap_regex_tables_share_one_index():
         _, m = http("GET", f"/{index}/_mapping")
         check(next(iter(m.values()))["mappings"]["_meta"] == {"canal_es_mapping": "auto"}, f"_meta: {m}")
         check(f"added 1 field(s) of {DB}.autoshard_b" in es.log_text(), "extension logged: " + es.tail())
+        # a column added later is mapped from its type as well
+        sql(f"ALTER TABLE `{DB}`.`autoshard_a` ADD COLUMN extra DECIMAL(6,2);"
+            f"INSERT INTO `{DB}`.`autoshard_a` VALUES (2, 3.50, 1, 'z', 12.25);")
+        poll(lambda: len(index_docs(index)) == 3 or not es.alive(), 60, "the third document")
+        extra = props_of(index).get("extra", {})
+        check(extra.get("type") == "scaled_float" and extra.get("scaling_factor") == 100.0,
+              f"the added column: {extra}")
     except BaseException:
         es.stop()
         raise
@@ -249,7 +256,7 @@ def test_automap_mapping_command_prints_what_auto_creates():
             m["properties"]["doc"].pop("properties", None)
             m["properties"]["doc"].pop("type", None)
         check(got == want, f"auto created {json.dumps(got)}\nmapping printed {json.dumps(want)}")
-        flat = "flat_object" if is_opensearch() else "object"
+        flat = "flat_object" if is_opensearch() else "flattened"
         check(got["_routing"] == {"required": True} and got["properties"]["meta"]["type"] == flat
               and got["properties"]["deleted"]["type"] == "boolean" and "gone" not in got["properties"],
               f"rule shapes the mapping: {got}")
