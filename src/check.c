@@ -33,7 +33,7 @@ typedef struct check_ctx {
     const cfg *c;
     check_seen seen[CHECK_PEEK_TABLES];
     size_t n_seen;
-    int peeked; /* 1 when the waiting batches were read */
+    int peek;   /* --peek: read the waiting batches for the column types */
 } check_ctx;
 
 static void check_seen_free(check_seen *t)
@@ -107,7 +107,6 @@ static void check_peek(check_ctx *k, canal_client *cc)
                 break;
         canal_messages_free(m);
     }
-    k->peeked = 1;
     decode_free(&dec);
 }
 
@@ -133,7 +132,7 @@ static void check_canal(check_ctx *k, const cfg *c)
     char err[1024];
     canal_opts co;
     run_canal_opts(c, &co);
-    co.fetch_timeout_ms = 1000; /* the peek at waiting changes stops after 1 s without one */
+    co.fetch_timeout_ms = 1000; /* --peek stops after 1 s without a waiting change */
     canal_client *cc = canal_new(&co);
     if (cc == NULL) {
         check_say(k, "FAIL", "canal: out of memory");
@@ -152,7 +151,8 @@ static void check_canal(check_ctx *k, const cfg *c)
     if (rc == CANAL_OK) {
         check_say(k, "ok", "canal %s: authenticated as '%s', subscribed to destination %s as client %ld",
                   canal_peer(cc), c->canal.username, c->canal.destination, c->canal.client_id);
-        check_peek(k, cc);
+        if (k->peek)
+            check_peek(k, cc);
     }
     else if (rc == CANAL_ERR_AUTH)
         check_say(k, "FAIL", "canal: %s (check [canal] username and password)", err);
@@ -291,7 +291,10 @@ static void check_rules(check_ctx *k, const cfg *c, sink *s)
         const char *target = t->alias ? t->alias : t->index;
         if (strchr(target, '{') != NULL) {
             check_say(k, "ok", "table %s (line %d): index template %s, checked when the first row arrives%s", name,
-                      t->line, target, t->mapping ? " (created from the mapping file)" : "");
+                      t->line, target,
+                      t->mapping                                ? " (created from the mapping file)"
+                      : t->mapping_mode == CFG_MAPPING_AUTO ? " (created from the column types)"
+                                                                : "");
             continue;
         }
         char path[400], err[1024];
@@ -307,8 +310,10 @@ static void check_rules(check_ctx *k, const cfg *c, sink *s)
             check_say(k, "ok", "table %s (line %d): %s %s exists (its fields compared with the waiting changes)",
                       name, t->line, what, target);
         else if (status == 200)
-            check_say(k, "ok", "table %s (line %d): %s %s exists (fields not compared: no change of its tables "
-                      "waiting in Canal)", name, t->line, what, target);
+            check_say(k, "ok", "table %s (line %d): %s %s exists (fields not compared: %s)", name, t->line, what,
+                      target,
+                      k->peek ? "no change of its tables waiting in Canal"
+                              : "--peek, with the service stopped, compares them with the changes waiting in Canal");
         else if (status != 404)
             check_say(k, "FAIL", "table %s (line %d): %s %s: HEAD answered HTTP %ld", name, t->line, what, target,
                       status);
@@ -340,22 +345,29 @@ static void check_rules(check_ctx *k, const cfg *c, sink *s)
 }
 
 static const char check_help[] =
-    "usage: canal-es check-config -c FILE\n"
+    "usage: canal-es check-config -c FILE [--peek]\n"
     "\n"
     "Loads FILE (every error as FILE:LINE), then connects to the Canal server (authentication,\n"
-    "destination, subscribe; the changes waiting are read for their column types, nothing is acked),\n"
-    "to the search node (credentials, version) and checks each [table] rule's index or alias: an\n"
-    "existing index's fields are compared with what canal-es sends for those columns. Prints one\n"
-    "verdict per item: ok, warn or FAIL.\n"
+    "destination, subscribe; nothing is acked), to the search node (credentials, version) and checks\n"
+    "each [table] rule's index or alias. Prints one verdict per item: ok, warn or FAIL.\n"
+    "--peek also reads the changes waiting in Canal (up to 60 batches, until 1 s passes without one;\n"
+    "never acked, Canal delivers them again) for their column types and compares the fields of each\n"
+    "existing index with what canal-es sends for those columns: a warning per field that cannot hold\n"
+    "it, naming the column and the fix. Use it while the service is stopped: Canal serves one client\n"
+    "per destination, and batches taken by this command would stall the service's acks until it\n"
+    "reconnects.\n"
     "\n"
     "exit status: 0 nothing failed, 1 something failed, 2 usage or configuration error\n";
 
 int check_main(int argc, char **argv)
 {
+    static check_ctx k; /* large: the peeked tables */
     const char *path = NULL;
     for (int i = 2; i < argc; i++) {
         if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc) {
             path = argv[++i];
+        } else if (strcmp(argv[i], "--peek") == 0) {
+            k.peek = 1;
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             fputs(check_help, stdout);
             return 0;
@@ -370,7 +382,6 @@ int check_main(int argc, char **argv)
     }
     cfg c;
     char err[1024];
-    static check_ctx k; /* large: the peeked tables */
     if (cfg_load(path, &c, err, sizeof err) != 0) {
         printf("FAIL  config %s\n", err);
         return 2;

@@ -192,7 +192,7 @@ EXISTING_MAPPING = {"mappings": {"properties": {
 def test_automap_existing_index_untouched_and_checked():
     """An index that exists before the first write is never changed by mapping = auto; check-config, with a
     change of the table waiting in Canal, names each field that cannot hold what canal-es sends (long for
-    BIGINT UNSIGNED, a date format without the fraction) with the column and the fix."""
+    BIGINT UNSIGNED, a date format without the fraction) with the column and the fix (`--peek`)."""
     t = "auto_existing"
     new_table(t, EXISTING_DDL)
     delete_index(t)
@@ -200,8 +200,8 @@ def test_automap_existing_index_untouched_and_checked():
     before = props_of(t)
     es = CanalEs(itlib.BIN, {f"{DB}.{t}": {"index": t}})
     sql(f"INSERT INTO `{DB}`.`{t}` VALUES (1, NULL, 1.00, 'a');")
-    p = subprocess.run([itlib.BIN, "check-config", "-c", es.ini], capture_output=True, text=True, env=es.env,
-                       timeout=120)
+    p = subprocess.run([itlib.BIN, "check-config", "-c", es.ini, "--peek"], capture_output=True, text=True,
+                       env=es.env, timeout=120)
     out = p.stdout
     check(re.search(rf"^warn\s+table {DB}\.{t} \(line \d+\): index {t} field id \(column {DB}\.{t}\.id "
                     rf"bigint\(20\) unsigned\): long cannot hold every value of bigint\(20\) unsigned, "

@@ -583,6 +583,44 @@ static void test_shipped_example(void **state)
     unsetenv("CANAL_PASSWORD");
 }
 
+/* mapping = auto | dynamic | FILE: default auto, [defaults] inherited, a table overrides; flatten. */
+static void test_mapping_modes(void **state)
+{
+    (void)state;
+    char mapping[] = "/tmp/canal-es-test-mapping-XXXXXX";
+    int fd = mkstemp(mapping);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "{}", 2), 2);
+    close(fd);
+    cfg c;
+    load_ok("[table a.b]\nindex = x\n", &c);
+    assert_int_equal(c.tables[0].mapping_mode, CFG_MAPPING_AUTO);
+    assert_null(c.tables[0].mapping);
+    cfg_free(&c);
+    char text[1024];
+    snprintf(text, sizeof text,
+             "[defaults]\nmapping = %s\n"
+             "[table a.b]\nindex = x\n"
+             "[table a.c]\nindex = y\nmapping = dynamic\n"
+             "[table a.d]\nindex = z\nmapping = auto\nflatten = payload, Meta\n",
+             mapping);
+    load_ok(text, &c);
+    assert_int_equal(c.tables[0].mapping_mode, CFG_MAPPING_FILE);
+    assert_string_equal(c.tables[0].mapping, mapping);
+    assert_int_equal(c.tables[1].mapping_mode, CFG_MAPPING_DYNAMIC);
+    assert_null(c.tables[1].mapping);
+    assert_int_equal(c.tables[2].mapping_mode, CFG_MAPPING_AUTO);
+    assert_int_equal(c.tables[2].n_flatten, 2);
+    assert_string_equal(c.tables[2].flatten[1], "Meta");
+    cfg_free(&c);
+    load_ok("[defaults]\nmapping = dynamic\n[table a.b]\nindex = x\n", &c);
+    assert_int_equal(c.tables[0].mapping_mode, CFG_MAPPING_DYNAMIC);
+    cfg_free(&c);
+    expect_error("[defaults]\nmapping = Auto\n[table a.b]\nindex = x\n",
+                 "t.ini:2: [defaults] mapping: 'Auto' is not auto or dynamic", NULL);
+    unlink(mapping);
+}
+
 /* Table rules: regex sections, first match wins, templates and every key. */
 static void test_table_rules(void **state)
 {
@@ -853,6 +891,7 @@ int main(void)
         cmocka_unit_test(test_enums_and_secrets),
         cmocka_unit_test(test_transport_keys),
         cmocka_unit_test(test_every_key_documented),
+        cmocka_unit_test(test_mapping_modes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -134,11 +134,78 @@ static void test_rule_options_and_document_shape(void **state)
     cfg_free(&c);
 }
 
+/* The JSON of the details: scaling_factor, date format, keyword subfield. */
+static void test_field_json(void **state)
+{
+    (void)state;
+    const row_col cols[] = {COL("p", "decimal(10,2)"), COL("d", "datetime(6)"), COL("k", "varbinary(16)")};
+    row_image img = {.cols = (row_col *)cols, .n = 3};
+    ce_buf out;
+    ce_buf_init(&out, 1 << 16);
+    assert_int_equal(mapping_suggest(NULL, &img, NULL, 0, &out), 0);
+    assert_string_equal((const char *)out.data,
+                        "{\"mappings\":{\"_meta\":{\"canal_es_mapping\":\"auto\"},\"properties\":{"
+                        "\"p\":{\"type\":\"scaled_float\",\"scaling_factor\":100},"
+                        "\"d\":{\"type\":\"date\",\"format\":\"strict_date_optional_time\"},"
+                        "\"k\":{\"type\":\"keyword\",\"ignore_above\":256}}}}");
+    out.len = 0;
+    mapping_col c = {.field = "p", .t = mapping_field_type(NULL, "p", "decimal(10,2)", NULL)};
+    assert_int_equal(mapping_write(NULL, &c, 1, MAPPING_PROPERTIES_ONLY, &out), 0);
+    assert_string_equal((const char *)out.data,
+                        "{\"properties\":{\"p\":{\"type\":\"scaled_float\",\"scaling_factor\":100}}}");
+    ce_buf_free(&out);
+}
+
+/* check-config's verdict on an existing field for a column. */
+static void test_field_problems(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *mysql, *type, *format;
+        double factor;
+        const char *problem; /* NULL: holds it; else a part of the message */
+    } cases[] = {
+        {"bigint(20) unsigned", "long", NULL, 0, "long cannot hold every value of bigint(20) unsigned"},
+        {"bigint(20) unsigned", "unsigned_long", NULL, 0, NULL},
+        {"bigint(20) unsigned", "keyword", NULL, 0, NULL},
+        {"bigint(20)", "unsigned_long", NULL, 0, "negative"},
+        {"bit(64)", "unsigned_long", NULL, 0, NULL},
+        {"int(10) unsigned", "integer", NULL, 0, "fix: long"},
+        {"int(11)", "long", NULL, 0, NULL},
+        {"tinyint(4)", "byte", NULL, 0, NULL},
+        {"decimal(10,2)", "long", NULL, 0, "drops the fraction"},
+        {"decimal(10,2)", "scaled_float", NULL, 10, "rounds the 2 decimals"},
+        {"decimal(10,2)", "scaled_float", NULL, 100, NULL},
+        {"decimal(10,2)", "keyword", NULL, 0, NULL},
+        {"decimal(10,2)", "double", NULL, 0, NULL},
+        {"datetime(6)", "date", NULL, 0, NULL},
+        {"datetime(6)", "date", "yyyy-MM-dd HH:mm:ss", 0, "format yyyy-MM-dd HH:mm:ss does not accept"},
+        {"datetime(6)", "date", "epoch_millis||strict_date_optional_time", 0, NULL},
+        {"date", "date", "yyyy-MM-dd", 0, NULL},
+        {"datetime", "date_nanos", NULL, 0, "before 1970"},
+        {"varchar(10)", "long", NULL, 0, "long cannot hold the text values"},
+        {"varchar(10)", "keyword", NULL, 0, NULL},
+        {"json", "object", NULL, 0, NULL},
+        {"json", "keyword", NULL, 0, "cannot hold the object values"},
+        {"time", "keyword", NULL, 0, NULL},
+    };
+    char out[600];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *got = mapping_field_problem(NULL, "c", cases[i].mysql, cases[i].type, cases[i].format,
+                                                cases[i].factor, out, sizeof out);
+        if (cases[i].problem == NULL ? got != NULL : got == NULL || strstr(got, cases[i].problem) == NULL)
+            fail_msg("%s in %s: expected %s, got %s", cases[i].mysql, cases[i].type,
+                     cases[i].problem ? cases[i].problem : "(holds)", got ? got : "(holds)");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_types_by_default),
         cmocka_unit_test(test_rule_options_and_document_shape),
+        cmocka_unit_test(test_field_json),
+        cmocka_unit_test(test_field_problems),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
