@@ -249,7 +249,7 @@ static int automap_read(sink *s, am_index *x, char *err, size_t errlen)
 
 /* The index state, created (and filled from the node) on first sight. */
 static sink_rc automap_index(automap *am, sink *s, const cfg_table *rule, const char *index, const row_event *ev,
-                             size_t n, am_index **out, int *created, char *err, size_t errlen)
+                             am_index **out, int *created, char *err, size_t errlen)
 {
     am_index *x = automap_find(am, index);
     if (x != NULL) {
@@ -281,18 +281,10 @@ static sink_rc automap_index(automap *am, sink *s, const cfg_table *rule, const 
     } else if (rr == 0) {
         mapping_caps caps = am->caps;
         for (int attempt = 0; attempt < 2; attempt++) {
-            mapping_col *cc = ce_calloc(n ? n : 1, sizeof *cc);
-            if (cc == NULL) {
-                snprintf(err, errlen, "out of memory");
-                goto out;
-            }
-            /* the columns again, under the caps of this attempt */
-            row_image img = ev->after.n > 0 ? ev->after : ev->before;
-            size_t m = mapping_columns(rule, &img, &caps, cc, n);
+            /* the body `canal-es mapping` prints, under the caps of this attempt */
+            const row_image *img = ev->after.n > 0 ? &ev->after : &ev->before;
             body.len = 0;
-            int wr = mapping_write(rule, cc, m, 0, &body);
-            ce_free(cc);
-            if (wr != 0) {
+            if (mapping_suggest(rule, img, &caps, 0, &body) != 0) {
                 snprintf(err, errlen, "index %s: the derived mapping is larger than %zu bytes", index,
                          AUTOMAP_MAX_BODY);
                 rc = SINK_FATAL;
@@ -365,7 +357,7 @@ sink_rc automap_ensure(automap *am, sink *s, const cfg_table *rule, const char *
     mapping_col *cols = NULL, *fresh = NULL;
     ce_buf add;
     ce_buf_init(&add, AUTOMAP_MAX_BODY);
-    rc = automap_index(am, s, rule, index, ev, n, &x, created, err, errlen);
+    rc = automap_index(am, s, rule, index, ev, &x, created, err, errlen);
     if (rc != SINK_OK || x == NULL)
         goto out;
     cols = ce_calloc(n ? n : 1, sizeof *cols); /* under the caps the index was created with */
@@ -391,10 +383,18 @@ sink_rc automap_ensure(automap *am, sink *s, const cfg_table *rule, const char *
         } else if (!*created && !mapping_same_type(&f->t, &cols[i].t)) {
             mapping_type_text(&f->t, have, sizeof have);
             mapping_type_text(&cols[i].t, want, sizeof want);
+            double factor = f->t.scale >= 0 ? 1 : 0;
+            for (int k = 0; k < f->t.scale; k++)
+                factor *= 10;
+            char problem[600];
+            bool holds = cols[i].column != NULL &&
+                         mapping_field_problem(rule, cols[i].column, cols[i].mysql_type, f->t.type, NULL, factor,
+                                               problem, sizeof problem) == NULL;
             ce_log(CE_LOG_WARN, "sink",
-                   "index %s: field %s is mapped %s (from %s), but %s would need %s: its values are indexed as %s "
-                   "and may be rejected (give the tables separate indexes, rename the column, or set mapping = FILE)",
-                   index, cols[i].field, have, f->origin, origin, want, have);
+                   "index %s: field %s is mapped %s (from %s), but %s would need %s: its values are indexed as %s%s "
+                   "(give the tables separate indexes, rename the column, or set mapping = FILE)",
+                   index, cols[i].field, have, f->origin, origin, want, have,
+                   holds ? ", which holds them" : " and may be rejected");
         }
     }
     if (n_fresh > 0 && !*created) {
