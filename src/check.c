@@ -1,11 +1,14 @@
 /* check: configuration and connection verdicts. */
 #include "check.h"
 #include "config.h"
+#include "decode/decode.h"
+#include "mapping.h"
 #include "run.h"
 #include "sink/node.h"
 #include "sink/sink.h"
 #include "source/canal.h"
 #include "util/log.h"
+#include "util/mem.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -13,10 +16,99 @@
 #include <string.h>
 #include <yajl/yajl_tree.h>
 
+#define CHECK_PEEK_TABLES 256
+#define CHECK_PEEK_BATCHES 60 /* below the client's 64 un-acked batches */
+
+/* The document fields of the first waiting change of one table. */
+typedef struct check_seen {
+    char *db, *table;
+    const cfg_table *rule;
+    char **field, **column, **mysql_type;
+    size_t n;
+} check_seen;
+
 typedef struct check_ctx {
     int failed;
     int warned;
+    const cfg *c;
+    check_seen seen[CHECK_PEEK_TABLES];
+    size_t n_seen;
+    int peek;   /* --peek: read the waiting batches for the column types */
 } check_ctx;
+
+static void check_seen_free(check_seen *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        ce_free(t->field[i]);
+        ce_free(t->column[i]);
+        ce_free(t->mysql_type[i]);
+    }
+    ce_free(t->field);
+    ce_free(t->column);
+    ce_free(t->mysql_type);
+    ce_free(t->db);
+    ce_free(t->table);
+}
+
+static int check_on_row(void *ud, const row_event *ev)
+{
+    check_ctx *k = ud;
+    if (k->n_seen >= CHECK_PEEK_TABLES)
+        return 1;
+    for (size_t i = 0; i < k->n_seen; i++)
+        if (strcmp(k->seen[i].db, ev->schema) == 0 && strcmp(k->seen[i].table, ev->table) == 0)
+            return 0;
+    const cfg_table *rule = cfg_find_table(k->c, ev->schema, ev->table);
+    if (rule == NULL || !rule->enabled)
+        return 0;
+    const row_image *img = ev->after.n > 0 ? &ev->after : &ev->before;
+    size_t n = mapping_columns(rule, img, NULL, NULL, 0);
+    mapping_col *cols = ce_calloc(n ? n : 1, sizeof *cols);
+    check_seen *t = &k->seen[k->n_seen];
+    memset(t, 0, sizeof *t);
+    if (cols == NULL)
+        return -1;
+    n = mapping_columns(rule, img, NULL, cols, n);
+    t->db = ce_strdup(ev->schema);
+    t->table = ce_strdup(ev->table);
+    t->rule = rule;
+    t->field = ce_calloc(n ? n : 1, sizeof(char *));
+    t->column = ce_calloc(n ? n : 1, sizeof(char *));
+    t->mysql_type = ce_calloc(n ? n : 1, sizeof(char *));
+    int rc = t->db && t->table && t->field && t->column && t->mysql_type ? 0 : -1;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (cols[i].column == NULL)
+            continue;
+        t->field[t->n] = ce_strdup(cols[i].field);
+        t->column[t->n] = ce_strdup(cols[i].column);
+        t->mysql_type[t->n] = ce_strdup(cols[i].mysql_type ? cols[i].mysql_type : "");
+        t->n++;
+        if (!t->field[t->n - 1] || !t->column[t->n - 1] || !t->mysql_type[t->n - 1])
+            rc = -1;
+    }
+    ce_free(cols);
+    k->n_seen++;
+    return rc;
+}
+
+/* Reads the batches waiting in Canal (never acked: redelivered after the
+ * next connect) for the column types of each mapped table. */
+static void check_peek(check_ctx *k, canal_client *cc)
+{
+    decode_ctx dec;
+    decode_init(&dec);
+    char err[1024];
+    for (int b = 0; b < CHECK_PEEK_BATCHES && k->n_seen < CHECK_PEEK_TABLES; b++) {
+        Canalpb__Messages *m = NULL;
+        if (canal_get(cc, &m, err, sizeof err) != CANAL_OK || m == NULL)
+            break; /* nothing (more) waiting within fetch_timeout_ms */
+        for (size_t i = 0; i < m->n_messages; i++)
+            if (decode_entry(&dec, m->messages[i].data, m->messages[i].len, check_on_row, k, err, sizeof err) < 0)
+                break;
+        canal_messages_free(m);
+    }
+    decode_free(&dec);
+}
 
 static void check_say(check_ctx *k, const char *verdict, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
@@ -40,6 +132,7 @@ static void check_canal(check_ctx *k, const cfg *c)
     char err[1024];
     canal_opts co;
     run_canal_opts(c, &co);
+    co.fetch_timeout_ms = 1000; /* --peek stops after 1 s without a waiting change */
     canal_client *cc = canal_new(&co);
     if (cc == NULL) {
         check_say(k, "FAIL", "canal: out of memory");
@@ -55,9 +148,12 @@ static void check_canal(check_ctx *k, const cfg *c)
         if (rc == CANAL_OK || rc == CANAL_ERR_AUTH || rc == CANAL_ERR_SERVER)
             break;
     }
-    if (rc == CANAL_OK)
+    if (rc == CANAL_OK) {
         check_say(k, "ok", "canal %s: authenticated as '%s', subscribed to destination %s as client %ld",
                   canal_peer(cc), c->canal.username, c->canal.destination, c->canal.client_id);
+        if (k->peek)
+            check_peek(k, cc);
+    }
     else if (rc == CANAL_ERR_AUTH)
         check_say(k, "FAIL", "canal: %s (check [canal] username and password)", err);
     else if (rc == CANAL_ERR_STANDBY)
@@ -67,7 +163,7 @@ static void check_canal(check_ctx *k, const cfg *c)
         check_say(k, "FAIL", "canal: %s (check [canal] destination and filter)", err);
     else
         check_say(k, "FAIL", "canal: %s (check [canal] address%s)", err, c->canal.zookeeper[0] ? " and zookeeper" : "");
-    canal_free(cc); /* nothing fetched, nothing acked */
+    canal_free(cc); /* nothing acked */
 }
 
 /* GET / → distribution and version; false when the node cannot be used. */
@@ -135,6 +231,53 @@ static bool check_auto_create(sink *s)
     return strstr(resp, "\"action.auto_create_index\":\"false\"") == NULL;
 }
 
+/* The existing index's fields against what canal-es sends for the columns
+ * of the waiting changes of the rule's tables: a warning per field that
+ * cannot hold it. Returns how many tables were compared. */
+static size_t check_fields(check_ctx *k, const cfg_table *t, const char *name, const char *target, sink *s)
+{
+    char path[3 * CFG_INDEX_MAX + 16], err[1024], idx[CFG_INDEX_MAX + 1], problem[600];
+    if (sink_index_path(target, "/_mapping", path, sizeof path) != 0)
+        return 0;
+    long status = 0;
+    const char *resp = NULL;
+    size_t rlen = 0, compared = 0;
+    if (sink_request(s, "GET", path, NULL, 0, &status, &resp, &rlen, err, sizeof err) != SINK_OK || status != 200)
+        return 0;
+    char perr[128];
+    yajl_val v = yajl_tree_parse(resp, perr, sizeof perr);
+    static const char *props_path[] = {"mappings", "properties", NULL};
+    yajl_val props = v && YAJL_IS_OBJECT(v) && v->u.object.len > 0
+                         ? yajl_tree_get(v->u.object.values[0], props_path, yajl_t_object)
+                         : NULL;
+    for (size_t i = 0; i < k->n_seen; i++) {
+        const check_seen *w = &k->seen[i];
+        if (w->rule != t || cfg_index_for(t, w->db, w->table, idx, sizeof idx) != 0 || strcmp(idx, target) != 0)
+            continue;
+        compared++;
+        for (size_t j = 0; props != NULL && j < w->n; j++) {
+            const char *fp[] = {w->field[j], NULL};
+            yajl_val f = yajl_tree_get(props, fp, yajl_t_object);
+            if (f == NULL)
+                continue; /* not mapped yet: the node maps it on the first document */
+            static const char *type_path[] = {"type", NULL};
+            static const char *format_path[] = {"format", NULL};
+            static const char *factor_path[] = {"scaling_factor", NULL};
+            yajl_val ty = yajl_tree_get(f, type_path, yajl_t_string);
+            yajl_val fo = yajl_tree_get(f, format_path, yajl_t_string);
+            yajl_val fa = yajl_tree_get(f, factor_path, yajl_t_number);
+            if (mapping_field_problem(t, w->column[j], w->mysql_type[j], ty ? YAJL_GET_STRING(ty) : "object",
+                                      fo ? YAJL_GET_STRING(fo) : NULL, fa ? YAJL_GET_DOUBLE(fa) : 0, problem,
+                                      sizeof problem) != NULL)
+                check_say(k, "warn", "table %s (line %d): index %s field %s (column %s.%s.%s %s): %s", name, t->line,
+                          target, w->field[j], w->db, w->table, w->column[j], w->mysql_type[j], problem);
+        }
+    }
+    if (v)
+        yajl_tree_free(v);
+    return compared;
+}
+
 static void check_rules(check_ctx *k, const cfg *c, sink *s)
 {
     bool auto_create = check_auto_create(s);
@@ -149,7 +292,10 @@ static void check_rules(check_ctx *k, const cfg *c, sink *s)
         const char *target = t->alias ? t->alias : t->index;
         if (strchr(target, '{') != NULL) {
             check_say(k, "ok", "table %s (line %d): index template %s, checked when the first row arrives%s", name,
-                      t->line, target, t->mapping ? " (created from the mapping file)" : "");
+                      t->line, target,
+                      t->mapping                                ? " (created from the mapping file)"
+                      : t->mapping_mode == CFG_MAPPING_AUTO ? " (created from the column types)"
+                                                                : "");
             continue;
         }
         char path[3 * CFG_INDEX_MAX + 64], err[1024];
@@ -164,47 +310,68 @@ static void check_rules(check_ctx *k, const cfg *c, sink *s)
         const char *what = t->alias ? "alias" : "index";
         if (rc != SINK_OK)
             check_say(k, "FAIL", "table %s (line %d): %s %s: %s", name, t->line, what, target, err);
+        else if (status == 200 && check_fields(k, t, name, target, s) > 0)
+            check_say(k, "ok", "table %s (line %d): %s %s exists (its fields compared with the waiting changes)",
+                      name, t->line, what, target);
         else if (status == 200)
-            check_say(k, "ok", "table %s (line %d): %s %s exists", name, t->line, what, target);
+            check_say(k, "ok", "table %s (line %d): %s %s exists (fields not compared: %s)", name, t->line, what,
+                      target,
+                      k->peek ? "no change of its tables waiting in Canal"
+                              : "--peek, with the service stopped, compares them with the changes waiting in Canal");
         else if (status != 404)
             check_say(k, "FAIL", "table %s (line %d): %s %s: HEAD answered HTTP %ld", name, t->line, what, target,
                       status);
         else if (t->mapping)
             check_say(k, "ok", "table %s (line %d): %s %s does not exist yet: created from %s before the first write",
                       name, t->line, what, target, t->mapping);
+        else if (t->mapping_mode == CFG_MAPPING_AUTO && (t->alias == NULL || strchr(t->index, '{') == NULL))
+            check_say(k, "ok",
+                      "table %s (line %d): %s %s does not exist yet: created from the column types before the first "
+                      "write (mapping = auto; `canal-es mapping` prints it)",
+                      name, t->line, what, target);
         else if (t->alias)
             check_say(k, "FAIL",
                       "table %s (line %d): alias %s does not exist: writes would create an index of that name "
-                      "(create the alias, or set mapping = FILE to have canal-es create index %s with it)",
+                      "(create the alias, or set mapping = auto or FILE with a plain index to have canal-es create "
+                      "index %s with it)",
                       name, t->line, target, t->index);
         else if (auto_create)
             check_say(k, "warn",
                       "table %s (line %d): index %s does not exist: the node will create it on the first write with "
-                      "dynamic mapping (set mapping = FILE, see `canal-es mapping`, to choose the types)",
+                      "dynamic mapping (mapping = dynamic; set mapping = auto or FILE to choose the types)",
                       name, t->line, target);
         else
             check_say(k, "FAIL",
                       "table %s (line %d): index %s does not exist and the node does not create indexes "
-                      "(action.auto_create_index): create it, or set mapping = FILE",
+                      "(action.auto_create_index): create it, or set mapping = auto or FILE",
                       name, t->line, target);
     }
 }
 
 static const char check_help[] =
-    "usage: canal-es check-config -c FILE\n"
+    "usage: canal-es check-config -c FILE [--peek]\n"
     "\n"
     "Loads FILE (every error as FILE:LINE), then connects to the Canal server (authentication,\n"
-    "destination, subscribe; nothing is fetched or acked), to the search node (credentials, version)\n"
-    "and checks each [table] rule's index or alias. Prints one verdict per item: ok, warn or FAIL.\n"
+    "destination, subscribe; nothing is acked), to the search node (credentials, version) and checks\n"
+    "each [table] rule's index or alias. Prints one verdict per item: ok, warn or FAIL.\n"
+    "--peek also reads the changes waiting in Canal (up to 60 batches, until 1 s passes without one;\n"
+    "never acked, Canal delivers them again) for their column types and compares the fields of each\n"
+    "existing index with what canal-es sends for those columns: a warning per field that cannot hold\n"
+    "it, naming the column and the fix. Use it while the service is stopped: Canal serves one client\n"
+    "per destination, and batches taken by this command would stall the service's acks until it\n"
+    "reconnects.\n"
     "\n"
     "exit status: 0 nothing failed, 1 something failed, 2 usage or configuration error\n";
 
 int check_main(int argc, char **argv)
 {
+    static check_ctx k; /* large: the peeked tables */
     const char *path = NULL;
     for (int i = 2; i < argc; i++) {
         if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc) {
             path = argv[++i];
+        } else if (strcmp(argv[i], "--peek") == 0) {
+            k.peek = 1;
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             fputs(check_help, stdout);
             return 0;
@@ -219,12 +386,12 @@ int check_main(int argc, char **argv)
     }
     cfg c;
     char err[1024];
-    check_ctx k = {0};
     if (cfg_load(path, &c, err, sizeof err) != 0) {
         ce_log_print(stdout, "FAIL  config %s", err);
         return 2;
     }
     ce_log_set_level(CE_LOG_ERROR); /* the verdicts say it all */
+    k.c = &c;
     check_say(&k, "ok", "config %s: %zu table rule(s), destination %s", path, c.n_tables, c.canal.destination);
     check_canal(&k, &c);
     sink_opts so;
@@ -238,6 +405,8 @@ int check_main(int argc, char **argv)
         check_rules(&k, &c, s);
     sink_free(s);
     printf("%s: %d failed, %d warning(s)\n", k.failed ? "FAIL" : "ok", k.failed, k.warned);
+    for (size_t i = 0; i < k.n_seen; i++)
+        check_seen_free(&k.seen[i]);
     cfg_free(&c);
     return k.failed ? 1 : 0;
 }

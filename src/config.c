@@ -518,14 +518,14 @@ static int cfg_set_key(cfg_parser *p, const cfg_key *k, const char *value, int l
 static const char *const table_keys[] = {
     "index",   "id",      "decimal", "timezone", "blob",    "on_truncate", "on_drop", "convert",
     "id_separator", "id_prefix", "include", "exclude", "rename", "add_field", "routing",  "pipeline",
-    "delete",  "enabled", "mapping", "alias"};
+    "delete",  "enabled", "mapping", "alias", "flatten"};
 #define TABLE_NKEYS (sizeof table_keys / sizeof table_keys[0])
 enum {
     TK_INDEX, TK_ID, TK_DECIMAL, TK_TIMEZONE, TK_BLOB, TK_ON_TRUNCATE, TK_ON_DROP, TK_CONVERT,
     TK_ID_SEPARATOR, TK_ID_PREFIX, TK_INCLUDE, TK_EXCLUDE, TK_RENAME, TK_ADD_FIELD, TK_ROUTING, TK_PIPELINE,
-    TK_DELETE, TK_ENABLED, TK_MAPPING, TK_ALIAS
+    TK_DELETE, TK_ENABLED, TK_MAPPING, TK_ALIAS, TK_FLATTEN
 };
-_Static_assert(TK_ALIAS + 1 == TABLE_NKEYS, "one TK_ per table key");
+_Static_assert(TK_FLATTEN + 1 == TABLE_NKEYS, "one TK_ per table key");
 
 static int cfg_parse_ddl_action(const char *v, cfg_ddl_action *out)
 {
@@ -538,7 +538,7 @@ static int cfg_parse_ddl_action(const char *v, cfg_ddl_action *out)
     return 0;
 }
 
-/* decimal, timezone, blob, on_truncate, on_drop: shared by [defaults] and
+/* decimal, timezone, blob, mapping, on_truncate, on_drop: shared by [defaults] and
  * [table]. Returns 1 when `key` is one of them (p->failed tells the outcome). */
 static int cfg_set_option(cfg_parser *p, cfg_table *t, const char *key, const char *v)
 {
@@ -560,6 +560,24 @@ static int cfg_set_option(cfg_parser *p, cfg_table *t, const char *key, const ch
         rc = value_parse_blob(v, &t->values.blob);
         if (rc != 0)
             cfg_fail(p, p->line, "[%s] blob: '%s' is not one of auto, base64, text", p->section, v);
+    } else if (strcmp(key, "mapping") == 0) {
+        bit = CFG_OPT_MAPPING;
+        ce_free(t->mapping);
+        t->mapping = NULL;
+        if (strcmp(v, "auto") == 0) {
+            t->mapping_mode = CFG_MAPPING_AUTO;
+        } else if (strcmp(v, "dynamic") == 0) {
+            t->mapping_mode = CFG_MAPPING_DYNAMIC;
+        } else if (access(v, R_OK) != 0) {
+            cfg_fail(p, p->line, "[%s] mapping: '%s' is not auto or dynamic, and cannot be read as a file: %s",
+                     p->section, v, strerror(errno));
+            rc = -1;
+        } else if ((t->mapping = ce_strdup(v)) == NULL) {
+            cfg_fail(p, p->line, "out of memory");
+            rc = -1;
+        } else {
+            t->mapping_mode = CFG_MAPPING_FILE;
+        }
     } else if (strcmp(key, "on_truncate") == 0 || strcmp(key, "on_drop") == 0) {
         bool trunc = key[3] == 't';
         bit = trunc ? CFG_OPT_ON_TRUNCATE : CFG_OPT_ON_DROP;
@@ -575,13 +593,14 @@ static int cfg_set_option(cfg_parser *p, cfg_table *t, const char *key, const ch
 
 static void cfg_defaults_key(cfg_parser *p, const char *key, const char *value)
 {
-    static const char *const keys[] = {"decimal", "timezone", "blob", "on_truncate", "on_drop"};
+    static const char *const keys[] = {"decimal", "timezone", "blob", "on_truncate", "on_drop", "mapping"};
     size_t ki;
     for (ki = 0; ki < sizeof keys / sizeof keys[0]; ki++)
         if (strcmp(key, keys[ki]) == 0)
             break;
     if (ki == sizeof keys / sizeof keys[0]) {
-        cfg_fail(p, p->line, "[defaults]: unknown key '%s' (known: decimal, timezone, blob, on_truncate, on_drop)",
+        cfg_fail(p, p->line,
+                 "[defaults]: unknown key '%s' (known: decimal, timezone, blob, on_truncate, on_drop, mapping)",
                  key);
         return;
     }
@@ -744,8 +763,8 @@ static int cfg_table_key(cfg_parser *p, const char *key, const char *value)
     if (ki == TABLE_NKEYS) {
         cfg_fail(p, p->line,
                  "[%s]: unknown key '%s' (known: index, id, id_separator, id_prefix, include, exclude, rename, "
-                 "add_field, routing, pipeline, delete, enabled, mapping, alias, decimal, timezone, blob, convert, "
-                 "on_truncate, on_drop)",
+                 "add_field, routing, pipeline, delete, enabled, mapping, alias, flatten, decimal, timezone, blob, "
+                 "convert, on_truncate, on_drop)",
                  p->section, key);
         return -1;
     }
@@ -829,14 +848,8 @@ static int cfg_table_key(cfg_parser *p, const char *key, const char *value)
             cfg_fail(p, p->line, "[%s] enabled: '%s' is not true or false", p->section, v);
             rc = -1;
         }
-    } else if (ki == TK_MAPPING) {
-        if (access(v, R_OK) != 0) {
-            cfg_fail(p, p->line, "[%s] mapping: cannot read %s: %s", p->section, v, strerror(errno));
-            rc = -1;
-        } else {
-            t->mapping = v;
-            v = NULL;
-        }
+    } else if (ki == TK_FLATTEN) {
+        rc = cfg_split_list(p, v, &t->flatten, &t->n_flatten);
     } else if (ki == TK_CONVERT) {
         char msg[256];
         if (*v != '\0' && value_parse_convert(v, &t->values.convs, &t->values.n_convs, msg, sizeof msg) != 0) {
@@ -988,6 +1001,10 @@ static void cfg_inherit_defaults(cfg *c)
             t->on_truncate = d->on_truncate;
         if (!(t->set & CFG_OPT_ON_DROP))
             t->on_drop = d->on_drop;
+        if (!(t->set & CFG_OPT_MAPPING)) {
+            t->mapping_mode = d->mapping_mode;
+            t->mapping = d->mapping ? ce_strdup(d->mapping) : NULL; /* NULL (no memory) checked in validation */
+        }
     }
 }
 
@@ -1109,6 +1126,10 @@ static int cfg_validate(cfg_parser *p)
     for (size_t i = 0; rc == 0 && i < c->n_tables; i++) {
         const cfg_table *t = &c->tables[i];
         char msg[700];
+        if (t->mapping_mode == CFG_MAPPING_FILE && t->mapping == NULL) {
+            cfg_fail(p, t->line, "out of memory");
+            rc = -1;
+        }
         if (t->mapping == NULL)
             continue;
         if (t->alias != NULL && strchr(t->index, '{') != NULL) {
@@ -1222,9 +1243,11 @@ void cfg_free(cfg *c)
         ce_free(t->soft_field);
         ce_free(t->mapping);
         ce_free(t->alias);
+        cfg_free_list(t->flatten, t->n_flatten);
         value_convs_free(t->values.convs, t->values.n_convs);
     }
     ce_free(c->tables);
+    ce_free(c->defaults.mapping);
     ce_free(c->path);
     memset(c, 0, sizeof *c);
 }

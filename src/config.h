@@ -14,6 +14,8 @@
 
 typedef enum { CFG_DDL_DELETE = 0, CFG_DDL_IGNORE } cfg_ddl_action;
 typedef enum { CFG_DELETE_HARD = 0, CFG_DELETE_SOFT } cfg_delete_mode;
+/* mapping = auto | dynamic | FILE */
+typedef enum { CFG_MAPPING_AUTO = 0, CFG_MAPPING_DYNAMIC, CFG_MAPPING_FILE } cfg_mapping_mode;
 
 /* "a:b" items of rename (old:new) and add_field (name:value). */
 typedef struct cfg_pair {
@@ -25,7 +27,14 @@ typedef struct cfg_pair {
 
 /* Options settable in [defaults] and per [table]; `set` has a bit per key
  * given explicitly (CFG_OPT_*), so table values win over defaults. */
-enum { CFG_OPT_DECIMAL = 1, CFG_OPT_TIMEZONE = 2, CFG_OPT_BLOB = 4, CFG_OPT_ON_TRUNCATE = 8, CFG_OPT_ON_DROP = 16 };
+enum {
+    CFG_OPT_DECIMAL = 1,
+    CFG_OPT_TIMEZONE = 2,
+    CFG_OPT_BLOB = 4,
+    CFG_OPT_ON_TRUNCATE = 8,
+    CFG_OPT_ON_DROP = 16,
+    CFG_OPT_MAPPING = 32
+};
 
 typedef struct cfg_table {
     char *db;        /* [table DB.TABLE]; NULL for a regex rule */
@@ -50,7 +59,10 @@ typedef struct cfg_table {
     cfg_delete_mode delete_mode;
     char *soft_field;    /* delete = soft:FIELD */
     int enabled;         /* enabled = false: matched rows are skipped */
-    char *mapping;       /* JSON file: settings + mappings to create the index with; NULL = none */
+    cfg_mapping_mode mapping_mode; /* how a missing index is created (default auto) */
+    char *mapping;       /* mapping = FILE: settings + mappings to create the index with; NULL otherwise */
+    char **flatten;      /* JSON columns kept out of the mapping (flat_object/flattened/enabled false) */
+    size_t n_flatten;
     char *alias;         /* write through this alias; NULL = none */
     int line;        /* line of the [table ...] header */
     value_opts values;   /* decimal, timezone, blob, convert (convs owned here) */

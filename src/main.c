@@ -46,7 +46,7 @@ static void main_on_hup(int sig)
 static void main_usage(FILE *f)
 {
     fputs("usage: canal-es run -c FILE [--dry-run] [--log-level error|warn|info|debug]\n"
-          "       canal-es check-config -c FILE\n"
+          "       canal-es check-config -c FILE [--peek]\n"
           "       canal-es status -c FILE\n"
           "       canal-es replay-dead-letters -c FILE [--dry-run] DEADLETTER_FILE\n"
           "       canal-es mapping -c FILE --table DB.TABLE [--timeout SECONDS]\n"

@@ -4,6 +4,7 @@
 #include "commit/ckpt.h"
 #include "decode/decode.h"
 #include "map/map.h"
+#include "sink/automap.h"
 #include "sink/deadletter.h"
 #include "sink/setup.h"
 #include "sink/sink.h"
@@ -75,8 +76,9 @@ typedef struct run_ctx {
     uint64_t noted_rows[RUN_MAX_NOTED];     /* rows skipped per noted table */
     uint64_t noted_reported[RUN_MAX_NOTED]; /* ... as of the last stats line */
     size_t n_noted;
-    char *ensured[RUN_MAX_NOTED]; /* indexes checked or created from a mapping file */
+    char *ensured[RUN_MAX_NOTED]; /* indexes checked or created from a mapping file; "index db.table/ncols" for auto */
     size_t n_ensured;
+    automap *am;                  /* mapping = auto state; NULL until needed */
     char err[1024];
 } run_ctx;
 
@@ -622,31 +624,52 @@ static int run_flush(run_ctx *r)
     }
 }
 
-/* Creates the index from the rule's mapping file before its first action
- * (once per index name; retried like a bulk request). */
-static int run_ensure_index(run_ctx *r, const cfg_table *rule, const char *index)
+/* Creates the index from the rule's mapping file (mapping = FILE), or from
+ * the mapping derived from the row's column types (mapping = auto: once per
+ * index, table and column count), before its first action; retried like a
+ * bulk request. */
+static int run_ensure_index(run_ctx *r, const cfg_table *rule, const char *index, const row_event *ev)
 {
-    if (rule->mapping == NULL)
+    bool auto_map = rule->mapping_mode == CFG_MAPPING_AUTO;
+    if (rule->mapping == NULL && !auto_map)
         return RUN_DONE;
+    char key[CFG_INDEX_MAX + 600];
+    if (auto_map) /* with the column count: a column added later (ALTER TABLE) is mapped too */
+        snprintf(key, sizeof key, "%s %s.%s/%zu", index, ev->schema, ev->table,
+                 ev->after.n > 0 ? ev->after.n : ev->before.n);
+    else
+        snprintf(key, sizeof key, "%s", index);
     for (size_t i = 0; i < r->n_ensured; i++)
-        if (strcmp(r->ensured[i], index) == 0)
+        if (strcmp(r->ensured[i], key) == 0)
             return RUN_DONE;
+    if (auto_map && r->am == NULL && (r->am = automap_new()) == NULL) {
+        ce_log(CE_LOG_ERROR, "run", "out of memory");
+        return RUN_FAIL;
+    }
     ce_backoff bo;
     ce_backoff_init(&bo, (uint64_t)r->c->es.retry_initial_ms, (uint64_t)r->c->es.retry_max_ms);
     for (;;) {
         if (run_abandoned(r))
             return RUN_STOPPED;
         int created = 0;
-        sink_rc sr = setup_ensure(r->sink, rule, index, &created, r->err, sizeof r->err);
-        CE_STAT_ADD(r->st, bulk_requests, 1);
+        uint64_t t0 = run_now_us();
+        sink_rc sr = auto_map ? automap_ensure(r->am, r->sink, rule, index, ev, &created, r->err, sizeof r->err)
+                              : setup_ensure(r->sink, rule, index, NULL, 0, &created, r->err, sizeof r->err);
+        run_observe(r, t0, sr); /* counted as one request, in the histogram too */
         if (sr == SINK_OK) {
+            const char *from = auto_map ? "the column types of" : "mapping file";
+            const char *what = auto_map ? "" : rule->mapping;
+            char table[600];
+            snprintf(table, sizeof table, "%s.%s", ev->schema, ev->table);
+            if (auto_map)
+                what = table;
             if (created && rule->alias != NULL)
-                ce_log(CE_LOG_INFO, "sink", "created index %s with write alias %s from mapping file %s", rule->index,
-                       rule->alias, rule->mapping);
+                ce_log(CE_LOG_INFO, "sink", "created index %s with write alias %s from %s %s", rule->index,
+                       rule->alias, from, what);
             else if (created)
-                ce_log(CE_LOG_INFO, "sink", "created index %s from mapping file %s", index, rule->mapping);
+                ce_log(CE_LOG_INFO, "sink", "created index %s from %s %s", index, from, what);
             if (r->n_ensured < RUN_MAX_NOTED)
-                r->ensured[r->n_ensured++] = ce_strdup(index); /* NULL (no memory) only means checking again */
+                r->ensured[r->n_ensured++] = ce_strdup(key); /* NULL (no memory) only means checking again */
             return RUN_DONE;
         }
         if (sr == SINK_FATAL) {
@@ -781,8 +804,8 @@ static int run_on_row(void *ud, const row_event *ev)
         return run_refuse_row(r);
     if (mrc != MAP_OK)
         return run_row_failed(r, ev);
-    if (rule->mapping != NULL && !r->o->dry_run) {
-        int erc = run_ensure_index(r, rule, r->mo.index);
+    if ((rule->mapping != NULL || rule->mapping_mode == CFG_MAPPING_AUTO) && !r->o->dry_run) {
+        int erc = run_ensure_index(r, rule, r->mo.index, ev);
         if (erc != RUN_DONE)
             return erc;
     }
@@ -1191,6 +1214,7 @@ out:
         ce_free(r->noted[i]);
     for (size_t i = 0; i < r->n_ensured; i++)
         ce_free(r->ensured[i]);
+    automap_free(r->am);
     if (r->st == &r->own_stats)
         stats_destroy(&r->own_stats);
     ce_free(r);

@@ -1,4 +1,4 @@
-/* sink/setup: HEAD, PUT the index from the mapping file, add the alias. */
+/* sink/setup: HEAD, PUT the index from the mapping file (or a derived mapping), add the alias. */
 #include "sink/setup.h"
 #include "util/buf.h"
 #include "util/mem.h"
@@ -83,11 +83,13 @@ static void setup_reason(const char *resp, char *out, size_t outlen)
         yajl_tree_free(v);
 }
 
-sink_rc setup_ensure(sink *s, const cfg_table *rule, const char *index, int *created, char *err, size_t errlen)
+sink_rc setup_ensure(sink *s, const cfg_table *rule, const char *index, const char *derived, size_t derived_len,
+                     int *created, char *err, size_t errlen)
 {
     *created = 0;
-    if (rule->mapping == NULL)
+    if (rule->mapping == NULL && derived == NULL)
         return SINK_OK;
+    const char *source = derived != NULL ? "the mapping derived from the column types" : rule->mapping;
     char path[3 * CFG_INDEX_MAX + 64], reason[400]; /* an index name, percent-encoded */
     long status = 0;
     const char *resp = NULL;
@@ -108,22 +110,23 @@ sink_rc setup_ensure(sink *s, const cfg_table *rule, const char *index, int *cre
     if (rule->alias != NULL) {
         /* the concrete index behind the alias; its template may not use the row's names here */
         if (cfg_expand_template(rule->index, "", "", 1, target, sizeof target) != 0 || strchr(rule->index, '{')) {
-            snprintf(err, errlen, "[table] line %d: with alias and mapping, index must be a plain name", rule->line);
+            snprintf(err, errlen, "[table] line %d: with alias and mapping = %s, index must be a plain name", rule->line,
+                     derived != NULL ? "auto" : "FILE");
             return SINK_FATAL;
         }
     } else {
         snprintf(target, sizeof target, "%s", index);
     }
     char *body = NULL;
-    size_t blen = 0;
-    if (setup_read(rule->mapping, &body, &blen, err, errlen) != 0)
+    size_t blen = derived_len;
+    if (derived == NULL && setup_read(rule->mapping, &body, &blen, err, errlen) != 0)
         return SINK_FATAL;
     if (sink_index_path(target, "", path, sizeof path) != 0) {
         ce_free(body);
         snprintf(err, errlen, "index %.300s: not a name for a URL path", target);
         return SINK_FATAL;
     }
-    rc = sink_request(s, "PUT", path, body, blen, &status, &resp, &rlen, err, errlen);
+    rc = sink_request(s, "PUT", path, derived != NULL ? derived : body, blen, &status, &resp, &rlen, err, errlen);
     ce_free(body);
     if (rc != SINK_OK)
         return rc;
@@ -133,8 +136,8 @@ sink_rc setup_ensure(sink *s, const cfg_table *rule, const char *index, int *cre
         /* created meanwhile (or the index exists and only the alias is missing) */
     } else {
         setup_reason(resp, reason, sizeof reason);
-        snprintf(err, errlen, "PUT %s%s with mapping file %s (config line %d): HTTP %ld: %s", sink_base_url(s), path,
-                 rule->mapping, rule->line, status, reason);
+        snprintf(err, errlen, "PUT %s%s with %s%s (config line %d): HTTP %ld: %s", sink_base_url(s), path,
+                 derived != NULL ? "" : "mapping file ", source, rule->line, status, reason);
         return status >= 500 || status == 429 ? SINK_RETRY : SINK_FATAL;
     }
     if (rule->alias == NULL)

@@ -655,6 +655,44 @@ static void test_shipped_example(void **state)
     unsetenv("CANAL_PASSWORD");
 }
 
+/* mapping = auto | dynamic | FILE: default auto, [defaults] inherited, a table overrides; flatten. */
+static void test_mapping_modes(void **state)
+{
+    (void)state;
+    char mapping[] = "/tmp/canal-es-test-mapping-XXXXXX";
+    int fd = mkstemp(mapping);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "{}", 2), 2);
+    close(fd);
+    cfg c;
+    load_ok("[table a.b]\nindex = x\n", &c);
+    assert_int_equal(c.tables[0].mapping_mode, CFG_MAPPING_AUTO);
+    assert_null(c.tables[0].mapping);
+    cfg_free(&c);
+    char text[1024];
+    snprintf(text, sizeof text,
+             "[defaults]\nmapping = %s\n"
+             "[table a.b]\nindex = x\n"
+             "[table a.c]\nindex = y\nmapping = dynamic\n"
+             "[table a.d]\nindex = z\nmapping = auto\nflatten = payload, Meta\n",
+             mapping);
+    load_ok(text, &c);
+    assert_int_equal(c.tables[0].mapping_mode, CFG_MAPPING_FILE);
+    assert_string_equal(c.tables[0].mapping, mapping);
+    assert_int_equal(c.tables[1].mapping_mode, CFG_MAPPING_DYNAMIC);
+    assert_null(c.tables[1].mapping);
+    assert_int_equal(c.tables[2].mapping_mode, CFG_MAPPING_AUTO);
+    assert_int_equal(c.tables[2].n_flatten, 2);
+    assert_string_equal(c.tables[2].flatten[1], "Meta");
+    cfg_free(&c);
+    load_ok("[defaults]\nmapping = dynamic\n[table a.b]\nindex = x\n", &c);
+    assert_int_equal(c.tables[0].mapping_mode, CFG_MAPPING_DYNAMIC);
+    cfg_free(&c);
+    expect_error("[defaults]\nmapping = Auto\n[table a.b]\nindex = x\n",
+                 "t.ini:2: [defaults] mapping: 'Auto' is not auto or dynamic", NULL);
+    unlink(mapping);
+}
+
 /* Table rules: regex sections, first match wins, templates and every key. */
 static void test_table_rules(void **state)
 {
@@ -785,7 +823,8 @@ static void test_table_rule_errors(void **state)
     expect_error("[table a.b]\nindex = x\nrouting = a b\n", "t.ini:3: [table a.b] routing: 'a b' is not a column name",
                  NULL);
     expect_error("[table a.b]\nindex = x\nmapping = /nonexistent/m.json\n",
-                 "t.ini:3: [table a.b] mapping: cannot read /nonexistent/m.json: No such file or directory", NULL);
+                 "t.ini:3: [table a.b] mapping: '/nonexistent/m.json' is not auto or dynamic, and cannot be read as a file: "
+                 "No such file or directory", NULL);
     expect_error("[table a.b]\nindex = x\nid_separator = 12345678901234567\n", "t.ini:3: [table a.b] id_separator", NULL);
     char bad[] = "/tmp/canal-es-test-badmap-XXXXXX";
     int fd = mkstemp(bad);
@@ -947,6 +986,7 @@ int main(void)
         cmocka_unit_test(test_enums_and_secrets),
         cmocka_unit_test(test_transport_keys),
         cmocka_unit_test(test_every_key_documented),
+        cmocka_unit_test(test_mapping_modes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

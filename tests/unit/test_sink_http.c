@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "sink/automap.h"
 #include "sink/setup.h"
 #include "sink/sink.h"
 
@@ -114,13 +115,16 @@ static void *fake_conn(void *ud)
         if (strcmp(path, "/") == 0) {
             static const char v[] = "{\"version\":{\"distribution\":\"opensearch\",\"number\":\"2.19.0\"}}";
             fake_answer(fd, 200, v, sizeof v - 1);
-        } else if (strcmp(method, "HEAD") == 0) {
+        } else if (strcmp(method, "HEAD") == 0 || (strcmp(method, "GET") == 0 && strstr(path, "/_mapping") != NULL)) {
             static const char nf[] = "HTTP/1.1 404 X\r\nContent-Length: 0\r\n\r\n";
             if (send_all(fd, nf, sizeof nf - 1) != 0)
                 goto out;
         } else if (strcmp(method, "PUT") == 0) {
             static const char a[] = "{\"acknowledged\":true}";
             fake_answer(fd, 200, a, sizeof a - 1);
+        } else if (strstr(path, "/_simulate") != NULL) { /* automap's capability probe: refused */
+            static const char e[] = "{\"error\":{\"type\":\"illegal_argument_exception\"},\"status\":400}";
+            fake_answer(fd, 400, e, sizeof e - 1);
         } else if (strstr(path, "/_delete_by_query") != NULL) {
             static const char d[] = "{\"deleted\":3,\"failures\":[]}";
             fake_answer(fd, 200, d, sizeof d - 1);
@@ -256,12 +260,39 @@ static void test_setup_paths_are_encoded(void **state)
     sink *s = fake_sink();
     char err[512] = "";
     int created = 0;
-    assert_int_equal(setup_ensure(s, &rule, "shop-%2a", &created, err, sizeof err), SINK_OK);
+    assert_int_equal(setup_ensure(s, &rule, "shop-%2a", NULL, 0, &created, err, sizeof err), SINK_OK);
     assert_int_equal(created, 1);
     assert_true(fake_logged("HEAD /shop-%252a"));
     assert_true(fake_logged("PUT /shop-%252a"));
     sink_free(s);
     unlink(path);
+}
+
+/* mapping = auto: reading the existing mapping, the HEAD and the PUT name the index encoded. */
+static void test_automap_paths_are_encoded(void **state)
+{
+    (void)state;
+    fake_reset();
+    cfg_table rule;
+    memset(&rule, 0, sizeof rule);
+    rule.index = "shop-{table}";
+    rule.mapping_mode = CFG_MAPPING_AUTO;
+    rule.line = 3;
+    const row_col cols[] = {{.name = "id", .value = "1", .value_len = 1, .mysql_type = "int(11)", .is_key = true}};
+    row_event ev = {.schema = "shop", .table = "%2a", .op = ROW_INSERT, .after = {.cols = cols, .n = 1},
+                    .logfile = "mysql-bin.000001", .offset = 4};
+    automap *am = automap_new();
+    assert_non_null(am);
+    sink *s = fake_sink();
+    char err[512] = "";
+    int created = 0;
+    assert_int_equal(automap_ensure(am, s, &rule, "shop-%2a", &ev, &created, err, sizeof err), SINK_OK);
+    assert_int_equal(created, 1);
+    assert_true(fake_logged("GET /shop-%252a/_mapping"));
+    assert_true(fake_logged("PUT /shop-%252a"));
+    assert_false(fake_logged("PUT /shop-%2a"));
+    sink_free(s);
+    automap_free(am);
 }
 
 struct bulk_call {
@@ -347,6 +378,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_delete_by_query_path_is_encoded),
         cmocka_unit_test(test_setup_paths_are_encoded),
+        cmocka_unit_test(test_automap_paths_are_encoded),
         cmocka_unit_test(test_response_memory_is_bounded_per_process),
         cmocka_unit_test(test_huge_content_length_fails_early),
     };
