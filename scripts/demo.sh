@@ -11,7 +11,7 @@ ROOT=$(pwd)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCANAL_ES_TESTS=OFF -DCANAL_ES_BENCH=OFF >/dev/null
 cmake --build build -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
 
-echo "== starting the local stack (MariaDB, Canal 1.1.8, ${STACK_SEARCH:-opensearch})" >&2
+echo "== starting the local stack (MariaDB, Canal server 1.1.7, ${STACK_SEARCH:-opensearch})" >&2
 stack_env=$(./scripts/stack.sh up)
 CE_PID=""
 cleanup() {

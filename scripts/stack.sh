@@ -594,6 +594,8 @@ cmd_start() { # cmd_start SERVICE: start it again on the same ports, wait until 
       wait_canal "$(port_of canal_port)" "$since"
       ;;
     search)
+      # the node this stack was started with, whatever STACK_SEARCH says now
+      SEARCH=$(cat "$D/search.flavor" 2>/dev/null || echo "$SEARCH")
       start_search "$(port_of http_port)" "$(port_of transport_port)"
       wait_search "http://127.0.0.1:$(port_of http_port)"
       ;;
