@@ -8,6 +8,7 @@
 #include "metrics/metrics.h"
 #include "run.h"
 #include "sink/node.h"
+#include "source/zk.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -263,6 +264,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "run") == 0)
         return main_run(argc, argv);
+    if (strcmp(argv[1], ZK_CHILD_COMMAND) == 0)
+        return zk_child_main(argc, argv); /* internal: see source/zk.h */
     if (strcmp(argv[1], "status") == 0)
         return main_status(argc, argv);
     if (strcmp(argv[1], "replay-dead-letters") == 0)
