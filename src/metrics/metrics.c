@@ -230,37 +230,59 @@ static enum MHD_Result metrics_handler(void *cls, struct MHD_Connection *conn, c
     return r;
 }
 
-metrics_server *metrics_start(const char *listen, ce_stats *s, long max_lag_s, const char *version, char *err,
-                              size_t errlen)
+int metrics_listen_addr(const char *listen, struct sockaddr_storage *ss, int *port, char *err, size_t errlen)
 {
     char host[256];
-    int port = 0;
-    if (ce_parse_hostport(listen, host, sizeof host, &port) != 0) {
+    const char *hp = listen;
+    char unbracketed[300];
+    if (listen[0] == '[') {
+        /* [v6addr]:port: the brackets only separate the address from the port */
+        const char *close = strchr(listen, ']');
+        if (close == NULL || close[1] != ':' || (size_t)(close - listen) >= sizeof unbracketed) {
+            snprintf(err, errlen, "[http] listen: '%s' is not host:port", listen);
+            return -1;
+        }
+        snprintf(unbracketed, sizeof unbracketed, "%.*s%s", (int)(close - listen - 1), listen + 1, close + 1);
+        hp = unbracketed;
+    }
+    if (ce_parse_hostport(hp, host, sizeof host, port) != 0 || host[0] == '\0') {
         snprintf(err, errlen, "[http] listen: '%s' is not host:port", listen);
-        return NULL;
+        return -1;
     }
     char portstr[8];
-    snprintf(portstr, sizeof portstr, "%d", port);
+    snprintf(portstr, sizeof portstr, "%d", *port);
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE},
                     *res = NULL;
     int gai = getaddrinfo(host, portstr, &hints, &res);
     if (gai != 0) {
         snprintf(err, errlen, "[http] listen %s: cannot resolve %s: %s", listen, host, gai_strerror(gai));
-        return NULL;
+        return -1;
     }
+    memset(ss, 0, sizeof *ss);
+    memcpy(ss, res->ai_addr, res->ai_addrlen <= sizeof *ss ? res->ai_addrlen : sizeof *ss);
+    freeaddrinfo(res);
+    return 0;
+}
+
+metrics_server *metrics_start(const char *listen, ce_stats *s, long max_lag_s, const char *version, char *err,
+                              size_t errlen)
+{
+    struct sockaddr_storage ss;
+    int port = 0;
+    if (metrics_listen_addr(listen, &ss, &port, err, errlen) != 0)
+        return NULL;
     metrics_server *m = ce_calloc(1, sizeof *m);
     if (m == NULL) {
-        freeaddrinfo(res);
         snprintf(err, errlen, "[http] listen %s: out of memory", listen);
         return NULL;
     }
     m->s = s;
     m->max_lag_s = max_lag_s;
     snprintf(m->version, sizeof m->version, "%s", version);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | (res->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
-    m->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, metrics_handler, m, MHD_OPTION_SOCK_ADDR, res->ai_addr,
-                            MHD_OPTION_CONNECTION_LIMIT, 64U, MHD_OPTION_CONNECTION_TIMEOUT, 10U, MHD_OPTION_END);
-    freeaddrinfo(res);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+    m->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, metrics_handler, m, MHD_OPTION_SOCK_ADDR,
+                            (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, 64U, MHD_OPTION_CONNECTION_TIMEOUT,
+                            10U, MHD_OPTION_END);
     if (m->d == NULL) {
         snprintf(err, errlen, "[http] listen %s: cannot serve there (address in use or not local?)", listen);
         ce_free(m);
