@@ -281,8 +281,9 @@ static const char check_help[] =
     "usage: canal-es check-config -c FILE\n"
     "\n"
     "Loads FILE (every error as FILE:LINE), makes the checks `run` makes before starting ([log] file,\n"
-    "[checkpoint] file, dead_letter can be opened; [http] listen resolves), then connects to the Canal server (authentication,\n"
-    "destination, subscribe; nothing is fetched or acked), to the search node (credentials, version)\n"
+    "[checkpoint] file and dead_letter can be opened, [http] listen resolves), then connects to the\n"
+    "Canal server (authentication, destination, subscribe; nothing is fetched or acked), to the search\n"
+    "node (credentials, version)\n"
     "and checks each [table] rule's index or alias. Prints one verdict per item: ok, warn or FAIL.\n"
     "\n"
     "exit status: 0 nothing failed, 1 something failed, 2 usage or configuration error\n";
