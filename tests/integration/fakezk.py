@@ -6,7 +6,7 @@ is a lie: "negative" (-5), "huge" (0x7ffffff0, more than the frame holds).
 
 A real ZooKeeper cannot be made to send such replies; this peer stands in for a broken or
 malicious ensemble member. Runs in a thread of the test (start/stop), or alone:
-`python3 fakezk.py PORT MODE` for a manual look."""
+`python3 fakezk.py PORT MODE` (tests/unit/test_zk.c does so)."""
 import socket
 import struct
 import sys
@@ -127,12 +127,15 @@ class FakeZk:
 
 
 if __name__ == "__main__":
+    # python3 fakezk.py PORT MODE (PORT 0: any free port); prints "... on 127.0.0.1:PORT" first
     port_arg, mode_arg = int(sys.argv[1]), sys.argv[2]
     z = FakeZk(mode_arg, b'{"active":true,"address":"127.0.0.1:11111"}')
-    z.sock.close()
-    z.sock = socket.socket()
-    z.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    z.sock.bind(("127.0.0.1", port_arg))
-    z.sock.listen(16)
-    print(f"fake zookeeper on 127.0.0.1:{port_arg}, mode {mode_arg}", flush=True)
+    if port_arg:
+        z.sock.close()
+        z.sock = socket.socket()
+        z.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        z.sock.bind(("127.0.0.1", port_arg))
+        z.sock.listen(16)
+        z.port = port_arg
+    print(f"fake zookeeper mode {mode_arg} on 127.0.0.1:{z.port}", flush=True)
     z.accept_loop()
