@@ -65,11 +65,12 @@ static int check_path(const char *what, const char *path, bool append, char *why
             close(fd);
             return 0;
         }
+        /* replaced through a temporary file: the directory checks below apply */
     } else if (errno != ENOENT) {
         snprintf(why, whylen, "%s %.500s: %s", what, path, strerror(errno));
         return -1;
     }
-    /* missing (or replaced by rename): its directory must exist and take new files */
+    /* created (or replaced by rename): its directory must exist and take new files */
     char dir[4096];
     const char *slash = strrchr(path, '/');
     if (slash == NULL)

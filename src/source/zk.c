@@ -438,8 +438,11 @@ int zk_child_main(int argc, char **argv)
     }
     (void)prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the caller */
     signal(SIGPIPE, SIG_IGN);
-    signal(SIGINT, SIG_IGN); /* the caller stops us by closing the socket */
-    signal(SIGTERM, SIG_DFL);
+    /* the caller stops us by closing its socket: a signal sent to the whole
+     * service (Ctrl-C, systemd's SIGTERM, a SIGHUP for the log) is its business */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
     zk_child_fd = 1;
     int64_t timeout = 0;
     if (ce_parse_i64(argv[4], 1, 600000, &timeout) != 0)
@@ -496,6 +499,10 @@ out:
 /* ----------------------------------------------------------- the caller */
 
 #define ZK_RESPAWN_MS 5000 /* a child that died is started again after this long */
+/* Set in the child's environment: a program that does not run zk_child_main
+ * for ZK_CHILD_COMMAND would otherwise start its own main again in the child,
+ * which would start another child, and so on. zk_open refuses there. */
+#define ZK_READER_ENV "CANAL_ES_ZK_READER"
 #define ZK_LINE_MAX 2048
 
 struct zk_follow {
@@ -517,6 +524,7 @@ static int zk_spawn(zk_follow *z, char *err, size_t errlen)
     int rc = -1;
     posix_spawn_file_actions_t fa;
     bool fa_init = false;
+    char **envp = NULL;
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
         snprintf(err, errlen, "zookeeper %s: cannot start the reader process: socketpair: %s", z->hosts,
                  strerror(errno));
@@ -532,8 +540,18 @@ static int zk_spawn(zk_follow *z, char *err, size_t errlen)
     snprintf(tbuf, sizeof tbuf, "%ld", z->timeout_ms);
     char *argv[] = {"canal-es", ZK_CHILD_COMMAND, z->hosts, z->destination, tbuf, NULL};
     extern char **environ;
+    size_t n_env = 0;
+    while (environ[n_env] != NULL)
+        n_env++;
+    envp = ce_calloc(n_env + 2, sizeof *envp);
+    if (envp == NULL) {
+        errno = ENOMEM;
+        goto spawn_failed;
+    }
+    memcpy(envp, environ, n_env * sizeof *envp);
+    envp[n_env] = ZK_READER_ENV "=1";
     pid_t pid;
-    int e = posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, environ);
+    int e = posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, envp);
     if (e != 0) {
         errno = e;
         goto spawn_failed;
@@ -547,6 +565,7 @@ static int zk_spawn(zk_follow *z, char *err, size_t errlen)
 spawn_failed:
     snprintf(err, errlen, "zookeeper %s: cannot start the reader process: %s", z->hosts, strerror(errno));
 out:
+    ce_free(envp);
     if (fa_init)
         posix_spawn_file_actions_destroy(&fa);
     if (sv[0] >= 0)
@@ -659,6 +678,11 @@ zk_follow *zk_open(const char *hosts, const char *destination, long session_time
 {
     if (hosts == NULL || hosts[0] == '\0' || destination == NULL || destination[0] == '\0') {
         snprintf(err, errlen, "zookeeper: no hosts or no destination");
+        return NULL;
+    }
+    if (getenv(ZK_READER_ENV) != NULL) {
+        snprintf(err, errlen, "zookeeper %s: called in a reader process (the program must run zk_child_main for '%s')",
+                 hosts, ZK_CHILD_COMMAND);
         return NULL;
     }
     zk_follow *z = ce_calloc(1, sizeof *z);

@@ -12,6 +12,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -168,6 +170,10 @@ static int fake_zk(const char *mode, pid_t *pid)
     *pid = fork();
     assert_true(*pid >= 0);
     if (*pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM); /* a failed test (longjmp past stop_fake) leaves no server behind */
+        int devnull = open("/dev/null", O_WRONLY);
+        if (devnull >= 0)
+            dup2(devnull, 2);
         dup2(p[1], 1);
         close(p[0]);
         close(p[1]);
