@@ -7,13 +7,19 @@
 #include "sink/node.h"
 #include "sink/sink.h"
 #include "source/canal.h"
+#include "metrics/metrics.h"
 #include "util/log.h"
 #include "util/mem.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yajl/yajl_tree.h>
 
 #define CHECK_PEEK_TABLES 256
@@ -126,6 +132,91 @@ static void check_say(check_ctx *k, const char *verdict, const char *fmt, ...)
     ce_log_print(stdout, "%-4s  %s", verdict, msg); /* names and node answers escaped */
     fflush(stdout);
 }
+
+/* A file run opens (append: for writing, created when missing; else read,
+ * and replaced through a temporary file beside it). 0, or -1 with why. */
+static int check_path(const char *what, const char *path, bool append, char *why, size_t whylen)
+{
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode)) {
+            snprintf(why, whylen, "%s %.500s: is a directory", what, path);
+            return -1;
+        }
+        if (!append && !S_ISREG(st.st_mode)) {
+            snprintf(why, whylen, "%s %.500s: not a regular file", what, path);
+            return -1;
+        }
+        if (append) {
+            /* as run opens it, without creating anything; O_NONBLOCK: a FIFO without reader fails */
+            int fd = open(path, O_WRONLY | O_APPEND | O_NONBLOCK | O_CLOEXEC);
+            if (fd < 0) {
+                snprintf(why, whylen, "%s %.500s: cannot open: %s", what, path, strerror(errno));
+                return -1;
+            }
+            close(fd);
+            return 0;
+        }
+        /* replaced through a temporary file: the directory checks below apply */
+    } else if (errno != ENOENT) {
+        snprintf(why, whylen, "%s %.500s: %s", what, path, strerror(errno));
+        return -1;
+    }
+    /* created (or replaced by rename): its directory must exist and take new files */
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    if (stat(dir, &st) != 0) {
+        snprintf(why, whylen, "%s %.500s: directory %.400s: %s", what, path, dir, strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        snprintf(why, whylen, "%s %.500s: %.400s is not a directory", what, path, dir);
+        return -1;
+    }
+    if (access(dir, W_OK | X_OK) != 0) {
+        snprintf(why, whylen, "%s %.500s: cannot create files in %.400s: %s", what, path, dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int check_local(const cfg *c, int dry_run, check_say_fn say, void *ctx)
+{
+    int n = 0;
+    char why[1200];
+    if (c->log.file[0] != '\0' && check_path("[log] file", c->log.file, true, why, sizeof why) != 0) {
+        say(ctx, why);
+        n++;
+    }
+    if (dry_run)
+        return n;
+    if (c->checkpoint.file[0] != '\0' && check_path("[checkpoint] file", c->checkpoint.file, false, why, sizeof why) != 0) {
+        say(ctx, why);
+        n++;
+    }
+    if (!c->es.halt_on_error &&
+        check_path("[elasticsearch] dead_letter", c->es.dead_letter, true, why, sizeof why) != 0) {
+        say(ctx, why);
+        n++;
+    }
+    if (c->http.listen[0] != '\0') {
+        struct sockaddr_storage ss;
+        int port = 0;
+        if (metrics_listen_addr(c->http.listen, &ss, &port, why, sizeof why) != 0) {
+            say(ctx, why);
+            n++;
+        }
+    }
+    return n;
+}
+
+static void check_say_local(void *ctx, const char *message) { check_say(ctx, "FAIL", "%s", message); }
 
 static void check_canal(check_ctx *k, const cfg *c)
 {
@@ -351,9 +442,11 @@ static void check_rules(check_ctx *k, const cfg *c, sink *s)
 static const char check_help[] =
     "usage: canal-es check-config -c FILE [--peek]\n"
     "\n"
-    "Loads FILE (every error as FILE:LINE), then connects to the Canal server (authentication,\n"
-    "destination, subscribe; nothing is acked), to the search node (credentials, version) and checks\n"
-    "each [table] rule's index or alias. Prints one verdict per item: ok, warn or FAIL.\n"
+    "Loads FILE (every error as FILE:LINE), makes the checks `run` makes before starting ([log] file,\n"
+    "[checkpoint] file and dead_letter can be opened, [http] listen resolves), then connects to the\n"
+    "Canal server (authentication, destination, subscribe; nothing is acked), to the search node\n"
+    "(credentials, version) and checks each [table] rule's index or alias. Prints one verdict per\n"
+    "item: ok, warn or FAIL.\n"
     "--peek also reads the changes waiting in Canal (up to 60 batches, until 1 s passes without one;\n"
     "never acked, Canal delivers them again) for their column types and compares the fields of each\n"
     "existing index with what canal-es sends for those columns: a warning per field that cannot hold\n"
@@ -393,6 +486,7 @@ int check_main(int argc, char **argv)
     ce_log_set_level(CE_LOG_ERROR); /* the verdicts say it all */
     k.c = &c;
     check_say(&k, "ok", "config %s: %zu table rule(s), destination %s", path, c.n_tables, c.canal.destination);
+    check_local(&c, 0, check_say_local, &k);
     check_canal(&k, &c);
     sink_opts so;
     sink_opts_from_cfg(&so, &c.es);

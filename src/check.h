@@ -7,6 +7,18 @@
 #ifndef CE_CHECK_H
 #define CE_CHECK_H
 
+#include "config.h"
+
+/* The checks `run` makes before it starts, on what a loaded cfg names on this
+ * machine: [log] file, [checkpoint] file and dead_letter can be opened as
+ * run opens them (not a directory, the directory exists), [http] listen
+ * resolves. dry_run skips what a dry run does not use (all but the log).
+ * Calls say(ctx, message) per problem ("[section] key ...: why"); returns
+ * their number. Used by run (exit 2) and check-config (FAIL verdicts), so
+ * both refuse the same configurations with the same message. */
+typedef void (*check_say_fn)(void *ctx, const char *message);
+int check_local(const cfg *c, int dry_run, check_say_fn say, void *ctx);
+
 /* The whole command: argv[1] is "check-config". Returns the exit code. */
 int check_main(int argc, char **argv);
 

@@ -13,6 +13,7 @@
 #include "util/parse.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define CFG_MAX_LINE 65536
@@ -416,29 +418,41 @@ static void cfg_free_list(char **items, size_t n)
     ce_free(items);
 }
 
-/* "@/path": the file's content without one trailing newline; NULL on error. */
+/* "@/path": the file's content without one trailing newline; NULL on error.
+ * Only a regular file: opened with O_NONBLOCK and checked with fstat, so a
+ * FIFO, a device or a directory is refused instead of blocking the start. */
 static char *cfg_read_secret(cfg_parser *p, const cfg_key *k, const char *path)
 {
     char *res = NULL;
     ce_buf b;
     ce_buf_init(&b, CFG_MAX_SECRET);
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
         cfg_fail(p, p->line, "[%s] %s: cannot open secret file %s: %s", k->section, k->key, path, strerror(errno));
         goto out;
     }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        cfg_fail(p, p->line, "[%s] %s: secret file %s is not a regular file", k->section, k->key, path);
+        goto out;
+    }
     char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (ce_buf_append(&b, chunk, n) != 0) {
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            cfg_fail(p, p->line, "[%s] %s: cannot read secret file %s: %s", k->section, k->key, path,
+                     strerror(errno));
+            goto out;
+        }
+        if (n == 0)
+            break;
+        if (ce_buf_append(&b, chunk, (size_t)n) != 0) {
             cfg_fail(p, p->line, "[%s] %s: secret file %s is larger than %d bytes", k->section, k->key, path,
                      CFG_MAX_SECRET);
             goto out;
         }
-    }
-    if (ferror(f)) {
-        cfg_fail(p, p->line, "[%s] %s: cannot read secret file %s", k->section, k->key, path);
-        goto out;
     }
     if (b.len > 0 && b.data[b.len - 1] == '\n')
         b.len--;
@@ -452,8 +466,8 @@ static char *cfg_read_secret(cfg_parser *p, const cfg_key *k, const char *path)
     if (res == NULL)
         cfg_fail(p, p->line, "out of memory");
 out:
-    if (f)
-        fclose(f);
+    if (fd >= 0)
+        close(fd);
     ce_buf_free(&b);
     return res;
 }

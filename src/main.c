@@ -8,6 +8,7 @@
 #include "metrics/metrics.h"
 #include "run.h"
 #include "sink/node.h"
+#include "source/zk.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -146,6 +147,13 @@ static int main_status(int argc, char **argv)
     return rc;
 }
 
+/* A refusal of check_local (the same check-config prints as FAIL). */
+static void main_say_local(void *ctx, const char *message)
+{
+    (void)ctx;
+    fprintf(stderr, "canal-es: %s\n", message);
+}
+
 static int main_run(int argc, char **argv)
 {
     const char *path = NULL;
@@ -193,6 +201,10 @@ static int main_run(int argc, char **argv)
         ce_log_set_level(lv);
     ce_log_set_format(strcmp(c.log.format, "json") == 0 ? CE_LOG_JSON : CE_LOG_TEXT);
     ce_log_set_destination(c.canal.destination);
+    if (check_local(&c, dry_run, main_say_local, NULL) != 0) {
+        cfg_free(&c);
+        return 2;
+    }
     if (ce_log_open(c.log.file, err, sizeof err) != 0) {
         fprintf(stderr, "canal-es: [log] file: %s\n", err);
         cfg_free(&c);
@@ -263,6 +275,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "run") == 0)
         return main_run(argc, argv);
+    if (strcmp(argv[1], ZK_CHILD_COMMAND) == 0)
+        return zk_child_main(argc, argv); /* internal: see source/zk.h */
     if (strcmp(argv[1], "status") == 0)
         return main_status(argc, argv);
     if (strcmp(argv[1], "replay-dead-letters") == 0)

@@ -1,4 +1,11 @@
-/* metrics: Prometheus exposition, health verdict, libmicrohttpd server. */
+/* metrics: Prometheus exposition, health verdict, libmicrohttpd server.
+ *
+ * The server runs libmicrohttpd without its own thread: metrics_loop (one
+ * thread per server) calls MHD_run_wait and, between rounds, ends every
+ * connection whose request has taken longer than METRICS_REQUEST_MS (a client
+ * sending one header line every few seconds resets any idle timeout). All
+ * connection bookkeeping (conns[]) is touched only from that thread: MHD
+ * calls the notify callbacks from MHD_run_wait, so no lock is needed. */
 #include "metrics/metrics.h"
 #include "util/mem.h"
 #include "util/parse.h"
@@ -7,7 +14,9 @@
 #include <inttypes.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +24,11 @@
 #include <time.h>
 
 #define METRICS_MAX_BODY (4u << 20)
+#define METRICS_MAX_CONNS 256     /* connections served at once (more wait in the listen backlog) */
+#define METRICS_MAX_CONNS_IP 128  /* of which from one address: another one always has room */
+#define METRICS_IDLE_S 5          /* no byte for this long: closed */
+#define METRICS_REQUEST_MS 10000  /* a request (from the first byte to the response sent) takes at most this */
+#define METRICS_LOOP_MS 500
 
 /* printf into out; -1 when it does not fit. */
 static int metrics_printf(ce_buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -174,11 +188,21 @@ int metrics_health(ce_stats *s, int64_t now_ms, long max_lag_s, ce_buf *out)
     return ok ? 200 : 503;
 }
 
+typedef struct metrics_conn {
+    struct MHD_Connection *c; /* NULL: free slot */
+    int fd;
+    int64_t since_ms; /* start of the current request (accept, or end of the previous one) */
+    int cut;          /* shut down already */
+} metrics_conn;
+
 struct metrics_server {
     struct MHD_Daemon *d;
     ce_stats *s;
     long max_lag_s;
     char version[32];
+    pthread_t thread;
+    atomic_int stop;
+    metrics_conn conns[METRICS_MAX_CONNS]; /* only the loop thread */
 };
 
 static int64_t metrics_now_ms(void)
@@ -186,6 +210,69 @@ static int64_t metrics_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t metrics_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Connection opened / closed (called from MHD_run_wait in the loop thread). */
+static void metrics_on_conn(void *cls, struct MHD_Connection *c, void **socket_context,
+                            enum MHD_ConnectionNotificationCode toe)
+{
+    metrics_server *m = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *fi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        for (size_t i = 0; i < METRICS_MAX_CONNS && fi != NULL; i++) {
+            if (m->conns[i].c == NULL) {
+                m->conns[i] = (metrics_conn){.c = c, .fd = fi->connect_fd, .since_ms = metrics_mono_ms()};
+                *socket_context = &m->conns[i];
+                return;
+            }
+        }
+        *socket_context = NULL; /* not tracked: MHD's own limit keeps this from happening */
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context != NULL) {
+        metrics_conn *mc = *socket_context;
+        mc->c = NULL;
+        *socket_context = NULL;
+    }
+}
+
+/* A response was sent (or the request ended): the next request gets a new budget. */
+static void metrics_on_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    (void)cls, (void)con_cls, (void)toe;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    if (ci != NULL && ci->socket_context != NULL)
+        ((metrics_conn *)ci->socket_context)->since_ms = metrics_mono_ms();
+}
+
+/* Shuts down connections over METRICS_REQUEST_MS; MHD then sees the end of
+ * the stream in its next round and closes them (the fd is still MHD's: it is
+ * only closed after the CLOSED notification, in this thread). */
+static void metrics_sweep(metrics_server *m)
+{
+    int64_t now = metrics_mono_ms();
+    for (size_t i = 0; i < METRICS_MAX_CONNS; i++) {
+        metrics_conn *mc = &m->conns[i];
+        if (mc->c != NULL && !mc->cut && now - mc->since_ms > METRICS_REQUEST_MS) {
+            shutdown(mc->fd, SHUT_RDWR);
+            mc->cut = 1;
+        }
+    }
+}
+
+static void *metrics_loop(void *arg)
+{
+    metrics_server *m = arg;
+    while (!atomic_load(&m->stop)) {
+        MHD_run_wait(m->d, METRICS_LOOP_MS);
+        metrics_sweep(m);
+    }
+    return NULL;
 }
 
 static enum MHD_Result metrics_reply(struct MHD_Connection *conn, unsigned status, const char *type, const void *body,
@@ -232,39 +319,71 @@ static enum MHD_Result metrics_handler(void *cls, struct MHD_Connection *conn, c
     return r;
 }
 
-metrics_server *metrics_start(const char *listen, ce_stats *s, long max_lag_s, const char *version, char *err,
-                              size_t errlen)
+int metrics_listen_addr(const char *listen, struct sockaddr_storage *ss, int *port, char *err, size_t errlen)
 {
     char host[256];
-    int port = 0;
-    if (ce_parse_hostport(listen, host, sizeof host, &port) != 0) {
+    const char *hp = listen;
+    char unbracketed[300];
+    if (listen[0] == '[') {
+        /* [v6addr]:port: the brackets only separate the address from the port */
+        const char *close = strchr(listen, ']');
+        if (close == NULL || close[1] != ':' || (size_t)(close - listen) >= sizeof unbracketed) {
+            snprintf(err, errlen, "[http] listen: '%s' is not host:port", listen);
+            return -1;
+        }
+        snprintf(unbracketed, sizeof unbracketed, "%.*s%s", (int)(close - listen - 1), listen + 1, close + 1);
+        hp = unbracketed;
+    }
+    if (ce_parse_hostport(hp, host, sizeof host, port) != 0 || host[0] == '\0') {
         snprintf(err, errlen, "[http] listen: '%s' is not host:port", listen);
-        return NULL;
+        return -1;
     }
     char portstr[8];
-    snprintf(portstr, sizeof portstr, "%d", port);
+    snprintf(portstr, sizeof portstr, "%d", *port);
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE},
                     *res = NULL;
     int gai = getaddrinfo(host, portstr, &hints, &res);
     if (gai != 0) {
         snprintf(err, errlen, "[http] listen %s: cannot resolve %s: %s", listen, host, gai_strerror(gai));
-        return NULL;
+        return -1;
     }
+    memset(ss, 0, sizeof *ss);
+    memcpy(ss, res->ai_addr, res->ai_addrlen <= sizeof *ss ? res->ai_addrlen : sizeof *ss);
+    freeaddrinfo(res);
+    return 0;
+}
+
+metrics_server *metrics_start(const char *listen, ce_stats *s, long max_lag_s, const char *version, char *err,
+                              size_t errlen)
+{
+    struct sockaddr_storage ss;
+    int port = 0;
+    if (metrics_listen_addr(listen, &ss, &port, err, errlen) != 0)
+        return NULL;
     metrics_server *m = ce_calloc(1, sizeof *m);
     if (m == NULL) {
-        freeaddrinfo(res);
         snprintf(err, errlen, "[http] listen %s: out of memory", listen);
         return NULL;
     }
     m->s = s;
     m->max_lag_s = max_lag_s;
     snprintf(m->version, sizeof m->version, "%s", version);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | (res->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
-    m->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, metrics_handler, m, MHD_OPTION_SOCK_ADDR, res->ai_addr,
-                            MHD_OPTION_CONNECTION_LIMIT, 64U, MHD_OPTION_CONNECTION_TIMEOUT, 10U, MHD_OPTION_END);
-    freeaddrinfo(res);
+    /* no internal thread: metrics_loop runs it (epoll: no FD_SETSIZE limit) */
+    unsigned flags = MHD_USE_EPOLL | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+    m->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, metrics_handler, m, MHD_OPTION_SOCK_ADDR,
+                            (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, (unsigned)METRICS_MAX_CONNS,
+                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)METRICS_MAX_CONNS_IP,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)METRICS_IDLE_S, MHD_OPTION_NOTIFY_CONNECTION,
+                            metrics_on_conn, m, MHD_OPTION_NOTIFY_COMPLETED, metrics_on_done, m, MHD_OPTION_END);
     if (m->d == NULL) {
         snprintf(err, errlen, "[http] listen %s: cannot serve there (address in use or not local?)", listen);
+        ce_free(m);
+        return NULL;
+    }
+    atomic_init(&m->stop, 0);
+    if (pthread_create(&m->thread, NULL, metrics_loop, m) != 0) {
+        snprintf(err, errlen, "[http] listen %s: cannot start the server thread", listen);
+        MHD_stop_daemon(m->d);
         ce_free(m);
         return NULL;
     }
@@ -275,6 +394,8 @@ void metrics_stop(metrics_server *m)
 {
     if (m == NULL)
         return;
+    atomic_store(&m->stop, 1);
+    pthread_join(m->thread, NULL); /* within METRICS_LOOP_MS */
     MHD_stop_daemon(m->d);
     ce_free(m);
 }

@@ -17,6 +17,13 @@ int metrics_render(ce_stats *s, int64_t now_ms, const char *version, ce_buf *out
  * below max_lag_s; 503 otherwise, with the reasons. */
 int metrics_health(ce_stats *s, int64_t now_ms, long max_lag_s, ce_buf *out);
 
+/* Resolves [http] listen: "host:port", "[v6addr]:port" or "v6addr:port"
+ * (the last colon starts the port). The first address is written to ss.
+ * -1 with err ("[http] listen ...: why") when it is not host:port or does not
+ * resolve. Used by metrics_start and by the checks run before serving. */
+struct sockaddr_storage;
+int metrics_listen_addr(const char *listen, struct sockaddr_storage *ss, int *port, char *err, size_t errlen);
+
 typedef struct metrics_server metrics_server;
 
 /* Serves /metrics and /health on listen ("host:port"). NULL with err when

@@ -318,6 +318,8 @@ static const char *canal_zk_pick(canal_client *c, char *buf, size_t buflen, char
                  zk_path(c->zk));
     else
         snprintf(note, notelen, "%s: trying the address list", zerr);
+    if (zr < 0)
+        ce_log(CE_LOG_WARN, "source", "destination %s: %s", c->o.destination, note);
     c->zk_failed[0] = '\0';
     if (zr != 1)
         c->zk_logged[0] = '\0'; /* log the next server named */

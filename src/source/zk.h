@@ -4,11 +4,15 @@
  * /otter/canal/destinations/{destination}/running with the JSON of Canal's
  * ServerRunningData, e.g. {"active":true,"address":"10.0.0.5:11111"} (a
  * deprecated "cid" may appear too). zk_follow keeps one ZooKeeper session
- * (libzookeeper_mt: its own I/O and event threads) and a watch on that node.
- * The watcher only raises a flag under a mutex; every read of the node is done
- * by the caller's thread (zk_running), which also re-arms the watch. So one
+ * (libzookeeper_mt: its own I/O and event threads) and a watch on that node,
+ * in a child process (this binary run with ZK_CHILD_COMMAND): a malformed
+ * reply that crashes the library kills only the child, and the read that saw
+ * it fails (-1) instead of the process. Every read of the node is asked by
+ * the caller's thread (zk_running), which also re-arms the watch. So one
  * thread owns the zk_follow for reading; zk_changed may be called from it at
- * any time and is cheap. zk_close frees everything (from the owning thread). */
+ * any time and is cheap. zk_close ends the child and frees everything (from
+ * the owning thread). A program using zk_open must run zk_child_main when its
+ * argv[1] is ZK_CHILD_COMMAND (canal-es's main does, so do the unit tests). */
 #ifndef CE_SOURCE_ZK_H
 #define CE_SOURCE_ZK_H
 
@@ -16,6 +20,7 @@
 
 #define ZK_ADDR_MAX 256   /* longest "host:port" accepted from the running node */
 #define ZK_DATA_MAX 4096  /* longest running node read */
+#define ZK_CHILD_COMMAND "zk-follow" /* internal subcommand: the reader process */
 
 typedef struct zk_follow zk_follow;
 
@@ -36,6 +41,10 @@ int zk_running(zk_follow *z, char *addr, size_t addrlen, char *err, size_t errle
 /* Nonzero when the node may have changed since the last zk_running: a watch
  * fired, or the session was (re)established or expired. */
 int zk_changed(zk_follow *z);
+
+/* The reader process: `PROG zk-follow HOSTS DESTINATION TIMEOUT_MS`, talking
+ * to zk_open's caller on stdin/stdout. Returns the exit status. */
+int zk_child_main(int argc, char **argv);
 
 /* The watched path, for messages. */
 const char *zk_path(const zk_follow *z);

@@ -1,7 +1,10 @@
 """Command line: `run --dry-run` prints the NDJSON it would send and acks nothing; per-command --help."""
 import json
 import re
+import socket
 import subprocess
+import urllib.error
+import urllib.request
 
 import itlib
 from harness import CanalEs, check, http, index_docs, poll, sql, wait_in_sync
@@ -142,5 +145,63 @@ def test_cli_check_config_verdicts():
     variant(good)
 
 
+def run_refusal(es, timeout=60):
+    """`run` on a config it must refuse before starting: (exit code, stderr)."""
+    p = subprocess.run([itlib.BIN, "run", "-c", es.ini], capture_output=True, text=True, env=es.env,
+                       timeout=timeout)
+    return p.returncode, p.stderr
+
+
+def test_cli_check_config_refuses_what_run_refuses():
+    """check-config makes the checks run makes before starting (one function): [log] file a directory,
+    [checkpoint] file in a missing directory, dead_letter a directory, an [http] listen that is not host:port
+    each make both exit non-zero with the same message naming the key; listen = [::1]:PORT is served by run."""
+    t = "localchecks"
+    new_table(t)
+    es = CanalEs(itlib.BIN, {f"{DB}.{t}": {"index": t}})
+    good = open(es.ini).read()
+    cases = [
+        ("[log] file", good + f"\n[log]\nfile = {es.dir}\n", "is a directory"),
+        ("[checkpoint] file", good + f"\n[checkpoint]\nfile = {es.dir}/missing/ckpt.json\n",
+         f"directory {es.dir}/missing: No such file or directory"),
+        ("[elasticsearch] dead_letter", good.replace("[elasticsearch]", f"[elasticsearch]\ndead_letter = {es.dir}"),
+         "is a directory"),
+        ("[http] listen", good + "\n[http]\nlisten = [::1:9180\n", "is not host:port"),
+    ]
+    for key, text, why in cases:
+        with open(es.ini, "w") as f:
+            f.write(text)
+        rc, out, err = check_config(es)
+        line = next((ln for ln in out.splitlines() if ln.startswith("FAIL") and key in ln), None)
+        check(rc != 0 and line and why in line, f"check-config with a bad {key}: exit {rc}\n{out}{err}")
+        msg = line.split(None, 1)[1]
+        rrc, rerr = run_refusal(es)
+        check(rrc == 2 and f"canal-es: {msg}" in rerr, f"run with a bad {key}: exit {rrc}, {rerr!r}; "
+              f"check-config said {msg!r}")
+    # IPv6: check-config finds nothing to refuse and run serves /health there
+    with socket.socket(socket.AF_INET6) as s6:
+        s6.bind(("::1", 0))
+        port = s6.getsockname()[1]
+    with open(es.ini, "w") as f:
+        f.write(good + f"\n[http]\nlisten = [::1]:{port}\n")
+    rc, out, err = check_config(es)
+    check(rc == 0 and not re.search(r"^FAIL", out, re.M), f"check-config with listen [::1]: {rc}\n{out}{err}")
+    es.start()
+    try:
+        def health():
+            try:
+                with urllib.request.urlopen(f"http://[::1]:{port}/health", timeout=5) as r:
+                    return r.status
+            except urllib.error.HTTPError as e:
+                return e.code
+            except OSError:
+                return None
+        status = poll(health, 60, "/health on [::1]")
+        check(status in (200, 503), f"/health on [::1]: {status}")
+    finally:
+        es.stop()
+
+
 TESTS = [test_cli_dry_run_sends_and_acks_nothing, test_cli_help_per_command,
-         test_cli_mapping_suggests_a_mapping_the_node_accepts, test_cli_check_config_verdicts]
+         test_cli_mapping_suggests_a_mapping_the_node_accepts, test_cli_check_config_verdicts,
+         test_cli_check_config_refuses_what_run_refuses]

@@ -4,6 +4,8 @@ import json
 import os
 import re
 import socket
+import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -119,4 +121,75 @@ def test_metrics_health_503_when_node_unreachable():
         es.stop(timeout=60)
 
 
-TESTS = [test_metrics_and_health_while_rows_flow, test_metrics_health_503_when_node_unreachable]
+def closed_by_server(sock):
+    """True once the server closed sock (EOF or reset); whatever it sent before is read and dropped."""
+    try:
+        while True:
+            data = sock.recv(4096)
+            if not data:
+                return True
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+def test_metrics_idle_and_slow_clients_do_not_blind_health():
+    """70 idle connections and a slowloris (one header line a second, which no idle timeout ends) must not
+    keep /health from answering; the server closes the idle ones within the idle bound (5 s) and the slow one
+    within the whole-request bound (10 s)."""
+    t = "slowloris"
+    new_table(t)
+    es = CanalEs(itlib.BIN, {f"{DB}.{t}": {"index": t}})
+    port = free_port()
+    with_http(es, port)
+    base = f"http://127.0.0.1:{port}"
+    es.start()
+    idle, stop, slow = [], threading.Event(), None
+    try:
+        poll(lambda: get(base + "/health")[0] in (200, 503), 60, "/health to answer")
+        slow = socket.create_connection(("127.0.0.1", port))
+        for _ in range(70):
+            idle.append(socket.create_connection(("127.0.0.1", port)))
+        slow.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        slow_since = time.monotonic()
+
+        def drip():
+            i = 0
+            while not stop.wait(1.0):
+                try:
+                    slow.sendall(f"X-Drip-{i}: 1\r\n".encode())
+                except OSError:
+                    return
+                i += 1
+        threading.Thread(target=drip, daemon=True).start()
+        t0 = time.monotonic()
+        try:
+            with urllib.request.urlopen(base + "/health", timeout=5) as r:
+                status = r.status
+        except urllib.error.HTTPError as e:
+            status = e.code
+        except OSError as e:
+            status = f"no answer: {e}"
+        check(status in (200, 503), f"/health with 70 idle connections and a slowloris: {status}")
+        check(time.monotonic() - t0 < 5, "/health must answer within 5 s")
+        for s in idle:
+            s.setblocking(False)
+        poll(lambda: all(closed_by_server(s) for s in idle), 15, "the server to close the idle connections")
+        check(time.monotonic() - t0 < 12, f"idle connections closed after {time.monotonic() - t0:.1f}s")
+        slow.setblocking(False)
+        poll(lambda: closed_by_server(slow), 20, "the server to close the slowloris connection")
+        took = time.monotonic() - slow_since
+        check(took < 15, f"the slowloris connection was closed after {took:.1f}s")
+        check(get(base + "/health")[0] in (200, 503), "/health after the attack")
+    finally:
+        stop.set()
+        if slow is not None:
+            slow.close()
+        for s in idle:
+            s.close()
+        es.stop()
+
+
+TESTS = [test_metrics_and_health_while_rows_flow, test_metrics_health_503_when_node_unreachable,
+         test_metrics_idle_and_slow_clients_do_not_blind_health]

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -867,6 +868,31 @@ static void test_enums_and_secrets(void **state)
     unlink(path);
 }
 
+/* "@/path" only reads a regular file: a FIFO (no writer) used to block the
+ * load forever, a directory or a device is refused as well. alarm(): a load
+ * that blocks fails the test instead of hanging it. */
+static void test_secret_not_a_regular_file(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/canal-es-test-fifo-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char fifo[600], text[1024], prefix[700];
+    snprintf(fifo, sizeof fifo, "%s/secret", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    alarm(10);
+    snprintf(text, sizeof text, "[canal]\npassword = @%s\n" MIN_TABLE, fifo);
+    snprintf(prefix, sizeof prefix, "t.ini:2: [canal] password: secret file %s is not a regular file", fifo);
+    expect_error(text, prefix, NULL);
+    snprintf(text, sizeof text, "[elasticsearch]\npassword = @%s\n" MIN_TABLE, dir);
+    snprintf(prefix, sizeof prefix, "t.ini:2: [elasticsearch] password: secret file %s is not a regular file", dir);
+    expect_error(text, prefix, NULL);
+    expect_error("[canal]\npassword = @/dev/zero\n" MIN_TABLE,
+                 "t.ini:2: [canal] password: secret file /dev/zero is not a regular file", NULL);
+    alarm(0);
+    unlink(fifo);
+    rmdir(dir);
+}
+
 /* [elasticsearch] transport keys: URL lists, credentials, TLS files. */
 static void test_transport_keys(void **state)
 {
@@ -984,6 +1010,7 @@ int main(void)
         cmocka_unit_test(test_table_rules),
         cmocka_unit_test(test_table_rule_errors),
         cmocka_unit_test(test_enums_and_secrets),
+        cmocka_unit_test(test_secret_not_a_regular_file),
         cmocka_unit_test(test_transport_keys),
         cmocka_unit_test(test_every_key_documented),
         cmocka_unit_test(test_mapping_modes),
