@@ -10,6 +10,7 @@
  * remain are read again from the file when DEADLETTERS.remaining is written,
  * in file order, so memory stays bounded by one request and one line. */
 #include "replay.h"
+#include "util/io.h"
 #include "config.h"
 #include "util/backoff.h"
 #include "util/log.h"
@@ -686,24 +687,9 @@ static void replay_now(char *when, size_t n)
     }
 }
 
-static int replay_write_all(int fd, const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    while (n > 0) {
-        ssize_t w = write(fd, b, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        b += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static int replay_out_flush(replay_ctx *x)
 {
-    if (x->ob.len > 0 && replay_write_all(x->out_fd, x->ob.data, x->ob.len) != 0) {
+    if (x->ob.len > 0 && ce_write_all(x->out_fd, x->ob.data, x->ob.len) != 0) {
         snprintf(x->err, sizeof x->err, "%s: write failed: %s", x->tmp_path, strerror(errno));
         return -1;
     }
@@ -716,7 +702,7 @@ static int replay_out_append(replay_ctx *x, const void *p, size_t n)
     if (x->ob.len + n > REPLAY_OUT_FLUSH && replay_out_flush(x) != 0)
         return -1;
     if (n >= REPLAY_OUT_FLUSH) {
-        if (replay_write_all(x->out_fd, p, n) != 0) {
+        if (ce_write_all(x->out_fd, p, n) != 0) {
             snprintf(x->err, sizeof x->err, "%s: write failed: %s", x->tmp_path, strerror(errno));
             return -1;
         }

@@ -1,5 +1,6 @@
 /* commit/ckpt: atomic checkpoint file (yajl for both directions). */
 #include "commit/ckpt.h"
+#include "util/io.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -38,21 +39,6 @@ static yajl_gen_status ckpt_str(yajl_gen g, const char *s)
 
 static yajl_gen_status ckpt_int(yajl_gen g, int64_t v) { return yajl_gen_integer(g, (long long)v); }
 
-/* Writes all of buf to fd. */
-static int ckpt_write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 int ckpt_write(const char *path, const ckpt *c, char *err, size_t errlen)
 {
     char tmp[4096], dir[4096];
@@ -90,7 +76,7 @@ int ckpt_write(const char *path, const ckpt *c, char *err, size_t errlen)
         goto out;
     }
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0 || ckpt_write_all(fd, out.data, out.len) != 0 || fsync(fd) != 0) {
+    if (fd < 0 || ce_write_all(fd, out.data, out.len) != 0 || fsync(fd) != 0) {
         snprintf(err, errlen, "checkpoint %s: cannot write %s: %s", path, tmp, strerror(errno));
         goto out;
     }

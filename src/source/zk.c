@@ -14,6 +14,7 @@
  * calling zks_running / zks_changed / zks_close. In the caller, zk_follow
  * belongs to the thread calling zk_running / zk_changed / zk_close. */
 #include "source/zk.h"
+#include "util/io.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/parse.h"
@@ -45,20 +46,6 @@
 /* In the child, the socket to the caller (-1 in the caller's process). */
 static int zk_child_fd = -1;
 
-static int zk_write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* A WARN line: logged here, or (in the child) sent to the caller to log. */
 static void zk_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -80,7 +67,7 @@ static void zk_warn(const char *fmt, ...)
         if (line[i] == '\n' || line[i] == '\r')
             line[i] = ' ';
     line[n++] = '\n';
-    (void)zk_write_all(zk_child_fd, line, n);
+    (void)ce_write_all(zk_child_fd, line, n);
 }
 
 typedef struct zk_session zk_session;
@@ -481,13 +468,13 @@ int zk_child_main(int argc, char **argv)
                 for (char *q = line; *q && q[1]; q++)
                     if (*q == '\n' || *q == '\r')
                         *q = ' ';
-                if (zk_write_all(1, line, strlen(line)) != 0)
+                if (ce_write_all(1, line, strlen(line)) != 0)
                     goto out;
             }
         }
         if (z != NULL && !reported && zks_changed(z)) {
             reported = 1;
-            if (zk_write_all(1, "c\n", 2) != 0)
+            if (ce_write_all(1, "c\n", 2) != 0)
                 break;
         }
     }
@@ -757,7 +744,7 @@ int zk_running(zk_follow *z, char *addr, size_t addrlen, char *err, size_t errle
         }
     }
     z->changed = 0; /* a change reported before this read is seen by it */
-    if (zk_write_all(z->fd, "r", 1) != 0) {
+    if (ce_write_all(z->fd, "r", 1) != 0) {
         char why[128] = "";
         zk_reap(z, 1000, why, sizeof why);
         snprintf(err, errlen, "zookeeper %s: the reader process %s (reading %s)", z->hosts, why, z->path);
