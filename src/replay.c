@@ -879,25 +879,6 @@ static void replay_stop_sending(replay_ctx *x, const char *why)
     replay_fail_pending(x, why);
 }
 
-/* The transport of the delivery module: the one sink. */
-static sink_rc replay_tx_send(void *ud, size_t stream, const void *body, size_t len, size_t n, sink_item *items,
-                              long long *retry_after_ms, char *err, size_t errlen)
-{
-    replay_ctx *x = ud;
-    (void)stream;
-    sink_summary sum = {.item = items, .item_cap = n};
-    sink_rc rc = sink_bulk(x->sink, body, len, n, &sum, err, errlen);
-    *retry_after_ms = rc == SINK_RETRY ? sink_retry_after_ms(x->sink) : 0;
-    return rc;
-}
-
-static const char *replay_tx_name(void *ud, size_t stream)
-{
-    replay_ctx *x = ud;
-    (void)stream;
-    return sink_last_url(x->sink);
-}
-
 static void replay_log(void *ud, ce_log_level level, const char *msg)
 {
     (void)ud;
@@ -918,7 +899,8 @@ static void replay_send(replay_ctx *x)
         x->idx[k] = i;
         x->acts[k++] = (dlv_action){.p = x->body.data + it->body_off, .len = it->body_len};
     }
-    dlv_transport t = {.send = replay_tx_send, .name = replay_tx_name, .ud = x};
+    dlv_transport t;
+    dlv_sink_transport(&t, &x->sink);
     dlv_opts o = {.req_cap = &x->req_cap,
                   .streams = 1,
                   .max_retries = x->retries,

@@ -230,24 +230,6 @@ static int run_backoff(run_ctx *r, ce_backoff *bo, const char *component, long l
     return run_sleep(r, delay);
 }
 
-/* The bulk transport of the delivery module: stream i is sinks[i]. */
-static sink_rc run_tx_send(void *ud, size_t stream, const void *body, size_t len, size_t n, sink_item *items,
-                           long long *retry_after_ms, char *err, size_t errlen)
-{
-    run_ctx *r = ud;
-    sink *s = r->sinks[stream];
-    sink_summary sum = {.item = items, .item_cap = n};
-    sink_rc rc = sink_bulk(s, body, len, n, &sum, err, errlen);
-    *retry_after_ms = rc == SINK_RETRY ? sink_retry_after_ms(s) : 0;
-    return rc;
-}
-
-static const char *run_tx_name(void *ud, size_t stream)
-{
-    run_ctx *r = ud;
-    return sink_last_url(r->sinks[stream]);
-}
-
 /* The items of a finished delivery: rejected ones (and, after max_retries,
  * the ones still failing) go to the dead-letter file, or halt the service. */
 static int run_items(run_ctx *r, size_t n)
@@ -332,7 +314,8 @@ static int run_flush(run_ctx *r)
         bulk_action_bytes(&r->bulk, i, &r->acts[i].p, &r->acts[i].len);
         r->acts[i].id_hash = r->bulk.meta[i].id_hash;
     }
-    dlv_transport t = {.send = run_tx_send, .name = run_tx_name, .ud = r};
+    dlv_transport t;
+    dlv_sink_transport(&t, r->sinks);
     dlv_opts o = {.req_cap = &r->req_cap,
                   .streams = r->n_sinks,
                   .max_retries = r->c->es.max_retries,

@@ -41,6 +41,27 @@ typedef struct dlv_stream {
     char err[1024];
 } dlv_stream;
 
+static sink_rc dlv_sink_send(void *ud, size_t stream, const void *body, size_t len, size_t n, sink_item *items,
+                             long long *retry_after_ms, char *err, size_t errlen)
+{
+    sink *const *sinks = ud;
+    sink_summary sum = {.item = items, .item_cap = n};
+    sink_rc rc = sink_bulk(sinks[stream], body, len, n, &sum, err, errlen);
+    *retry_after_ms = rc == SINK_RETRY ? sink_retry_after_ms(sinks[stream]) : 0;
+    return rc;
+}
+
+static const char *dlv_sink_name(void *ud, size_t stream)
+{
+    sink *const *sinks = ud;
+    return sink_last_url(sinks[stream]);
+}
+
+void dlv_sink_transport(dlv_transport *t, sink *const *sinks)
+{
+    *t = (dlv_transport){.send = dlv_sink_send, .name = dlv_sink_name, .ud = (void *)sinks};
+}
+
 const char *dlv_rc_name(dlv_rc rc)
 {
     switch (rc) {

@@ -51,6 +51,11 @@ typedef struct dlv_transport {
     void *ud;
 } dlv_transport;
 
+/* The transport of the service and the replay: stream i is sinks[i]
+ * (sink_bulk; Retry-After from sink_retry_after_ms; names from
+ * sink_last_url). sinks must outlive the dlv_send calls. */
+void dlv_sink_transport(dlv_transport *t, sink *const *sinks);
+
 typedef struct dlv_opts {
     size_t *req_cap;       /* in/out: bytes per request (SIZE_MAX = no limit); a 413 lowers it for good */
     size_t streams;        /* 1..DLV_MAX_STREAMS; 0 counts as 1 */
