@@ -252,6 +252,8 @@ static dlv_rc dlv_round(dlv_stream *s, bool *whole_failed, long long *retry_afte
         }
         size_t next = s->chunk[k - 1] + 1;
         if (rc == SINK_OK) {
+            /* every answer is recorded (what was applied is reported) before a fatal item or a halt ends the call */
+            dlv_rc end = DLV_DONE;
             for (size_t m = 0; m < k; m++) {
                 size_t j = s->chunk[m];
                 dlv_result *r = &sh->res[s->list[j]];
@@ -259,17 +261,18 @@ static dlv_rc dlv_round(dlv_stream *s, bool *whole_failed, long long *retry_afte
                 r->answered = 1;
                 if (r->item.cls == SINK_ITEM_FATAL) {
                     dlv_count(s, DLV_C_FATAL, 1);
-                    snprintf(s->err, sizeof s->err, "%s: HTTP %d %s: %s: credentials refused", dlv_name(s),
-                             r->item.status, r->item.type, r->item.reason);
-                    return DLV_FATAL;
-                }
-                if (r->item.cls == SINK_ITEM_RETRY) {
+                    if (end != DLV_FATAL)
+                        snprintf(s->err, sizeof s->err, "%s: HTTP %d %s: %s: credentials refused", dlv_name(s),
+                                 r->item.status, r->item.type, r->item.reason);
+                    end = DLV_FATAL;
+                } else if (r->item.cls == SINK_ITEM_RETRY) {
                     dlv_count(s, DLV_C_RETRY, 1);
-                    continue;
+                } else if (dlv_settle(s, j) == DLV_HALTED && end == DLV_DONE) {
+                    end = DLV_HALTED;
                 }
-                if (dlv_settle(s, j) == DLV_HALTED)
-                    return DLV_HALTED;
             }
+            if (end != DLV_DONE)
+                return end;
             pos = next;
             continue;
         }

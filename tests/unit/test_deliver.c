@@ -452,6 +452,7 @@ static void test_fatal_and_halt(void **state)
     assert_int_equal(rig_run(g), DLV_FATAL);
     assert_non_null(strstr(g->err, "403"));
     assert_int_equal(g->res[1].item.cls, SINK_ITEM_FATAL);
+    assert_int_equal(g->res[3].item.cls, SINK_ITEM_OK); /* answered in the same response: reported */
     rig_free(g);
 
     /* a dead item: final (the caller writes the dead letter) */
@@ -471,7 +472,9 @@ static void test_fatal_and_halt(void **state)
     assert_int_equal(rig_run(g), DLV_HALTED);
     assert_int_equal(g->f.requests, 1);
     assert_int_equal(g->res[1].item.cls, SINK_ITEM_DEAD);
+    assert_int_equal(g->res[0].item.cls, SINK_ITEM_OK);
     assert_int_equal(g->res[4].item.cls, SINK_ITEM_RETRY);
+    assert_false(g->res[4].answered);
     rig_free(g);
 }
 
