@@ -12,7 +12,7 @@
 #include "replay.h"
 #include "util/io.h"
 #include "config.h"
-#include "util/backoff.h"
+#include "deliver/deliver.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/utf8.h"
@@ -37,7 +37,6 @@
 #define REPLAY_OUT_FLUSH ((size_t)1 << 20)
 #define REPLAY_MAX_ITEMS 65536      /* lines per batch, bad ones included */
 #define REPLAY_DEFAULT_RETRIES 5    /* when max_retries is 0 ("forever" for the service) */
-#define REPLAY_MAX_RETRY_AFTER_MS 60000
 #define REPLAY_DETAILS 10           /* rejected/failed lines shown in the summary */
 #define REPLAY_BAD_SHOWN 20         /* bad lines reported on stderr */
 
@@ -635,13 +634,13 @@ typedef struct replay_ctx {
     sink *sink;
     replay_item *items;
     sink_item *res;      /* per item: the last answer */
-    sink_item *tres;     /* per request */
-    size_t *idx;         /* items of the request */
+    dlv_action *acts;    /* the pending items sent */
+    dlv_result *dres;    /* their results */
+    size_t *idx;         /* the item of each of acts */
     size_t n, cap;
-    ce_buf body, req, line, nd, scratch, rew, ob; /* nd: the line being added; rew: a rewritten line */
+    ce_buf body, line, nd, scratch, rew, ob; /* nd: the line being added; rew: a rewritten line */
     size_t req_cap;
     long retries;
-    ce_backoff bo;
     int out_fd;
     char tmp_path[PATH_MAX];
     char rem_path[PATH_MAX];
@@ -830,13 +829,16 @@ static int replay_grow(replay_ctx *x)
     sink_item *nr = ce_realloc(x->res, ncap * sizeof *nr);
     if (nr != NULL)
         x->res = nr;
-    sink_item *nt = ce_realloc(x->tres, ncap * sizeof *nt);
+    dlv_action *na = ce_realloc(x->acts, ncap * sizeof *na);
+    if (na != NULL)
+        x->acts = na;
+    dlv_result *nt = ce_realloc(x->dres, ncap * sizeof *nt);
     if (nt != NULL)
-        x->tres = nt;
+        x->dres = nt;
     size_t *nx = ce_realloc(x->idx, ncap * sizeof *nx);
     if (nx != NULL)
         x->idx = nx;
-    if (ni == NULL || nr == NULL || nt == NULL || nx == NULL) {
+    if (ni == NULL || nr == NULL || na == NULL || nt == NULL || nx == NULL) {
         snprintf(x->err, sizeof x->err, "out of memory for %zu lines", ncap);
         return -1;
     }
@@ -863,131 +865,69 @@ static void replay_stop_sending(replay_ctx *x, const char *why)
     replay_fail_pending(x, why);
 }
 
-/* One round: every pending item once, in requests of at most req_cap bytes.
- * -1 when sending must stop (credentials, interrupted); *whole_failed when
- * a request failed as a whole (the items not answered stay pending). */
-static int replay_round(replay_ctx *x, bool *whole_failed)
+static void replay_log(void *ud, ce_log_level level, const char *msg)
 {
-    size_t i = 0;
-    while (i < x->n) {
-        if (x->items[i].state != RS_PENDING) {
-            i++;
-            continue;
-        }
-        ce_buf_reset(&x->req);
-        size_t k = 0, j = i;
-        for (; j < x->n; j++) {
-            const replay_item *it = &x->items[j];
-            if (it->state != RS_PENDING)
-                continue;
-            if (k > 0 && x->req.len + it->body_len > x->req_cap)
-                break;
-            if (ce_buf_append(&x->req, x->body.data + it->body_off, it->body_len) != 0) {
-                snprintf(x->err, sizeof x->err, "out of memory for a %zu-byte request", x->req.len + it->body_len);
-                replay_stop_sending(x, x->err);
-                return -1;
-            }
-            x->idx[k++] = j;
-        }
-        sink_summary sum = {.item = x->tres, .item_cap = k};
-        sink_rc rc = sink_bulk(x->sink, x->req.data, x->req.len, k, &sum, x->err, sizeof x->err);
-        if (replay_stop) {
-            replay_stop_sending(x, "interrupted");
-            return -1;
-        }
-        if (rc == SINK_FATAL) {
-            replay_stop_sending(x, x->err);
-            return -1;
-        }
-        if (rc == SINK_TOO_LARGE) {
-            if (k == 1) {
-                size_t t = x->idx[0];
-                x->res[t] = (sink_item){.cls = SINK_ITEM_DEAD, .status = 413};
-                replay_copy(x->res[t].type, sizeof x->res[t].type, "request_entity_too_large");
-                snprintf(x->res[t].reason, sizeof x->res[t].reason,
-                         "the node refused a %zu-byte request holding only this action (HTTP 413)", x->req.len);
-                x->items[t].answered = 1;
-                x->items[t].state = RS_REJECTED;
-                i = j;
-                continue;
-            }
-            x->req_cap = x->req.len / 2 > 0 ? x->req.len / 2 : 1;
-            fprintf(stderr, "canal-es replay-dead-letters: %s: node refused %zu bytes (413): now sending at most %zu "
-                    "bytes per request\n", sink_last_url(x->sink), x->req.len, x->req_cap);
-            continue; /* the same items, in smaller requests */
-        }
-        if (rc != SINK_OK) {
-            *whole_failed = true;
-            for (size_t m = 0; m < k; m++)
-                if (!x->items[x->idx[m]].answered)
-                    replay_copy(x->res[x->idx[m]].reason, sizeof x->res[x->idx[m]].reason, x->err);
-            return 0;
-        }
-        for (size_t m = 0; m < k; m++) {
-            size_t t = x->idx[m];
-            x->res[t] = x->tres[m];
-            x->items[t].answered = 1;
-            switch (replay_classify(&x->tres[m])) {
-            case REPLAY_APPLIED: x->items[t].state = RS_APPLIED; break;
-            case REPLAY_SUPERSEDED: x->items[t].state = RS_SUPERSEDED; break;
-            case REPLAY_REJECTED: x->items[t].state = RS_REJECTED; break;
-            case REPLAY_RETRY: break; /* stays pending */
-            case REPLAY_FATAL:
-                snprintf(x->err, sizeof x->err, "%s: HTTP %d %s: %s: credentials refused", sink_last_url(x->sink),
-                         x->tres[m].status, x->tres[m].type, x->tres[m].reason);
-                replay_stop_sending(x, x->err);
-                return -1;
-            }
-        }
-        i = j;
-    }
-    return 0;
+    (void)ud;
+    (void)level;
+    ce_log_print(stderr, "canal-es replay-dead-letters: %s", msg);
 }
 
-/* Sends the pending items of the batch until each has a final answer, retrying
- * 429/5xx items and failed requests with backoff, at most x->retries times. */
+/* Sends the pending items of the batch through the delivery module
+ * (deliver.h) until each has a final answer: 429/5xx items and failed
+ * requests are sent again with backoff, at most x->retries times. */
 static void replay_send(replay_ctx *x)
 {
-    ce_backoff_reset(&x->bo);
-    for (long attempt = 0;; attempt++) {
-        bool whole_failed = false;
-        if (replay_round(x, &whole_failed) != 0)
-            return;
-        size_t pending = 0;
-        for (size_t i = 0; i < x->n; i++)
-            pending += x->items[i].state == RS_PENDING;
-        if (pending == 0)
-            return;
-        if (!whole_failed) {
-            const sink_item *first = NULL;
-            for (size_t i = 0; i < x->n && first == NULL; i++)
-                if (x->items[i].state == RS_PENDING)
-                    first = &x->res[i];
-            snprintf(x->err, sizeof x->err, "%s: %zu items to send again (first: HTTP %d %s: %s)", sink_last_url(x->sink),
-                     pending, first ? first->status : 0, first ? first->type : "", first ? first->reason : "");
+    size_t k = 0;
+    for (size_t i = 0; i < x->n; i++) {
+        const replay_item *it = &x->items[i];
+        if (it->state != RS_PENDING)
+            continue;
+        x->idx[k] = i;
+        x->acts[k++] = (dlv_action){.p = x->body.data + it->body_off, .len = it->body_len};
+    }
+    dlv_transport t;
+    dlv_sink_transport(&t, &x->sink);
+    dlv_opts o = {.req_cap = &x->req_cap,
+                  .streams = 1,
+                  .max_retries = x->retries,
+                  .retry_initial_ms = (uint64_t)x->c->es.retry_initial_ms,
+                  .retry_max_ms = (uint64_t)x->c->es.retry_max_ms,
+                  .should_abort = replay_aborted,
+                  .log = replay_log};
+    dlv_rc rc = dlv_send(x->acts, k, &t, &o, x->dres, x->err, sizeof x->err);
+    for (size_t m = 0; m < k; m++) {
+        size_t i = x->idx[m];
+        const dlv_result *r = &x->dres[m];
+        if (!r->answered) {
+            replay_copy(x->res[i].reason, sizeof x->res[i].reason, r->item.reason); /* why its request failed */
+            continue;
         }
-        if (attempt >= x->retries) {
-            if (whole_failed) {
-                char why[sizeof x->why_stopped];
-                snprintf(why, sizeof why, "%.1100s (given up after %ld retries)", x->err, x->retries);
-                replay_stop_sending(x, why);
-            } else {
-                replay_fail_pending(x, x->err);
-            }
-            return;
+        x->res[i] = r->item;
+        x->items[i].answered = 1;
+        switch (replay_classify(&r->item)) {
+        case REPLAY_APPLIED: x->items[i].state = RS_APPLIED; break;
+        case REPLAY_SUPERSEDED: x->items[i].state = RS_SUPERSEDED; break;
+        case REPLAY_REJECTED: x->items[i].state = RS_REJECTED; break;
+        default: break; /* still failing, or not settled: stays pending */
         }
-        uint64_t delay = ce_backoff_next(&x->bo);
-        long long ra = whole_failed ? sink_retry_after_ms(x->sink) : 0;
-        if (ra > REPLAY_MAX_RETRY_AFTER_MS)
-            ra = REPLAY_MAX_RETRY_AFTER_MS;
-        if (ra > 0 && delay < (uint64_t)ra)
-            delay = (uint64_t)ra;
-        ce_log_print(stderr, "canal-es replay-dead-letters: %s; retrying in %llu ms (%ld of %ld)", x->err,
-                     (unsigned long long)delay, attempt + 1, x->retries);
-        if (ce_sleep_ms(delay, &replay_stop)) {
-            replay_stop_sending(x, "interrupted");
-            return;
-        }
+    }
+    char why[sizeof x->why_stopped];
+    switch (rc) {
+    case DLV_DONE:
+    case DLV_HALTED:
+        replay_fail_pending(x, "still failing after the retries");
+        break;
+    case DLV_GAVE_UP:
+        snprintf(why, sizeof why, "%.1100s (given up after %ld retries)", x->err, x->retries);
+        replay_stop_sending(x, why);
+        break;
+    case DLV_STOPPED:
+        replay_stop_sending(x, "interrupted");
+        break;
+    case DLV_FATAL:
+    case DLV_ERROR:
+        replay_stop_sending(x, x->err);
+        break;
     }
 }
 
@@ -1227,7 +1167,6 @@ int replay_main(int argc, char **argv)
     ce_buf_init(&x->line, REPLAY_MAX_LINE);
     ce_buf_init(&x->nd, REPLAY_MAX_BODY);
     ce_buf_init(&x->body, REPLAY_MAX_BODY);
-    ce_buf_init(&x->req, REPLAY_MAX_BODY);
     ce_buf_init(&x->scratch, REPLAY_MAX_LINE);
     ce_buf_init(&x->rew, REPLAY_MAX_BODY);
     ce_buf_init(&x->ob, 2 * REPLAY_OUT_FLUSH);
@@ -1239,7 +1178,6 @@ int replay_main(int argc, char **argv)
     x->c = &c;
     x->req_cap = (size_t)c.es.bulk_max_bytes;
     x->retries = c.es.max_retries > 0 ? c.es.max_retries : REPLAY_DEFAULT_RETRIES;
-    ce_backoff_init(&x->bo, (uint64_t)c.es.retry_initial_ms, (uint64_t)c.es.retry_max_ms);
 
     x->rd.fd = open(file, O_RDONLY | O_CLOEXEC);
     struct stat st;
@@ -1340,12 +1278,12 @@ out:
     ce_free(x->rd.chunk);
     ce_free(x->items);
     ce_free(x->res);
-    ce_free(x->tres);
+    ce_free(x->acts);
+    ce_free(x->dres);
     ce_free(x->idx);
     ce_buf_free(&x->line);
     ce_buf_free(&x->nd);
     ce_buf_free(&x->body);
-    ce_buf_free(&x->req);
     ce_buf_free(&x->scratch);
     ce_buf_free(&x->rew);
     ce_buf_free(&x->ob);

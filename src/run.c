@@ -3,6 +3,7 @@
 #include "bulk/bulk.h"
 #include "commit/ckpt.h"
 #include "decode/decode.h"
+#include "deliver/deliver.h"
 #include "map/map.h"
 #include "sink/automap.h"
 #include "sink/deadletter.h"
@@ -15,16 +16,15 @@
 #include "util/mem.h"
 
 #include <inttypes.h>
-#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #define RUN_MAX_BODY ((size_t)512 << 20)
-#define RUN_MAX_CONCURRENCY 64
+#define RUN_MAX_CONCURRENCY DLV_MAX_STREAMS
 #define RUN_MAX_NOTED 1024
-#define RUN_MAX_RETRY_AFTER_MS 600000 /* a Retry-After is honoured up to 10 minutes */
 #define RUN_MAX_FRAME_ATTEMPTS 3 /* GETs in a row answered by a frame above max_frame_mb: then exit 1 */
 
 void run_opts_default(run_opts *o)
@@ -43,7 +43,7 @@ typedef struct run_ctx {
     const run_opts *o;
     volatile sig_atomic_t *stop;   /* set by SIGTERM/SIGINT: fetch nothing more */
     volatile sig_atomic_t abandon; /* shutdown_timeout_ms passed: give up the batch in hand */
-    uint64_t stop_deadline;        /* monotonic ms; 0 until the stop is seen */
+    _Atomic uint64_t stop_deadline; /* monotonic ms; 0 until the stop is seen */
     size_t req_cap;                /* bytes per _bulk request (halved on 413) */
     uint64_t first_buffered_ms;    /* when the oldest buffered action was added; 0 = none */
     char cache_db[256], cache_table[256]; /* the last cfg_find_table lookup */
@@ -54,8 +54,6 @@ typedef struct run_ctx {
     sink *sink;                    /* sinks[0]: DDL, index setup and concurrency 1 */
     sink *sinks[RUN_MAX_CONCURRENCY];
     size_t n_sinks;                /* [elasticsearch] concurrency */
-    size_t *part_idx;              /* concurrency > 1: action indexes grouped by partition */
-    size_t part_cap;
     bulk bulk;
     decode_ctx dec;
     map_out mo;
@@ -66,8 +64,8 @@ typedef struct run_ctx {
     char src_peer[300];    /* the server of the last "connected" line */
     unsigned frames_too_big; /* consecutive GETs refused for their frame size */
     deadletter *dl;        /* NULL when on_error = halt */
-    sink_item *items;      /* per-item results of the last response */
-    bool *keep;
+    dlv_action *acts;      /* the actions of the bulk body being delivered */
+    dlv_result *res;       /* their results */
     size_t items_cap;
     ckpt last;             /* position of the last row seen; written after each ack */
     ce_stats own_stats;    /* used when run_opts has none */
@@ -108,21 +106,42 @@ static void run_observe(run_ctx *r, uint64_t t0_us, sink_rc rc)
     CE_STAT_SET(r->st, search_reachable, rc == SINK_RETRY ? 0 : 1);
 }
 
+/* The shutdown deadline (monotonic ms), set by the first caller after the
+ * stop request; *first when this call set it. Any thread. */
+static uint64_t run_deadline(run_ctx *r, bool *first)
+{
+    uint64_t d = atomic_load(&r->stop_deadline);
+    *first = false;
+    if (d == 0) {
+        uint64_t nd = run_now_ms() + (uint64_t)r->c->es.shutdown_timeout_ms;
+        if (atomic_compare_exchange_strong(&r->stop_deadline, &d, nd)) {
+            d = nd;
+            *first = true;
+        }
+    }
+    return d;
+}
+
+static void run_log_stop(const run_ctx *r)
+{
+    ce_log(CE_LOG_INFO, "run", "stop requested: fetching nothing more, finishing the batch in hand (up to %ld ms)",
+           r->c->es.shutdown_timeout_ms);
+}
+
 /* After a stop request the batch in hand may still be finished and acked
- * until shutdown_timeout_ms has passed; then it is abandoned (un-acked). */
+ * until shutdown_timeout_ms has passed; then it is abandoned (un-acked).
+ * Pipeline thread only. */
 static bool run_abandoned(run_ctx *r)
 {
     if (r->abandon)
         return true;
     if (!run_stopping(r))
         return false;
-    uint64_t now = run_now_ms();
-    if (r->stop_deadline == 0) {
-        r->stop_deadline = now + (uint64_t)r->c->es.shutdown_timeout_ms;
-        ce_log(CE_LOG_INFO, "run", "stop requested: fetching nothing more, finishing the batch in hand (up to %ld ms)",
-               r->c->es.shutdown_timeout_ms);
-    }
-    if (now >= r->stop_deadline) {
+    bool first;
+    uint64_t d = run_deadline(r, &first);
+    if (first)
+        run_log_stop(r);
+    if (run_now_ms() >= d) {
         r->abandon = 1;
         ce_log(CE_LOG_WARN, "run",
                "shutdown_timeout_ms (%ld) passed: the batch in hand stays un-acked and will be redelivered",
@@ -131,7 +150,21 @@ static bool run_abandoned(run_ctx *r)
     return r->abandon != 0;
 }
 
-static int run_abort_transfer(void *ud) { return run_abandoned(ud) ? 1 : 0; }
+/* run_abandoned for the transfers and the delivery streams: any thread;
+ * the pipeline thread sets r->abandon when the delivery returns. */
+static int run_abort_transfer(void *ud)
+{
+    run_ctx *r = ud;
+    if (r->abandon)
+        return 1;
+    if (!run_stopping(r))
+        return 0;
+    bool first;
+    uint64_t d = run_deadline(r, &first);
+    if (first)
+        run_log_stop(r);
+    return run_now_ms() >= d;
+}
 
 /* Sleeps ms, in steps, until done (0) or the batch is abandoned (1). */
 static int run_sleep(run_ctx *r, uint64_t ms)
@@ -192,436 +225,132 @@ static void run_log_skipped(run_ctx *r)
  * the batch in hand was abandoned meanwhile. */
 static int run_backoff(run_ctx *r, ce_backoff *bo, const char *component, long long min_ms)
 {
-    uint64_t delay = ce_backoff_next(bo);
-    if (min_ms > RUN_MAX_RETRY_AFTER_MS)
-        min_ms = RUN_MAX_RETRY_AFTER_MS;
-    if (min_ms > 0 && delay < (uint64_t)min_ms)
-        delay = (uint64_t)min_ms;
+    uint64_t delay = dlv_wait_ms(ce_backoff_next(bo), min_ms);
     CE_STAT_ADD(r->st, retries, 1);
     ce_log(CE_LOG_WARN, component, "%s; retrying in %llu ms (attempt %u%s)", r->err, (unsigned long long)delay,
            bo->attempt, min_ms > 0 ? ", Retry-After" : "");
     return run_sleep(r, delay);
 }
 
-/* Handles the items of one response: done items are dropped from the body,
- * rejected ones go to the dead-letter file (or halt the service), and the
- * body keeps only the items to retry. RUN_DONE when nothing is left. */
-static int run_items(run_ctx *r, const sink_summary *sum, bool give_up)
+/* The items of a finished delivery: rejected ones (and, after max_retries,
+ * the ones still failing) go to the dead-letter file, or halt the service. */
+static int run_items(run_ctx *r, size_t n)
 {
-    bool any_retry = false;
-    for (size_t i = 0; i < r->bulk.n_actions; i++) {
-        sink_item *it = &r->items[i];
-        if (it->cls == SINK_ITEM_RETRY && give_up) {
+    size_t dead = 0;
+    for (size_t i = 0; i < n; i++) {
+        sink_item *it = &r->res[i].item;
+        if (it->cls == SINK_ITEM_RETRY) {
             ce_log(CE_LOG_WARN, "sink", "%s: item still failing after %ld retries (%d %s): treated as rejected",
                    bulk_table(&r->bulk, i), r->c->es.max_retries, it->status, it->type);
             it->cls = SINK_ITEM_DEAD;
+            CE_STAT_ADD(r->st, items_dead, 1);
         }
-        if (it->cls == SINK_ITEM_FATAL) {
-            ce_log(CE_LOG_ERROR, "sink", "%s: HTTP %d %s: %s: credentials refused, stopping", sink_last_url(r->sink),
-                   it->status, it->type, it->reason);
-            return RUN_FAIL;
-        }
-        if (it->cls == SINK_ITEM_DEAD) {
-            const uint8_t *p;
-            size_t n;
-            bulk_action_bytes(&r->bulk, i, &p, &n);
-            size_t alen = r->bulk.meta[i].doc - r->bulk.meta[i].start;
-            if (r->dl == NULL) {
-                ce_log(CE_LOG_ERROR, "sink",
-                       "%s at binlog %s:%lld: document rejected (HTTP %d %s: %s): %.*s; halting without ack "
-                       "(on_error = halt)",
-                       bulk_table(&r->bulk, i), bulk_logfile(&r->bulk, i), (long long)r->bulk.meta[i].offset,
-                       it->status, it->type, it->reason, (int)(alen > 0 ? alen - 1 : 0), (const char *)p);
-                return RUN_FAIL;
-            }
-            if (dl_write(r->dl, &r->bulk, i, it, r->err, sizeof r->err) != 0) {
-                ce_log(CE_LOG_ERROR, "sink", "%s", r->err);
-                return RUN_FAIL;
-            }
-            CE_STAT_ADD(r->st, dead_letters, 1);
-            ce_log(CE_LOG_WARN, "sink", "%s at binlog %s:%lld: document rejected (HTTP %d %s: %s): written to %s",
-                   bulk_table(&r->bulk, i), bulk_logfile(&r->bulk, i), (long long)r->bulk.meta[i].offset,
-                   it->status, it->type, it->reason, dl_path(r->dl));
-        }
-        if (it->cls == SINK_ITEM_OK && it->status == 409)
-            CE_STAT_ADD(r->st, items_superseded, 1);
-        r->keep[i] = it->cls == SINK_ITEM_RETRY;
-        any_retry |= r->keep[i];
-    }
-    CE_STAT_ADD(r->st, items_ok, sum->ok);
-    CE_STAT_ADD(r->st, items_dead, sum->dead);
-    if (sum->dead > 0 && r->dl != NULL && dl_sync(r->dl, r->err, sizeof r->err) != 0) {
-        ce_log(CE_LOG_ERROR, "sink", "%s", r->err);
-        return RUN_FAIL;
-    }
-    if (!any_retry) {
-        bulk_reset(&r->bulk);
-        return RUN_DONE;
-    }
-    bulk_keep(&r->bulk, r->keep);
-    return RUN_AGAIN; /* items left to retry */
-}
-
-/* Byte range of actions [lo, hi) in the body. */
-static void run_range(const run_ctx *r, size_t lo, size_t hi, const uint8_t **p, size_t *len)
-{
-    size_t from = r->bulk.meta[lo].start;
-    size_t to = hi < r->bulk.n_actions ? r->bulk.meta[hi].start : r->bulk.body.len;
-    *p = r->bulk.body.data + from;
-    *len = to - from;
-}
-
-/* The end of the request starting at action lo: as many actions as fit in
- * r->req_cap bytes, at least one. */
-static size_t run_chunk_end(const run_ctx *r, size_t lo, size_t n)
-{
-    size_t hi = lo + 1;
-    const uint8_t *p;
-    size_t len;
-    while (hi < n) {
-        run_range(r, lo, hi + 1, &p, &len);
-        if (len > r->req_cap)
-            break;
-        hi++;
-    }
-    return hi;
-}
-
-static void run_add_summary(sink_summary *tot, const sink_summary *s)
-{
-    tot->items += s->items;
-    tot->ok += s->ok;
-    tot->failed += s->failed;
-    tot->retry += s->retry;
-    tot->dead += s->dead;
-    tot->fatal += s->fatal;
-}
-
-/* Sends actions [0, n) in requests of at most r->req_cap bytes and fills
- * r->items[0, n). A 413 halves the request size (a lone action refused as too
- * large is rejected for good); a whole-request failure marks the items not
- * yet answered for retry, sets *whole_failed and *wait_ms (Retry-After). */
-static int run_send(run_ctx *r, size_t n, sink_summary *tot, bool give_up, bool *whole_failed,
-                    long long *wait_ms)
-{
-    size_t lo = 0;
-    while (lo < n) {
-        if (run_abandoned(r))
-            return RUN_STOPPED;
-        size_t hi = run_chunk_end(r, lo, n);
+        if (it->cls != SINK_ITEM_DEAD)
+            continue;
         const uint8_t *p;
         size_t len;
-        run_range(r, lo, hi, &p, &len);
-        sink_summary sum = {.item = r->items + lo, .item_cap = hi - lo};
-        if (r->o->dry_run) {
-            /* what would be sent: the body slice, on stdout; every item counts as applied */
-            if (fwrite(p, 1, len, stdout) != len || fflush(stdout) != 0) {
-                ce_log(CE_LOG_ERROR, "run", "dry run: cannot write to stdout");
-                return RUN_FAIL;
-            }
-            for (size_t i = lo; i < hi; i++)
-                r->items[i] = (sink_item){.cls = SINK_ITEM_OK, .status = 200};
-            tot->items += hi - lo;
-            tot->ok += hi - lo;
-            lo = hi;
-            continue;
+        bulk_action_bytes(&r->bulk, i, &p, &len);
+        size_t alen = r->bulk.meta[i].doc - r->bulk.meta[i].start;
+        if (r->dl == NULL) {
+            ce_log(CE_LOG_ERROR, "sink",
+                   "%s at binlog %s:%lld: document rejected (HTTP %d %s: %s): %.*s; halting without ack "
+                   "(on_error = halt)",
+                   bulk_table(&r->bulk, i), bulk_logfile(&r->bulk, i), (long long)r->bulk.meta[i].offset, it->status,
+                   it->type, it->reason, (int)(alen > 0 ? alen - 1 : 0), (const char *)p);
+            return RUN_FAIL;
         }
-        uint64_t t0 = run_now_us();
-        sink_rc rc = sink_bulk(r->sink, p, len, hi - lo, &sum, r->err, sizeof r->err);
-        run_observe(r, t0, rc);
-        if (rc == SINK_OK) {
-            run_add_summary(tot, &sum);
-            lo = hi;
-            continue;
-        }
-        if (rc == SINK_FATAL) {
+        if (dl_write(r->dl, &r->bulk, i, it, r->err, sizeof r->err) != 0) {
             ce_log(CE_LOG_ERROR, "sink", "%s", r->err);
             return RUN_FAIL;
         }
-        if (rc == SINK_TOO_LARGE) {
-            CE_STAT_ADD(r->st, requests_split, 1);
-            if (hi - lo == 1) {
-                sink_item *it = &r->items[lo];
-                it->cls = SINK_ITEM_DEAD;
-                it->status = 413;
-                snprintf(it->type, sizeof it->type, "request_entity_too_large");
-                snprintf(it->reason, sizeof it->reason,
-                         "the node refused a %zu-byte request holding only this action (HTTP 413)", len);
-                tot->items++;
-                tot->failed++;
-                tot->dead++;
-                lo = hi;
-                continue;
-            }
-            r->req_cap = len / 2 > 0 ? len / 2 : 1;
-            ce_log(CE_LOG_WARN, "sink", "%s: node refused %zu bytes (413): now sending at most %zu bytes per request",
-                   sink_last_url(r->sink), len, r->req_cap);
-            continue;
-        }
-        CE_STAT_ADD(r->st, request_failures, 1);
-        if (run_abandoned(r))
-            return RUN_STOPPED;
-        if (give_up) {
-            ce_log(CE_LOG_ERROR, "sink", "%s; giving up after %ld retries (max_retries), nothing acked", r->err,
-                   r->c->es.max_retries);
-            return RUN_FAIL;
-        }
-        for (size_t i = lo; i < n; i++)
-            r->items[i] = (sink_item){.cls = SINK_ITEM_RETRY};
-        tot->items += n - lo;
-        tot->failed += n - lo;
-        tot->retry += n - lo;
-        *whole_failed = true;
-        *wait_ms = sink_retry_after_ms(r->sink);
-        return RUN_DONE;
+        dead++;
+        CE_STAT_ADD(r->st, dead_letters, 1);
+        ce_log(CE_LOG_WARN, "sink", "%s at binlog %s:%lld: document rejected (HTTP %d %s: %s): written to %s",
+               bulk_table(&r->bulk, i), bulk_logfile(&r->bulk, i), (long long)r->bulk.meta[i].offset, it->status,
+               it->type, it->reason, dl_path(r->dl));
+    }
+    if (dead > 0 && dl_sync(r->dl, r->err, sizeof r->err) != 0) {
+        ce_log(CE_LOG_ERROR, "sink", "%s", r->err);
+        return RUN_FAIL;
     }
     return RUN_DONE;
 }
 
-/* ---- concurrency > 1: one worker per partition of the _id hash, so the
- * actions on one document stay in one worker, in binlog order. Workers read
- * the bulk body and write only their own items; they keep their own error
- * text, request size and shutdown deadline. */
-typedef struct run_worker {
-    run_ctx *r;
-    sink *sink;
-    const size_t *list; /* action indexes, ascending */
-    size_t count;
-    size_t cap;         /* bytes per request */
-    bool give_up;
-    sink_summary tot;
-    bool whole_failed;
-    long long wait_ms;
-    int rc;
-    uint64_t deadline;  /* shutdown deadline seen by this worker; 0 = none yet */
-    ce_buf body;
-    sink_item *chunk_items;
-    char err[1024];
-} run_worker;
-
-static bool run_worker_abandoned(run_worker *w)
+/* Dry run: what would be sent, on stdout; every item counts as applied. */
+static int run_flush_dry(run_ctx *r)
 {
-    if (w->r->abandon)
-        return true;
-    if (!run_stopping(w->r))
-        return false;
-    uint64_t now = run_now_ms();
-    if (w->deadline == 0)
-        w->deadline = now + (uint64_t)w->r->c->es.shutdown_timeout_ms;
-    return now >= w->deadline;
+    if (fwrite(r->bulk.body.data, 1, r->bulk.body.len, stdout) != r->bulk.body.len || fflush(stdout) != 0) {
+        ce_log(CE_LOG_ERROR, "run", "dry run: cannot write to stdout");
+        return RUN_FAIL;
+    }
+    CE_STAT_ADD(r->st, items_ok, r->bulk.n_actions);
+    bulk_reset(&r->bulk);
+    return RUN_DONE;
 }
 
-static int run_worker_abort(void *ud) { return run_worker_abandoned(ud) ? 1 : 0; }
-
-/* The run_send loop over w->list: requests of at most w->cap bytes built by
- * copying the actions' bytes. */
-static void *run_worker_main(void *ud)
-{
-    run_worker *w = ud;
-    run_ctx *r = w->r;
-    size_t lo = 0;
-    w->rc = RUN_DONE;
-    while (lo < w->count) {
-        if (run_worker_abandoned(w)) {
-            w->rc = RUN_STOPPED;
-            return NULL;
-        }
-        ce_buf_reset(&w->body);
-        size_t hi = lo;
-        while (hi < w->count) {
-            const uint8_t *p;
-            size_t n;
-            bulk_action_bytes(&r->bulk, w->list[hi], &p, &n);
-            if (hi > lo && w->body.len + n > w->cap)
-                break;
-            if (ce_buf_append(&w->body, p, n) != 0) {
-                if (hi == lo) {
-                    snprintf(w->err, sizeof w->err, "out of memory for a %zu-byte request", n);
-                    w->rc = RUN_FAIL;
-                    return NULL;
-                }
-                break;
-            }
-            hi++;
-        }
-        sink_summary sum = {.item = w->chunk_items, .item_cap = hi - lo};
-        uint64_t t0 = run_now_us();
-        sink_rc rc = sink_bulk(w->sink, w->body.data, w->body.len, hi - lo, &sum, w->err, sizeof w->err);
-        run_observe(r, t0, rc);
-        if (rc == SINK_OK) {
-            for (size_t j = lo; j < hi; j++)
-                r->items[w->list[j]] = w->chunk_items[j - lo];
-            run_add_summary(&w->tot, &sum);
-            lo = hi;
-            continue;
-        }
-        if (rc == SINK_FATAL) {
-            w->rc = RUN_FAIL;
-            return NULL;
-        }
-        if (rc == SINK_TOO_LARGE) {
-            CE_STAT_ADD(r->st, requests_split, 1);
-            if (hi - lo == 1) {
-                sink_item *it = &r->items[w->list[lo]];
-                *it = (sink_item){.cls = SINK_ITEM_DEAD, .status = 413};
-                snprintf(it->type, sizeof it->type, "request_entity_too_large");
-                snprintf(it->reason, sizeof it->reason,
-                         "the node refused a %zu-byte request holding only this action (HTTP 413)", w->body.len);
-                w->tot.items++;
-                w->tot.failed++;
-                w->tot.dead++;
-                lo = hi;
-                continue;
-            }
-            w->cap = w->body.len / 2 > 0 ? w->body.len / 2 : 1;
-            continue;
-        }
-        CE_STAT_ADD(r->st, request_failures, 1);
-        if (run_worker_abandoned(w)) {
-            w->rc = RUN_STOPPED;
-            return NULL;
-        }
-        if (w->give_up) {
-            w->rc = RUN_FAIL;
-            return NULL;
-        }
-        for (size_t j = lo; j < w->count; j++)
-            r->items[w->list[j]] = (sink_item){.cls = SINK_ITEM_RETRY};
-        w->tot.items += w->count - lo;
-        w->tot.failed += w->count - lo;
-        w->tot.retry += w->count - lo;
-        w->whole_failed = true;
-        w->wait_ms = sink_retry_after_ms(w->sink);
-        return NULL;
-    }
-    return NULL;
-}
-
-/* run_send with r->n_sinks workers in parallel. */
-static int run_send_par(run_ctx *r, size_t n, sink_summary *tot, bool give_up, bool *whole_failed,
-                        long long *wait_ms)
-{
-    size_t k = r->n_sinks;
-    if (n > r->part_cap) {
-        size_t *ni = ce_realloc(r->part_idx, n * sizeof *ni);
-        if (ni == NULL) {
-            ce_log(CE_LOG_ERROR, "sink", "out of memory for %zu bulk items", n);
-            return RUN_FAIL;
-        }
-        r->part_idx = ni;
-        r->part_cap = n;
-    }
-    size_t start[RUN_MAX_CONCURRENCY + 1] = {0};
-    for (size_t i = 0; i < n; i++)
-        start[r->bulk.meta[i].id_hash % k + 1]++;
-    for (size_t p = 0; p < k; p++)
-        start[p + 1] += start[p];
-    size_t fill[RUN_MAX_CONCURRENCY];
-    memcpy(fill, start, k * sizeof fill[0]);
-    for (size_t i = 0; i < n; i++)
-        r->part_idx[fill[r->bulk.meta[i].id_hash % k]++] = i;
-    run_worker w[RUN_MAX_CONCURRENCY];
-    pthread_t th[RUN_MAX_CONCURRENCY];
-    bool started[RUN_MAX_CONCURRENCY] = {false};
-    int rc = RUN_DONE;
-    for (size_t p = 0; p < k; p++) {
-        w[p] = (run_worker){.r = r,
-                            .sink = r->sinks[p],
-                            .list = r->part_idx + start[p],
-                            .count = start[p + 1] - start[p],
-                            .cap = r->req_cap,
-                            .give_up = give_up};
-        ce_buf_init(&w[p].body, RUN_MAX_BODY);
-        sink_set_abort(w[p].sink, run_worker_abort, &w[p]);
-        if (w[p].count == 0)
-            continue;
-        w[p].chunk_items = ce_malloc(w[p].count * sizeof *w[p].chunk_items);
-        if (w[p].chunk_items == NULL || pthread_create(&th[p], NULL, run_worker_main, &w[p]) != 0) {
-            ce_log(CE_LOG_ERROR, "sink", "cannot start bulk worker %zu of %zu", p + 1, k);
-            rc = RUN_FAIL;
-            break;
-        }
-        started[p] = true;
-    }
-    for (size_t p = 0; p < k; p++) {
-        if (started[p])
-            pthread_join(th[p], NULL);
-        if (started[p] && w[p].rc == RUN_FAIL) {
-            ce_log(CE_LOG_ERROR, "sink", "%s%s", w[p].err,
-                   give_up ? "; giving up (max_retries), nothing acked" : "");
-            rc = RUN_FAIL;
-        } else if (started[p] && w[p].rc == RUN_STOPPED && rc == RUN_DONE) {
-            rc = RUN_STOPPED;
-        }
-        if (started[p]) {
-            run_add_summary(tot, &w[p].tot);
-            if (w[p].whole_failed && !*whole_failed) {
-                *whole_failed = true;
-                snprintf(r->err, sizeof r->err, "%s", w[p].err);
-            }
-            if (w[p].wait_ms > *wait_ms)
-                *wait_ms = w[p].wait_ms;
-            if (w[p].cap < r->req_cap) {
-                r->req_cap = w[p].cap;
-                ce_log(CE_LOG_WARN, "sink", "%s: node refused a request (413): now sending at most %zu bytes per request",
-                       sink_last_url(w[p].sink), r->req_cap);
-            }
-        }
-        sink_set_abort(w[p].sink, run_abort_transfer, r);
-        ce_buf_free(&w[p].body);
-        ce_free(w[p].chunk_items);
-    }
-    if (rc == RUN_STOPPED)
-        r->abandon = 1;
-    return rc;
-}
-
-/* Sends the bulk body until every item is applied or dead-lettered. Only
- * the failed items are sent again. */
+/* Sends the bulk body through the delivery module (deliver.h: requests of
+ * at most r->req_cap bytes, [elasticsearch] concurrency streams, only the
+ * failed items sent again) until every item is applied or dead-lettered. */
 static int run_flush(run_ctx *r)
 {
     r->first_buffered_ms = 0;
-    if (r->bulk.n_actions == 0)
+    size_t n = r->bulk.n_actions;
+    if (n == 0)
         return RUN_DONE;
-    ce_backoff_reset(&r->bo);
-    for (long attempt = 0;; attempt++) {
-        size_t n = r->bulk.n_actions;
-        if (n > r->items_cap) {
-            sink_item *ni = ce_realloc(r->items, n * sizeof *ni);
-            bool *nk = ce_realloc(r->keep, n * sizeof *nk);
-            if (ni != NULL)
-                r->items = ni;
-            if (nk != NULL)
-                r->keep = nk;
-            if (ni == NULL || nk == NULL) {
-                ce_log(CE_LOG_ERROR, "sink", "out of memory for %zu bulk items", n);
-                return RUN_FAIL;
-            }
-            r->items_cap = n;
+    if (r->o->dry_run)
+        return run_flush_dry(r);
+    if (n > r->items_cap) {
+        dlv_action *na = ce_realloc(r->acts, n * sizeof *na);
+        if (na != NULL)
+            r->acts = na;
+        dlv_result *nr = na != NULL ? ce_realloc(r->res, n * sizeof *nr) : NULL;
+        if (nr != NULL)
+            r->res = nr;
+        if (na == NULL || nr == NULL) {
+            ce_log(CE_LOG_ERROR, "sink", "out of memory for %zu bulk items", n);
+            return RUN_FAIL;
         }
-        bool give_up = r->c->es.max_retries > 0 && attempt >= r->c->es.max_retries;
-        sink_summary tot = {0};
-        bool whole_failed = false;
-        long long wait_ms = 0;
-        int rc = r->n_sinks > 1 && !r->o->dry_run ? run_send_par(r, n, &tot, give_up, &whole_failed, &wait_ms)
-                                                  : run_send(r, n, &tot, give_up, &whole_failed, &wait_ms);
-        if (rc != RUN_DONE)
-            return rc;
-        int ir = run_items(r, &tot, give_up && !whole_failed);
-        if (ir != RUN_AGAIN)
-            return ir;
-        if (!whole_failed) {
-            CE_STAT_ADD(r->st, items_retry, tot.retry);
-            const sink_item *first = NULL;
-            for (size_t i = 0; i < n && first == NULL; i++)
-                if (r->items[i].cls == SINK_ITEM_RETRY)
-                    first = &r->items[i];
-            snprintf(r->err, sizeof r->err, "%s: %zu of %zu items to retry (first: %d %s: %s)", sink_last_url(r->sink),
-                     tot.retry, n, first ? first->status : 0, first ? first->type : "", first ? first->reason : "");
-        }
-        if (run_backoff(r, &r->bo, "sink", wait_ms))
-            return RUN_STOPPED;
+        r->items_cap = n;
     }
+    for (size_t i = 0; i < n; i++) {
+        bulk_action_bytes(&r->bulk, i, &r->acts[i].p, &r->acts[i].len);
+        r->acts[i].id_hash = r->bulk.meta[i].id_hash;
+    }
+    dlv_transport t;
+    dlv_sink_transport(&t, r->sinks);
+    dlv_opts o = {.req_cap = &r->req_cap,
+                  .streams = r->n_sinks,
+                  .max_retries = r->c->es.max_retries,
+                  .retry_initial_ms = (uint64_t)r->c->es.retry_initial_ms,
+                  .retry_max_ms = (uint64_t)r->c->es.retry_max_ms,
+                  .should_abort = run_abort_transfer,
+                  .abort_ud = r,
+                  .halt_on_dead = r->dl == NULL,
+                  .stats = r->st};
+    dlv_rc rc = dlv_send(r->acts, n, &t, &o, r->res, r->err, sizeof r->err);
+    switch (rc) {
+    case DLV_DONE:
+    case DLV_HALTED:
+        break;
+    case DLV_STOPPED:
+        run_abandoned(r);
+        r->abandon = 1;
+        return RUN_STOPPED;
+    case DLV_GAVE_UP:
+        ce_log(CE_LOG_ERROR, "sink", "%s; giving up after %ld retries (max_retries), nothing acked", r->err,
+               r->c->es.max_retries);
+        return RUN_FAIL;
+    case DLV_FATAL:
+        ce_log(CE_LOG_ERROR, "sink", "%s, stopping", r->err);
+        return RUN_FAIL;
+    case DLV_ERROR:
+        ce_log(CE_LOG_ERROR, "sink", "%s", r->err);
+        return RUN_FAIL;
+    }
+    int ir = run_items(r, n);
+    if (ir == RUN_DONE)
+        bulk_reset(&r->bulk);
+    return ir;
 }
 
 /* Creates the index from the rule's mapping file (mapping = FILE), or from
@@ -1203,10 +932,9 @@ out:
     canal_free(r->canal);
     for (size_t i = 0; i < r->n_sinks; i++)
         sink_free(r->sinks[i]);
-    ce_free(r->part_idx);
     dl_close(r->dl);
-    ce_free(r->items);
-    ce_free(r->keep);
+    ce_free(r->acts);
+    ce_free(r->res);
     bulk_free(&r->bulk);
     decode_free(&r->dec);
     map_out_free(&r->mo);

@@ -398,6 +398,68 @@ def test_fault_413_splits_and_dead_letters_oversized():
     run_rig(rig, body)
 
 
+def test_fault_replay_retries_splits_and_keeps_oversized():
+    """replay-dead-letters through the proxy takes the service's delivery path: a whole-request 503 with
+    Retry-After is waited for, 413 halves the requests, a per-item 429 resends only those items, and a
+    line whose action alone is too large is kept in .remaining with status 413; the rest is applied."""
+    import subprocess
+    t = "fault_replay"
+    delete_index(t)
+    es = CanalEs(itlib.BIN, {f"{DB}.{t}": {"index": t}})
+    proxy = FaultProxy(ENV["ES_URL"])
+    try:
+        text = open(es.ini).read()
+        url_line = f"url = {ENV['ES_URL']}\n"
+        check(url_line in text, f"unexpected ini text: {text}")
+        extra = "".join(f"{k} = {v}\n" for k, v in FAST_RETRY.items())
+        with open(es.ini, "w") as f:
+            f.write(text.replace(url_line, f"url = {proxy.url}\n" + extra))
+        dl = os.path.join(es.dir, "dead-letters.jsonl")
+        limit = 3000
+        with open(dl, "w", encoding="utf-8") as f:
+            for i in range(1, 31):
+                doc = {"id": i, "name": ("x" * (limit + 100)) if i == 17 else f"n{i}"}
+                f.write(json.dumps({"time": "2024-01-01T00:00:00.000Z", "status": 400,
+                                    "error": {"type": "mapper_parsing_exception", "reason": "r"},
+                                    "table": f"{DB}.{t}", "binlog": {"file": "mysql-bin.000001", "offset": i},
+                                    "action": {"index": {"_index": t, "_id": str(i), "version": 100 + i,
+                                                         "version_type": "external"}},
+                                    "document": doc}) + "\n")
+        r503 = proxy.fail_status(503, count=1, retry_after=1)
+        r413 = proxy.too_large(limit)
+        r429 = proxy.item_429(ids={"4", "9"}, count=1)
+        p = subprocess.run([itlib.BIN, "replay-dead-letters", "-c", es.ini, dl], capture_output=True, text=True,
+                           env=es.env, timeout=120)
+        recs = proxy.bulk_records()
+        desc = "; ".join(f"[{r.status} {r.fault or '-'} {len(r.body)}B]" for r in recs)
+        check(p.returncode == 1, f"the oversized line remains: exit 1, got {p.returncode}: {p.stdout} {p.stderr}")
+        check(p.stdout.splitlines()[0] == "replayed 30: applied 29, superseded 0, rejected 1, failed 0, bad lines 0",
+              f"summary: {p.stdout} {p.stderr} {desc}")
+        check(r503.hits == 1 and recs[0].status == 503, f"first request 503: {desc}")
+        check(recs[1].time - recs[0].time >= 0.9, f"Retry-After: 1 not honoured: {recs[1].time - recs[0].time:.3f} s")
+        check(r413.hits >= 2 and "413" in p.stderr and "retrying in" in p.stderr, f"413 and retry lines: {p.stderr}")
+        check(all(len(r.body) <= limit for r in recs if r.status == 200), f"answered requests fit: {desc}")
+        k = next(i for i, r in enumerate(recs) if r.fault == "item429")
+        check(recs[k].injected == ["4", "9"], f"injected {recs[k].injected}")
+        check(recs[k + 1:] and any(r.ids() == ["4", "9"] and r.status == 200 for r in recs[k + 1:]),
+              f"the retried body holds only the failed items: {desc}")
+        kept = [json.loads(x) for x in open(dl + ".remaining", encoding="utf-8").read().splitlines()]
+        check(len(kept) == 1 and kept[0]["action"]["index"]["_id"] == "17" and kept[0]["status"] == 413
+              and kept[0]["error"]["type"] == "request_entity_too_large", f"the oversized line is kept: {kept}")
+        docs = index_docs(t)
+        check(set(docs) == {str(i) for i in range(1, 31)} - {"17"}, f"29 documents: {sorted(docs)}")
+        check(version(t, "4") == 104 and version(t, "30") == 130, "the external versions are kept")
+        errs = proxy.errors()
+        check(not errs, f"the proxy itself failed: {errs}")
+    finally:
+        proxy.close()
+        delete_index(t)
+
+
+def version(index, doc_id):
+    return http("GET", f"/{index}/_doc/{doc_id}")[1]["_version"]
+
+
 TESTS = [
     test_fault_proxy_selftest,
     test_fault_item_429_retries_only_failed_items,
@@ -406,4 +468,5 @@ TESTS = [
     test_fault_request_timeout_then_no_stale_content,
     test_fault_dropped_and_reset_connections,
     test_fault_413_splits_and_dead_letters_oversized,
+    test_fault_replay_retries_splits_and_keeps_oversized,
 ]
