@@ -178,6 +178,12 @@ my_rc my_server_id(my_conn *c, uint32_t *id, char *err, size_t errlen)
     return MY_OK;
 }
 
+const char *my_server_version(my_conn *c)
+{
+    const char *v = mysql_get_server_info(c->h);
+    return v ? v : "";
+}
+
 int my_is_mariadb(my_conn *c)
 {
     const char *v = mysql_get_server_info(c->h);

@@ -41,6 +41,8 @@ my_rc my_value(my_conn *c, const char *sql, char *out, size_t outlen, int *found
 my_rc my_error(my_conn *c, const char *what, char *err, size_t errlen);
 /* @@server_id of the server. */
 my_rc my_server_id(my_conn *c, uint32_t *id, char *err, size_t errlen);
+/* The server's version string (e.g. "10.11.19-MariaDB-0+deb12u1-log"). */
+const char *my_server_version(my_conn *c);
 /* 1 when the server is MariaDB (its version string says so). */
 int my_is_mariadb(my_conn *c);
 
