@@ -4,6 +4,7 @@
  * held for one SELECT only. The key values of the chunk's last row become
  * the literals of the next chunk's predicate. */
 #include "snapshot/snapshot.h"
+#include "util/log.h"
 #include "util/mem.h"
 #include "util/parse.h"
 
@@ -470,6 +471,9 @@ int snap_read(my_conn *c, const cfg_mysql *m, const snap_table *t, long chunk_ro
         }
         if (snap_read_chunk(c, lk, t, method, (const char *)sql.data, &ch, err, errlen) != 0)
             goto out;
+        if (ce_log_enabled(CE_LOG_DEBUG))
+            ce_log(CE_LOG_DEBUG, "snapshot", "%s.%s: chunk %llu read at binlog %s:%lld: %s", t->db, t->table,
+                   (unsigned long long)st->chunks + 1, ch.file, (long long)ch.pos, (const char *)sql.data);
         if (st->chunks == 0) {
             snprintf(st->first_file, sizeof st->first_file, "%s", ch.file);
             st->first_pos = ch.pos;
