@@ -213,11 +213,12 @@ static void check_mysql(check_ctx *k, const cfg *c)
     snap_pos m = snap_method(my, c->reindex.position);
     char pos[32] = "", file[256];
     int found = 0;
+    my_rc qrc = MY_OK;
     if (m == SNAP_POS_LOCK_TABLES &&
-        (my_value(my, "SHOW MASTER STATUS", file, sizeof file, &found, err, sizeof err) != MY_OK || !found)) {
+        ((qrc = my_value(my, "SHOW MASTER STATUS", file, sizeof file, &found, err, sizeof err)) != MY_OK || !found)) {
         check_say(k, "FAIL", "%s (position = lock_tables reads SHOW MASTER STATUS: grant REPLICATION CLIENT, "
                   "or BINLOG MONITOR on MariaDB 10.5+, and turn log_bin on)",
-                  found ? err : "mysql: SHOW MASTER STATUS returned nothing: is log_bin on?");
+                  qrc != MY_OK ? err : "mysql: SHOW MASTER STATUS returned nothing: is log_bin on?");
         goto out;
     }
     snprintf(pos, sizeof pos, "%s", m == SNAP_POS_BINLOG_SNAPSHOT ? "binlog_snapshot" : "lock_tables");

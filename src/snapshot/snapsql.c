@@ -289,7 +289,8 @@ int snap_canal_text(ce_buf *b, snap_val_kind k, const char *v, size_t len)
         for (size_t i = 0; i < len; i++) {
             uint8_t c = (uint8_t)v[i];
             int rc = c < 0x80 ? ce_buf_putc(b, c)
-                              : (ce_buf_putc(b, (uint8_t)(0xC0 | (c >> 6))) | ce_buf_putc(b, (uint8_t)(0x80 | (c & 0x3F))));
+                              : (ce_buf_putc(b, (uint8_t)(0xC0 | (c >> 6))) |
+                                 ce_buf_putc(b, (uint8_t)(0x80 | (c & 0x3F))));
             if (rc != 0)
                 return -1;
         }

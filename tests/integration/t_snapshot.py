@@ -187,6 +187,40 @@ def test_snapshot_check_config_mysql_verdicts():
         env=dict(es.env, IT_MYSQL_PASSWORD="wrong-sekrit"), timeout=120).stdout, "the hint names user and password")
 
 
+def test_snapshot_missing_privileges():
+    """A [mysql] user without BINLOG MONITOR (lock_tables reads SHOW MASTER STATUS): check-config FAILs with the
+    server's message and what to grant; one that may not see the table: a FAIL naming the table; one with
+    SELECT but without LOCK TABLES: the lock_tables snapshot fails with the server's message and
+    the privilege hint."""
+    t = "snappriv"
+    user = f"snap_{itlib.RID}"
+    sql(f"CREATE TABLE `{DB}`.`{t}` (id INT PRIMARY KEY); INSERT INTO `{DB}`.`{t}` VALUES (1);"
+        f"CREATE USER '{user}'@'%' IDENTIFIED BY 'pw'; CREATE USER '{user}'@'localhost' IDENTIFIED BY 'pw';")
+    try:
+        es = mysql_ini(CanalEs(itlib.BIN, {f"{DB}.{t}": {"index": t}}), position="lock_tables")
+        text = open(es.ini).read().replace(f"user = {ENV['MYSQL_USER']}", f"user = {user}")
+        open(es.ini, "w").write(text)
+        es.env = dict(es.env, IT_MYSQL_PASSWORD="pw")
+        def verdicts():
+            return subprocess.run([itlib.BIN, "check-config", "-c", es.ini], capture_output=True, text=True,
+                                  env=es.env, timeout=120)
+        p = verdicts()
+        check(p.returncode == 1 and "BINLOG MONITOR privilege" in p.stdout and
+              "position = lock_tables reads SHOW MASTER STATUS: grant REPLICATION CLIENT" in p.stdout,
+              f"no binlog privilege: {p.stdout}")
+        sql(f"GRANT BINLOG MONITOR ON *.* TO '{user}'@'%'; GRANT BINLOG MONITOR ON *.* TO '{user}'@'localhost';")
+        p = verdicts()
+        check(p.returncode == 1 and f"FAIL  table {DB}.{t} (line" in p.stdout and
+              f"table {DB}.{t} does not exist (or the [mysql] user may not see it)" in p.stdout,
+              f"no privilege: {p.stdout}")
+        sql(f"GRANT SELECT ON `{DB}`.`{t}` TO '{user}'@'%'; GRANT SELECT ON `{DB}`.`{t}` TO '{user}'@'localhost';")
+        rc, out, err = snapshot(es, t)
+        check(rc == 1 and "a privilege of the [mysql] user is missing" in err and out == b"",
+              f"SELECT without LOCK TABLES: {rc} {err[-500:]}")
+    finally:
+        sql(f"DROP USER IF EXISTS '{user}'@'%'; DROP USER IF EXISTS '{user}'@'localhost';")
+
+
 def test_snapshot_version_below_later_stream_event():
     """A row's snapshot version is at least its insert's and below the version of a later UPDATE of it."""
     t = "snapver"
@@ -279,4 +313,5 @@ def test_snapshot_under_writes_loses_no_update():
 
 TESTS = [test_snapshot_documents_equal_the_stream, test_snapshot_composite_key_chunks,
          test_snapshot_refuses_a_table_without_key, test_snapshot_check_config_mysql_verdicts,
+         test_snapshot_missing_privileges,
          test_snapshot_version_below_later_stream_event, test_snapshot_under_writes_loses_no_update]
