@@ -9,6 +9,7 @@ PACKAGES=(
   gcc make cmake pkg-config
   protobuf-c-compiler libprotobuf-c-dev
   libcurl4-openssl-dev libyajl-dev libinih-dev libssl-dev libzookeeper-mt-dev zlib1g-dev libmicrohttpd-dev
+  libmariadb-dev
   # tests
   libcmocka-dev python3 curl ca-certificates procps
   # TLS/credential tests: an HTTPS reverse proxy and a throwaway CA

@@ -6,6 +6,8 @@
 #include "run.h"
 #include "sink/node.h"
 #include "sink/sink.h"
+#include "snapshot/snapshot.h"
+#include "source/mysql.h"
 #include "source/canal.h"
 #include "metrics/metrics.h"
 #include "util/log.h"
@@ -439,12 +441,75 @@ static void check_rules(check_ctx *k, const cfg *c, sink *s)
     }
 }
 
+/* [mysql] (when set): connect, server_id, the position method, and per exact
+ * table rule SELECT on the table and a key the snapshot can page on. */
+static void check_mysql(check_ctx *k, const cfg *c)
+{
+    if (c->mysql.host[0] == '\0' && c->mysql.socket[0] == '\0')
+        return;
+    char err[1024];
+    my_rc rc;
+    my_conn *my = my_connect(&c->mysql, &rc, err, sizeof err);
+    if (my == NULL) {
+        check_say(k, "FAIL", "%s", err);
+        return;
+    }
+    uint32_t id = 0;
+    if (my_server_id(my, &id, err, sizeof err) != MY_OK) {
+        check_say(k, "FAIL", "%s", err);
+        goto out;
+    }
+    snap_pos m = snap_method(my, c->reindex.position);
+    char pos[32] = "", file[256];
+    int found = 0;
+    my_rc qrc = MY_OK;
+    if (m == SNAP_POS_LOCK_TABLES &&
+        ((qrc = my_value(my, "SHOW MASTER STATUS", file, sizeof file, &found, err, sizeof err)) != MY_OK || !found)) {
+        check_say(k, "FAIL", "%s (position = lock_tables reads SHOW MASTER STATUS: grant REPLICATION CLIENT, "
+                  "or BINLOG MONITOR on MariaDB 10.5+, and turn log_bin on)",
+                  qrc != MY_OK ? err : "mysql: SHOW MASTER STATUS returned nothing: is log_bin on?");
+        goto out;
+    }
+    snprintf(pos, sizeof pos, "%s", m == SNAP_POS_BINLOG_SNAPSHOT ? "binlog_snapshot" : "lock_tables");
+    check_say(k, "ok",
+              "mysql %s: %s, server_id %u, position = %s (the snapshot is only right when this is the server whose "
+              "binlog Canal reads: its server_id must equal the serverId of Canal's entries; check-config fetches "
+              "no entry to compare)",
+              my_peer(my), my_server_version(my), id, pos);
+    for (size_t i = 0; i < c->n_tables; i++) {
+        const cfg_table *t = &c->tables[i];
+        if (t->pattern != NULL || !t->enabled)
+            continue;
+        snap_table st;
+        if (snap_describe(my, t->db, t->table, &st, &rc, err, sizeof err) != 0) {
+            check_say(k, rc == MY_ERR_QUERY && strstr(err, "no primary key") ? "warn" : "FAIL",
+                      "table %s.%s (line %d): snapshot: %s", t->db, t->table, t->line, err);
+            continue;
+        }
+        ce_buf q;
+        ce_buf_init(&q, 4096);
+        int brc = ce_buf_append_str(&q, "SELECT 1 FROM ") | snap_quote_ident(&q, t->db) | ce_buf_putc(&q, '.') |
+                  snap_quote_ident(&q, t->table) | ce_buf_append_str(&q, " LIMIT 0") | ce_buf_terminate(&q);
+        if (brc != 0 || my_exec(my, (const char *)q.data, err, sizeof err) != MY_OK)
+            check_say(k, "FAIL", "table %s.%s (line %d): snapshot: %s", t->db, t->table, t->line,
+                      brc ? "name too long" : err);
+        else
+            check_say(k, "ok", "table %s.%s (line %d): snapshot can read it, paging on key %s", t->db, t->table,
+                      t->line, st.key_name);
+        ce_buf_free(&q);
+        snap_table_free(&st);
+    }
+out:
+    my_close(my);
+}
+
 static const char check_help[] =
     "usage: canal-es check-config -c FILE [--peek]\n"
     "\n"
     "Loads FILE (every error as FILE:LINE), makes the checks `run` makes before starting ([log] file,\n"
     "[checkpoint] file and dead_letter can be opened, [http] listen resolves), then connects to the\n"
-    "Canal server (authentication, destination, subscribe; nothing is acked), to the search node\n"
+    "Canal server (authentication, destination, subscribe; nothing is acked), to the [mysql] server\n"
+    "when set (credentials, server_id, SELECT and a usable key per table), to the search node\n"
     "(credentials, version) and checks each [table] rule's index or alias. Prints one verdict per\n"
     "item: ok, warn or FAIL.\n"
     "--peek also reads the changes waiting in Canal (up to 60 batches, until 1 s passes without one;\n"
@@ -488,6 +553,7 @@ int check_main(int argc, char **argv)
     check_say(&k, "ok", "config %s: %zu table rule(s), destination %s", path, c.n_tables, c.canal.destination);
     check_local(&c, 0, check_say_local, &k);
     check_canal(&k, &c);
+    check_mysql(&k, &c);
     sink_opts so;
     sink_opts_from_cfg(&so, &c.es);
     if (so.timeout_ms > 10000)

@@ -85,6 +85,17 @@ static const cfg_key cfg_keys[] = {
     CK_LONG("elasticsearch", "request_timeout_ms", "60000", 100, 3600000, es.request_timeout_ms),
     CK_LONG("elasticsearch", "bulk_max_bytes", "8388608", 1024, 536870912, es.bulk_max_bytes),
     CK_LONG("elasticsearch", "shutdown_timeout_ms", "30000", 0, 3600000, es.shutdown_timeout_ms),
+    CK_STR("mysql", "host", "", mysql.host),
+    CK_LONG("mysql", "port", "3306", 1, 65535, mysql.port),
+    CK_STR("mysql", "socket", "", mysql.socket),
+    CK_STR("mysql", "user", "", mysql.user),
+    CK_SECRET("mysql", "password", mysql.password),
+    CK_STR("mysql", "ca_file", "", mysql.ca_file),
+    CK_ENUM("mysql", "verify", "true", "true|false", mysql.verify),
+    CK_LONG("mysql", "connect_timeout_ms", "10000", 100, 600000, mysql.connect_timeout_ms),
+    CK_STR("mysql", "time_zone", "+00:00", mysql.time_zone),
+    CK_LONG("reindex", "chunk_rows", "1000", 1, 1000000, reindex.chunk_rows),
+    CK_ENUM("reindex", "position", "auto", "auto|binlog_snapshot|lock_tables", reindex.position),
     CK_STR("checkpoint", "file", "", checkpoint.file),
     CK_STR("http", "listen", "", http.listen),
     CK_LONG("http", "health_max_lag_s", "60", 1, 31536000, http.health_max_lag_s),
@@ -717,7 +728,7 @@ static int cfg_begin_section(cfg_parser *p, const char *name, int line)
      * key set again in a repeated [canal] section is still a duplicate. */
     p->table_seen = 0;
     if (strcmp(name, "canal") == 0 || strcmp(name, "elasticsearch") == 0 || strcmp(name, "checkpoint") == 0 ||
-        strcmp(name, "http") == 0 || strcmp(name, "log") == 0) {
+        strcmp(name, "mysql") == 0 || strcmp(name, "reindex") == 0 || strcmp(name, "http") == 0 || strcmp(name, "log") == 0) {
         p->kind = SEC_FIXED;
         return 0;
     }
@@ -1064,6 +1075,33 @@ static int cfg_validate_transport(cfg_parser *p)
     return 0;
 }
 
+/* [mysql]: user with host or socket; a readable ca_file; a time_zone the
+ * session can take ('+HH:MM', a name, SYSTEM: no quotes or backslashes). */
+static int cfg_validate_mysql(cfg_parser *p)
+{
+    const cfg_mysql *m = &p->c->mysql;
+    bool set = m->host[0] != '\0' || m->socket[0] != '\0';
+    if (!set && (m->user[0] != '\0' || m->password[0] != '\0')) {
+        cfg_fail(p, 0, "[mysql] user or password is set but neither host nor socket");
+        return -1;
+    }
+    if (set && m->user[0] == '\0') {
+        cfg_fail(p, 0, "[mysql] user must be set (the snapshot reads the tables as this user)");
+        return -1;
+    }
+    if (m->ca_file[0] != '\0' && access(m->ca_file, R_OK) != 0) {
+        cfg_fail(p, 0, "[mysql] ca_file: cannot read %s: %s", m->ca_file, strerror(errno));
+        return -1;
+    }
+    size_t tzl = strlen(m->time_zone);
+    if (tzl == 0 || tzl > 64 || strcspn(m->time_zone, "'\\\"`;") != tzl) {
+        cfg_fail(p, 0, "[mysql] time_zone: '%.64s' is not a time zone (+HH:MM, or a name the server knows)",
+                 m->time_zone);
+        return -1;
+    }
+    return 0;
+}
+
 static int cfg_validate(cfg_parser *p)
 {
     cfg *c = p->c;
@@ -1129,6 +1167,8 @@ static int cfg_validate(cfg_parser *p)
     }
     if (rc == 0)
         rc = cfg_validate_transport(p);
+    if (rc == 0)
+        rc = cfg_validate_mysql(p);
     if (rc == 0 && c->http.listen[0] != '\0') {
         char host[256];
         int port = 0;

@@ -113,6 +113,26 @@ typedef struct cfg_es {
     int halt_on_error;
 } cfg_es;
 
+/* [mysql]: the server whose binlog Canal reads, for the snapshot (initial
+ * load / reindex, docs/reindex.md). host and socket both empty = not set. */
+typedef struct cfg_mysql {
+    char *host;
+    long port;
+    char *socket;            /* Unix socket path; when set, host and port are not used */
+    char *user;
+    char *password;          /* secret: never logged */
+    char *ca_file;           /* TLS: CA bundle; "" = no TLS */
+    char *verify;            /* "true" | "false": check the server certificate and host name */
+    long connect_timeout_ms;
+    char *time_zone;         /* session time_zone: the zone Canal's JVM prints TIMESTAMP in */
+} cfg_mysql;
+
+/* [reindex]: the chunked snapshot. */
+typedef struct cfg_reindex {
+    long chunk_rows;
+    char *position;          /* "auto" | "binlog_snapshot" | "lock_tables" */
+} cfg_reindex;
+
 typedef struct cfg_checkpoint {
     char *file;              /* "" = no checkpoint file */
 } cfg_checkpoint;
@@ -136,6 +156,8 @@ typedef struct cfg {
     cfg_table defaults;  /* [defaults]: only the option fields are used */
     cfg_canal canal;
     cfg_es es;
+    cfg_mysql mysql;
+    cfg_reindex reindex;
     cfg_table *tables;
     size_t n_tables;
 } cfg;

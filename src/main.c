@@ -8,6 +8,7 @@
 #include "metrics/metrics.h"
 #include "run.h"
 #include "sink/node.h"
+#include "snapshot_cmd.h"
 #include "source/zk.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -51,6 +52,7 @@ static void main_usage(FILE *f)
           "       canal-es status -c FILE\n"
           "       canal-es replay-dead-letters -c FILE [--dry-run] DEADLETTER_FILE\n"
           "       canal-es mapping -c FILE --table DB.TABLE [--timeout SECONDS]\n"
+          "       canal-es snapshot -c FILE --table DB.TABLE --dry-run\n"
           "       canal-es --help\n"
           "       canal-es --version\n"
           "\n"
@@ -63,6 +65,7 @@ static void main_usage(FILE *f)
           "  replay-dead-letters  re-send the documents of a dead-letter file (after fixing the mapping);\n"
           "                 what still fails is kept in DEADLETTER_FILE.remaining (see its --help)\n"
           "  mapping        print a suggested index mapping for a table from the types Canal reports\n"
+          "  snapshot       read a table from [mysql] in chunks and print the _bulk NDJSON of its rows\n"
           "\n"
           "options:\n"
           "  -c, --config FILE   the INI configuration file (see etc/canal-es.ini)\n"
@@ -285,6 +288,8 @@ int main(int argc, char **argv)
         return mapping_main(argc, argv);
     if (strcmp(argv[1], "check-config") == 0)
         return check_main(argc, argv);
+    if (strcmp(argv[1], "snapshot") == 0)
+        return snapshot_main(argc, argv);
     fprintf(stderr, "canal-es: unknown command '%s'\n", argv[1]);
     main_usage(stderr);
     return 2;

@@ -44,6 +44,8 @@ typedef struct row_event {
     int64_t execute_time;  /* ms since epoch */
     uint32_t row_index;    /* row within its binlog event */
     const char *gtid;
+    bool snapshot;         /* read by the snapshot at binlog position logfile:offset
+                              (src/snapshot): its version is that position's minus one */
 } row_event;
 
 typedef struct decode_stats {

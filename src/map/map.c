@@ -218,6 +218,10 @@ static int map_actions(const cfg_table *rule, const row_event *ev, map_out *out,
     int64_t version = 0;
     if (out->versioning) {
         version = map_version(ev->logfile, ev->offset, ev->row_index, out->version_epoch);
+        /* a snapshot row read at position P is older than every event at or after P
+         * and newer than (or equal to) every event before it (docs/reindex.md) */
+        if (ev->snapshot && version > 0)
+            version--;
         if (version <= 0) {
             snprintf(err, errlen,
                      "binlog %s:%lld row %u: %s.%s: no external version fits these coordinates "

@@ -60,7 +60,8 @@ typedef struct map_out {
  * bits) | event offset + row index (33 bits). It grows along the binlog:
  * the rows of one event stay below the next event's offset because every
  * row takes at least one byte of its event. -1 when the coordinates do not
- * fit (file sequence >= 2^22, offset >= 2^33, no sequence in the name). */
+ * fit (file sequence >= 2^22, offset >= 2^33, no sequence in the name).
+ * map_row gives a snapshot row (ev->snapshot) this version minus one. */
 int64_t map_version(const char *logfile, int64_t offset, uint32_t row_index, unsigned epoch);
 
 enum { MAP_OK = 0, MAP_ERR = -1, MAP_NO_ID = 1, MAP_BAD_INDEX = 2 };

@@ -979,10 +979,56 @@ static void test_every_key_documented(void **state)
     free(md);
 }
 
+/* [mysql] and [reindex]: defaults, a secret password from ${VAR} or @FILE,
+ * and the cross-checks (user with host or socket, time_zone, ca_file). */
+static void test_mysql_section(void **state)
+{
+    (void)state;
+    cfg c;
+    load_ok(MIN_TABLE, &c);
+    assert_string_equal(c.mysql.host, "");
+    assert_int_equal(c.mysql.port, 3306);
+    assert_string_equal(c.mysql.verify, "true");
+    assert_int_equal(c.mysql.connect_timeout_ms, 10000);
+    assert_string_equal(c.mysql.time_zone, "+00:00");
+    assert_int_equal(c.reindex.chunk_rows, 1000);
+    assert_string_equal(c.reindex.position, "auto");
+    cfg_free(&c);
+    setenv("TEST_MY_PW", "s3cret", 1);
+    load_ok("[mysql]\nhost = db1\nport = 3307\nuser = snap\npassword = ${TEST_MY_PW}\n"
+            "[reindex]\nchunk_rows = 3\nposition = lock_tables\n" MIN_TABLE, &c);
+    assert_string_equal(c.mysql.host, "db1");
+    assert_int_equal(c.mysql.port, 3307);
+    assert_string_equal(c.mysql.password, "s3cret");
+    assert_int_equal(c.reindex.chunk_rows, 3);
+    assert_string_equal(c.reindex.position, "lock_tables");
+    cfg_free(&c);
+    char path[] = "/tmp/test_config_mypw_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "from-file\n", 10), 10);
+    close(fd);
+    char text[512];
+    snprintf(text, sizeof text, "[mysql]\nsocket = /run/mysqld.sock\nuser = u\npassword = @%s\n" MIN_TABLE, path);
+    load_ok(text, &c);
+    assert_string_equal(c.mysql.password, "from-file");
+    cfg_free(&c);
+    unlink(path);
+    expect_error("[mysql]\nhost = db1\n" MIN_TABLE, "t.ini: ", "[mysql] user must be set");
+    expect_error("[mysql]\nuser = u\n" MIN_TABLE, "t.ini: ", "neither host nor socket");
+    expect_error("[mysql]\nhost = h\nuser = u\ntime_zone = +08:00'\n" MIN_TABLE, "t.ini: ", "time_zone");
+    expect_error("[mysql]\nhost = h\nuser = u\nca_file = /nonexistent/ca.pem\n" MIN_TABLE, "t.ini: ",
+                 "[mysql] ca_file: cannot read /nonexistent/ca.pem");
+    expect_error("[mysql]\nport = 0\n" MIN_TABLE, "t.ini:2: ", "port");
+    expect_error("[reindex]\nposition = show_master_status\n" MIN_TABLE, "t.ini:2: ", "position: 'show_master_status'");
+    expect_error("[reindex]\nchunk_rows = 0\n" MIN_TABLE, "t.ini:2: ", "chunk_rows");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_mysql_section),
         cmocka_unit_test(test_every_field),
         cmocka_unit_test(test_defaults_section),
         cmocka_unit_test(test_bad_options),

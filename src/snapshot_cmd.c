@@ -1,0 +1,184 @@
+/* snapshot_cmd: argument parsing, the rule of the table, and the NDJSON
+ * printer of `canal-es snapshot`. Exit 0 done, 1 MySQL or table failure,
+ * 2 usage or configuration error. */
+#include "snapshot_cmd.h"
+#include "bulk/bulk.h"
+#include "config.h"
+#include "map/map.h"
+#include "snapshot/snapshot.h"
+#include "source/mysql.h"
+#include "util/log.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#define SNAPCMD_MAX_BODY ((size_t)512 << 20)
+
+static const char snapcmd_help[] =
+    "usage: canal-es snapshot -c FILE --table DB.TABLE --dry-run [--log-level error|warn|info|debug]\n"
+    "\n"
+    "Reads DB.TABLE from the [mysql] server in chunks of [reindex] chunk_rows rows, keyset-paginated on\n"
+    "its primary key (else a unique key of NOT NULL columns), each chunk in its own consistent-snapshot\n"
+    "transaction, and prints on stdout the _bulk NDJSON it would send: the documents the table's rule\n"
+    "makes of each row, equal to the stream's, with the version of the chunk's binlog position minus\n"
+    "one. --dry-run is required: sending is done by `run` in a later version (docs/reindex.md).\n"
+    "A summary (rows, chunks, binlog positions, position method) goes to the log (stderr).\n"
+    "\n"
+    "exit status: 0 done, 1 MySQL or table failure, 2 usage or configuration error\n";
+
+typedef struct snapcmd {
+    const cfg *c;
+    const cfg_table *rule;
+    map_out mo;
+    bulk b;
+    char err[1024];
+    bool failed;
+} snapcmd;
+
+static int snapcmd_flush(snapcmd *s)
+{
+    if (s->b.body.len > 0 && (fwrite(s->b.body.data, 1, s->b.body.len, stdout) != s->b.body.len || fflush(stdout))) {
+        snprintf(s->err, sizeof s->err, "cannot write to stdout");
+        return -1;
+    }
+    bulk_reset(&s->b);
+    return 0;
+}
+
+static int snapcmd_row(void *ud, const row_event *ev)
+{
+    snapcmd *s = ud;
+    int rc = map_row(s->rule, ev, &s->mo, s->err, sizeof s->err);
+    if (rc == MAP_NO_ID) {
+        snprintf(s->err, sizeof s->err,
+                 "table %s.%s: no primary key and no 'id' columns in its rule: the stream skips its rows, so "
+                 "does the snapshot (set id = COLUMNS)",
+                 ev->schema, ev->table);
+        return 1;
+    }
+    if (rc != MAP_OK)
+        return 1;
+    for (size_t i = 0; i < s->mo.n; i++)
+        if (bulk_append(&s->b, &s->mo.act[i], s->err, sizeof s->err) != 0)
+            return 1;
+    if (s->b.body.len >= (size_t)s->c->es.bulk_max_bytes || s->b.n_actions >= (size_t)s->c->es.bulk_max_actions)
+        return snapcmd_flush(s) == 0 ? 0 : 1;
+    return 0;
+}
+
+static int snapcmd_usage(const char *msg, const char *arg)
+{
+    fprintf(stderr, "canal-es snapshot: %s%s%s%s\n%s", msg, arg ? " '" : "", arg ? arg : "", arg ? "'" : "",
+            snapcmd_help);
+    return 2;
+}
+
+int snapshot_main(int argc, char **argv)
+{
+    const char *path = NULL, *table = NULL;
+    bool dry_run = false;
+    int level = -1;
+    for (int i = 2; i < argc; i++) {
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc) {
+            path = argv[++i];
+        } else if (strcmp(argv[i], "--table") == 0 && i + 1 < argc) {
+            table = argv[++i];
+        } else if (strcmp(argv[i], "--dry-run") == 0) {
+            dry_run = true;
+        } else if (strcmp(argv[i], "--log-level") == 0 && i + 1 < argc) {
+            ce_log_level lv;
+            if (ce_log_parse_level(argv[++i], &lv) != 0)
+                return snapcmd_usage("unknown log level", argv[i]);
+            level = (int)lv;
+        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            fputs(snapcmd_help, stdout);
+            return 0;
+        } else {
+            return snapcmd_usage("unexpected argument", argv[i]);
+        }
+    }
+    if (path == NULL || table == NULL)
+        return snapcmd_usage("-c FILE and --table DB.TABLE are required", NULL);
+    if (!dry_run)
+        return snapcmd_usage("--dry-run is required (sending is not done yet, see docs/reindex.md)", NULL);
+    const char *dot = strchr(table, '.');
+    if (dot == NULL || dot == table || dot[1] == '\0' || (size_t)(dot - table) >= 256 || strlen(dot + 1) >= 256)
+        return snapcmd_usage("--table is not DB.TABLE:", table);
+    char db[256], tbl[256];
+    snprintf(db, sizeof db, "%.*s", (int)(dot - table), table);
+    snprintf(tbl, sizeof tbl, "%s", dot + 1);
+
+    cfg c;
+    char err[1024];
+    if (cfg_load(path, &c, err, sizeof err) != 0) {
+        fprintf(stderr, "canal-es: %s\n", err);
+        return 2;
+    }
+    ce_log_level lv;
+    if (level >= 0)
+        ce_log_set_level((ce_log_level)level);
+    else if (ce_log_parse_level(c.log.level, &lv) == 0)
+        ce_log_set_level(lv);
+    ce_log_set_format(strcmp(c.log.format, "json") == 0 ? CE_LOG_JSON : CE_LOG_TEXT);
+    ce_log_set_destination(c.canal.destination);
+
+    int ret = 2;
+    snapcmd s = {.c = &c};
+    map_out_init(&s.mo);
+    s.mo.versioning = c.es.versioning_on;
+    s.mo.version_epoch = (unsigned)c.es.version_epoch;
+    bool bulk_ok = bulk_init(&s.b, SNAPCMD_MAX_BODY) == 0;
+    my_conn *my = NULL;
+    snap_table t = {0};
+    s.rule = cfg_find_table(&c, db, tbl);
+    if (s.rule == NULL || !s.rule->enabled) {
+        fprintf(stderr, "canal-es snapshot: %s: %s\n", table,
+                s.rule == NULL ? "no [table] rule matches it" : "its rule has enabled = false");
+        goto out;
+    }
+    if (c.mysql.host[0] == '\0' && c.mysql.socket[0] == '\0') {
+        fprintf(stderr, "canal-es snapshot: %s: [mysql] host (or socket) is not set\n", path);
+        goto out;
+    }
+    ret = 1;
+    if (!bulk_ok) {
+        ce_log(CE_LOG_ERROR, "snapshot", "out of memory");
+        goto out;
+    }
+    my_rc mrc;
+    if ((my = my_connect(&c.mysql, &mrc, err, sizeof err)) == NULL) {
+        ce_log(CE_LOG_ERROR, "snapshot", "%s", err);
+        goto out;
+    }
+    if (snap_describe(my, db, tbl, &t, &mrc, err, sizeof err) != 0) {
+        ce_log(CE_LOG_ERROR, "snapshot", "%s", err);
+        goto out;
+    }
+    snap_pos method = snap_method(my, c.reindex.position);
+    snap_stats st;
+    int rc = snap_read(my, &c.mysql, &t, c.reindex.chunk_rows, method, snapcmd_row, &s, &st, err, sizeof err);
+    if (rc != 0) {
+        ce_log(CE_LOG_ERROR, "snapshot", "%s", rc == -1 ? err : s.err);
+        goto out;
+    }
+    if (snapcmd_flush(&s) != 0) {
+        ce_log(CE_LOG_ERROR, "snapshot", "%s", s.err);
+        goto out;
+    }
+    ce_log(CE_LOG_INFO, "snapshot",
+           "dry run: %s.%s: %llu rows in %llu chunks of up to %ld on key %s, binlog positions %s:%lld .. %s:%lld "
+           "(position = %s), nothing sent",
+           db, tbl, (unsigned long long)st.rows, (unsigned long long)st.chunks, c.reindex.chunk_rows, t.key_name,
+           st.first_file, (long long)st.first_pos, st.last_file, (long long)st.last_pos,
+           method == SNAP_POS_BINLOG_SNAPSHOT ? "binlog_snapshot" : "lock_tables");
+    ret = 0;
+out:
+    snap_table_free(&t);
+    my_close(my);
+    if (bulk_ok)
+        bulk_free(&s.b);
+    map_out_free(&s.mo);
+    cfg_free(&c);
+    return ret;
+}

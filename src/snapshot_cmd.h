@@ -1,0 +1,12 @@
+/* snapshot_cmd: `canal-es snapshot -c FILE --table DB.TABLE --dry-run`
+ * reads one table from [mysql] chunk by chunk (src/snapshot) and prints the
+ * _bulk NDJSON the snapshot would send (map_row + bulk, as `run --dry-run`
+ * prints the stream's). Sending, the tee with the stream, the alias swap and
+ * resuming are not done yet (docs/reindex.md). */
+#ifndef CE_SNAPSHOT_CMD_H
+#define CE_SNAPSHOT_CMD_H
+
+/* The whole command: argv[1] is "snapshot". Returns the exit code. */
+int snapshot_main(int argc, char **argv);
+
+#endif
