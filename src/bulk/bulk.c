@@ -263,27 +263,3 @@ const char *bulk_logfile(const bulk *b, size_t i)
     const char *t = bulk_table(b, i);
     return t + strlen(t) + 1;
 }
-
-int bulk_keep(bulk *b, const bool *keep)
-{
-    /* compact in place: kept actions only move towards the start */
-    size_t out = 0, w = 0;
-    for (size_t i = 0; i < b->n_actions; i++) {
-        const uint8_t *p;
-        size_t n;
-        bulk_action_bytes(b, i, &p, &n);
-        if (!keep[i])
-            continue;
-        bulk_meta m = b->meta[i];
-        size_t shift = m.start - w;
-        memmove(b->body.data + w, p, n);
-        m.start -= shift;
-        m.doc -= shift;
-        b->meta[out++] = m;
-        w += n;
-    }
-    /* safe in place: meta[out] is written only after meta[i] and meta[i+1] were read (out <= i) */
-    b->body.len = w;
-    b->n_actions = out;
-    return 0;
-}

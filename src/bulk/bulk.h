@@ -45,8 +45,6 @@ void bulk_reset(bulk *b);
 int bulk_append(bulk *b, const map_action *a, char *err, size_t errlen);
 /* The bytes of action i (its action line and document line, if any). */
 void bulk_action_bytes(const bulk *b, size_t i, const uint8_t **p, size_t *n);
-/* Keeps only the actions whose keep[i] is true (for retrying failed items). */
-int bulk_keep(bulk *b, const bool *keep);
 /* "db.table" and binlog file of action i. */
 const char *bulk_table(const bulk *b, size_t i);
 const char *bulk_logfile(const bulk *b, size_t i);

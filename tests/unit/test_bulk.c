@@ -670,8 +670,8 @@ static void test_versions(void **state)
     assert_true(map_version("mysql-bin.000001", 4, 0, 255) > 0);
 }
 
-/* Version fields on the action line; bulk_keep leaves only the chosen actions, metadata intact. */
-static void test_version_line_and_keep(void **state)
+/* Version fields on the action line; per-action table and binlog file. */
+static void test_version_line(void **state)
 {
     (void)state;
     bulk b;
@@ -699,24 +699,6 @@ static void test_version_line_and_keep(void **state)
     assert_string_equal(bulk_table(&b, 0), "s.t");
     assert_string_equal(bulk_logfile(&b, 1), "mysql-bin.000002");
     assert_string_equal(bulk_table(&b, 2), "s.u");
-    bool keep[3] = {false, true, true};
-    assert_int_equal(bulk_keep(&b, keep), 0);
-    static const char kept[] =
-        "{\"delete\":{\"_index\":\"idx\",\"_id\":\"8\",\"version\":43,\"version_type\":\"external\"}}\n"
-        "{\"delete\":{\"_index\":\"idx\",\"_id\":\"9\"}}\n";
-    assert_int_equal(b.n_actions, 2);
-    assert_int_equal(b.body.len, sizeof kept - 1);
-    assert_memory_equal(b.body.data, kept, sizeof kept - 1);
-    assert_string_equal(bulk_table(&b, 0), "s.u");
-    assert_int_equal(b.meta[0].offset, 300);
-    const uint8_t *p;
-    size_t len;
-    bulk_action_bytes(&b, 1, &p, &len);
-    assert_int_equal(len, strlen("{\"delete\":{\"_index\":\"idx\",\"_id\":\"9\"}}\n"));
-    bool none[2] = {false, false};
-    bulk_keep(&b, none);
-    assert_int_equal(b.n_actions, 0);
-    assert_int_equal(b.body.len, 0);
     bulk_free(&b);
 }
 
@@ -726,7 +708,7 @@ int main(void)
         cmocka_unit_test(test_versions),
         T(test_rule_features),
         T(test_rule_exclude_and_delete),
-        cmocka_unit_test(test_version_line_and_keep),
+        cmocka_unit_test(test_version_line),
         T(test_insert),
         T(test_update_same_id),
         T(test_update_changes_id),
