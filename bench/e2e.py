@@ -7,7 +7,10 @@ Usage (stack env loaded, e.g. `set -a; eval "$(scripts/stack.sh up)"; set +a`):
 Writes ROWS rows (product-like, 7 columns) in 10 000-row transactions while canal-es is stopped, then
 starts canal-es and measures the time until the index holds every row (polled with _count). Prints
 rows/s, wire MB/s of the _bulk bodies (bytes counted by canal-es' index size is not available, so the
-NDJSON size is estimated from one document) and canal-es' peak RSS. Not a test: it asserts nothing
+NDJSON size is estimated from one document) and canal-es' peak RSS. Then, in the same run, the node's
+own ceiling for the same documents: they are read back, turned into _bulk requests of BATCH_SIZE
+actions with external versions (as canal-es sends them), and posted one request at a time (canal-es'
+default concurrency = 1) into a fresh index with the same settings. Not a test: it asserts nothing
 beyond completing.
 """
 import argparse
@@ -19,7 +22,9 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "integration"))
 
 import itlib  # noqa: E402
-from harness import CanalEs, http, poll, sql  # noqa: E402
+import urllib.request  # noqa: E402
+
+from harness import ENV, CanalEs, http, index_docs, poll, sql  # noqa: E402
 from itlib import DB, new_table, product_rows  # noqa: E402
 
 
@@ -70,7 +75,35 @@ def main():
     print(f"e2e: {a.rows} rows written in {write_s:.1f} s; indexed in {took:.1f} s = {a.rows / took:,.0f} rows/s, "
           f"~{a.rows * doc_bytes / took / 1e6:.1f} MB/s of NDJSON; canal-es peak RSS {rss:.1f} MB "
           f"(batch_size {a.batch_size}); canal-es CPU {cpu_s:.1f} s ({100 * cpu_s / took:.0f}% of one core)")
+    docs = index_docs(t)
     http("DELETE", f"/{t}", ok=(200, 404))
+    ceiling = node_ceiling(t + "_ceiling", docs, a.batch_size)
+    print(f"node ceiling: the same {len(docs)} documents posted directly in requests of {a.batch_size}, one in flight: "
+          f"{ceiling:,.0f} docs/s; canal-es reached {a.rows / took / ceiling:.2f} of it")
+
+
+def node_ceiling(index, docs, per_request):
+    """docs/s of the node for pre-built _bulk bodies, one request in flight."""
+    http("PUT", f"/{index}", {"settings": {"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "30s"}})
+    ids = sorted(docs)
+    bodies = []
+    for i in range(0, len(ids), per_request):
+        lines = []
+        for k in ids[i:i + per_request]:
+            lines.append(json.dumps({"index": {"_index": index, "_id": k, "version": 1000 + i,
+                                               "version_type": "external"}}))
+            lines.append(json.dumps(docs[k], ensure_ascii=False))
+        bodies.append(("\n".join(lines) + "\n").encode())
+    t0 = time.monotonic()
+    for b in bodies:
+        req = urllib.request.Request(ENV["ES_URL"].rstrip("/") + "/_bulk?filter_path=errors", data=b, method="POST",
+                                     headers={"Content-Type": "application/x-ndjson"})
+        with urllib.request.urlopen(req, timeout=300) as r:
+            if json.loads(r.read()).get("errors"):
+                raise SystemExit("node ceiling: the node rejected documents")
+    took = time.monotonic() - t0
+    http("DELETE", f"/{index}", ok=(200, 404))
+    return len(ids) / took
 
 
 if __name__ == "__main__":
