@@ -96,9 +96,14 @@ static const cfg_key cfg_keys[] = {
     CK_STR("mysql", "time_zone", "+00:00", mysql.time_zone),
     CK_LONG("reindex", "chunk_rows", "1000", 1, 1000000, reindex.chunk_rows),
     CK_ENUM("reindex", "position", "auto", "auto|binlog_snapshot|lock_tables", reindex.position),
+    CK_LONG("reindex", "keep_old", "1", 0, 1000, reindex.keep_old),
+    CK_LONG("reindex", "max_rows_per_s", "0", 0, 100000000, reindex.max_rows_per_s),
+    CK_LONG("reindex", "concurrency", "1", 1, 64, reindex.concurrency),
+    CK_LONG("reindex", "max_stream_lag_ms", "5000", 100, 3600000, reindex.max_stream_lag_ms),
     CK_STR("checkpoint", "file", "", checkpoint.file),
     CK_STR("http", "listen", "", http.listen),
     CK_LONG("http", "health_max_lag_s", "60", 1, 31536000, http.health_max_lag_s),
+    CK_SECRET("http", "admin_token", http.admin_token),
     CK_ENUM("log", "level", "info", "error|warn|info|debug", log.level),
     CK_ENUM("log", "format", "text", "text|json", log.format),
     CK_STR("log", "file", "", log.file),
@@ -543,14 +548,14 @@ static int cfg_set_key(cfg_parser *p, const cfg_key *k, const char *value, int l
 static const char *const table_keys[] = {
     "index",   "id",      "decimal", "timezone", "blob",    "on_truncate", "on_drop", "convert",
     "id_separator", "id_prefix", "include", "exclude", "rename", "add_field", "routing",  "pipeline",
-    "delete",  "enabled", "mapping", "alias", "flatten"};
+    "delete",  "enabled", "mapping", "alias", "flatten", "snapshot"};
 #define TABLE_NKEYS (sizeof table_keys / sizeof table_keys[0])
 enum {
     TK_INDEX, TK_ID, TK_DECIMAL, TK_TIMEZONE, TK_BLOB, TK_ON_TRUNCATE, TK_ON_DROP, TK_CONVERT,
     TK_ID_SEPARATOR, TK_ID_PREFIX, TK_INCLUDE, TK_EXCLUDE, TK_RENAME, TK_ADD_FIELD, TK_ROUTING, TK_PIPELINE,
-    TK_DELETE, TK_ENABLED, TK_MAPPING, TK_ALIAS, TK_FLATTEN
+    TK_DELETE, TK_ENABLED, TK_MAPPING, TK_ALIAS, TK_FLATTEN, TK_SNAPSHOT
 };
-_Static_assert(TK_FLATTEN + 1 == TABLE_NKEYS, "one TK_ per table key");
+_Static_assert(TK_SNAPSHOT + 1 == TABLE_NKEYS, "one TK_ per table key");
 
 static int cfg_parse_ddl_action(const char *v, cfg_ddl_action *out)
 {
@@ -603,6 +608,16 @@ static int cfg_set_option(cfg_parser *p, cfg_table *t, const char *key, const ch
         } else {
             t->mapping_mode = CFG_MAPPING_FILE;
         }
+    } else if (strcmp(key, "snapshot") == 0) {
+        bit = CFG_OPT_SNAPSHOT;
+        if (strcmp(v, "initial") == 0) {
+            t->snapshot = CFG_SNAPSHOT_INITIAL;
+        } else if (strcmp(v, "never") == 0) {
+            t->snapshot = CFG_SNAPSHOT_NEVER;
+        } else {
+            cfg_fail(p, p->line, "[%s] snapshot: '%s' is not one of initial, never", p->section, v);
+            rc = -1;
+        }
     } else if (strcmp(key, "on_truncate") == 0 || strcmp(key, "on_drop") == 0) {
         bool trunc = key[3] == 't';
         bit = trunc ? CFG_OPT_ON_TRUNCATE : CFG_OPT_ON_DROP;
@@ -618,14 +633,14 @@ static int cfg_set_option(cfg_parser *p, cfg_table *t, const char *key, const ch
 
 static void cfg_defaults_key(cfg_parser *p, const char *key, const char *value)
 {
-    static const char *const keys[] = {"decimal", "timezone", "blob", "on_truncate", "on_drop", "mapping"};
+    static const char *const keys[] = {"decimal", "timezone", "blob", "on_truncate", "on_drop", "mapping", "snapshot"};
     size_t ki;
     for (ki = 0; ki < sizeof keys / sizeof keys[0]; ki++)
         if (strcmp(key, keys[ki]) == 0)
             break;
     if (ki == sizeof keys / sizeof keys[0]) {
         cfg_fail(p, p->line,
-                 "[defaults]: unknown key '%s' (known: decimal, timezone, blob, on_truncate, on_drop, mapping)",
+                 "[defaults]: unknown key '%s' (known: decimal, timezone, blob, on_truncate, on_drop, mapping, snapshot)",
                  key);
         return;
     }
@@ -789,7 +804,7 @@ static int cfg_table_key(cfg_parser *p, const char *key, const char *value)
         cfg_fail(p, p->line,
                  "[%s]: unknown key '%s' (known: index, id, id_separator, id_prefix, include, exclude, rename, "
                  "add_field, routing, pipeline, delete, enabled, mapping, alias, flatten, decimal, timezone, blob, "
-                 "convert, on_truncate, on_drop)",
+                 "convert, on_truncate, on_drop, snapshot)",
                  p->section, key);
         return -1;
     }
@@ -1026,6 +1041,8 @@ static void cfg_inherit_defaults(cfg *c)
             t->on_truncate = d->on_truncate;
         if (!(t->set & CFG_OPT_ON_DROP))
             t->on_drop = d->on_drop;
+        if (!(t->set & CFG_OPT_SNAPSHOT))
+            t->snapshot = d->snapshot;
         if (!(t->set & CFG_OPT_MAPPING)) {
             t->mapping_mode = d->mapping_mode;
             t->mapping = d->mapping ? ce_strdup(d->mapping) : NULL; /* NULL (no memory) checked in validation */

@@ -33,8 +33,11 @@ enum {
     CFG_OPT_BLOB = 4,
     CFG_OPT_ON_TRUNCATE = 8,
     CFG_OPT_ON_DROP = 16,
-    CFG_OPT_MAPPING = 32
+    CFG_OPT_MAPPING = 32,
+    CFG_OPT_SNAPSHOT = 64
 };
+/* snapshot = initial | never */
+typedef enum { CFG_SNAPSHOT_INITIAL = 0, CFG_SNAPSHOT_NEVER } cfg_snapshot_mode;
 
 typedef struct cfg_table {
     char *db;        /* [table DB.TABLE]; NULL for a regex rule */
@@ -64,6 +67,7 @@ typedef struct cfg_table {
     char **flatten;      /* JSON columns kept out of the mapping (flat_object/flattened/enabled false) */
     size_t n_flatten;
     char *alias;         /* write through this alias; NULL = none */
+    cfg_snapshot_mode snapshot; /* initial: with [mysql], load the existing rows on first start */
     int line;        /* line of the [table ...] header */
     value_opts values;   /* decimal, timezone, blob, convert (convs owned here) */
     cfg_ddl_action on_truncate;
@@ -131,6 +135,10 @@ typedef struct cfg_mysql {
 typedef struct cfg_reindex {
     long chunk_rows;
     char *position;          /* "auto" | "binlog_snapshot" | "lock_tables" */
+    long keep_old;           /* previous indexes {alias}-* kept after a swap */
+    long max_rows_per_s;     /* 0 = unlimited */
+    long concurrency;        /* _bulk requests of a job in flight */
+    long max_stream_lag_ms;  /* the job waits while the stream lags more than this */
 } cfg_reindex;
 
 typedef struct cfg_checkpoint {
@@ -140,6 +148,7 @@ typedef struct cfg_checkpoint {
 typedef struct cfg_http {
     char *listen;            /* "host:port" for /metrics and /health; "" = off */
     long health_max_lag_s;   /* /health answers 503 above this lag */
+    char *admin_token;       /* Bearer token of the POST endpoints; "" = they answer 403 */
 } cfg_http;
 
 typedef struct cfg_log {

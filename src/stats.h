@@ -45,6 +45,15 @@ typedef struct ce_stats {
     _Atomic int canal_connected;
     _Atomic int search_reachable;    /* 1 until a request fails as a whole, again after one succeeds */
     _Atomic int64_t start_time_ms;
+    /* snapshot jobs (snapshot/job.h): initial loads and reindexes */
+    _Atomic uint64_t reindex_rows;       /* snapshot rows written, all jobs */
+    _Atomic uint64_t reindex_chunks;     /* chunks completed (saved) */
+    _Atomic uint64_t reindex_jobs_done;  /* jobs finished (swapped, or loaded in place) */
+    _Atomic uint64_t reindex_jobs_failed;/* failed or cancelled */
+    _Atomic int reindex_running;         /* 1 while a job is loading, catching up or swapping */
+    _Atomic int reindex_queued;          /* jobs waiting */
+    _Atomic int64_t reindex_job_rows;    /* rows done of the running job */
+    _Atomic int64_t reindex_job_estimate;/* its estimate (information_schema.TABLES) */
     /* _bulk request latency (whole requests, any outcome) */
     _Atomic uint64_t lat_bucket[STATS_LAT_BUCKETS]; /* non-cumulative counts per bound */
     _Atomic uint64_t lat_count;

@@ -186,6 +186,12 @@ int decode_entry(decode_ctx *d, const uint8_t *data, size_t len, decode_row_fn f
         return decode_report(d, data, len, NULL, ud, err);
     }
     d->stats.entries++;
+    if (e->header != NULL && e->header->logfile_name != NULL && e->header->logfile_name[0] != '\0') {
+        snprintf(d->pos_file, sizeof d->pos_file, "%s", e->header->logfile_name);
+        d->pos_offset = e->header->logfile_offset;
+        if (e->header->server_id != 0)
+            d->server_id = e->header->server_id;
+    }
     int rc = 0;
     Entrypb__EntryType t = e->entry_type_present_case == ENTRYPB__ENTRY__ENTRY_TYPE_PRESENT_ENTRY_TYPE
                                ? e->entry_type

@@ -98,6 +98,12 @@ typedef struct decode_ctx {
     row_col *scratch;
     size_t scratch_cap;
     decode_stats stats;
+    /* The header of the last entry with one (any entry type: transaction
+     * ends of unmapped tables move it too): where the stream is, and the
+     * serverId of the MySQL server that wrote it (0 = none seen). */
+    char pos_file[256];
+    int64_t pos_offset;
+    int64_t server_id;
 } decode_ctx;
 
 /* A non-zero return stops the decoding of that entry and is passed back. */
