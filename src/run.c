@@ -33,6 +33,8 @@ void run_opts_default(run_opts *o)
     o->retry_max_ms = 10000;
     o->stats_interval_ms = 10000;
     o->stats = NULL;
+    o->jobs = NULL;
+    o->exit_when_idle = 0;
     o->dry_run = 0;
 }
 

@@ -20,6 +20,8 @@ typedef struct run_opts {
     long stats_interval_ms;  /* 0 = no periodic stats line */
     ce_stats *stats;         /* counters to update; NULL = private ones */
     int dry_run;             /* print the NDJSON to stdout, send and ack nothing, stop when caught up */
+    struct job_mgr *jobs;    /* snapshot jobs (snapshot/job.h) the stream tees for and reports to; NULL = none */
+    int exit_when_idle;      /* `canal-es reindex` without a service: stop once no job is queued or running */
 } run_opts;
 
 void run_opts_default(run_opts *o);

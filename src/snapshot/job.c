@@ -67,9 +67,9 @@ void job_note_delete(job_mgr *m, const cfg_table *rule, const char *index, const
     (void)m, (void)rule, (void)index, (void)id, (void)id_len, (void)version;
 }
 
-void job_stream_at(job_mgr *m, const char *file, int64_t offset, bool caught_up)
+void job_stream_at(job_mgr *m, const char *file, int64_t offset, int64_t server_id, bool caught_up)
 {
-    (void)m, (void)file, (void)offset, (void)caught_up;
+    (void)m, (void)file, (void)offset, (void)server_id, (void)caught_up;
 }
 
 void job_stream_ddl(job_mgr *m, const ddl_event *ev) { (void)m, (void)ev; }

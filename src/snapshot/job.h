@@ -72,9 +72,9 @@ int job_tee(job_mgr *m, const cfg_table *rule, char *index, size_t len);
  * tombstones). */
 void job_note_delete(job_mgr *m, const cfg_table *rule, const char *index, const char *id, size_t id_len,
                      int64_t version);
-/* After every ack: the position of the last entry of the batch; after an
- * empty GET: caught_up. */
-void job_stream_at(job_mgr *m, const char *file, int64_t offset, bool caught_up);
+/* After every ack: the position of the last entry of the batch and the
+ * serverId of its header (0 = unknown); after an empty GET: caught_up. */
+void job_stream_at(job_mgr *m, const char *file, int64_t offset, int64_t server_id, bool caught_up);
 /* A DDL statement on a table (other than TRUNCATE/DROP): a job loading it
  * is stopped (alias) or started again (in place). */
 void job_stream_ddl(job_mgr *m, const ddl_event *ev);
