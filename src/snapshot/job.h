@@ -57,8 +57,9 @@ int job_cancel(job_mgr *m, long id, ce_buf *out);
  * "state":"queued"|"loading"|"catching_up"|"swapping"|"done"|"failed"|"cancelled",
  * "index":"...","alias":"..."|null,"rows":N,"rows_estimate":N,"chunks":N,
  * "rows_per_s":X,"eta_s":N|null,"stream_lag_ms":N,"error":"..."|null,
- * "started_ms":N,"finished_ms":N|null}, ...]}: the jobs of this process
- * and the ones resumed, newest last. */
+ * "started_ms":N,"finished_ms":N|null,"resumes":N}, ...]}: the jobs of
+ * this process and the ones resumed (resumes: restarts it survived),
+ * oldest first. */
 int job_status(job_mgr *m, ce_buf *out);
 /* true when no job is queued or running; *failed: the number of jobs of
  * this process that ended failed or cancelled. */
