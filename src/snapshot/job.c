@@ -1432,7 +1432,6 @@ static int jw_prepare_alias(jw *w, const snap_table *first)
                      j->index, status);
             return JOB_ERR;
         }
-        jw_tee(w, true);
         return JOB_OK;
     }
     /* the alias must not be a concrete index */
@@ -1494,10 +1493,7 @@ static int jw_prepare_alias(jw *w, const snap_table *first)
     const char *load[JOB_NSET] = {"-1", "0", JOB_GC_DELETES};
     if ((rc = jw_put_settings(w, j->index, load, "load settings of the new index")) != JOB_OK)
         return rc;
-    jw_tee(w, true);
     job_save(w->m);
-    ce_log(CE_LOG_INFO, "reindex", "job %ld: created %s for alias %s; the stream writes %s into it too from now on",
-           j->id, j->index, rule->alias, j->rule_name);
     return JOB_OK;
 }
 
@@ -1906,16 +1902,29 @@ again:;
         }
     }
     if (j->alias_mode) {
-        snap_table st = {0};
-        my_rc mrc;
-        if (snap_describe(w.my, j->tbls[0].db, j->tbls[0].table, &st, &mrc, w.err, sizeof w.err) != 0) {
-            rc = JOB_ERR;
-            goto fail;
+        /* every table's fields are in the new index before the tee sends it any change */
+        for (size_t i = 0; i < j->n_tbls; i++) {
+            snap_table st = {0};
+            my_rc mrc;
+            if (snap_describe(w.my, j->tbls[i].db, j->tbls[i].table, &st, &mrc, w.err, sizeof w.err) != 0) {
+                rc = JOB_ERR;
+                goto fail;
+            }
+            if (i == 0) {
+                rc = jw_prepare_alias(&w, &st);
+            } else {
+                cfg_table copy = *j->rule;
+                copy.alias = NULL;
+                copy.index = j->index;
+                rc = jw_ensure(&w, &copy, j->index, &st, false);
+            }
+            snap_table_free(&st);
+            if (rc != JOB_OK)
+                goto fail;
         }
-        rc = jw_prepare_alias(&w, &st);
-        snap_table_free(&st);
-        if (rc != JOB_OK)
-            goto fail;
+        jw_tee(&w, true);
+        ce_log(CE_LOG_INFO, "reindex", "job %ld: new index %s for alias %s; the stream writes rule %s into it too",
+               j->id, j->index, j->rule->alias, j->rule_name);
     }
     job_save(m);
     for (size_t i = 0; i < j->n_tbls; i++) {
