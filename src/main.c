@@ -256,10 +256,12 @@ static int main_run(int argc, char **argv)
     }
     job_mgr *jm = dry_run ? NULL : job_mgr_new(&c, st, err, sizeof err);
     int rc = 1;
-    if (!dry_run && (jm == NULL || job_mgr_start(jm, &main_stop, err, sizeof err) != 0))
+    if (!dry_run && (jm == NULL || job_mgr_start(jm, &main_stop, err, sizeof err) != 0)) {
         ce_log(CE_LOG_ERROR, "main", "%s", err);
-    else
-        o.jobs = jm, rc = run_service(&c, &o, &main_stop);
+    } else {
+        o.jobs = jm;
+        rc = run_service(&c, &o, &main_stop);
+    }
     metrics_stop(ms);
     job_mgr_free(jm);
     stats_destroy(st);
