@@ -396,8 +396,62 @@ def test_snapshot_regex_rule_skips_claimed_tables():
           f"check-config lists the regex rules' tables: {p2.stdout}")
 
 
+def test_snapshot_check_config_server_id():
+    """check-config --peek compares [mysql]'s @@server_id with the serverId of Canal's waiting entries: ok
+    for the stack's MariaDB (the server Canal reads); FAIL naming both ids once the server's server_id is
+    changed (SET GLOBAL server_id: the waiting entries keep the old id), restored after; without --peek the
+    [mysql] line says the comparison needs it; with nothing waiting (a run acked it all) a warning says why
+    nothing was compared."""
+    from harness import delete_index, index_docs
+    t = "snapsid"
+    delete_index(t)
+    sql(f"CREATE TABLE `{DB}`.`{t}` (id INT PRIMARY KEY); INSERT INTO `{DB}`.`{t}` VALUES (1);")
+    es = mysql_ini(CanalEs(itlib.BIN, {f"{DB}.{t}": {"index": t}}))
+    peer = f"{ENV['MYSQL_HOST']}:{ENV['MYSQL_PORT']}"
+
+    def verdicts(*extra):
+        return subprocess.run([itlib.BIN, "check-config", "-c", es.ini, *extra], capture_output=True, text=True,
+                              env=es.env, timeout=120)
+    p = verdicts()
+    check(p.returncode == 0 and f"mysql {peer}: " in p.stdout and
+          "(not compared with the serverId of Canal's entries: that needs --peek" in p.stdout,
+          f"without --peek: not compared, and why: {p.stdout}")
+    own = int(sql("SELECT @@GLOBAL.server_id;")[0])
+    p = verdicts("--peek")
+    check(p.returncode == 0 and f"ok    mysql {peer}: server_id {own} equals the serverId of Canal's newest "
+                                "waiting entry" in p.stdout, f"--peek, the server Canal reads: {p.stdout}")
+    other = own + 1000
+    sql(f"SET GLOBAL server_id = {other};")
+    try:
+        p = verdicts("--peek")
+    finally:
+        sql(f"SET GLOBAL server_id = {own};")
+    check(p.returncode == 1 and f"FAIL  [mysql] {peer} has server_id {other} but Canal's entries come from "
+                                f"serverId {own}: the snapshot would read another server" in p.stdout,
+          f"--peek, another server_id: {p.stdout}")
+    attempt = [1]
+
+    def drain():
+        """A run indexes a new row (acking what it read), then check-config --peek; again when an entry
+        of the row's transaction was still waiting (Canal may hand out its end in a later batch)."""
+        attempt[0] += 1
+        es.start()
+        try:
+            sql(f"INSERT INTO `{DB}`.`{t}` VALUES ({attempt[0]});")
+            poll(lambda: len(index_docs(t)) == attempt[0], 60, "the run indexes the rows")
+        finally:
+            es.stop()
+        p = verdicts("--peek")
+        return p if "not compared" in p.stdout or attempt[0] > 4 else None
+    p = poll(drain, 120, "nothing waiting in Canal after a run", interval=0)
+    check(p.returncode == 0 and f"warn  mysql {peer}: server_id {own} not compared with the serverId of Canal's "
+                                "entries: no entry was waiting in Canal" in p.stdout,
+          f"--peek with nothing waiting: {p.stdout}")
+
+
 TESTS = [test_snapshot_documents_equal_the_stream, test_snapshot_composite_key_chunks,
          test_snapshot_refuses_a_table_without_key, test_snapshot_check_config_mysql_verdicts,
          test_snapshot_missing_privileges,
          test_snapshot_version_below_later_stream_event, test_snapshot_under_writes_loses_no_update,
-         test_snapshot_regex_rule_all_tables, test_snapshot_regex_rule_skips_claimed_tables]
+         test_snapshot_regex_rule_all_tables, test_snapshot_regex_rule_skips_claimed_tables,
+         test_snapshot_check_config_server_id]
