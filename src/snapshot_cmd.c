@@ -94,6 +94,10 @@ static int snapcmd_table(snapcmd *s, my_conn *my, const char *db, const char *tb
         ce_log(CE_LOG_ERROR, "snapshot", "%s", err);
         goto out;
     }
+    int64_t estimate = snap_estimate_rows(my, db, tbl);
+    char est[64] = "unknown";
+    if (estimate >= 0)
+        snprintf(est, sizeof est, "%lld", (long long)estimate);
     snap_stats st;
     int rc = snap_read(my, &s->c->mysql, &t, s->c->reindex.chunk_rows, method, snapcmd_row, s, &st, err, sizeof err);
     if (rc != 0) {
@@ -107,10 +111,10 @@ static int snapcmd_table(snapcmd *s, my_conn *my, const char *db, const char *tb
     *rows += st.rows;
     ce_log(CE_LOG_INFO, "snapshot",
            "dry run: %s.%s: %llu rows in %llu chunks of up to %ld on key %s, binlog positions %s:%lld .. %s:%lld "
-           "(position = %s), nothing sent",
+           "(position = %s; information_schema estimated %s rows), nothing sent",
            db, tbl, (unsigned long long)st.rows, (unsigned long long)st.chunks, s->c->reindex.chunk_rows, t.key_name,
            st.first_file, (long long)st.first_pos, st.last_file, (long long)st.last_pos,
-           method == SNAP_POS_BINLOG_SNAPSHOT ? "binlog_snapshot" : "lock_tables");
+           method == SNAP_POS_BINLOG_SNAPSHOT ? "binlog_snapshot" : "lock_tables", est);
     ret = 0;
 out:
     snap_table_free(&t);

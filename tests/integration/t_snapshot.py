@@ -347,7 +347,7 @@ def test_snapshot_regex_rule_all_tables():
     check(rc == 0, f"snapshot --all-tables exit {rc}: {err[-800:]}")
     names = ", ".join(f"{DB}.{p}_{k}" for k in range(3))
     check(f"covers 3 table(s) on the server: {names}" in err, f"the rule's tables logged: {err[-800:]}")
-    check(f"13 rows of 3 table(s), nothing sent" in err, f"total: {err[-400:]}")
+    check("13 rows of 3 table(s), nothing sent" in err, f"total: {err[-400:]}")
     got = rows_by_table(out, p)
     check([t for t, _, _, _ in got] == sorted(t for t, _, _, _ in got), f"shard by shard: {[g[0] for g in got]}")
     seen = [(t, int(i)) for t, _, i, _ in got]
@@ -361,7 +361,10 @@ def test_snapshot_regex_rule_all_tables():
         snapped = by_id(pairs(out, f"{p}_{t}"))
         check(sorted(streamed) == sorted(snapped) and all(streamed[i][1] == snapped[i][1] for i in snapped),
               f"{t}: snapshot documents equal the stream's: {sorted(snapped)} vs {sorted(streamed)}")
+    sql(f"ANALYZE TABLE `{DB}`.`{p}_2`;")  # TABLE_ROWS of InnoDB is exact for a small analyzed table
     rc, out, err = snapshot(es, f"{p}_2")
+    check(f"{DB}.{p}_2: 7 rows in 4 chunks" in err and "information_schema estimated 7 rows" in err,
+          f"the row estimate from information_schema.TABLES: {err[-500:]}")
     check(rc == 0 and f"covers 3 table(s) on the server: {names}" in err and
           sorted(int(i) for _, _, i, _ in rows_by_table(out, p)) == sorted(want[f"{p}_2"]),
           f"--table alone prints its shard and logs the rule's tables: {rc} {err[-600:]}")
