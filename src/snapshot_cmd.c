@@ -27,7 +27,7 @@ static const char snapcmd_help[] =
     "makes of each row, equal to the stream's, with the version of the chunk's binlog position minus\n"
     "one. The table's rule is the first [table] rule that matches it, exact or regex, as for the stream.\n"
     "When that is a regex rule, the tables it covers on the server are logged: every base table it\n"
-    "matches first (outside mysql, information_schema, performance_schema, sys).\n"
+    "matches first (outside mysql, information_schema, performance_schema, sys); DB.TABLE must be one.\n"
     "--all-tables reads every table of DB.TABLE's rule, sorted by database then table.\n"
     "--dry-run is required: sending is done by `run` in a later version (docs/reindex.md).\n"
     "A summary per table (rows, chunks, binlog positions, position method) goes to the log (stderr).\n"
@@ -119,6 +119,14 @@ static int snapcmd_table(snapcmd *s, my_conn *my, const char *db, const char *tb
 out:
     snap_table_free(&t);
     return ret;
+}
+
+static bool snapcmd_listed(const snap_names *l, const char *db, const char *tbl)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->v[i].db, db) == 0 && strcmp(l->v[i].table, tbl) == 0)
+            return true;
+    return false;
 }
 
 /* INFO: the tables a regex rule covers (the first ones when the line would
@@ -228,8 +236,17 @@ int snapshot_main(int argc, char **argv)
             ce_log(CE_LOG_ERROR, "snapshot", "%s", err);
             goto out;
         }
-        if (s.rule->pattern != NULL)
+        if (s.rule->pattern != NULL) {
             snapcmd_log_tables(s.rule, &names);
+            if (!all_tables && !snapcmd_listed(&names, db, tbl)) {
+                char name[300];
+                ce_log(CE_LOG_ERROR, "snapshot",
+                       "%s.%s is not among the tables of rule %s (line %d) on mysql %s: no such base table (a view "
+                       "or a system table is never loaded)",
+                       db, tbl, cfg_rule_name(s.rule, name, sizeof name), s.rule->line, my_peer(my));
+                goto out;
+            }
+        }
         if (all_tables && names.n == 0) {
             char name[300];
             ce_log(CE_LOG_ERROR, "snapshot",

@@ -337,7 +337,8 @@ def rows_by_table(out, prefix):
 def test_snapshot_regex_rule_all_tables():
     """A regex rule over 3 sharded tables (plus a view and a table it does not match): the log names the 3
     tables it covers, `--all-tables` prints every row of every shard exactly once, shard by shard in name
-    order, each into the index of its table, with the stream's document; `--table` alone prints one shard."""
+    order, each into the index of its table, with the stream's document; `--table` alone prints one shard
+    (with the row estimate of information_schema); the view the regex matches is refused."""
     p = "snapshard"
     want = shard_tables(p, [5, 1, 7])
     sql(f"CREATE VIEW `{DB}`.`{p}_9` AS SELECT * FROM `{DB}`.`{p}_0`; "
@@ -361,6 +362,9 @@ def test_snapshot_regex_rule_all_tables():
         snapped = by_id(pairs(out, f"{p}_{t}"))
         check(sorted(streamed) == sorted(snapped) and all(streamed[i][1] == snapped[i][1] for i in snapped),
               f"{t}: snapshot documents equal the stream's: {sorted(snapped)} vs {sorted(streamed)}")
+    rc, out, err = snapshot(es, f"{p}_9")
+    check(rc == 1 and out == b"" and f"{DB}.{p}_9 is not among the tables of rule" in err,
+          f"a view the regex matches is refused: {rc} {err[-400:]}")
     sql(f"ANALYZE TABLE `{DB}`.`{p}_2`;")  # TABLE_ROWS of InnoDB is exact for a small analyzed table
     rc, out, err = snapshot(es, f"{p}_2")
     check(f"{DB}.{p}_2: 7 rows in 4 chunks" in err and "information_schema estimated 7 rows" in err,
