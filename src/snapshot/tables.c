@@ -132,7 +132,8 @@ static int snap_tables_plain(my_conn *c, const cfg *conf, const cfg_table *rule,
         }
     }
     if (type == NULL) {
-        snprintf(err, errlen, "mysql %s: table %s.%s of rule line %d does not exist (or the [mysql] user may not see it)",
+        snprintf(err, errlen,
+                 "mysql %s: table %s.%s of rule line %d does not exist (or the [mysql] user may not see it)",
                  my_peer(c), rule->db, rule->table, rule->line);
         goto out;
     }

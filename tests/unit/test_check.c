@@ -42,7 +42,8 @@ static void test_newest_entry_decides(void **state)
     assert_non_null(strstr(msg, "(older entries also came from serverId 7)"));
     int64_t back[] = {1, 7};
     assert_string_equal(check_server_ids("db:3306", 1, back, 2, msg, sizeof msg), "FAIL");
-    assert_non_null(strstr(msg, "has server_id 1 but Canal's entries come from serverId 7 (older entries: serverId 1)"));
+    assert_non_null(
+        strstr(msg, "has server_id 1 but Canal's entries come from serverId 7 (older entries: serverId 1)"));
     /* the largest server_id MySQL accepts */
     int64_t big[] = {4294967295};
     assert_string_equal(check_server_ids("db:3306", 4294967295u, big, 1, msg, sizeof msg), "ok");
