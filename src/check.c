@@ -591,6 +591,16 @@ static void check_mysql(check_ctx *k, const cfg *c)
             check_regex_tables(k, my, c, t);
             continue;
         }
+        const cfg_table *first = cfg_find_table(c, t->db, t->table);
+        if (first != t) {
+            char name[300];
+            check_say(k, "warn",
+                      "table %s.%s (line %d): matched first by rule %s (line %d): the stream and the snapshot use "
+                      "that rule for its rows, this one is never used (remove it, or move it above line %d)",
+                      t->db, t->table, t->line, first ? cfg_rule_name(first, name, sizeof name) : "?",
+                      first ? first->line : 0, first ? first->line : 0);
+            continue;
+        }
         snap_table st;
         if (snap_describe(my, t->db, t->table, &st, &rc, err, sizeof err) != 0) {
             check_say(k, rc == MY_ERR_QUERY && strstr(err, "no primary key") ? "warn" : "FAIL",

@@ -377,12 +377,14 @@ def test_snapshot_regex_rule_all_tables():
 def test_snapshot_regex_rule_skips_claimed_tables():
     """A table the regex matches but an earlier plain rule claims is the plain rule's (as for the stream):
     not listed for, nor read with, the regex rule; read alone with the plain rule's index; check-config
-    lists the regex rule's 2 tables. A regex matching no table: --all-tables fails with exit 1."""
+    lists the regex rule's 2 tables and warns that a plain rule below the regex is never used. A regex
+    matching no table: --all-tables fails with exit 1."""
     p = "snapclaim"
     want = shard_tables(p, [2, 3, 4])
     es = mysql_ini(CanalEs(itlib.BIN, {f"{DB}.{p}_1": {"index": f"{p}_plain"},
                                        f"/^{DB}\\.{p}_[0-9]+$/": {"index": f"{p}_{{table}}"},
-                                       f"/^{DB}\\.{p}none_[0-9]+$/": {"index": f"{p}_none"}}))
+                                       f"/^{DB}\\.{p}none_[0-9]+$/": {"index": f"{p}_none"},
+                                       f"{DB}.{p}_2": {"index": f"{p}_late"}}))
     rc, out, err = snapshot(es, f"{p}_0", "--all-tables")
     check(rc == 0 and f"covers 2 table(s) on the server: {DB}.{p}_0, {DB}.{p}_2" in err,
           f"the claimed table is not the regex rule's: {rc} {err[-600:]}")
@@ -399,7 +401,8 @@ def test_snapshot_regex_rule_skips_claimed_tables():
     p2 = subprocess.run([itlib.BIN, "check-config", "-c", es.ini], capture_output=True, text=True, env=es.env,
                         timeout=120)
     check(f"snapshot loads 2 table(s): {DB}.{p}_0, {DB}.{p}_2" in p2.stdout and
-          f"none_[0-9]+$/ (line" in p2.stdout and "matches no base table on mysql" in p2.stdout,
+          f"none_[0-9]+$/ (line" in p2.stdout and "matches no base table on mysql" in p2.stdout and
+          f"warn  table {DB}.{p}_2 (line" in p2.stdout and "this one is never used" in p2.stdout,
           f"check-config lists the regex rules' tables: {p2.stdout}")
 
 
