@@ -13,6 +13,7 @@
 #include "sink/setup.h"
 #include "sink/sink.h"
 #include "snapshot/snapshot.h"
+#include "snapshot/tables.h"
 #include "source/mysql.h"
 #include "util/backoff.h"
 #include "util/io.h"
@@ -1341,73 +1342,49 @@ static void jw_drop_new_index(jw *w)
     snprintf(w->err, sizeof w->err, "%s", keep);
 }
 
-/* The tables of the job: a plain rule's table; a regex rule's tables that
- * the server has and that this rule is the first to match. */
+/* The tables of the job (snapshot/tables.h): a plain rule's table; a
+ * regex rule's tables that the server has and that this rule is the first
+ * to match, whichever of them the request named. */
 static int jw_resolve(jw *w)
 {
     job *j = w->j;
     if (j->n_tbls > 0)
         return JOB_OK;
-    const cfg_table *rule = j->rule;
-    char db[256], table[256];
-    const char *dot = strchr(j->table, '.');
-    if (rule->pattern == NULL) {
-        snprintf(db, sizeof db, "%s", rule->db);
-        snprintf(table, sizeof table, "%s", rule->table);
-    } else if (dot != NULL && !j->initial) {
-        snprintf(db, sizeof db, "%.*s", (int)(dot - j->table), j->table);
-        snprintf(table, sizeof table, "%s", dot + 1);
-    } else {
-        snprintf(w->err, sizeof w->err, "rule %s: the tables of a regex rule are not enumerated yet", j->rule_name);
+    snap_names names = {0};
+    if (snap_rule_tables(w->my, w->c, j->rule, &names, w->err, sizeof w->err) != 0)
         return JOB_ERR;
+    int rc = JOB_OK;
+    if (names.n == 0 && !j->initial) {
+        snprintf(w->err, sizeof w->err, "rule %s: the server has no table it matches", j->rule_name);
+        rc = JOB_ERR;
+        goto out;
     }
-    job_tbl *t = ce_calloc(1, sizeof *t);
-    if (t == NULL || (t->db = ce_strdup(db)) == NULL || (t->table = ce_strdup(table)) == NULL) {
-        if (t != NULL) {
-            ce_free(t->db);
-            ce_free(t);
-        }
+    job_tbl *t = ce_calloc(names.n ? names.n : 1, sizeof *t);
+    if (t == NULL) {
         snprintf(w->err, sizeof w->err, "out of memory");
-        return JOB_ERR;
+        rc = JOB_ERR;
+        goto out;
     }
+    size_t n = 0;
+    for (; n < names.n; n++)
+        if ((t[n].db = ce_strdup(names.v[n].db)) == NULL || (t[n].table = ce_strdup(names.v[n].table)) == NULL)
+            break;
     pthread_mutex_lock(&w->m->mu);
     j->tbls = t;
-    j->n_tbls = 1;
+    j->n_tbls = n + (n < names.n && t[n].db != NULL ? 1 : 0);
     pthread_mutex_unlock(&w->m->mu);
-    return JOB_OK;
-}
-
-static int64_t jw_estimate(jw *w, const char *db, const char *table)
-{
-    char q[1200], v[32], e[256];
-    ce_buf b;
-    ce_buf_init(&b, 1100);
-    int brc = ce_buf_append_str(&b, "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = X'");
-    for (const char *p = db; *p && brc == 0; p++) {
-        char hx[3];
-        snprintf(hx, sizeof hx, "%02x", (unsigned char)*p);
-        brc = ce_buf_append_str(&b, hx);
+    if (n < names.n) {
+        snprintf(w->err, sizeof w->err, "out of memory");
+        rc = JOB_ERR;
+        goto out;
     }
-    brc |= ce_buf_append_str(&b, "' AND TABLE_NAME = X'");
-    for (const char *p = table; *p && brc == 0; p++) {
-        char hx[3];
-        snprintf(hx, sizeof hx, "%02x", (unsigned char)*p);
-        brc = ce_buf_append_str(&b, hx);
-    }
-    brc |= ce_buf_append_str(&b, "'") | ce_buf_terminate(&b);
-    int64_t n = -1;
-    int found = 0;
-    if (brc == 0) {
-        snprintf(q, sizeof q, "%s", (const char *)b.data);
-        if (my_value(w->my, q, v, sizeof v, &found, e, sizeof e) == MY_OK && found) {
-            char *end;
-            long long x = strtoll(v, &end, 10);
-            if (*end == '\0' && x >= 0)
-                n = x;
-        }
-    }
-    ce_buf_free(&b);
-    return n;
+    if (j->rule->pattern != NULL)
+        ce_log(CE_LOG_INFO, "reindex", "job %ld: rule %s covers %zu table(s)%s%s.%s%s", j->id, j->rule_name, names.n,
+               names.n ? ": " : "", names.n ? names.v[0].db : "", names.n ? names.v[0].table : "",
+               names.n > 1 ? ", ..." : "");
+out:
+    snap_names_free(&names);
+    return rc;
 }
 
 /* Alias mode, before the first chunk: the new index (created with the
@@ -1883,7 +1860,7 @@ static void job_run(job_mgr *m, job *j)
 again:;
     int64_t est = 0;
     for (size_t i = 0; i < j->n_tbls; i++) {
-        int64_t e = jw_estimate(&w, j->tbls[i].db, j->tbls[i].table);
+        int64_t e = snap_estimate_rows(w.my, j->tbls[i].db, j->tbls[i].table);
         est += e > 0 ? e : 0;
     }
     pthread_mutex_lock(&m->mu);
