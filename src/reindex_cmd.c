@@ -31,6 +31,7 @@
 #define RC_MAX_JOBS 256
 #define RC_POLL_MS 1000
 #define RC_LINE_MS 5000    /* progress lines when stderr is not a terminal */
+#define RC_NEW_INDEX "a new index behind the alias, named when the job starts"
 #define RC_MAX_FAILURES 10 /* GETs in a row without an answer while waiting: give up */
 
 static const char rc_help[] =
@@ -65,7 +66,7 @@ static const char rc_help[] =
 /* A job of GET /reindex (job.h, job_status). */
 typedef struct rc_job {
     long id;
-    char table[256], mode[16], state[16], index[256], error[1024];
+    char table[256], mode[16], state[16], index[256], alias[256], error[1024];
     int64_t rows, estimate, eta_s, lag_ms; /* eta_s -1 = unknown */
     double rps;
 } rc_job;
@@ -230,6 +231,7 @@ static int rc_parse_jobs(const char *json, rc_job *jobs, size_t max, size_t *n)
         rc_copy(j->mode, sizeof j->mode, rc_str(o, "mode"));
         rc_copy(j->state, sizeof j->state, rc_str(o, "state"));
         rc_copy(j->index, sizeof j->index, rc_str(o, "index"));
+        rc_copy(j->alias, sizeof j->alias, rc_str(o, "alias"));
         rc_copy(j->error, sizeof j->error, rc_str(o, "error"));
         j->rows = (int64_t)rc_num(o, "rows", 0);
         j->estimate = (int64_t)rc_num(o, "rows_estimate", 0);
@@ -289,7 +291,8 @@ static void rc_progress_line(const rc_job *j, bool bar, char *out, size_t len)
 static int rc_report_end(const rc_job *j)
 {
     if (strcmp(j->state, "done") == 0) {
-        printf("job %ld done: %" PRId64 " rows of %s in %s\n", j->id, j->rows, j->table, j->index);
+        printf("job %ld done: %" PRId64 " rows of %s in %s%s%s%s\n", j->id, j->rows, j->table, j->index,
+               j->alias[0] ? " (alias " : "", j->alias, j->alias[0] ? ")" : "");
         return 0;
     }
     fprintf(stderr, "canal-es reindex: job %ld %s: %s\n", j->id, j->state,
@@ -297,10 +300,12 @@ static int rc_report_end(const rc_job *j)
     return 1;
 }
 
-/* Polls GET /reindex until job id ended. */
-static int rc_wait(rc_client *cl, long id, const char *path)
+/* Polls GET /reindex until job id ended. index: the target the submit
+ * answered ("" when named only when the job starts: printed once known). */
+static int rc_wait(rc_client *cl, long id, const char *index, const char *path)
 {
     int rc = 1;
+    bool named = index[0] != '\0';
     bool tty = isatty(STDERR_FILENO) == 1;
     bool drawn = false;
     int64_t last_line = 0;
@@ -343,6 +348,13 @@ static int rc_wait(rc_client *cl, long id, const char *path)
                 fprintf(stderr, "%scanal-es reindex: the service no longer lists job %ld (restarted?)\n",
                         drawn ? "\n" : "", id);
                 goto out;
+            }
+            if (!named && j->index[0] != '\0') {
+                if (drawn)
+                    fputs("\r\033[K", stderr);
+                printf("job %ld: target index %s\n", id, j->index);
+                fflush(stdout);
+                named = true;
             }
             char line[1024];
             rc_progress_line(j, tty, line, sizeof line);
@@ -530,7 +542,7 @@ static int rc_standalone(cfg *c, const char *path, const char *table, bool in_pl
         rc = status == 202 ? 1 : rc_submit_exit(status);
         goto out;
     }
-    printf("job %ld: %s -> %s (in this process: %s)\n", t.id, table, index,
+    printf("job %ld: %s -> %s (in this process: %s)\n", t.id, table, index[0] ? index : RC_NEW_INDEX,
            c->http.listen[0] ? "no service answers on [http] listen" : "[http] listen is empty");
     fflush(stdout);
     ticking = pthread_create(&t.thread, NULL, rc_tick, &t) == 0;
@@ -695,9 +707,9 @@ static int rc_run(cfg *c, const char *path, const char *table, bool in_place, bo
         rc = status == 202 ? 1 : rc_submit_exit(status);
         goto out;
     }
-    printf("job %ld: %s -> %s (service on %s)\n", id, table, index, c->http.listen);
+    printf("job %ld: %s -> %s (service on %s)\n", id, table, index[0] ? index : RC_NEW_INDEX, c->http.listen);
     fflush(stdout);
-    rc = no_wait ? 0 : rc_wait(&cl, id, path);
+    rc = no_wait ? 0 : rc_wait(&cl, id, index, path);
 out:
     ce_buf_free(&body);
     return rc;

@@ -235,7 +235,9 @@ def test_reindex_cli_completes_alias_swap():
         rc, out, err = cli(es, "--table", f"{DB}.{t}", timeout=300)
         check(rc == 0 and "done" in out, f"reindex exit {rc}: {out} {err[-1500:]}")
         check(f"job " in err and "rows" in err, f"progress lines on stderr: {err[-800:]}")
-        new_index = out.splitlines()[0].split(" -> ")[1].split()[0]
+        done = [x for x in out.splitlines() if " done: " in x]
+        check(done and f"(alias {alias})" in done[0], f"the done line names the alias: {out}")
+        new_index = done[0].split(" in ")[1].split()[0]
         check(new_index.startswith(f"{alias}-"), f"the new index {new_index}")
         _, got = http("GET", f"/_alias/{alias}")
         check(list(got) == [new_index], f"the alias points at the new index: {got}")
