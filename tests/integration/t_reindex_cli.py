@@ -265,6 +265,47 @@ def test_reindex_cli_standalone_in_place():
     check(os.path.exists(os.path.join(es.dir, "checkpoint.json")), "the standalone run wrote the checkpoint")
 
 
+def test_reindex_cli_cancel():
+    """--cancel ID stops a running job: exit 0; the waiting client then exits 1 saying it was cancelled; a
+    second --cancel exits 1 with the server's message; the alias stays on the old index. Needs the job
+    engine."""
+    t = "rx_cancel"
+    new_table(t)
+    sql(f"INSERT INTO `{DB}`.`{t}` VALUES {product_rows(1, 3000)};")
+    alias = f"{t}-live"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    es = configure(CanalEs(itlib.BIN, {f"{DB}.{t}": {"index": f"{t}-v1", "alias": alias}}), port)
+    with open(es.ini, "a") as f:
+        f.write("\n[reindex]\nchunk_rows = 100\nmax_rows_per_s = 200\n")
+    with running(es, base):
+        wait_in_sync(alias, product_docs(t))  # the stream created the first index behind the alias
+        _, before = http("GET", f"/_alias/{alias}")
+        waiting = subprocess.Popen([itlib.BIN, "reindex", "-c", es.ini, "--table", f"{DB}.{t}"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=es.env)
+        try:
+            job = poll(lambda: next((j for j in jobs(base) if j["state"] == "loading" and j["rows"] > 0), None), 60,
+                       "the job to be loading")
+            rc, out, err = cli(es, "--cancel", str(job["id"]))
+            check(rc == 0 and f"job {job['id']} cancelled" in out, f"--cancel: {rc} {out} {err}")
+            out, err = waiting.communicate(timeout=60)
+            check(waiting.returncode == 1 and "cancelled" in err, f"waiting client: {waiting.returncode} {out} {err}")
+        finally:
+            if waiting.poll() is None:
+                waiting.kill()
+                waiting.wait()
+        rc, out, err = cli(es, "--cancel", str(job["id"]))
+        check(rc == 1 and "HTTP 409" in err, f"second --cancel: {rc} {out} {err}")
+        rc, out, err = cli(es, "--cancel", "999999")
+        check(rc == 1 and "HTTP 404" in err, f"--cancel of an unknown id: {rc} {out} {err}")
+        rc, out, err = cli(es, "--status")
+        check(rc == 0 and any(line.split()[:1] == [str(job["id"])] and "cancelled" in line
+                              for line in out.splitlines()), f"--status shows the cancelled job: {out}")
+        _, after = http("GET", f"/_alias/{alias}")
+        check(list(after) == list(before), f"the alias stays where it was: {before} -> {after}")
+        wait_in_sync(alias, product_docs(t))
+
+
 TESTS = [
     test_reindex_cli_usage_errors,
     test_reindex_cli_post_needs_admin_token,
@@ -272,4 +313,5 @@ TESTS = [
     test_reindex_cli_table_without_rule,
     test_reindex_cli_completes_alias_swap,
     test_reindex_cli_standalone_in_place,
+    test_reindex_cli_cancel,
 ]
