@@ -526,8 +526,10 @@ static int rc_standalone(cfg *c, const char *path, const char *table, bool in_pl
         return rc;
     service_signals();
     service *sv = service_open(c, false);
-    if (sv == NULL)
+    if (sv == NULL) {
+        ce_log_close();
         return 1;
+    }
     ce_buf out;
     ce_buf_init(&out, RC_MAX_ANSWER);
     rc_ticker t = {.jm = service_jobs(sv)};
