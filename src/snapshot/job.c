@@ -494,8 +494,8 @@ static int job_load(job_mgr *m, char *err, size_t errlen)
     int64_t cid = job_jint(root, "client_id", -1);
     if (dest == NULL || strcmp(dest, m->c->canal.destination) != 0 || cid != m->c->canal.client_id) {
         snprintf(err, errlen,
-                 "reindex state %s belongs to destination '%s' client %lld, not to [canal] destination '%s' client_id "
-                 "%ld (a [checkpoint] file shared by two configurations?)",
+                 "reindex state %s belongs to destination %s client %lld, not %s client %ld: use another checkpoint "
+                 "file (the state is the checkpoint file's name + .reindex)",
                  m->state_path, dest ? dest : "?", (long long)cid, m->c->canal.destination, m->c->canal.client_id);
         goto out;
     }

@@ -230,7 +230,7 @@ static void test_state_file(void **state)
     write_state("{\"version\":1,\"destination\":\"other\",\"client_id\":1001,\"jobs\":[]}");
     m = job_mgr_new(&c, &st, err, sizeof err);
     assert_null(m);
-    assert_non_null(strstr(err, "belongs to destination 'other'"));
+    assert_non_null(strstr(err, "belongs to destination other client 1001, not d1"));
     /* a broken file is refused, with the way out */
     write_state("{\"version\":1,");
     m = job_mgr_new(&c, &st, err, sizeof err);
