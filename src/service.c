@@ -8,8 +8,11 @@
 #include "util/log.h"
 #include "util/mem.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -25,7 +28,42 @@ struct service {
     ce_stats *st;
     metrics_server *ms;
     job_mgr *jm;
+    int lock_fd; /* {checkpoint file}.lock, held while the service runs; -1 = none */
 };
+
+/* One service per checkpoint file: a second `run` (or a standalone
+ * `reindex` beside a running service) would be a second client of the same
+ * destination and overwrite the same checkpoint. flock is released by the
+ * kernel when the process ends, kill -9 included. */
+static int service_lock(service *s, char *err, size_t errlen)
+{
+    char path[4200];
+    if ((size_t)snprintf(path, sizeof path, "%s.lock", s->c->checkpoint.file) >= sizeof path) {
+        snprintf(err, errlen, "[checkpoint] file: path too long");
+        return -1;
+    }
+    s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (s->lock_fd < 0) {
+        snprintf(err, errlen, "cannot open %.300s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[32] = "";
+        ssize_t n = pread(s->lock_fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        snprintf(err, errlen,
+                 "another canal-es (pid %s) runs with [checkpoint] file %.300s (it holds %.300s): one service per checkpoint "
+                 "file; ask it with `canal-es reindex` through its [http] listener, or stop it first",
+                 pid[0] ? pid : "?", s->c->checkpoint.file, path);
+        return -1;
+    }
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(s->lock_fd, 0) != 0 || pwrite(s->lock_fd, pid, (size_t)n, 0) != n)
+        ce_log(CE_LOG_WARN, "main", "cannot write the pid into %s: %s", path, strerror(errno));
+    return 0;
+}
 
 /* First signal: stop fetching, finish and ack the batch in hand (run.c).
  * Second: exit at once; nothing unfinished is acked, Canal redelivers it. */
@@ -137,6 +175,11 @@ service *service_open(const cfg *c, bool dry_run)
         goto oom;
     s->c = c;
     s->dry_run = dry_run;
+    s->lock_fd = -1;
+    if (!dry_run && c->checkpoint.file[0] != '\0' && service_lock(s, err, sizeof err) != 0) {
+        ce_log(CE_LOG_ERROR, "main", "%s", err);
+        goto fail;
+    }
     s->st = ce_malloc(sizeof *s->st);
     if (s->st == NULL)
         goto oom;
@@ -194,5 +237,7 @@ void service_close(service *s)
         stats_destroy(s->st);
         ce_free(s->st);
     }
+    if (s->lock_fd >= 0)
+        close(s->lock_fd); /* releases the lock; the file stays (removing it would race a new owner) */
     ce_free(s);
 }

@@ -265,6 +265,30 @@ def test_reindex_cli_standalone_in_place():
     check(os.path.exists(os.path.join(es.dir, "checkpoint.json")), "the standalone run wrote the checkpoint")
 
 
+def test_one_service_per_checkpoint_file():
+    """A second `run` with the same [checkpoint] file, and a standalone `reindex` while a service holds it
+    without an [http] listener, exit 1 naming the lock and the pid of the first; the first one keeps
+    streaming."""
+    t = "rx_lock"
+    new_table(t)
+    es = configure(CanalEs(itlib.BIN, {f"{DB}.{t}": {"index": t}}), 0, token=None)
+    es.start()
+    try:
+        poll(lambda: os.path.exists(os.path.join(es.dir, "checkpoint.json.lock")), 30, "the lock file")
+        second = subprocess.run([itlib.BIN, "run", "-c", es.ini], capture_output=True, text=True, env=es.env,
+                                timeout=60)
+        check(second.returncode == 1 and "another canal-es (pid" in second.stderr and
+              "checkpoint.json.lock" in second.stderr, f"second run: {second.returncode} {second.stderr[-800:]}")
+        rc, out, err = cli(es, "--table", f"{DB}.{t}", "--in-place", timeout=60)
+        check(rc == 1 and "another canal-es (pid" in out + err, f"standalone reindex beside it: {rc} {out} {err}")
+        sql(f"INSERT INTO `{DB}`.`{t}` VALUES {product_rows(1, 3)};")
+        wait_in_sync(t, product_docs(t))
+        check(es.alive(), "the first service exited: " + es.tail())
+    finally:
+        rc = es.stop()
+    check(rc == 0, f"canal-es did not exit 0 ({rc}): {es.tail()}")
+
+
 def test_reindex_cli_cancel():
     """--cancel ID stops a running job: exit 0; the waiting client then exits 1 saying it was cancelled; a
     second --cancel exits 1 with the server's message; the alias stays on the old index. Needs the job
@@ -307,6 +331,7 @@ def test_reindex_cli_cancel():
 
 
 TESTS = [
+    test_one_service_per_checkpoint_file,
     test_reindex_cli_usage_errors,
     test_reindex_cli_post_needs_admin_token,
     test_reindex_cli_status_lists_jobs,
