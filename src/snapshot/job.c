@@ -66,6 +66,7 @@ typedef struct job {
     const cfg_table *rule;
     char table[520];         /* "db.table" as requested */
     bool alias_mode, initial;
+    bool marks_loaded;       /* a request that took the place of a queued initial load: records it when done */
     job_state state;
     char index[CFG_INDEX_MAX + 1]; /* alias mode: the new index; in place: the rule's index of `table` */
     job_tbl *tbls;
@@ -260,6 +261,8 @@ static yajl_gen_status job_gen(yajl_gen g, const job *j, const job_mgr *m, bool 
         JG_OK(yajl_gen_map_close(g));
         return s;
     }
+    JG_OK(JG_KEY(g, "marks_loaded"));
+    JG_OK(yajl_gen_bool(g, j->marks_loaded));
     JG_OK(JG_KEY(g, "p_file"));
     JG_OK(job_gstr(g, j->p_file));
     JG_OK(JG_KEY(g, "p_pos"));
@@ -407,6 +410,8 @@ static job *job_from_json(job_mgr *m, yajl_val v, char *err, size_t errlen)
     j->alias_mode = strcmp(mode, "alias") == 0;
     const char *origin = job_jstr(v, "origin");
     j->initial = origin != NULL && strcmp(origin, "initial") == 0;
+    const char *mp[] = {"marks_loaded", NULL};
+    j->marks_loaded = YAJL_IS_TRUE(yajl_tree_get(v, mp, yajl_t_true));
     j->state = JS_QUEUED;
     for (size_t i = 0; i < JS_DONE; i++)
         if (strcmp(state, job_state_names[i]) == 0)
@@ -621,6 +626,20 @@ int job_submit(job_mgr *m, const char *db_table, bool in_place, ce_buf *out)
     pthread_mutex_lock(&m->mu);
     int status;
     char name[300];
+    bool took_initial = false;
+    for (size_t i = 0; i < m->n_jobs; i++) {
+        job *q = m->jobs[i];
+        if (q->rule == rule && q->initial && q->state == JS_QUEUED) {
+            /* the request loads the rule anyway: it takes the place of the initial load not started yet */
+            ce_log(CE_LOG_INFO, "reindex", "job %ld (initial load of %s) replaced by the request", q->id, q->table);
+            job_free(q);
+            memmove(&m->jobs[i], &m->jobs[i + 1], (m->n_jobs - i - 1) * sizeof m->jobs[0]);
+            m->n_jobs--;
+            CE_STAT_ADD(m->st, reindex_queued, -1);
+            took_initial = true;
+            break;
+        }
+    }
     if (job_rule_busy(m, rule)) {
         snprintf(msg, sizeof msg, "%s.%s: a job of rule %s is already queued or running", db, table,
                  cfg_rule_name(rule, name, sizeof name));
@@ -628,6 +647,8 @@ int job_submit(job_mgr *m, const char *db_table, bool in_place, ce_buf *out)
         status = 409;
     } else {
         job *j = job_add_locked(m, rule, db, table, rule->alias != NULL && !in_place, false);
+        if (j != NULL)
+            j->marks_loaded = took_initial;
         if (j == NULL) {
             job_json_error(out, "too many jobs kept; try again later");
             status = 503;
@@ -1287,7 +1308,7 @@ static void jw_end(jw *w, job_state s, const char *error)
         snprintf(j->error, sizeof j->error, "%s", error);
     if (s == JS_DONE) {
         CE_STAT_ADD(m->st, reindex_jobs_done, 1);
-        if (j->initial)
+        if (j->initial || j->marks_loaded)
             job_add_loaded(m, j->rule_name);
     } else {
         m->failed++;

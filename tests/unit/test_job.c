@@ -105,7 +105,14 @@ static void test_initial_loads_are_queued(void **state)
     int failed = -1;
     assert_false(job_mgr_idle(m, &failed));
     assert_int_equal(failed, 0);
-    /* a request for a rule with a job queued */
+    /* a request takes the place of the rule's initial load not started yet (reindex before the first run) */
+    assert_int_equal(submit(m, "shop.products", false, out, sizeof out), 202);
+    assert_non_null(strstr(out, "\"id\":3"));
+    status_of(m, out, sizeof out);
+    assert_null(strstr(out, "\"id\":1,"));
+    assert_non_null(strstr(out, "\"id\":3,"));
+    assert_int_equal(CE_STAT_GET(&st, reindex_queued), 2);
+    /* a second request for it is refused */
     assert_int_equal(submit(m, "shop.products", false, out, sizeof out), 409);
     assert_non_null(strstr(out, "already queued or running"));
     job_mgr_free(m);
