@@ -1432,10 +1432,10 @@ static void jw_drop_new_index(jw *w)
         const char *resp = NULL;
         size_t rlen = 0;
         sink_rc rc = sink_request(w->sinks[0], "DELETE", path, NULL, 0, &status, &resp, &rlen, w->err, sizeof w->err);
-        if (rc == SINK_OK && (status == 200 || status == 404))
+        if (rc == SINK_OK && status == 200)
             ce_log(CE_LOG_INFO, "reindex", "job %ld: deleted the new index %s (the alias %s was not moved)", w->j->id,
                    w->j->index, w->j->rule->alias);
-        else
+        else if (rc != SINK_OK || status != 404)
             ce_log(CE_LOG_WARN, "reindex", "job %ld: could not delete the new index %s (HTTP %ld): delete it by hand",
                    w->j->id, w->j->index, status);
     }
@@ -1499,7 +1499,9 @@ static int jw_prepare_alias(jw *w, const snap_table *first)
     const char *resp = NULL;
     size_t rlen = 0;
     int rc;
-    if (j->index[0] != '\0') {
+    const char *load[JOB_NSET] = {"-1", "0", JOB_GC_DELETES};
+    if (j->index[0] != '\0' && j->saved_known) {
+        /* resumed: the new index was created and its settings recorded */
         if (sink_index_path(j->index, "", path, sizeof path) != 0)
             return JOB_ERR;
         if ((rc = jw_request(w, "HEAD", path, NULL, &status, &resp, &rlen)) != JOB_OK)
@@ -1509,7 +1511,19 @@ static int jw_prepare_alias(jw *w, const snap_table *first)
                      j->index, status);
             return JOB_ERR;
         }
-        return JOB_OK;
+        return jw_put_settings(w, j->index, load, "load settings of the new index");
+    }
+    if (j->index[0] != '\0') {
+        /* named in an earlier attempt that ended before the index's settings were recorded: start it afresh */
+        if (sink_index_path(j->index, "", path, sizeof path) != 0)
+            return JOB_ERR;
+        if ((rc = jw_request(w, "DELETE", path, NULL, &status, &resp, &rlen)) != JOB_OK)
+            return rc;
+        if (status != 200 && status != 404) {
+            snprintf(w->err, sizeof w->err, "DELETE of the unfinished new index %s: HTTP %ld", j->index, status);
+            return JOB_ERR;
+        }
+        goto create;
     }
     /* the alias must not be a concrete index */
     if (sink_index_path(rule->alias, "", path, sizeof path) != 0)
@@ -1551,6 +1565,8 @@ static int jw_prepare_alias(jw *w, const snap_table *first)
     pthread_mutex_lock(&w->m->mu);
     snprintf(j->index, sizeof j->index, "%s", name);
     pthread_mutex_unlock(&w->m->mu);
+    job_save(w->m); /* the name first: an index left by a crash from here on is found again */
+create:;
     cfg_table copy = *rule; /* the new index, without the alias: it is moved at the end */
     copy.alias = NULL;
     copy.index = j->index;
@@ -1567,11 +1583,8 @@ static int jw_prepare_alias(jw *w, const snap_table *first)
     memcpy(j->saved, saved, sizeof saved);
     j->saved_known = true;
     pthread_mutex_unlock(&w->m->mu);
-    const char *load[JOB_NSET] = {"-1", "0", JOB_GC_DELETES};
-    if ((rc = jw_put_settings(w, j->index, load, "load settings of the new index")) != JOB_OK)
-        return rc;
     job_save(w->m);
-    return JOB_OK;
+    return jw_put_settings(w, j->index, load, "load settings of the new index");
 }
 
 /* Waits until the stream has passed P of the last chunk, or nothing was
