@@ -869,9 +869,11 @@ int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
     bool idle_exit = false;
     int rc = run_connect(r);
     uint64_t next_stats = run_now_ms() + (uint64_t)o->stats_interval_ms;
+    bool idle = true; /* the last GET found nothing: wait on the server for the first change */
     while (rc == RUN_DONE && !run_stopping(r)) {
         Canalpb__Messages *m = NULL;
-        canal_rc cr = canal_get(r->canal, &m, r->err, sizeof r->err);
+        canal_rc cr = canal_get_mode(r->canal, idle ? CANAL_GET_FIRST : CANAL_GET_NOW, &m, r->err, sizeof r->err);
+        idle = cr != CANAL_OK || m == NULL;
         if (cr != CANAL_OK) {
             CE_STAT_SET(r->st, canal_connected, 0);
             if (run_stopping(r)) {
