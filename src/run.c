@@ -302,34 +302,19 @@ static int run_flush(run_ctx *r)
         return RUN_DONE;
     if (r->o->dry_run)
         return run_flush_dry(r);
-    if (n > r->items_cap) {
-        dlv_action *na = ce_realloc(r->acts, n * sizeof *na);
-        if (na != NULL)
-            r->acts = na;
-        dlv_result *nr = na != NULL ? ce_realloc(r->res, n * sizeof *nr) : NULL;
-        if (nr != NULL)
-            r->res = nr;
-        if (na == NULL || nr == NULL) {
-            ce_log(CE_LOG_ERROR, "sink", "out of memory for %zu bulk items", n);
-            return RUN_FAIL;
-        }
-        r->items_cap = n;
-    }
-    for (size_t i = 0; i < n; i++) {
-        bulk_action_bytes(&r->bulk, i, &r->acts[i].p, &r->acts[i].len);
-        r->acts[i].id_hash = r->bulk.meta[i].id_hash;
+    if (bulk_dlv_actions(&r->bulk, &r->acts, &r->res, &r->items_cap) != 0) {
+        ce_log(CE_LOG_ERROR, "sink", "out of memory for %zu bulk items", n);
+        return RUN_FAIL;
     }
     dlv_transport t;
     dlv_sink_transport(&t, r->sinks);
     dlv_opts o = {.req_cap = &r->req_cap,
                   .streams = r->n_sinks,
-                  .max_retries = r->c->es.max_retries,
-                  .retry_initial_ms = (uint64_t)r->c->es.retry_initial_ms,
-                  .retry_max_ms = (uint64_t)r->c->es.retry_max_ms,
                   .should_abort = run_abort_transfer,
                   .abort_ud = r,
                   .halt_on_dead = r->dl == NULL,
                   .stats = r->st};
+    dlv_opts_retries(&o, &r->c->es);
     dlv_rc rc = dlv_send(r->acts, n, &t, &o, r->res, r->err, sizeof r->err);
     switch (rc) {
     case DLV_DONE:

@@ -1112,33 +1112,18 @@ static int jw_flush(jw *w)
     size_t n = w->b.n_actions;
     if (n == 0)
         return JOB_OK;
-    if (n > w->items_cap) {
-        dlv_action *na = ce_realloc(w->acts, n * sizeof *na);
-        if (na != NULL)
-            w->acts = na;
-        dlv_result *nr = na != NULL ? ce_realloc(w->res, n * sizeof *nr) : NULL;
-        if (nr != NULL)
-            w->res = nr;
-        if (na == NULL || nr == NULL) {
-            snprintf(w->err, sizeof w->err, "out of memory for %zu bulk items", n);
-            return JOB_ERR;
-        }
-        w->items_cap = n;
-    }
-    for (size_t i = 0; i < n; i++) {
-        bulk_action_bytes(&w->b, i, &w->acts[i].p, &w->acts[i].len);
-        w->acts[i].id_hash = w->b.meta[i].id_hash;
+    if (bulk_dlv_actions(&w->b, &w->acts, &w->res, &w->items_cap) != 0) {
+        snprintf(w->err, sizeof w->err, "out of memory for %zu bulk items", n);
+        return JOB_ERR;
     }
     dlv_transport t;
     dlv_sink_transport(&t, w->sinks);
     dlv_opts o = {.req_cap = &w->req_cap,
                   .streams = w->n_sinks,
-                  .max_retries = w->c->es.max_retries,
-                  .retry_initial_ms = (uint64_t)w->c->es.retry_initial_ms,
-                  .retry_max_ms = (uint64_t)w->c->es.retry_max_ms,
                   .should_abort = jw_abort,
                   .abort_ud = w,
                   .halt_on_dead = w->dl == NULL};
+    dlv_opts_retries(&o, &w->c->es);
     dlv_rc rc = dlv_send(w->acts, n, &t, &o, w->res, w->err, sizeof w->err);
     if (rc == DLV_STOPPED)
         return jw_leave(w) != JOB_OK ? jw_leave(w) : JOB_STOP;
@@ -1214,11 +1199,9 @@ static int jw_redelete(jw *w)
     size_t cap = w->req_cap;
     dlv_opts o = {.req_cap = &cap,
                   .streams = 1,
-                  .max_retries = w->c->es.max_retries,
-                  .retry_initial_ms = (uint64_t)w->c->es.retry_initial_ms,
-                  .retry_max_ms = (uint64_t)w->c->es.retry_max_ms,
                   .should_abort = jw_abort,
                   .abort_ud = w};
+    dlv_opts_retries(&o, &w->c->es);
     dlv_rc dr = dlv_send(acts, k, &t, &o, res, w->err, sizeof w->err);
     if (dr == DLV_STOPPED)
         rc = jw_leave(w) != JOB_OK ? jw_leave(w) : JOB_STOP;
