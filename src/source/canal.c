@@ -373,6 +373,8 @@ canal_rc canal_connect(canal_client *c, char *err, size_t errlen)
         rc = canal_expect_ack(c, "subscribe", detail, sizeof detail);
     if (rc != CANAL_OK)
         goto out;
+    if (c->o.no_rollback)
+        goto out;
     /* Return every un-acked batch to the queue; no reply on success. */
     Canalpb__ClientRollback rb = CANALPB__CLIENT_ROLLBACK__INIT;
     rb.destination = (char *)c->o.destination;

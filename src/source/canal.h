@@ -33,6 +33,8 @@ typedef struct canal_opts {
     volatile sig_atomic_t *stop; /* a signal sets it: connects and reads give up within ~100 ms */
     const char *zookeeper;  /* NULL or "": off; else host:port[,...] of the Canal cluster's ZooKeeper */
     long zookeeper_timeout_ms; /* ZooKeeper session timeout (0: 10000) */
+    int no_rollback;        /* 1: connect without rollback(0), which would hand the un-acked batches of a
+                               running client of the same destination back to the queue (check-config) */
 } canal_opts;
 
 typedef enum {
