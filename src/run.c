@@ -563,13 +563,25 @@ static int run_on_row(void *ud, const row_event *ev)
     return 0;
 }
 
-/* TRUNCATE / DROP TABLE of a mapped table: flush what came before, then
- * delete the table's documents, retrying like a bulk request. */
+static int run_apply_ddl(run_ctx *r, const ddl_event *ev);
+
+/* A DDL statement: a job reading the table stops writing before it is
+ * applied (job_stream_ddl), and goes on (or fails) after. */
 static int run_on_ddl(void *ud, const ddl_event *ev)
 {
     run_ctx *r = ud;
     if (r->o->jobs != NULL)
-        job_stream_ddl(r->o->jobs, ev); /* a job reading that table stops or starts over */
+        job_stream_ddl(r->o->jobs, ev);
+    int rc = run_apply_ddl(r, ev);
+    if (r->o->jobs != NULL)
+        job_stream_ddl_done(r->o->jobs);
+    return rc;
+}
+
+/* TRUNCATE / DROP TABLE of a mapped table: flush what came before, then
+ * delete the table's documents, retrying like a bulk request. */
+static int run_apply_ddl(run_ctx *r, const ddl_event *ev)
+{
     if (ev->kind == DDL_OTHER)
         return 0;
     const cfg_table *rule = run_rule(r, ev->schema, ev->table);
