@@ -191,6 +191,8 @@ int decode_entry(decode_ctx *d, const uint8_t *data, size_t len, decode_row_fn f
         d->pos_offset = e->header->logfile_offset;
         if (e->header->server_id != 0)
             d->server_id = e->header->server_id;
+        if (e->header->serveren_code != NULL && e->header->serveren_code[0] != '\0')
+            snprintf(d->server_enc, sizeof d->server_enc, "%s", e->header->serveren_code);
     }
     int rc = 0;
     Entrypb__EntryType t = e->entry_type_present_case == ENTRYPB__ENTRY__ENTRY_TYPE_PRESENT_ENTRY_TYPE

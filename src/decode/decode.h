@@ -100,10 +100,13 @@ typedef struct decode_ctx {
     decode_stats stats;
     /* The header of the last entry with one (any entry type: transaction
      * ends of unmapped tables move it too): where the stream is, and the
-     * serverId of the MySQL server that wrote it (0 = none seen). */
+     * serverId of the MySQL server that wrote it (0 = none seen), and the
+     * charset Canal decoded its text with (serverenCode, a Java charset
+     * name such as "UTF-8"; "" = none seen). */
     char pos_file[256];
     int64_t pos_offset;
     int64_t server_id;
+    char server_enc[32];
 } decode_ctx;
 
 /* A non-zero return stops the decoding of that entry and is passed back. */
