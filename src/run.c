@@ -547,6 +547,17 @@ static int run_charset(run_ctx *r, const cfg_table *rule, const row_event **ev)
     }
 }
 
+/* Every row of an entry, before their run_on_row: the text Canal garbles
+ * is read back for all of them with one query (snapshot/refetch.h). */
+static int run_on_rows(void *ud, const row_event *evs, size_t n)
+{
+    run_ctx *r = ud;
+    const cfg_table *rule = run_rule(r, evs[0].schema, evs[0].table);
+    if (rule != NULL && rule->enabled)
+        rf_prefetch(r->rf, evs, n, r->dec.server_enc);
+    return 0;
+}
+
 static int run_on_row(void *ud, const row_event *ev)
 {
     run_ctx *r = ud;
@@ -860,6 +871,8 @@ int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
         ce_log(CE_LOG_ERROR, "run", "out of memory");
         goto out;
     }
+    if (rf_enabled(r->rf))
+        r->dec.on_rows = run_on_rows; /* reads of garbled text batched per entry */
     r->n_sinks = (size_t)c->es.concurrency;
     if (r->n_sinks < 1 || r->n_sinks > RUN_MAX_CONCURRENCY)
         r->n_sinks = 1;

@@ -21,6 +21,9 @@
 #define RF_MAX_WARNED 1024 /* (table, column) pairs warned about by rf_scan */
 #define RF_SQL_MAX ((size_t)1 << 20)
 #define RF_ROW_MAX ((size_t)1 << 30)
+#define RF_PREFETCH_ROWS 500 /* point lookups per UNION ALL query */
+
+enum { PF_NONE = 0, PF_FOUND, PF_GONE };
 
 typedef enum { RF_T_READY = 0, RF_T_NONE, RF_T_UNKNOWN } rf_state;
 
@@ -47,6 +50,18 @@ struct rf_ctx {
     size_t cols_cap;
     size_t *offs, *lens; /* per image column: its value in vals (-1: Canal's, -2: NULL) */
     row_event ev;
+    const char **tv;   /* one row's foreign values for rf_substitute */
+    size_t *tl;
+    size_t tcap;
+    /* the rows of the current entry read with one query (rf_prefetch) */
+    bool pf_valid;
+    char pf_file[256], pf_db[256], pf_table[256];
+    int64_t pf_offset;
+    size_t pf_n, pf_nf;      /* rows (by row_index), foreign columns per row */
+    uint8_t *pf_state;       /* per row: PF_NONE, PF_FOUND, PF_GONE */
+    size_t *pf_off, *pf_len; /* per row and foreign column: in pf_vals; pf_off (size_t)-1 = NULL */
+    size_t pf_cap, pf_vcap;
+    ce_buf pf_vals, pf_sql;
     char *warned[RF_MAX_WARNED];
     size_t n_warned;
 };
@@ -67,6 +82,8 @@ rf_ctx *rf_new(const cfg_mysql *m, ce_stats *st)
     rf->st = st;
     ce_buf_init(&rf->sql, RF_SQL_MAX);
     ce_buf_init(&rf->vals, RF_ROW_MAX);
+    ce_buf_init(&rf->pf_vals, RF_ROW_MAX);
+    ce_buf_init(&rf->pf_sql, RF_SQL_MAX * 64);
     return rf;
 }
 
@@ -95,6 +112,13 @@ void rf_free(rf_ctx *rf)
     ce_free(rf->cols);
     ce_free(rf->offs);
     ce_free(rf->lens);
+    ce_free(rf->tv);
+    ce_free(rf->tl);
+    ce_free(rf->pf_state);
+    ce_free(rf->pf_off);
+    ce_free(rf->pf_len);
+    ce_buf_free(&rf->pf_vals);
+    ce_buf_free(&rf->pf_sql);
     ce_free(rf);
 }
 
@@ -128,6 +152,7 @@ void rf_forget(rf_ctx *rf, const char *db, const char *table)
             i--;
         }
     rf->last = (size_t)-1;
+    rf->pf_valid = false;
 }
 
 static int rf_connect(rf_ctx *rf, char *err, size_t errlen)
@@ -286,14 +311,20 @@ static int rf_bytes(ce_buf *b, const snap_col *c, const char *v, size_t len)
     return 0;
 }
 
-/* SELECT <foreign columns> FROM `db`.`t` WHERE k1 = v1 AND ... into rf->sql;
- * RF_BADKEY with err when a key value cannot be written. */
-static rf_rc rf_build(rf_ctx *rf, const rf_table *t, const row_image *img, char *err, size_t errlen)
+/* SELECT [tag,] <foreign columns> FROM `db`.`t` WHERE k1 = v1 AND ...
+ * appended to q (tag < 0: none); RF_BADKEY with err when a key value cannot
+ * be written (q is then cut back). */
+static rf_rc rf_build(const rf_table *t, const row_image *img, long tag, ce_buf *q, char *err, size_t errlen)
 {
-    ce_buf *q = &rf->sql;
-    ce_buf_reset(q);
+    size_t start = q->len;
     int rc = ce_buf_append_str(q, "SELECT ");
     size_t k = 0;
+    if (tag >= 0) {
+        char num[32];
+        snprintf(num, sizeof num, "%ld", tag);
+        rc |= ce_buf_append_str(q, num);
+        k++;
+    }
     for (size_t i = 0; i < t->t.n; i++) {
         if (!t->foreign[i])
             continue;
@@ -314,6 +345,7 @@ static rf_rc rf_build(rf_ctx *rf, const rf_table *t, const row_image *img, char 
         if (v == NULL || v->is_null) {
             snprintf(err, errlen, "key column %s is %s in the event", c->name, v ? "NULL" : "missing");
             ce_buf_free(&raw);
+            q->len = start;
             return RF_BADKEY;
         }
         if (t->foreign[t->t.key[j]] && !(cs_ascii_safe(c->charset) && cs_is_ascii(v->value, v->value_len))) {
@@ -323,6 +355,7 @@ static rf_rc rf_build(rf_ctx *rf, const rf_table *t, const row_image *img, char 
                      "text column of the instance shares one charset",
                      c->name, c->charset, v->value);
             ce_buf_free(&raw);
+            q->len = start;
             return RF_BADKEY;
         }
         const char *val = v->value;
@@ -333,6 +366,7 @@ static rf_rc rf_build(rf_ctx *rf, const rf_table *t, const row_image *img, char 
                 snprintf(err, errlen, "key column %s (%s): value is not Canal's text of bytes", c->name,
                          c->column_type);
                 ce_buf_free(&raw);
+                q->len = start;
                 return RF_BADKEY;
             }
             val = (const char *)raw.data;
@@ -344,22 +378,23 @@ static rf_rc rf_build(rf_ctx *rf, const rf_table *t, const row_image *img, char 
         rc |= ce_buf_append_str(q, " = ");
         if (rc == 0 && snap_key_literal(q, c, val ? val : "", vlen, err, errlen) != 0) {
             ce_buf_free(&raw);
+            q->len = start;
             return RF_BADKEY;
         }
     }
     ce_buf_free(&raw);
-    rc |= ce_buf_terminate(q);
     if (rc != 0) {
         snprintf(err, errlen, "the query is longer than %zu bytes", (size_t)RF_SQL_MAX);
+        q->len = start;
         return RF_BADKEY;
     }
     return RF_ASIS;
 }
 
-/* Copies img into rf->cols with the foreign values of row (NULL: none)
- * substituted; rf->ev points to it. */
-static int rf_substitute(rf_ctx *rf, const rf_table *t, const row_event *ev, const row_image *img, MYSQL_ROW row,
-                         const unsigned long *len)
+/* Copies img into rf->cols with the foreign values (in t's column order;
+ * NULL: SQL NULL) substituted; rf->ev points to it. */
+static int rf_substitute(rf_ctx *rf, const rf_table *t, const row_event *ev, const row_image *img,
+                         const char *const *row, const size_t *len)
 {
     if (img->n > rf->cols_cap) {
         row_col *nc = ce_realloc(rf->cols, img->n * sizeof *nc);
@@ -436,6 +471,87 @@ static bool rf_needs(const rf_table *t, const row_image *img)
     return false;
 }
 
+static int rf_tmp(rf_ctx *rf, size_t n)
+{
+    if (n <= rf->tcap)
+        return 0;
+    const char **nv = ce_realloc((void *)rf->tv, n * sizeof *nv);
+    if (nv)
+        rf->tv = nv;
+    size_t *nl = nv ? ce_realloc(rf->tl, n * sizeof *nl) : NULL;
+    if (nl)
+        rf->tl = nl;
+    if (nl == NULL)
+        return -1;
+    rf->tcap = n;
+    return 0;
+}
+
+/* The index in t->t.cols of its k-th foreign column. */
+static size_t rf_nth_foreign(const rf_table *t, size_t k)
+{
+    for (size_t i = 0; i < t->t.n; i++)
+        if (t->foreign[i] && k-- == 0)
+            return i;
+    return 0;
+}
+
+typedef int pf_hit;
+
+/* What rf_prefetch read for this row of its entry (PF_NONE: not read). */
+static pf_hit rf_pf_lookup(const rf_ctx *rf, const row_event *ev)
+{
+    if (!rf->pf_valid || ev->offset != rf->pf_offset || ev->row_index >= rf->pf_n ||
+        strcmp(ev->logfile, rf->pf_file) != 0 || strcmp(ev->schema, rf->pf_db) != 0 ||
+        strcmp(ev->table, rf->pf_table) != 0)
+        return PF_NONE;
+    return rf->pf_state[ev->row_index];
+}
+
+/* "binlog FILE:POS: db.table: " before err. */
+static void rf_prefix(const row_event *ev, char *err, size_t errlen)
+{
+    char pre[600];
+    int w = snprintf(pre, sizeof pre, "binlog %s:%lld: %s.%s: ", ev->logfile, (long long)ev->offset, ev->schema,
+                     ev->table);
+    size_t n = strlen(err);
+    if (w > 0 && n + (size_t)w < errlen) {
+        memmove(err + w, err, n + 1);
+        memcpy(err, pre, (size_t)w);
+    }
+}
+
+/* A read failed: err says how; a lost connection is dropped, a changed
+ * table described again. */
+static void rf_query_failed(rf_ctx *rf, const row_event *ev, char *err, size_t errlen)
+{
+    unsigned no = mysql_errno(my_handle(rf->conn));
+    my_rc mrc = my_error(rf->conn, "reading back text Canal garbled", err, errlen);
+    if (mrc == MY_ERR_CONNECT)
+        rf_drop_conn(rf);
+    else if (no == ER_BAD_FIELD_ERROR || no == ER_NO_SUCH_TABLE)
+        rf_forget(rf, ev->schema, ev->table); /* the table changed: described again on the retry */
+    rf->pf_valid = false;
+}
+
+/* The row is no longer in MySQL: an INSERT is skipped, an UPDATE deletes
+ * its before image (a re-keyed row's old document must go). */
+static rf_rc rf_gone(rf_ctx *rf, const row_event *ev, const row_event **out)
+{
+    CE_STAT_ADD(rf->st, charset_gone, 1);
+    ce_log(CE_LOG_DEBUG, "charset", "binlog %s:%lld: %s.%s: the row is no longer in MySQL: %s", ev->logfile,
+           (long long)ev->offset, ev->schema, ev->table,
+           ev->op == ROW_UPDATE ? "its before image is deleted" : "skipped");
+    *out = NULL;
+    if (ev->op == ROW_UPDATE) {
+        rf->ev = *ev;
+        rf->ev.op = ROW_DELETE;
+        rf->ev.after = (row_image){0};
+        *out = &rf->ev;
+    }
+    return RF_GONE;
+}
+
 rf_rc rf_fix(rf_ctx *rf, const row_event *ev, const char *enc, bool soft, const row_event **out, char *err,
              size_t errlen)
 {
@@ -456,16 +572,34 @@ rf_rc rf_fix(rf_ctx *rf, const row_event *ev, const char *enc, bool soft, const 
     const row_image *img = &ev->after;
     if (!rf_needs(t, img))
         return RF_ASIS;
-    rf_rc br = rf_build(rf, t, img, err, errlen);
-    if (br != RF_ASIS) {
-        size_t n = strlen(err);
-        char pre[600];
-        snprintf(pre, sizeof pre, "binlog %s:%lld: %s.%s: ", ev->logfile, (long long)ev->offset, ev->schema,
-                 ev->table);
-        if (n + strlen(pre) < errlen) {
-            memmove(err + strlen(pre), err, n + 1);
-            memcpy(err, pre, strlen(pre));
+    if (rf_tmp(rf, t->n_foreign) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return RF_RETRY;
+    }
+    const pf_hit hit = rf_pf_lookup(rf, ev);
+    if (hit == PF_FOUND) {
+        for (size_t k = 0; k < rf->pf_nf; k++) {
+            size_t o = rf->pf_off[(size_t)ev->row_index * rf->pf_nf + k];
+            rf->tv[k] = o == (size_t)-1 ? NULL : (const char *)rf->pf_vals.data + o;
+            rf->tl[k] = rf->pf_len[(size_t)ev->row_index * rf->pf_nf + k];
         }
+        if (rf_substitute(rf, t, ev, img, rf->tv, rf->tl) != 0) {
+            snprintf(err, errlen, "out of memory");
+            return RF_RETRY;
+        }
+        *out = &rf->ev;
+        return RF_FIXED;
+    }
+    if (hit == PF_GONE)
+        return rf_gone(rf, ev, out);
+    ce_buf_reset(&rf->sql);
+    rf_rc br = rf_build(t, img, -1, &rf->sql, err, errlen);
+    if (br == RF_ASIS && ce_buf_terminate(&rf->sql) != 0) {
+        snprintf(err, errlen, "the query is too long");
+        br = RF_BADKEY;
+    }
+    if (br != RF_ASIS) {
+        rf_prefix(ev, err, errlen);
         return br;
     }
     if (rf_connect(rf, err, errlen) != 0)
@@ -474,40 +608,141 @@ rf_rc rf_fix(rf_ctx *rf, const row_event *ev, const char *enc, bool soft, const 
     MYSQL *h = my_handle(rf->conn);
     MYSQL_RES *res = NULL;
     if (mysql_query(h, (const char *)rf->sql.data) != 0 || (res = mysql_store_result(h)) == NULL) {
-        unsigned no = mysql_errno(h);
-        my_rc mrc = my_error(rf->conn, "reading back text Canal garbled", err, errlen);
-        if (mrc == MY_ERR_CONNECT)
-            rf_drop_conn(rf);
-        else if (no == ER_BAD_FIELD_ERROR || no == ER_NO_SUCH_TABLE)
-            rf_forget(rf, ev->schema, ev->table); /* the table changed: described again on the retry */
+        rf_query_failed(rf, ev, err, errlen);
         return RF_RETRY;
     }
     CE_STAT_ADD(rf->st, charset_reads, 1);
     MYSQL_ROW row = mysql_fetch_row(res);
     rf_rc rc;
     if (row == NULL) {
-        CE_STAT_ADD(rf->st, charset_gone, 1);
-        ce_log(CE_LOG_DEBUG, "charset", "binlog %s:%lld: %s.%s: the row is no longer in MySQL: %s", ev->logfile,
-               (long long)ev->offset, ev->schema, ev->table,
-               ev->op == ROW_UPDATE ? "its before image is deleted" : "skipped");
-        rc = RF_GONE;
-        if (ev->op == ROW_UPDATE) {
-            rf->ev = *ev;
-            rf->ev.op = ROW_DELETE;
-            rf->ev.after = (row_image){0};
-            *out = &rf->ev;
-        }
-    } else if (rf_substitute(rf, t, ev, img, row, mysql_fetch_lengths(res)) != 0) {
-        snprintf(err, errlen, "binlog %s:%lld: %s.%s: out of memory reading back its text", ev->logfile,
-                 (long long)ev->offset, ev->schema, ev->table);
-        rc = RF_RETRY;
+        rc = rf_gone(rf, ev, out);
     } else {
-        *out = &rf->ev;
-        rc = RF_FIXED;
+        const unsigned long *len = mysql_fetch_lengths(res);
+        for (size_t k = 0; k < t->n_foreign; k++) {
+            rf->tv[k] = row[k];
+            rf->tl[k] = len[k];
+        }
+        if (rf_substitute(rf, t, ev, img, rf->tv, rf->tl) != 0) {
+            snprintf(err, errlen, "binlog %s:%lld: %s.%s: out of memory reading back its text", ev->logfile,
+                     (long long)ev->offset, ev->schema, ev->table);
+            rc = RF_RETRY;
+        } else {
+            *out = &rf->ev;
+            rc = RF_FIXED;
+        }
     }
     mysql_free_result(res);
     CE_STAT_ADD(rf->st, charset_read_us, rf_now_us() - t0);
     return rc;
+}
+
+void rf_prefetch(rf_ctx *rf, const row_event *evs, size_t n, const char *enc)
+{
+    if (!rf_enabled(rf))
+        return;
+    rf->pf_valid = false;
+    if (n < 2 || evs[0].op == ROW_DELETE || evs[0].snapshot)
+        return;
+    char err[1024];
+    enc = enc ? enc : "";
+    rf_table *t = rf_table_for(rf, evs[0].schema, evs[0].table, enc, err, sizeof err);
+    if (t == NULL || t->state != RF_T_READY)
+        return; /* each row asks again (and retries) */
+    size_t rows = (size_t)evs[n - 1].row_index + 1, nf = t->n_foreign;
+    if (rows > rf->pf_cap) {
+        uint8_t *ns = ce_realloc(rf->pf_state, rows);
+        if (ns)
+            rf->pf_state = ns;
+        if (ns == NULL)
+            return;
+        rf->pf_cap = rows;
+    }
+    if (rows * nf > rf->pf_vcap) {
+        size_t *no = ce_realloc(rf->pf_off, rows * nf * sizeof *no);
+        if (no)
+            rf->pf_off = no;
+        size_t *nl = no ? ce_realloc(rf->pf_len, rows * nf * sizeof *nl) : NULL;
+        if (nl)
+            rf->pf_len = nl;
+        if (nl == NULL)
+            return;
+        rf->pf_vcap = rows * nf;
+    }
+    memset(rf->pf_state, PF_NONE, rows);
+    ce_buf_reset(&rf->pf_vals);
+    rf->pf_n = rows;
+    rf->pf_nf = nf;
+    snprintf(rf->pf_file, sizeof rf->pf_file, "%s", evs[0].logfile);
+    snprintf(rf->pf_db, sizeof rf->pf_db, "%s", evs[0].schema);
+    snprintf(rf->pf_table, sizeof rf->pf_table, "%s", evs[0].table);
+    rf->pf_offset = evs[0].offset;
+    size_t asked = 0;
+    bool ok = true;
+    for (size_t i = 0; i < n && ok;) {
+        /* one UNION ALL of point lookups, each tagged with its row */
+        ce_buf *q = &rf->pf_sql;
+        ce_buf_reset(q);
+        size_t in_query = 0;
+        for (; i < n && in_query < RF_PREFETCH_ROWS; i++) {
+            if (!rf_needs(t, &evs[i].after))
+                continue;
+            size_t mark = q->len;
+            if (in_query > 0 && ce_buf_append_str(q, " UNION ALL ") != 0)
+                break;
+            if (rf_build(t, &evs[i].after, (long)evs[i].row_index, q, err, sizeof err) != RF_ASIS) {
+                q->len = mark; /* that row asks alone and is reported then */
+                continue;
+            }
+            rf->pf_state[evs[i].row_index] = PF_GONE; /* until its row comes back */
+            in_query++;
+        }
+        if (in_query == 0)
+            break;
+        if (ce_buf_terminate(q) != 0 || rf_connect(rf, err, sizeof err) != 0) {
+            ok = false;
+            break;
+        }
+        uint64_t t0 = rf_now_us();
+        MYSQL *h = my_handle(rf->conn);
+        MYSQL_RES *res = NULL;
+        if (mysql_query(h, (const char *)q->data) != 0 || (res = mysql_store_result(h)) == NULL) {
+            rf_query_failed(rf, &evs[0], err, sizeof err);
+            ce_log(CE_LOG_DEBUG, "charset", "%s: the rows are read one by one", err);
+            ok = false;
+            break;
+        }
+        MYSQL_ROW row;
+        while (ok && (row = mysql_fetch_row(res)) != NULL) {
+            const unsigned long *len = mysql_fetch_lengths(res);
+            char *end = NULL;
+            unsigned long r = row[0] ? strtoul(row[0], &end, 10) : (unsigned long)rows;
+            if (r >= rows || rf->pf_state[r] == PF_NONE)
+                continue;
+            rf->pf_state[r] = PF_FOUND;
+            for (size_t k = 0; k < nf; k++) {
+                size_t at = r * nf + k;
+                if (row[k + 1] == NULL) {
+                    rf->pf_off[at] = (size_t)-1;
+                    rf->pf_len[at] = 0;
+                    continue;
+                }
+                rf->pf_off[at] = rf->pf_vals.len;
+                if (snap_canal_text(&rf->pf_vals, t->t.cols[rf_nth_foreign(t, k)].val_kind, row[k + 1],
+                                    len[k + 1]) != 0) {
+                    ok = false;
+                    break;
+                }
+                rf->pf_len[at] = rf->pf_vals.len - rf->pf_off[at];
+                if (ce_buf_putc(&rf->pf_vals, 0) != 0)
+                    ok = false;
+            }
+        }
+        mysql_free_result(res);
+        asked += in_query;
+        CE_STAT_ADD(rf->st, charset_read_us, rf_now_us() - t0);
+    }
+    CE_STAT_ADD(rf->st, charset_reads, asked);
+    rf->pf_valid = ok && asked > 0;
 }
 
 /* True the first time (db.table, column) is seen. */

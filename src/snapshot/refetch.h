@@ -43,6 +43,11 @@ void rf_forget(rf_ctx *rf, const char *db, const char *table);
  * rf_scan: the row is gone, nothing can be read back). */
 rf_rc rf_fix(rf_ctx *rf, const row_event *ev, const char *enc, bool soft, const row_event **out, char *err,
              size_t errlen);
+/* Every row of one entry (decode_ctx.on_rows): the foreign text of the
+ * rows that need it is read with one query per RF_PREFETCH_ROWS rows (a
+ * UNION ALL of point lookups by key); rf_fix of those rows then asks no
+ * more. Failures are left to rf_fix (each row reads alone and retries). */
+void rf_prefetch(rf_ctx *rf, const row_event *evs, size_t n, const char *enc);
 /* Counts the text values of ev's document image (after; before for a
  * DELETE when soft) that hold U+FFFD, per table and column, and warns once
  * per column with what to do. */
