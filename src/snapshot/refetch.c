@@ -552,23 +552,37 @@ static rf_rc rf_gone(rf_ctx *rf, const row_event *ev, const row_event **out)
     return RF_GONE;
 }
 
+/* Whether a text value of img is not plain ASCII (non-ASCII bytes, or NUL
+ * as in ucs2/utf16/utf32 text read as UTF-8): only then can a charset have
+ * been garbled, and only then must a table not yet described be. */
+static bool rf_maybe_garbled(const rf_ctx *rf, const row_image *img)
+{
+    for (size_t i = 0; i < img->n; i++) {
+        const row_col *c = &img->cols[i];
+        if (c->is_null || !cs_mysql_type_is_text(c->mysql_type))
+            continue;
+        if (!cs_is_ascii(c->value, c->value_len) || memchr(c->value, 0, c->value_len) != NULL)
+            return true;
+    }
+    (void)rf;
+    return false;
+}
+
 rf_rc rf_fix(rf_ctx *rf, const row_event *ev, const char *enc, bool soft, const row_event **out, char *err,
              size_t errlen)
 {
     *out = NULL;
-    if (!rf_enabled(rf) || ev->snapshot)
-        return RF_ASIS;
+    if (!rf_enabled(rf) || ev->snapshot || ev->op == ROW_DELETE)
+        return RF_ASIS; /* a hard delete needs the key only; a soft one writes the before image, whose row is gone */
+    (void)soft;
     enc = enc ? enc : "";
+    if (rf_find(rf, ev->schema, ev->table) == NULL && !rf_maybe_garbled(rf, &ev->after))
+        return RF_ASIS; /* MySQL is not asked about a table until a row may need it */
     rf_table *t = rf_table_for(rf, ev->schema, ev->table, enc, err, errlen);
     if (t == NULL)
         return RF_RETRY;
     if (t->state != RF_T_READY)
         return RF_ASIS;
-    if (ev->op == ROW_DELETE) {
-        /* a hard delete needs the key only; a soft one writes the before image, whose row is gone */
-        (void)soft;
-        return RF_ASIS;
-    }
     const row_image *img = &ev->after;
     if (!rf_needs(t, img))
         return RF_ASIS;
@@ -645,6 +659,13 @@ void rf_prefetch(rf_ctx *rf, const row_event *evs, size_t n, const char *enc)
         return;
     char err[1024];
     enc = enc ? enc : "";
+    if (rf_find(rf, evs[0].schema, evs[0].table) == NULL) {
+        bool any = false;
+        for (size_t i = 0; i < n && !any; i++)
+            any = rf_maybe_garbled(rf, &evs[i].after);
+        if (!any)
+            return;
+    }
     rf_table *t = rf_table_for(rf, evs[0].schema, evs[0].table, enc, err, sizeof err);
     if (t == NULL || t->state != RF_T_READY)
         return; /* each row asks again (and retries) */
