@@ -210,7 +210,7 @@ static void rf_classify(rf_table *t, const char *enc)
     rf_list(t, false, list, sizeof list);
     ce_log(CE_LOG_INFO, "charset",
            "table %s.%s: Canal decodes text as %s, which garbles column(s) %s: their text is read back from [mysql] "
-           "by key %s for rows where it is not ASCII (one SELECT per such row)",
+           "by key %s for rows where it is not ASCII (one query per binlog event, of up to 500 rows)",
            t->db, t->table, enc[0] ? enc : "UTF-8", list, t->t.key_name);
     if (t->key_foreign)
         ce_log(CE_LOG_WARN, "charset",

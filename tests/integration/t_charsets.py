@@ -185,4 +185,37 @@ def test_charsets_without_mysql_warns():
         es.stop()
 
 
-TESTS = [test_charsets_stream_exact, test_charsets_snapshot_equals_stream, test_charsets_without_mysql_warns]
+def test_charsets_garbled_key_dead_letters():
+    """A primary key in gbk: rows whose key is ASCII are read back and exact; a row whose key is not cannot be
+    found in MySQL: it is dead-lettered with a reason naming the key column, its charset and the fix, the
+    stream goes on, and check-config warns about the key."""
+    t = "cs_gbkkey"
+    delete_index(t)
+    sql(f"CREATE TABLE `{DB}`.`{t}` (code VARCHAR(20) CHARACTER SET gbk NOT NULL PRIMARY KEY, "
+        f"g VARCHAR(40) CHARACTER SET gbk NULL, n INT NULL) DEFAULT CHARSET=utf8mb4;")
+    es = mysql_ini(CanalEs(itlib.BIN, {f"{DB}.{t}": {"index": t, "snapshot": "never"}}))
+    dl = es.ini.replace("canal-es.ini", "dead-letters.jsonl")
+    text = open(es.ini).read().replace("[elasticsearch]\n", f"[elasticsearch]\non_error = dead_letter\n"
+                                                             f"dead_letter = {dl}\n")
+    open(es.ini, "w").write(text)
+    p = subprocess.run([itlib.BIN, "check-config", "-c", es.ini], capture_output=True, text=True, env=es.env,
+                       timeout=60)
+    check(f"table {DB}.{t} (line" in p.stdout and "key column(s) code (gbk): Canal garbles this charset" in p.stdout,
+          f"check-config warns about the key:\n{p.stdout}")
+    es.start()
+    try:
+        sql(f"INSERT INTO `{DB}`.`{t}` VALUES ('A-1', '测试中文', 1), ('编号', '键不是 ASCII', 2), ('B-2', '二', 3);")
+        poll(lambda: sorted(index_docs(t)) == ["A-1", "B-2"], 45, "the rows with ASCII keys")
+        docs = index_docs(t)
+        check(docs["A-1"] == {"code": "A-1", "g": "测试中文", "n": 1} and docs["B-2"]["g"] == "二", f"docs: {docs}")
+        lines = poll(lambda: [json.loads(x) for x in open(dl, encoding="utf-8").read().splitlines()], 10,
+                     "the dead letter")
+        check(len(lines) == 1 and "key column code (gbk) holds text Canal garbled" in json.dumps(lines[0]),
+              f"one dead letter naming the key: {lines}")
+        check("key column code (gbk)" in es.log_text(), f"the log names it: {es.tail(10)}")
+    finally:
+        es.stop()
+
+
+TESTS = [test_charsets_stream_exact, test_charsets_snapshot_equals_stream, test_charsets_without_mysql_warns,
+         test_charsets_garbled_key_dead_letters]
