@@ -11,6 +11,7 @@
 #include "snapshot_cmd.h"
 #include "snapshot/job.h"
 #include "source/zk.h"
+#include "verify/verify.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -54,6 +55,7 @@ static void main_usage(FILE *f)
           "       canal-es replay-dead-letters -c FILE [--dry-run] DEADLETTER_FILE\n"
           "       canal-es mapping -c FILE --table DB.TABLE [--timeout SECONDS]\n"
           "       canal-es snapshot -c FILE --table DB.TABLE --dry-run\n"
+          "       canal-es verify -c FILE [--table DB.TABLE] [--repair] [--max-report N] [--json]\n"
           "       canal-es --help\n"
           "       canal-es --version\n"
           "\n"
@@ -299,6 +301,8 @@ int main(int argc, char **argv)
         return check_main(argc, argv);
     if (strcmp(argv[1], "snapshot") == 0)
         return snapshot_main(argc, argv);
+    if (strcmp(argv[1], "verify") == 0)
+        return verify_main(argc, argv);
     fprintf(stderr, "canal-es: unknown command '%s'\n", argv[1]);
     main_usage(stderr);
     return 2;
