@@ -88,7 +88,8 @@ typedef struct vc_totals {
     uint64_t tables, rows, documents, missing, extra, different, changing, fixed;
 } vc_totals;
 
-/* A new table (or index) entry; NULL when out of memory. */
+/* A new table (or index) entry, valid until the next add of its kind;
+ * NULL when out of memory. */
 vc_table_rep *vc_add_table(vc_report *r, const char *name, const char *index);
 vc_index_rep *vc_add_index(vc_report *r, const char *index);
 /* The entry of index, NULL when none. */
