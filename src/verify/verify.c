@@ -95,6 +95,7 @@ typedef struct vf_tbl {
     char *db, *table;
     char index[MAP_INDEX_BUF];
     uint64_t found_live; /* documents of its rows found, not soft-deleted */
+    int64_t writes0;     /* the index's write counters before the row pass (-1 unknown) */
     vc_table_rep *rep;
 } vf_tbl;
 
@@ -1122,6 +1123,15 @@ static int vf_table(vf *v, vf_tbl *tb)
     if (v->ncand > 0) {
         if (vf_recheck(v) != 0)
             goto out;
+        size_t conf = 0, chg = 0;
+        for (size_t i = 0; i < v->ncand; i++) {
+            conf += v->cand[i].confirmed;
+            chg += v->cand[i].changing;
+        }
+        ce_log(CE_LOG_INFO, "verify",
+               "%s.%s: %zu difference(s) at the first read: %zu confirmed, %zu resolved by the re-check (the row or "
+               "its document changed meanwhile), %zu still changing",
+               tb->db, tb->table, v->ncand, conf, v->ncand - conf - chg, chg);
         if (v->repair) {
             if (vf_repair_rows(v) != 0)
                 goto out;
@@ -1446,6 +1456,29 @@ static long vf_shards(vf *v, const char *index)
     return n;
 }
 
+/* The index's primaries indexing.index_total + delete_total: any write
+ * (the stream's, a hand's) changes it. -1 when unknown. */
+static int64_t vf_index_writes(vf *v, const char *index)
+{
+    char path[1200];
+    long status = 0;
+    const char *resp = NULL;
+    size_t rlen = 0;
+    int64_t n = -1;
+    if (sink_index_path(index, "/_stats/indexing", path, sizeof path) != 0 ||
+        vf_req(v, "GET", path, NULL, 0, &status, &resp, &rlen) != 0 || status != 200)
+        return -1;
+    char perr[64];
+    yajl_val root = yajl_tree_parse(resp, perr, sizeof perr);
+    const char *ip[] = {"_all", "primaries", "indexing", "index_total", NULL},
+               *dp[] = {"_all", "primaries", "indexing", "delete_total", NULL};
+    yajl_val a = root ? yajl_tree_get(root, ip, yajl_t_number) : NULL, d = root ? yajl_tree_get(root, dp, yajl_t_number) : NULL;
+    if (a != NULL && d != NULL && YAJL_IS_INTEGER(a) && YAJL_IS_INTEGER(d))
+        n = YAJL_GET_INTEGER(a) + YAJL_GET_INTEGER(d);
+    yajl_tree_free(root);
+    return n;
+}
+
 /* The query of the live documents (a soft-deleted one stands for a row that
  * no longer exists). */
 static int vf_live_query(const cfg_table *rule, ce_buf *b)
@@ -1473,8 +1506,11 @@ static int vf_extras(vf *v, vf_tbl *tbls, size_t nt, vc_index_rep *xr)
 {
     const cfg_table *rule = NULL;
     uint64_t found = 0;
+    int64_t writes0 = -1;
     for (size_t i = 0; i < nt; i++)
         if (strcmp(tbls[i].index, xr->index) == 0) {
+            if (rule == NULL)
+                writes0 = tbls[i].writes0;
             rule = tbls[i].rule;
             found += tbls[i].found_live;
         }
@@ -1521,8 +1557,10 @@ static int vf_extras(vf *v, vf_tbl *tbls, size_t nt, vc_index_rep *xr)
     yajl_tree_free(root);
     root = NULL;
     xr->extra_checked = true;
-    if (xr->documents == found) {
-        ret = 0; /* every live document is one a row produced */
+    /* no write reached the index since before the row pass and it holds as
+     * many live documents as the rows' found ones: no other document */
+    if (xr->documents == found && writes0 >= 0 && vf_index_writes(v, xr->index) == writes0) {
+        ret = 0;
         goto out;
     }
     set.by_id = vf_shards(v, xr->index) == 1;
@@ -1850,6 +1888,14 @@ int verify_main(int argc, char **argv)
     if (only != NULL && nt == 0) {
         snprintf(v->err, sizeof v->err, "%s is not a base table of its rule on mysql %s", table, my_peer(v->my));
         goto fail;
+    }
+    for (size_t i = 0; i < nt; i++) {
+        tbls[i].writes0 = -1;
+        for (size_t j = 0; j < i && tbls[i].writes0 < 0; j++)
+            if (strcmp(tbls[j].index, tbls[i].index) == 0)
+                tbls[i].writes0 = tbls[j].writes0;
+        if (tbls[i].writes0 < 0)
+            tbls[i].writes0 = vf_index_writes(v, tbls[i].index);
     }
     for (size_t i = 0; i < nt; i++) {
         if (tbls[i].rule->pipeline != NULL)
