@@ -51,6 +51,7 @@
 #define VF_QUIET_MS 3000      /* checkpoint unchanged this long: the stream has nothing more in hand */
 #define VF_TRIES 6            /* attempts of one request to the node */
 #define VF_KEYS_MAX 64
+#define VF_EVENTS 8           /* binlog events looked at after the checkpoint's */
 
 enum { VF_OK = 0, VF_FAIL = 3 };
 enum { VF_MISSING = 1, VF_DIFFERENT = 2 };
@@ -334,6 +335,59 @@ static int vf_compare(vf *v, const cfg_table *rule, const char *line, size_t len
 
 static int64_t vf_pos_version(const char *file, int64_t pos) { return map_version(file, pos, 0, 0); }
 
+/* 1 when the binlog holds no event between the checkpoint's event and P:
+ * the stream has applied everything before P (it is caught up). 0 when
+ * there is one, or when it cannot be told (another file, no privilege:
+ * SHOW BINLOG EVENTS needs REPLICATION SLAVE / BINLOG MONITOR). */
+static int vf_nothing_between(vf *v, const ckpt *k, const char *file, int64_t pos)
+{
+    if (strcmp(k->binlog_file, file) != 0 || strlen(file) > 200)
+        return 0;
+    char q[400];
+    snprintf(q, sizeof q, "SHOW BINLOG EVENTS IN '%s' FROM %lld LIMIT %d", file, (long long)k->binlog_offset,
+             VF_EVENTS);
+    for (const char *c = file; *c; c++)
+        if (*c == '\'' || *c == '\\')
+            return 0;
+    MYSQL *h = my_handle(v->my);
+    if (mysql_query(h, q) != 0)
+        return 0;
+    MYSQL_RES *res = mysql_store_result(h);
+    if (res == NULL)
+        return 0;
+    int ret = 0;
+    unsigned nf = mysql_num_fields(res);
+    size_t rows = mysql_num_rows(res);
+    MYSQL_ROW row = mysql_fetch_row(res);
+    if (row != NULL && nf >= 6) {
+        /* the checkpoint's own event first; after it only events without
+         * row changes (the transaction's end, the next one's header) may
+         * start before P */
+        ret = rows < VF_EVENTS;
+        while ((row = mysql_fetch_row(res)) != NULL) {
+            int64_t np;
+            if (row[1] == NULL || row[2] == NULL || ce_parse_i64(row[1], 0, INT64_MAX, &np) != 0) {
+                ret = 0;
+                break;
+            }
+            if (np >= pos) {
+                ret = 1;
+                break;
+            }
+            const char *type = row[2], *info = row[5] ? row[5] : "";
+            bool quiet = strcmp(type, "Xid") == 0 || strcmp(type, "Gtid") == 0 || strcmp(type, "Annotate_rows") == 0 ||
+                         strcmp(type, "Table_map") == 0 || strcmp(type, "Binlog_checkpoint") == 0 ||
+                         (strcmp(type, "Query") == 0 && (strncmp(info, "COMMIT", 6) == 0 || strcmp(info, "BEGIN") == 0));
+            if (!quiet) {
+                ret = 0;
+                break;
+            }
+        }
+    }
+    mysql_free_result(res);
+    return ret;
+}
+
 /* Waits until the service's checkpoint is at or past P (1), or it did not
  * move for VF_QUIET_MS, or settle_ms passed (0). No checkpoint file: the
  * quiet wait only. */
@@ -349,7 +403,7 @@ static int vf_settle(vf *v, const char *file, int64_t pos)
             char e[512];
             if (ckpt_read(v->c.checkpoint.file, &k, e, sizeof e) == 0) {
                 int64_t at = vf_pos_version(k.binlog_file, k.binlog_offset);
-                if (want >= 0 && at >= want)
+                if (want >= 0 && (at >= want || vf_nothing_between(v, &k, file, pos)))
                     return 1;
                 if (!have || k.batch_id != last.batch_id || k.binlog_offset != last.binlog_offset ||
                     strcmp(k.binlog_file, last.binlog_file) != 0) {
