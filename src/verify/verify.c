@@ -1195,8 +1195,10 @@ static int vf_table(vf *v, vf_tbl *tb)
                 snprintf(v->err, sizeof v->err, "out of memory");
                 goto out;
             }
-            for (size_t i = 0; i < v->ncand; i++)
+            for (size_t i = 0; i < v->ncand; i++) {
                 was[i] = v->cand[i].confirmed;
+                tb->rep->changing += v->cand[i].changing;
+            }
             for (size_t i = 0; i < v->ncand; i++) {
                 v->cand[i].confirmed = v->cand[i].changing = false;
                 v->cand[i].final = !was[i];
