@@ -226,6 +226,7 @@ int verify_main(int argc, char **argv)
     }
     v->bulk_ok = true;
     v->rep.repair = v->repair;
+    v->rate_start_ms = vf_mono_ms();
     /* the tables */
     for (size_t r = 0; r < v->c.n_tables; r++) {
         const cfg_table *rule = &v->c.tables[r];

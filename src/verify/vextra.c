@@ -113,6 +113,12 @@ static int vf_scan_row(void *ud, const row_event *ev)
     return vf_stop ? 1 : 0;
 }
 
+static int vf_scan_chunk(void *ud, const snap_chunk_info *ci)
+{
+    vf_scan *sc = ud;
+    return vf_pace(sc->v, ci->rows) == 0 ? 0 : 1;
+}
+
 /* Strikes the ids every table of the index produces now; P of the first
  * chunk and of the last into p0/p1. */
 static int vf_rescan(vf *v, vf_tbl *tbls, size_t nt, const char *index, vf_hset *set, char *f0, int64_t *p0,
@@ -130,7 +136,8 @@ static int vf_rescan(vf *v, vf_tbl *tbls, size_t nt, const char *index, vf_hset 
         if (snap_describe(v->my, tbls[i].db, tbls[i].table, &v->st, &mrc, v->err, sizeof v->err) != 0)
             goto out;
         snap_stats ss;
-        int rc = snap_read_from(v->my, &v->c.mysql, &v->st, v->c.reindex.chunk_rows, v->method, NULL, vf_scan_row, NULL,
+        int rc = snap_read_from(v->my, &v->c.mysql, &v->st, v->c.reindex.chunk_rows, v->method, NULL, vf_scan_row,
+                                vf_scan_chunk,
                                 &sc, &ss, v->err, sizeof v->err);
         snap_table_free(&v->st);
         if (rc != 0)

@@ -155,6 +155,10 @@ int vf_delete_bytes(const char *index, const char *id, size_t id_len, const char
 long vf_shards(vf *v, const char *index);
 int64_t vf_index_writes(vf *v, const char *index);
 
+/* [reindex] max_rows_per_s after rows more rows were read (over every read
+ * of the run); -1 with v->err when a signal stopped the run. */
+int vf_pace(vf *v, size_t rows);
+
 /* The row pass of one table, its re-checks and (--repair) its repairs, into tb->rep. */
 int vf_table(vf *v, vf_tbl *tb);
 /* The extra documents of index xr (tables tbls[0, nt) writing to it). */

@@ -144,6 +144,10 @@ int vf_doc_of(vf *v, yajl_val docs, size_t i, vf_doc *d)
     const char *ep[] = {"error", NULL}, *fp[] = {"found", NULL}, *vp[] = {"_version", NULL},
                *rp[] = {"_routing", NULL}, *sp[] = {"_source", NULL};
     yajl_val err = yajl_tree_get(e, ep, yajl_t_any);
+    const char *tp[] = {"error", "type", NULL};
+    yajl_val type = yajl_tree_get(e, tp, yajl_t_string);
+    if (type != NULL && strcmp(type->u.string, "index_not_found_exception") == 0)
+        return 0; /* Elasticsearch 7: no such index, so no such document */
     if (err != NULL) {
         char r[200];
         vc_render(err, r, sizeof r);
@@ -415,4 +419,20 @@ int64_t vf_index_writes(vf *v, const char *index)
         n = YAJL_GET_INTEGER(a) + YAJL_GET_INTEGER(d);
     yajl_tree_free(root);
     return n;
+}
+
+int vf_pace(vf *v, size_t rows)
+{
+    long max = v->c.reindex.max_rows_per_s;
+    if (max > 0) {
+        v->rate_rows += rows;
+        uint64_t due = v->rate_start_ms + v->rate_rows * 1000u / (uint64_t)max, now = vf_mono_ms();
+        if (due > now)
+            (void)vf_sleep(due - now);
+    }
+    if (vf_stop) {
+        snprintf(v->err, sizeof v->err, "stopped by a signal");
+        return -1;
+    }
+    return 0;
 }

@@ -469,17 +469,8 @@ static int vf_chunk(void *ud, const snap_chunk_info *ci)
     v->rows_done += ci->rows;
     v->tb->rep->rows += ci->rows;
     vf_show_progress(v, false);
-    long max = v->c.reindex.max_rows_per_s;
-    if (max > 0) {
-        v->rate_rows += ci->rows;
-        uint64_t due = v->rate_start_ms + v->rate_rows * 1000u / (uint64_t)max, now = vf_mono_ms();
-        if (due > now && vf_sleep(due - now))
-            return 1;
-    }
-    if (vf_stop) {
-        snprintf(v->err, sizeof v->err, "stopped by a signal");
+    if (vf_pace(v, ci->rows) != 0)
         return 1;
-    }
     return 0;
 }
 
@@ -706,8 +697,6 @@ int vf_table(vf *v, vf_tbl *tb)
     my_rc mrc;
     v->tb = tb;
     v->rows_done = 0;
-    v->rate_start_ms = vf_mono_ms();
-    v->rate_rows = 0;
     if (snap_describe(v->my, tb->db, tb->table, &v->st, &mrc, v->err, sizeof v->err) != 0)
         return -1;
     v->estimate = snap_estimate_rows(v->my, tb->db, tb->table);

@@ -261,5 +261,40 @@ def test_verify_sharded_tables_soft_delete():
         es.stop()
 
 
+def test_verify_cli_exit_codes_and_pace():
+    """Exit 2 on usage and configuration errors (no [mysql], no rule for --table, a bad --max-report), 3 when
+    MySQL cannot be reached; the text report's last line; [reindex] max_rows_per_s paces the reads."""
+    import time
+    t = "vcli"
+    delete_index(t)
+    sql(f"CREATE TABLE `{DB}`.`{t}` (id INT PRIMARY KEY, v INT NOT NULL); INSERT INTO `{DB}`.`{t}` VALUES " +
+        ",".join(f"({i}, {i})" for i in range(1, 301)) + ";")
+    plain = CanalEs(itlib.BIN, {f"{DB}.{t}": {"index": t, "snapshot": "never"}})
+
+    def run(es, *args):
+        p = subprocess.run([itlib.BIN, "verify", "-c", es.ini, *args], capture_output=True, env=es.env, timeout=120)
+        return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+    rc, out, err = run(plain)
+    check(rc == 2 and "[mysql] host (or socket) is not set" in err, f"no [mysql]: {rc} {err[-300:]}")
+    es = mysql_ini(CanalEs(itlib.BIN, {f"{DB}.{t}": {"index": t, "snapshot": "never"}}), chunk_rows=50,
+                   max_rows_per_s=100)
+    rc, out, err = run(es, "--table", f"{DB}.nosuch")
+    check(rc == 2 and "no [table] rule matches it" in err, f"--table without a rule: {rc} {err[-300:]}")
+    rc, out, err = run(es, "--max-report", "x")
+    check(rc == 2 and "--max-report" in err, f"bad --max-report: {rc} {err[-300:]}")
+    start = time.monotonic()
+    rc, out, err = run(es)
+    took = time.monotonic() - start
+    last = out.strip().splitlines()[-1] if out.strip() else ""
+    check(rc == 1 and last == "verify: 1 tables, 300 rows, 0 documents, 300 missing, 0 extra, 0 different",
+          f"an index that does not exist: every row missing: {rc} {out[-500:]} {err[-300:]}")
+    check(f"{DB}.{t} -> {t}: 300 rows, 0 documents, 300 missing" in out and "(and 290 more)" in out, out[:600])
+    check(took >= 2.5, f"300 rows at max_rows_per_s = 100 took {took:.1f} s")
+    text = open(es.ini).read().replace(f"port = {ENV['MYSQL_PORT']}", "port = 1")
+    open(es.ini, "w").write(text)
+    rc, out, err = run(es)
+    check(rc == 3 and "mysql" in err and out == "", f"MySQL unreachable: {rc} {err[-300:]}")
+
+
 TESTS = [test_verify_finds_and_repairs_injected_drift, test_verify_under_concurrent_writes,
-         test_verify_sharded_tables_soft_delete]
+         test_verify_sharded_tables_soft_delete, test_verify_cli_exit_codes_and_pace]
