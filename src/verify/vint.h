@@ -155,6 +155,12 @@ int vf_delete_bytes(const char *index, const char *id, size_t id_len, const char
 long vf_shards(vf *v, const char *index);
 int64_t vf_index_writes(vf *v, const char *index);
 
+/* The SQL literal of a key column from the Canal text a row carries (the
+ * inverse of the snapshot's conversion), appended to b; -1 when that text
+ * cannot be written back exactly (FLOAT, BINARY(n), a byte string that is
+ * not ISO-8859-1 as UTF-8). Pure. */
+int vf_key_literal(ce_buf *b, const snap_col *col, const char *v, size_t len);
+
 /* [reindex] max_rows_per_s after rows more rows were read (over every read
  * of the run); -1 with v->err when a signal stopped the run. */
 int vf_pace(vf *v, size_t rows);

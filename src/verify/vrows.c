@@ -34,7 +34,7 @@
 
 /* The literal of a key column from the Canal text the row carries; -1 when
  * that text cannot be written back exactly (FLOAT, BINARY(n)). */
-static int vf_key_literal(ce_buf *b, const snap_col *col, const char *v, size_t len)
+int vf_key_literal(ce_buf *b, const snap_col *col, const char *v, size_t len)
 {
     char e[200];
     if (col->val_kind == SNAP_VAL_FLOAT || col->val_kind == SNAP_VAL_BINARY_N)

@@ -14,6 +14,7 @@
 
 #include "util/mem.h"
 #include "verify/vcmp.h"
+#include "verify/vint.h"
 
 static int cmp(const char *e, const char *x, vc_diff *d)
 {
@@ -269,6 +270,40 @@ static void test_report_many_items(void **state)
     vc_report_free(&r);
 }
 
+static char *lit(const char *data_type, const char *charset, const char *collation, const char *v, size_t len)
+{
+    static char out[512];
+    snap_col c = {.name = "k", .data_type = (char *)data_type, .column_type = (char *)data_type,
+                  .charset = (char *)charset, .collation = (char *)collation};
+    snap_col_classify(&c);
+    ce_buf b;
+    ce_buf_init(&b, 1 << 16);
+    int rc = vf_key_literal(&b, &c, v, len);
+    if (rc == 0 && ce_buf_terminate(&b) == 0)
+        snprintf(out, sizeof out, "%s", (const char *)b.data);
+    ce_buf_free(&b);
+    return rc == 0 ? out : NULL;
+}
+
+static void test_key_literals_from_canal_text(void **state)
+{
+    (void)state;
+    assert_string_equal(lit("bigint", NULL, NULL, "-42", 3), "-42");
+    assert_string_equal(lit("decimal", NULL, NULL, "10.50", 5), "10.50");
+    assert_string_equal(lit("double", NULL, NULL, "1.0E10", 6), "1.0E10");
+    /* enum, set and bit arrive as their number, which MySQL compares by index/value */
+    assert_string_equal(lit("enum", NULL, NULL, "2", 1), "2");
+    assert_string_equal(lit("varchar", "utf8mb4", "utf8mb4_bin", "a'b", 3), "_utf8mb4 X'612762' COLLATE utf8mb4_bin");
+    assert_string_equal(lit("datetime", NULL, NULL, "2024-01-02 03:04:05", 19), "'2024-01-02 03:04:05'");
+    /* bytes: one code point per byte (ISO-8859-1 as UTF-8) back to the bytes */
+    assert_string_equal(lit("varbinary", NULL, NULL, "A\xc3\xbf\xc2\x80", 5), "X'41FF80'");
+    assert_null(lit("varbinary", NULL, NULL, "\xe2\x82\xac", 3)); /* U+20AC is no byte */
+    assert_null(lit("float", NULL, NULL, "1.1", 3));                /* Float.toString does not read back */
+    assert_null(lit("binary", NULL, NULL, "ab", 2));                /* trailing 0x00 were dropped */
+    assert_null(lit("int", NULL, NULL, "1 OR 1=1", 8));             /* never text into SQL */
+    assert_null(lit("datetime", NULL, NULL, "2024' --", 8));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -282,6 +317,7 @@ int main(void)
         cmocka_unit_test(test_report_max_and_fixed),
         cmocka_unit_test(test_report_json),
         cmocka_unit_test(test_report_many_items),
+        cmocka_unit_test(test_key_literals_from_canal_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
