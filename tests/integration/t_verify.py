@@ -274,6 +274,11 @@ def test_verify_cli_exit_codes_and_pace():
     def run(es, *args):
         p = subprocess.run([itlib.BIN, "verify", "-c", es.ini, *args], capture_output=True, env=es.env, timeout=120)
         return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+    p = subprocess.run([itlib.BIN, "verify", "--help"], capture_output=True, text=True)
+    check(p.returncode == 0 and p.stdout.startswith("usage: canal-es verify") and "3 the run could not finish"
+          in p.stdout, f"verify --help: {p.returncode} {p.stdout[:200]}")
+    h = subprocess.run([itlib.BIN, "--help"], capture_output=True, text=True)
+    check("canal-es verify -c FILE" in h.stdout, "the verify line of canal-es --help")
     rc, out, err = run(plain)
     check(rc == 2 and "[mysql] host (or socket) is not set" in err, f"no [mysql]: {rc} {err[-300:]}")
     es = mysql_ini(CanalEs(itlib.BIN, {f"{DB}.{t}": {"index": t, "snapshot": "never"}}), chunk_rows=50,
