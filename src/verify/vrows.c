@@ -489,8 +489,9 @@ static int vf_round(vf *v, int round)
     const char **keysets = ce_calloc(VF_REREAD_BATCH, sizeof *keysets);
     size_t *which = ce_calloc(VF_REREAD_BATCH, sizeof *which);
     vf_get *gets = ce_calloc(VF_REREAD_BATCH, sizeof *gets);
+    size_t *mwhich = ce_calloc(VF_REREAD_BATCH, sizeof *mwhich), nm = 0;
     int ret = -1;
-    if (keysets == NULL || which == NULL || gets == NULL) {
+    if (keysets == NULL || which == NULL || gets == NULL || mwhich == NULL) {
         snprintf(v->err, sizeof v->err, "out of memory");
         goto out;
     }
@@ -578,6 +579,8 @@ static int vf_round(vf *v, int round)
                 c->rounds = 0;
             if (older && doc.found && passed && v->c.es.versioning_on) {
                 c->confirmed = c->final = true; /* the stream has passed P and the document predates P */
+            } else if (!doc.found) {
+                mwhich[nm++] = which[j]; /* decided after the read below */
             } else if (round == VF_ROUNDS) {
                 c->final = true;
                 if (c->rounds == VF_ROUNDS)
@@ -587,6 +590,33 @@ static int vf_round(vf *v, int round)
             }
         }
         yajl_tree_free(root);
+        if (nm == 0)
+            continue;
+        /* missing: read the rows once more, after the fetch; a row deleted
+         * meanwhile (the stream may have removed its document before the
+         * fetch) is no loss */
+        for (size_t j = 0; j < nm; j++)
+            keysets[j] = v->cand[mwhich[j]].keys;
+        vf_exp_reset(v);
+        if (vf_read_keys(v, keysets, nm, vf_rr_row, v, file, sizeof file, &pos) != 0)
+            goto out;
+        for (size_t j = 0; j < nm; j++) {
+            vf_cand *c = &v->cand[mwhich[j]];
+            bool present = false;
+            for (size_t e = 0; e < v->nex && !present; e++)
+                present = v->ex[e].id_len == c->id_len && memcmp(vf_str(v, v->ex[e].id_off), c->id, c->id_len) == 0;
+            if (!present) {
+                c->final = true;
+                c->rounds = 0;
+            } else if (round == VF_ROUNDS) {
+                c->final = true;
+                if (c->rounds == VF_ROUNDS)
+                    c->confirmed = true;
+                else
+                    c->changing = true;
+            }
+        }
+        nm = 0;
     }
     ret = 0;
 out:
@@ -594,6 +624,7 @@ out:
     ce_free(keysets);
     ce_free(which);
     ce_free(gets);
+    ce_free(mwhich);
     return ret;
 }
 
