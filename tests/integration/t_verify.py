@@ -301,5 +301,49 @@ def test_verify_cli_exit_codes_and_pace():
     check(rc == 3 and "mysql" in err and out == "", f"MySQL unreachable: {rc} {err[-300:]}")
 
 
+def test_verify_hashed_ids_composite_key():
+    """A composite key (VARCHAR(600), INT) whose joined value is longer than 512 bytes: every _id is a
+    hashed `~sha256:` id that cannot be parsed back; verify still finds a deleted, a changed and an extra
+    document (ids compared as the rows produce them), re-reads the rows by their composite key, and
+    --repair fixes all three."""
+    t = "vhash"
+    delete_index(t)
+    sql(f"CREATE TABLE `{DB}`.`{t}` (k VARCHAR(600) NOT NULL, n INT NOT NULL, v VARCHAR(20) NOT NULL, "
+        f"PRIMARY KEY (k, n)) DEFAULT CHARSET=utf8mb4;")
+    es = with_checkpoint(mysql_ini(CanalEs(itlib.BIN, {f"{DB}.{t}": {"index": t, "snapshot": "never"}}),
+                                   chunk_rows=7))
+    es.start()
+    try:
+        sql(f"INSERT INTO `{DB}`.`{t}` VALUES " +
+            ",".join(f"('{'ké' * 295}{i % 4}', {i}, 'v{i}')" for i in range(1, 31)) + ";")
+
+        def docs():
+            http("POST", f"/{t}/_refresh", ok=(200, 404))
+            _, r = http("POST", f"/{t}/_search", {"size": 100, "version": True}, ok=(200, 404))
+            return {h["_id"]: h for h in r["hits"]["hits"]} if r and "hits" in r else {}
+        got = poll(lambda: (lambda d: d if len(d) == 30 else None)(docs()), 60, "30 documents")
+        check(all(i.startswith("~sha256:") for i in got), f"hashed ids: {list(got)[:2]}")
+        rc, rep, err = verify(es)
+        check(rc == 0 and rep["summary"]["rows"] == 30, f"in sync: exit {rc}: {rep} {err[-600:]}")
+        by_n = {h["_source"]["n"]: i for i, h in got.items()}
+        http("DELETE", f"/{t}/_doc/{by_n[3]}")
+        d = got[by_n[5]]
+        http("PUT", f"/{t}/_doc/{by_n[5]}?version={d['_version'] + 1}&version_type=external",
+             dict(d["_source"], v="changed"))
+        stray = "~sha256:" + "0" * 64
+        http("PUT", f"/{t}/_doc/{stray}?version=1&version_type=external", {"k": "x", "n": 0, "v": "x"})
+        http("POST", f"/{t}/_refresh")
+        rc, rep, err = verify(es)
+        got3 = (ids(rep, "missing"), ids(rep, "different"), ids(rep, "extra"))
+        check(rc == 1 and got3 == ({by_n[3]}, {by_n[5]}, {stray}), f"drift: exit {rc}: {got3} {err[-600:]}")
+        rc, rep, err = verify(es, "--repair")
+        check(rc == 0 and rep["summary"]["fixed"] == 3, f"--repair: exit {rc}: {rep} {err[-600:]}")
+        rc, rep, err = verify(es)
+        check(rc == 0 and len(docs()) == 30, f"after the repair: exit {rc}: {rep} {err[-600:]}")
+    finally:
+        es.stop()
+
+
 TESTS = [test_verify_finds_and_repairs_injected_drift, test_verify_under_concurrent_writes,
-         test_verify_sharded_tables_soft_delete, test_verify_cli_exit_codes_and_pace]
+         test_verify_sharded_tables_soft_delete, test_verify_cli_exit_codes_and_pace,
+         test_verify_hashed_ids_composite_key]
