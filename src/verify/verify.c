@@ -91,7 +91,8 @@ static int vf_add_tbl(vf_tbl **tbls, size_t *nt, const cfg_table *rule, const ch
     t->rule = rule;
     char why[200];
     if (cfg_index_check(rule, db, table, t->index, sizeof t->index, why, sizeof why) != 0) {
-        snprintf(err, errlen, "table %.100s.%.100s: its index name '%.300s' is not valid: %.200s", db, table, t->index, why);
+        snprintf(err, errlen, "table %.100s.%.100s: its index name '%.300s' is not valid: %.200s", db, table,
+                 t->index, why);
         return -1;
     }
     t->db = ce_strdup(db);
@@ -213,7 +214,8 @@ int verify_main(int argc, char **argv)
     my_rc mrc;
     if ((v->my = my_connect(&v->c.mysql, &mrc, v->err, sizeof v->err)) == NULL)
         goto fail;
-    if ((v->s = sink_new_cfg(&v->c.es, v->err, sizeof v->err)) == NULL || sink_detect(v->s, v->err, sizeof v->err) == SINK_FATAL)
+    if ((v->s = sink_new_cfg(&v->c.es, v->err, sizeof v->err)) == NULL ||
+        sink_detect(v->s, v->err, sizeof v->err) == SINK_FATAL)
         goto fail;
     v->req_cap = (size_t)v->c.es.bulk_max_bytes;
     v->method = snap_method(v->my, v->c.reindex.position);

@@ -189,7 +189,9 @@ static int vf_window_done(vf *v, vf_tbl *tbls, size_t nt, vc_index_rep *xr, vf_h
     int64_t mp = 0;
     if (v->repair && snap_master_position(v->my, mf, sizeof mf, &mp, v->err, sizeof v->err) != 0)
         goto out;
-    int64_t del_ver = v->repair && v->c.es.versioning_on ? map_version(mf, mp, 0, (unsigned)v->c.es.version_epoch) - 1 : 0;
+    int64_t del_ver = 0;
+    if (v->repair && v->c.es.versioning_on)
+        del_ver = map_version(mf, mp, 0, (unsigned)v->c.es.version_epoch) - 1;
     size_t i = 0;
     while (i < set->cap) {
         size_t n = 0;

@@ -120,7 +120,8 @@ int vf_mget(vf *v, const char *index, const vf_get *gets, size_t n, yajl_val *ro
     const char *dp[] = {"docs", NULL};
     *docs = yajl_tree_get(*root, dp, yajl_t_array);
     if (*docs == NULL || (*docs)->u.array.len != n) {
-        snprintf(v->err, sizeof v->err, "POST %s%.300s: the answer does not hold %zu docs", sink_base_url(v->s), path, n);
+        snprintf(v->err, sizeof v->err, "POST %s%.300s: the answer does not hold %zu docs", sink_base_url(v->s),
+                 path, n);
         goto out;
     }
     ret = 0;
@@ -201,7 +202,8 @@ int vf_compare(vf *v, const cfg_table *rule, const char *line, size_t len, const
             return 1;
     }
     bool same = rt == NULL ? doc->routing == NULL
-                           : doc->routing != NULL && strlen(doc->routing) == rt_len && memcmp(doc->routing, rt, rt_len) == 0;
+                           : doc->routing != NULL && strlen(doc->routing) == rt_len &&
+                                 memcmp(doc->routing, rt, rt_len) == 0;
     if (!same) {
         snprintf(d->field, sizeof d->field, "_routing");
         if (rt == NULL)
@@ -263,7 +265,8 @@ static int vf_nothing_between(vf *v, const ckpt *k, const char *file, int64_t po
             const char *type = row[2], *info = row[5] ? row[5] : "";
             bool quiet = strcmp(type, "Xid") == 0 || strcmp(type, "Gtid") == 0 || strcmp(type, "Annotate_rows") == 0 ||
                          strcmp(type, "Table_map") == 0 || strcmp(type, "Binlog_checkpoint") == 0 ||
-                         (strcmp(type, "Query") == 0 && (strncmp(info, "COMMIT", 6) == 0 || strcmp(info, "BEGIN") == 0));
+                         (strcmp(type, "Query") == 0 &&
+                          (strncmp(info, "COMMIT", 6) == 0 || strcmp(info, "BEGIN") == 0));
             if (!quiet) {
                 ret = 0;
                 break;
@@ -414,7 +417,8 @@ int64_t vf_index_writes(vf *v, const char *index)
     yajl_val root = yajl_tree_parse(resp, perr, sizeof perr);
     const char *ip[] = {"_all", "primaries", "indexing", "index_total", NULL},
                *dp[] = {"_all", "primaries", "indexing", "delete_total", NULL};
-    yajl_val a = root ? yajl_tree_get(root, ip, yajl_t_number) : NULL, d = root ? yajl_tree_get(root, dp, yajl_t_number) : NULL;
+    yajl_val a = root ? yajl_tree_get(root, ip, yajl_t_number) : NULL;
+    yajl_val d = root ? yajl_tree_get(root, dp, yajl_t_number) : NULL;
     if (a != NULL && d != NULL && YAJL_IS_INTEGER(a) && YAJL_IS_INTEGER(d))
         n = YAJL_GET_INTEGER(a) + YAJL_GET_INTEGER(d);
     yajl_tree_free(root);

@@ -420,7 +420,8 @@ static int vf_check_chunk(vf *v)
             size_t len;
             vf_doc_line(v, x->act, &line, &len);
             vc_diff d;
-            int rc = vf_compare(v, v->tb->rule, line, len, x->has_rt ? vf_str(v, x->rt_off) : NULL, x->rt_len, &doc, &d);
+            const char *rt = x->has_rt ? vf_str(v, x->rt_off) : NULL;
+            int rc = vf_compare(v, v->tb->rule, line, len, rt, x->rt_len, &doc, &d);
             if (rc < 0 ||
                 (rc == 1 && vf_add_cand(v, x, doc.found ? VF_DIFFERENT : VF_MISSING, &d, &doc) != 0)) {
                 if (rc > 0)
@@ -548,7 +549,8 @@ static int vf_round(vf *v, int round)
             size_t len;
             vf_doc_line(v, x->act, &line, &len);
             vc_diff d;
-            int rc = vf_compare(v, v->tb->rule, line, len, x->has_rt ? vf_str(v, x->rt_off) : NULL, x->rt_len, &doc, &d);
+            const char *rt = x->has_rt ? vf_str(v, x->rt_off) : NULL;
+            int rc = vf_compare(v, v->tb->rule, line, len, rt, x->rt_len, &doc, &d);
             if (rc < 0) {
                 yajl_tree_free(root);
                 goto out;
