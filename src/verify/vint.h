@@ -86,6 +86,7 @@ typedef struct vf {
     snap_pos method;
     vc_report rep;
     bool repair, json, progress;
+    bool index_missing; /* an _mget found no index (the table in hand): --repair would create it unmapped */
     long settle_ms;
     /* the table in hand */
     vf_tbl *tb;

@@ -109,6 +109,7 @@ int vf_mget(vf *v, const char *index, const vf_get *gets, size_t n, yajl_val *ro
     if (status == 404) {
         /* no such index: every document is missing */
         *docs = NULL;
+        v->index_missing = true;
         ret = 0;
         goto out;
     }
@@ -147,8 +148,10 @@ int vf_doc_of(vf *v, yajl_val docs, size_t i, vf_doc *d)
     yajl_val err = yajl_tree_get(e, ep, yajl_t_any);
     const char *tp[] = {"error", "type", NULL};
     yajl_val type = yajl_tree_get(e, tp, yajl_t_string);
-    if (type != NULL && strcmp(type->u.string, "index_not_found_exception") == 0)
+    if (type != NULL && strcmp(type->u.string, "index_not_found_exception") == 0) {
+        v->index_missing = true;
         return 0; /* Elasticsearch 7: no such index, so no such document */
+    }
     if (err != NULL) {
         char r[200];
         vc_render(err, r, sizeof r);

@@ -730,6 +730,7 @@ int vf_table(vf *v, vf_tbl *tb)
     my_rc mrc;
     v->tb = tb;
     v->rows_done = 0;
+    v->index_missing = false;
     if (snap_describe(v->my, tb->db, tb->table, &v->st, &mrc, v->err, sizeof v->err) != 0)
         return -1;
     v->estimate = snap_estimate_rows(v->my, tb->db, tb->table);
@@ -752,7 +753,13 @@ int vf_table(vf *v, vf_tbl *tb)
                "%s.%s: %zu difference(s) at the first read: %zu confirmed, %zu resolved by the re-check (the row or "
                "its document changed meanwhile), %zu still changing",
                tb->db, tb->table, v->ncand, conf, v->ncand - conf - chg, chg);
-        if (v->repair) {
+        if (v->repair && v->index_missing) {
+            ce_log(CE_LOG_WARN, "verify",
+                   "%s.%s: index %s does not exist: not repaired (a write would create it with the node's guessed "
+                   "mapping; start the service, which creates it from the rule, or run a reindex)",
+                   tb->db, tb->table, tb->index);
+        }
+        if (v->repair && !v->index_missing) {
             if (vf_repair_rows(v) != 0)
                 goto out;
             /* re-verify what was sent: fresh re-check rounds of the confirmed rows */

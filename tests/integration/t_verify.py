@@ -295,6 +295,10 @@ def test_verify_cli_exit_codes_and_pace():
           f"an index that does not exist: every row missing: {rc} {out[-500:]} {err[-300:]}")
     check(f"{DB}.{t} -> {t}: 300 rows, 0 documents, 300 missing" in out and "(and 290 more)" in out, out[:600])
     check(took >= 2.5, f"300 rows at max_rows_per_s = 100 took {took:.1f} s")
+    rc, out, err = run(es, "--repair")
+    status, _ = http("GET", f"/{t}", ok=(200, 404))
+    check(rc == 1 and status == 404 and f"index {t} does not exist: not repaired" in err,
+          f"--repair never creates a missing index: {rc} {status} {err[-400:]}")
     text = open(es.ini).read().replace(f"port = {ENV['MYSQL_PORT']}", "port = 1")
     open(es.ini, "w").write(text)
     rc, out, err = run(es)
@@ -305,7 +309,7 @@ def test_verify_hashed_ids_composite_key():
     """A composite key (VARCHAR(600), INT) whose joined value is longer than 512 bytes: every _id is a
     hashed `~sha256:` id that cannot be parsed back; verify still finds a deleted, a changed and an extra
     document (ids compared as the rows produce them), re-reads the rows by their composite key, and
-    --repair fixes all three."""
+    --repair fixes all three with no service running."""
     t = "vhash"
     delete_index(t)
     sql(f"CREATE TABLE `{DB}`.`{t}` (k VARCHAR(600) NOT NULL, n INT NOT NULL, v VARCHAR(20) NOT NULL, "
@@ -330,6 +334,7 @@ def test_verify_hashed_ids_composite_key():
         d = got[by_n[5]]
         http("PUT", f"/{t}/_doc/{by_n[5]}?version={d['_version'] + 1}&version_type=external",
              dict(d["_source"], v="changed"))
+        es.stop()  # the rest runs without a service: --repair needs none
         stray = "~sha256:" + "0" * 64
         http("PUT", f"/{t}/_doc/{stray}?version=1&version_type=external", {"k": "x", "n": 0, "v": "x"})
         http("POST", f"/{t}/_refresh")
