@@ -145,6 +145,20 @@ static uint64_t job_mono_ms(void)
 
 static bool job_ended(const job *j) { return j->state >= JS_DONE; }
 
+/* pthread_cond_timedwait on m->cv for up to ms (m->mu held). */
+static void job_wait_locked(job_mgr *m, long ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += ms * 1000000L;
+    while (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&m->cv, &m->mu, &ts);
+}
+
+
 static void job_tbls_free(job *j)
 {
     for (size_t i = 0; i < j->n_tbls; i++) {
@@ -850,14 +864,7 @@ void job_stream_ddl(job_mgr *m, const ddl_event *ev)
                    JOB_FENCE_MS / 1000, m->ddl_msg);
             break;
         }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 100000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&m->cv, &m->mu, &ts);
+        job_wait_locked(m, 100);
     }
     pthread_mutex_unlock(&m->mu);
 }
@@ -883,14 +890,7 @@ static void job_ddl_fence(job_mgr *m)
     pthread_cond_broadcast(&m->cv);
     uint64_t end = job_mono_ms() + JOB_FENCE_MS;
     while (!m->ddl_applied && !atomic_load(&m->quit) && !(m->stop && *m->stop) && job_mono_ms() < end) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 100000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&m->cv, &m->mu, &ts);
+        job_wait_locked(m, 100);
     }
     m->ddl_hit = false;
     m->ddl_fenced = false;
@@ -2189,14 +2189,7 @@ static void *job_main(void *ud)
         pthread_mutex_lock(&m->mu);
         job *j = job_pick_locked(m);
         if (j == NULL) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 200000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&m->cv, &m->mu, &ts);
+            job_wait_locked(m, 200);
             pthread_mutex_unlock(&m->mu);
             continue;
         }

@@ -78,32 +78,7 @@ static int vf_row_keys(const snap_table *t, const row_event *ev, ce_buf *b)
 
 static int vf_binlog_snapshot_pos(vf *v, char *file, size_t flen, int64_t *pos)
 {
-    MYSQL *h = my_handle(v->my);
-    if (mysql_query(h, "SHOW STATUS LIKE 'binlog_snapshot_%'") != 0) {
-        my_error(v->my, NULL, v->err, sizeof v->err);
-        return -1;
-    }
-    MYSQL_RES *res = mysql_store_result(h);
-    if (res == NULL) {
-        my_error(v->my, NULL, v->err, sizeof v->err);
-        return -1;
-    }
-    char f[256] = "", p[32] = "";
-    MYSQL_ROW row;
-    while ((row = mysql_fetch_row(res)) != NULL) {
-        if (row[0] && row[1] && strcasecmp(row[0], "binlog_snapshot_file") == 0)
-            snprintf(f, sizeof f, "%s", row[1]);
-        else if (row[0] && row[1] && strcasecmp(row[0], "binlog_snapshot_position") == 0)
-            snprintf(p, sizeof p, "%s", row[1]);
-    }
-    mysql_free_result(res);
-    if (f[0] == '\0' || ce_parse_i64(p, 0, INT64_MAX, pos) != 0) {
-        snprintf(v->err, sizeof v->err, "mysql %s: no binlog_snapshot_file/position (use [reindex] position = "
-                 "lock_tables on MySQL)", my_peer(v->my));
-        return -1;
-    }
-    snprintf(file, flen, "%s", f);
-    return 0;
+    return snap_snapshot_position(v->my, file, flen, pos, v->err, sizeof v->err);
 }
 
 /* Reads the rows with the given keys (keysets[i]: n_key literals) in one
