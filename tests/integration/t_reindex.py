@@ -1,0 +1,674 @@
+"""Initial loads and reindexes inside `canal-es run` (issue 11, docs/reindex.md) on the real stack.
+
+Every test compares EVERY row of MariaDB with EVERY document of the index the rule's index or alias points to
+(ids and the full _source). Rows that exist "before the start" are inserted with `SET sql_log_bin = 0`: they
+never reach the binlog, so Canal cannot deliver them and only the snapshot can have put them in the index
+(a pre-existing table whose binlogs were purged long ago). Jobs are driven and watched through the service's
+[http] listener (GET /reindex, POST /reindex?table=DB.T, POST /reindex/cancel?id=N, Bearer admin_token), so
+these tests do not depend on the `canal-es reindex` command.
+"""
+import json
+import os
+import random
+import re
+import signal
+import socket
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import itlib
+from harness import (CanalEs, TestFailure, check, delete_index, diff, http, index_docs, poll, rows_as_docs, sql,
+                     wait_in_sync)
+from itlib import DB, PRODUCT_DDL, product_docs, product_rows
+from t_snapshot import FLOAT_ROWS, mysql_ini, set_reindex
+
+TERMINAL = ("done", "failed", "cancelled")
+
+
+# ------------------------------------------------------------------ the service and its job API
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Svc:
+    """A CanalEs with [mysql] (the stack's server), [checkpoint] file (so the job state file F.reindex exists),
+    [http] listen with admin_token, and [reindex] keys."""
+
+    def __init__(self, tables, reindex=None, defaults=None):
+        self.es = CanalEs(itlib.BIN, tables, defaults=defaults)
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.token = f"it-admin-{itlib.RID}"
+        self.ck = os.path.join(self.es.dir, "checkpoint.json")
+        with open(self.es.ini, "a") as f:
+            f.write(f"\n[checkpoint]\nfile = {self.ck}\n\n[http]\nlisten = 127.0.0.1:{self.port}\n"
+                    "admin_token = ${IT_ADMIN_TOKEN}\n")
+        mysql_ini(self.es, **(reindex or {}))
+        self.es.env = dict(self.es.env, IT_ADMIN_TOKEN=self.token)
+
+    def start(self):
+        self.es.start()
+        return self
+
+    def kill9(self):
+        self.es.proc.send_signal(signal.SIGKILL)
+        self.es.proc.wait(timeout=30)
+        self.es.logf.close()
+
+    def stop(self):
+        return self.es.stop(timeout=60)
+
+    def set_reindex(self, **kv):
+        set_reindex(self.es, **{k: str(v) for k, v in kv.items()})
+
+    def call(self, method, path, token=True):
+        """(status, parsed JSON or text) of a request to the service's listener."""
+        headers = {}
+        if token:
+            headers["Authorization"] = f"Bearer {self.token if token is True else token}"
+        req = urllib.request.Request(self.base + path, data=b"" if method == "POST" else None, method=method,
+                                     headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=20) as r:
+                status, text = r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            status, text = e.code, e.read().decode(errors="replace")
+        try:
+            return status, json.loads(text)
+        except ValueError:
+            return status, text
+
+    def jobs(self):
+        status, body = self.call("GET", "/reindex", token=False)
+        if status != 200 or not isinstance(body, dict):
+            raise TestFailure(f"GET /reindex: HTTP {status}: {str(body)[:300]}")
+        return body["jobs"]
+
+    def submit(self, db_table):
+        status, body = self.call("POST", "/reindex?table=" + urllib.parse.quote(db_table, safe=""))
+        check(status == 202 and isinstance(body, dict) and "id" in body,
+              f"POST /reindex?table={db_table}: HTTP {status} {body}; log:\n{self.es.tail(15)}")
+        return body
+
+    def metrics(self):
+        """{'name{labels}': value} of /metrics."""
+        try:
+            with urllib.request.urlopen(self.base + "/metrics", timeout=10) as r:
+                text = r.read().decode()
+        except (urllib.error.URLError, OSError):
+            return {}
+        out = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                key, _, val = line.rpartition(" ")
+                try:
+                    out[key] = float(val)
+                except ValueError:
+                    pass
+        return out
+
+    def reindex_rows_metric(self):
+        """canal_es_reindex_rows_total of this process (None when /metrics has no such counter)."""
+        m = self.metrics()
+        vals = [v for k, v in m.items() if k.split("{")[0] == "canal_es_reindex_rows_total"]
+        return sum(vals) if vals else None
+
+    def wait_listener(self, timeout=60):
+        def up():
+            if not self.es.alive():
+                raise TestFailure(f"canal-es exited {self.es.proc.returncode}: {self.es.tail(20)}")
+            try:
+                status, body = self.call("GET", "/reindex", token=False)
+            except (urllib.error.URLError, OSError):
+                return False
+            check(status == 200, f"GET /reindex: HTTP {status} {str(body)[:200]}")
+            return True
+        poll(up, timeout, "GET /reindex on the [http] listener")
+
+    def wait_jobs(self, match, timeout, count=1, want=("done",)):
+        """Polls GET /reindex until at least `count` jobs satisfy match(job) and all of those are in a terminal
+        state; each must be in `want`. Returns those jobs."""
+        seen = {}
+
+        def ended():
+            if not self.es.alive():
+                raise TestFailure(f"canal-es exited {self.es.proc.returncode} while waiting for jobs; "
+                                  f"jobs {seen.get('j')}; log:\n{self.es.tail(20)}")
+            js = [j for j in self.jobs() if match(j)]
+            seen["j"] = js
+            return js if len(js) >= count and all(j["state"] in TERMINAL for j in js) else None
+        try:
+            js = poll(ended, timeout, f"{count} job(s) to end", interval=0.3)
+        except TestFailure as e:
+            raise TestFailure(f"{e}; jobs: {brief(seen.get('j'))}; log:\n{self.es.tail(12)}")
+        bad = [j for j in js if j["state"] not in want]
+        check(not bad, f"job(s) ended {[(j['id'], j['state'], j.get('error')) for j in bad]}, expected {want}; "
+                       f"jobs: {brief(js)}; log:\n{self.es.tail(12)}")
+        return js
+
+
+def brief(js):
+    keys = ("id", "table", "mode", "origin", "state", "index", "alias", "rows", "rows_estimate", "chunks", "error",
+            "resumes")
+    return [{k: j.get(k) for k in keys} for j in (js or [])]
+
+
+def of_table(t):
+    return lambda j: j.get("table") == f"{DB}.{t}"
+
+
+# ------------------------------------------------------------------ rows, documents, writers
+def preload(t, first, count, ddl=PRODUCT_DDL, per=10000):
+    """Creates product table t (dropping the index of that name) and inserts rows first..first+count-1 without
+    binlog events (see the module docstring)."""
+    sql(ddl.format(db=DB, t=t) + ";")
+    delete_index(t)
+    for a in range(first, first + count, per):
+        n = min(per, first + count - a)
+        sql(f"SET SESSION sql_log_bin = 0; INSERT INTO `{DB}`.`{t}` VALUES {product_rows(a, n, 'old')};")
+
+
+def raw_doc(index, doc_id, routing=None):
+    """The exact bytes of a document's _source (GET by id puts it last, copied verbatim) and its version."""
+    url = f"{itlib_es()}/{index}/_doc/{urllib.parse.quote(doc_id, safe='')}"
+    if routing is not None:
+        url += f"?routing={urllib.parse.quote(routing, safe='')}"
+    with urllib.request.urlopen(url, timeout=30) as r:
+        text = r.read().decode()
+    head = json.loads(text)
+    i = text.index('"_source":')
+    return text[i + len('"_source":'):-1], head["_version"]
+
+
+def itlib_es():
+    from harness import ENV
+    return ENV["ES_URL"].rstrip("/")
+
+
+def alias_targets(alias):
+    """{index: is_write_index} of the indexes alias points to ({} when it does not exist)."""
+    status, body = http("GET", f"/_alias/{alias}", ok=(200, 404))
+    if status == 404:
+        return {}
+    return {i: v["aliases"][alias].get("is_write_index") for i, v in body.items()}
+
+
+def index_exists(name):
+    return http("HEAD", f"/{name}", ok=(200, 404))[0] == 200
+
+
+def alias_indexes(alias):
+    """Every index named {alias}-yyyyMMddHHmmss, sorted."""
+    status, body = http("GET", f"/_cat/indices/{alias}-*?format=json&h=index", ok=(200, 404))
+    if status == 404:
+        return []
+    return sorted(x["index"] for x in body if re.fullmatch(re.escape(alias) + r"-\d{14}", x["index"]))
+
+
+class Writer(threading.Thread):
+    """Changes rows of a product table without pause until stopped: INSERTs of new ids, UPDATEs, DELETEs and
+    primary key changes (id -> id + 1000000: to the end of the key order, not yet read; id -> -id: to the
+    start, already read), in autocommit statements and small transactions. Ids below `protect` are never
+    touched; `ops` selects the kinds."""
+
+    def __init__(self, t, n, ops=("insert", "update", "delete", "rekey"), protect=0, seed=1, new_base=500000):
+        super().__init__(daemon=True)
+        self.t, self.n, self.ops, self.protect = t, n, ops, protect
+        self.rnd = random.Random(seed)
+        self.next_id = new_base
+        self.stop_ev = threading.Event()
+        self.count = 0
+        self.errors = []
+
+    def pick(self):
+        return self.rnd.randint(max(1, self.protect), self.n)
+
+    def statement(self):
+        t = f"`{DB}`.`{self.t}`"
+        op = self.rnd.choice(self.ops)
+        if op == "insert":
+            self.next_id += 1
+            return f"INSERT IGNORE INTO {t} VALUES {product_rows(self.next_id, 1, 'new')};"
+        if op == "update":
+            return (f"UPDATE {t} SET qty = COALESCE(qty, 0) + 1, name = CONCAT(LEFT(name, 80), '+'), "
+                    f"note = NULL WHERE id = {self.pick()};")
+        if op == "delete":
+            return f"DELETE FROM {t} WHERE id = {self.pick()};"
+        x = self.pick()
+        if self.rnd.random() < 0.5:
+            return f"UPDATE IGNORE {t} SET id = id + 1000000, name = 'moved up' WHERE id = {x};"
+        return f"UPDATE IGNORE {t} SET id = -id, name = 'moved down' WHERE id = {x};"
+
+    def run(self):
+        try:
+            while not self.stop_ev.is_set():
+                stmts = [self.statement() for _ in range(10)]
+                if self.rnd.random() < 0.3:
+                    stmts = ["BEGIN;"] + stmts + ["COMMIT;"]
+                sql("\n".join(stmts))
+                self.count += 10
+        except Exception as e:  # reported by finish()
+            self.errors.append(repr(e))
+
+    def finish(self):
+        self.stop_ev.set()
+        self.join(timeout=120)
+        check(not self.errors, f"writer failed: {self.errors}")
+        return self.count
+
+
+def exact(index, expected_fn, timeout=90):
+    """Polls until the index equals MariaDB (the stream catching up after the writer stopped), then compares
+    once more and returns the documents."""
+    wait_in_sync(index, expected_fn, timeout=timeout)
+    want, got = expected_fn(), index_docs(index)
+    check(want == got, f"index {index} vs MariaDB: {diff(want, got)}")
+    return got
+
+
+def common_checks(svc, j, mode, origin, rows_min):
+    check(j["mode"] == mode and j["origin"] == origin, f"job mode/origin: {brief([j])}")
+    check(j["rows"] >= rows_min and j["chunks"] >= 1 and not j.get("error"), f"job counts: {brief([j])}")
+
+
+# ------------------------------------------------------------------ 1. initial load under writes
+def test_reindex_initial_load_under_writes():
+    """50 000 pre-existing rows (not in the binlog), [mysql] set: the first start loads them in place
+    (max_rows_per_s = 10000, chunk_rows = 500, so the load takes ~5 s) while a writer inserts, updates,
+    deletes and moves primary keys both ahead of and behind the chunk cursor; after the job is done and the
+    writer stopped, the index equals the table exactly. A restart does not load again."""
+    t = "ri_initial"
+    n = 50000
+    preload(t, 1, n)
+    svc = Svc({f"{DB}.{t}": {"index": t}}, reindex={"chunk_rows": 500, "max_rows_per_s": 10000})
+    w = Writer(t, n, seed=11)
+    svc.start()
+    try:
+        svc.wait_listener()
+        w.start()
+        j = svc.wait_jobs(of_table(t), 90)[0]
+        during = w.count
+        poll(lambda: w.count >= during + 50, 30, "writes after the job ended")
+        total = w.finish()
+        check(during >= 200, f"only {during} writes happened while the job ran: make the load slower")
+        common_checks(svc, j, "in_place", "initial", n // 2)
+        check(j["index"] == t, f"in place into the rule's index: {brief([j])}")
+        got = exact(t, product_docs(t))
+        moved = sum(1 for k in got if int(k) < 0 or int(k) > 1000000)
+        check(moved > 0, "some rows changed their primary key during the load")
+        print(f"  initial load: {len(got)} documents, {during} writes during the job, {total} in all, "
+              f"{moved} moved keys; job {brief([j])}", flush=True)
+        check(svc.stop() == 0, "exit 0: " + svc.es.tail())
+        svc.start()
+        svc.wait_listener()
+        sql(f"UPDATE `{DB}`.`{t}` SET qty = 424242 WHERE id = 2;")
+        poll(lambda: index_docs(t).get("2", {}).get("qty") == 424242 or not sql(
+            f"SELECT 1 FROM `{DB}`.`{t}` WHERE id = 2;"), 60, "the stream after the restart")
+        again = [x for x in svc.jobs() if x["origin"] == "initial" and x["state"] not in ("done",)]
+        check(not again, f"a restart must not load again: {brief(svc.jobs())}")
+        rows = svc.reindex_rows_metric()
+        check(rows in (None, 0), f"no snapshot rows written after the restart: canal_es_reindex_rows_total {rows}")
+        exact(t, product_docs(t))
+    finally:
+        w.stop_ev.set()
+        svc.stop()
+
+
+# ------------------------------------------------------------------ 2. alias swap under queries
+def test_reindex_alias_swap_under_queries():
+    """Rule alias = A, index = A_v1, 20 000 rows loaded initially. While a reader searches A without pause
+    (size 0, track_total_hits) and a writer inserts and updates (no deletes), POST /reindex three times:
+    never an HTTP error, never fewer hits than the rows before the job; each time the alias ends on the new
+    A-yyyyMMddHHmmss (write index), which equals the table exactly; keep_old = 1 keeps the index just
+    replaced (and A_v1, not of the A-* form), the third job deletes the first A-* index. POST without or with
+    a wrong token is refused."""
+    t = "ri_swap"
+    alias, first = "ri_swap_live", "ri_swap_v1"
+    n = 20000
+    preload(t, 1, n)
+    for x in [first] + alias_indexes(alias):
+        delete_index(x)
+    svc = Svc({f"{DB}.{t}": {"index": first, "alias": alias}}, reindex={"chunk_rows": 1000, "keep_old": 1})
+    expected = product_docs(t)
+    svc.start()
+    stop = threading.Event()
+    seen = {"queries": 0, "min": None, "errors": []}
+
+    def reader(floor):
+        while not stop.is_set():
+            try:
+                st, body = http("POST", f"/{alias}/_search", {"size": 0, "track_total_hits": True}, ok=None)
+            except (urllib.error.URLError, OSError) as e:
+                st, body = "transport", repr(e)
+            seen["queries"] += 1
+            if st != 200:
+                seen["errors"].append((st, str(body)[:200]))
+                continue
+            hits = body["hits"]["total"]["value"]
+            seen["min"] = hits if seen["min"] is None else min(seen["min"], hits)
+            if hits < floor:
+                seen["errors"].append(("hits", hits))
+    w = Writer(t, n, ops=("insert", "update"), seed=22)
+    rd = None
+    try:
+        svc.wait_listener()
+        svc.wait_jobs(of_table(t), 60)
+        exact(alias, expected)
+        check(alias_targets(alias) == {first: True}, f"initial load into {first}: {alias_targets(alias)}")
+        for tok, what in ((False, "no token"), ("wrong-token", "a wrong token")):
+            st, body = svc.call("POST", f"/reindex?table={DB}.{t}", token=tok)
+            check(st in (401, 403), f"POST with {what}: HTTP {st} {body}")
+        st, body = svc.call("POST", f"/reindex?table={DB}.no_such_table")
+        check(st == 404, f"POST for a table without a rule: {st} {body}")
+        floor = len(index_docs(alias))
+        rd = threading.Thread(target=reader, args=(floor,), daemon=True)
+        rd.start()
+        w.start()
+        made = []
+        for k in range(3):
+            before = set(alias_indexes(alias))
+            job = svc.submit(f"{DB}.{t}")
+            st, body = svc.call("POST", f"/reindex?table={DB}.{t}")
+            check(st == 409, f"a second request while the job runs: HTTP {st} {body}")
+            j = svc.wait_jobs(lambda x, i=job["id"]: x["id"] == i, 60)[0]
+            common_checks(svc, j, "alias", "request", n)
+            new = j["index"]
+            check(re.fullmatch(re.escape(alias) + r"-\d{14}", new) and new not in before and j["alias"] == alias,
+                  f"new index name {new} (before: {before})")
+            made.append(new)
+            check(alias_targets(alias) == {new: True}, f"alias after job {k + 1}: {alias_targets(alias)}")
+            if k == 0:
+                check(index_exists(first), f"{first} kept after the first swap")
+            if k == 1:
+                check(index_exists(first) and index_exists(made[0]),
+                      f"keep_old = 1: {made[0]} (just replaced) and {first} (other name) kept: "
+                      f"{alias_indexes(alias)}")
+            if k == 2:
+                check(not index_exists(made[0]) and index_exists(made[1]) and index_exists(first),
+                      f"keep_old = 1: {made[0]} deleted, {made[1]} kept, {first} kept: {alias_indexes(alias)}")
+            poll(lambda: seen["queries"] > 0, 10, "the reader")
+        w.finish()
+        stop.set()
+        rd.join(timeout=60)
+        check(seen["queries"] >= 20 and not seen["errors"],
+              f"reader: {seen['queries']} queries, min hits {seen['min']} (floor {floor}), errors "
+              f"{seen['errors'][:5]} ({len(seen['errors'])})")
+        got = exact(made[-1], expected)
+        print(f"  alias swap: {seen['queries']} queries, min hits {seen['min']} >= {floor}; "
+              f"{len(got)} documents in {made[-1]}; indexes {alias_indexes(alias)}", flush=True)
+    finally:
+        stop.set()
+        w.stop_ev.set()
+        svc.stop()
+
+
+# ------------------------------------------------------------------ 3. kill -9 during a reindex
+def test_reindex_survives_kill9():
+    """An alias reindex of 30 000 rows (chunk_rows = 200, max_rows_per_s = 2500: ~12 s) with a writer changing
+    rows above id 2000; canal-es is killed with SIGKILL five times, each time after the job's rows advanced
+    by 600 since the restart. Then the job ends done under the same id and index, resumes >= 1, the alias
+    points to it and it equals the table exactly. Not loaded from zero: the job's rows after each restart
+    start at or above the previous restart's, and the document of row 1 (first chunk, never written to) keeps
+    the version it had once the first chunk was saved (a re-read chunk would carry a higher position)."""
+    t = "ri_kill"
+    alias, first = "ri_kill_live", "ri_kill_v1"
+    n, chunk = 30000, 200
+    preload(t, 1, n)
+    for x in [first] + alias_indexes(alias):
+        delete_index(x)
+    svc = Svc({f"{DB}.{t}": {"index": first, "alias": alias}}, reindex={"chunk_rows": 2000})
+    expected = product_docs(t)
+    w = Writer(t, n, protect=2000, seed=33)
+    try:
+        svc.start()
+        svc.wait_listener()
+        svc.wait_jobs(of_table(t), 60)
+        check(svc.stop() == 0, "exit 0: " + svc.es.tail())
+        svc.set_reindex(chunk_rows=chunk, max_rows_per_s=2500)
+        svc.start()
+        svc.wait_listener()
+        job = svc.submit(f"{DB}.{t}")
+        w.start()
+        trail, v1 = [], None
+        for k in range(5):
+            state = {}
+
+            def advanced():
+                js = [x for x in svc.jobs() if x["id"] == job["id"]]
+                if not js:
+                    return None
+                state["j"] = js[0]
+                if "start" not in state:
+                    state["start"] = js[0]["rows"]
+                check(js[0]["state"] not in TERMINAL, f"the job ended before kill {k + 1}: {brief(js)}")
+                return js[0]["rows"] >= state["start"] + 3 * chunk and js[0]["state"] == "loading"
+            poll(advanced, 60, f"the job's rows to advance before kill {k + 1}", interval=0.1)
+            trail.append((state["start"], state["j"]["rows"], state["j"].get("resumes"),
+                          svc.reindex_rows_metric()))
+            if v1 is None and state["start"] >= 3 * chunk:  # row 1's chunk (after moved-down rows) is saved
+                v1 = raw_doc(state["j"]["index"], "1")[1]
+            svc.kill9()
+            svc.start()
+            svc.wait_listener()
+        j = svc.wait_jobs(lambda x: x["id"] == job["id"], 120)[0]
+        w.finish()
+        final_metric = svc.reindex_rows_metric()
+        common_checks(svc, j, "alias", "request", n // 2)
+        check(j["index"] == job["index"], f"the same index after the kills: {job} vs {brief([j])}")
+        check(j["resumes"] >= 1, f"resumes: {brief([j])}")
+        starts = [s for s, _, _, _ in trail]
+        check(all(b >= a for a, b in zip(starts, starts[1:])) and starts[-1] > 0,
+              f"rows after each restart must not go back to zero: (start, at kill, resumes, metric) {trail}")
+        for (_, at_kill, _, _), (s, _, _, _) in zip(trail, trail[1:]):
+            check(s >= at_kill - 5 * chunk, f"after a restart the job's rows fell from {at_kill} (at the kill) to "
+                                            f"{s}: more than the unsaved chunks in flight; {trail}")
+        check(alias_targets(alias) == {j["index"]: True}, f"alias: {alias_targets(alias)}")
+        got = exact(j["index"], expected)
+        if v1 is not None:
+            v_end = raw_doc(j["index"], "1")[1]
+            check(v_end == v1, f"row 1 was written again after its chunk was saved: version {v1} -> {v_end}")
+        if final_metric is not None:
+            check(final_metric < n, f"the last process wrote {final_metric} snapshot rows of {n}: loaded from zero")
+        print(f"  kill -9: {brief([j])}; (rows at restart, rows at kill, resumes, rows metric) {trail}; "
+              f"final process metric {final_metric}; row 1 version {'checked' if v1 else 'not checked'}; "
+              f"{len(got)} documents", flush=True)
+    finally:
+        w.stop_ev.set()
+        svc.stop()
+
+
+# ------------------------------------------------------------------ 4. every type
+def test_reindex_every_type_equals_stream():
+    """The table of every MySQL type (test_every_type's plus t_snapshot's FLOAT/DOUBLE/TIMESTAMP/BIT edge rows),
+    twice: rows of `A` inserted without binlog before the start (only the initial load can index them), the
+    same statements on twin `B` after the start (only the stream can). The same statements in the same
+    session settings give both tables the same row states, so with the same rule shape (convert, rename,
+    add_field, routing) each snapshot document of A must be byte-equal (raw _source bytes of GET by id) to
+    the stream document of B with the same id."""
+    from run import ALLTYPES_DDL, ALLTYPES_ROWS
+    a, b = "ri_types_a", "ri_types_b"
+    for t in (a, b):
+        sql(ALLTYPES_DDL.format(db=DB, t=t) + ";")
+        delete_index(t)
+    rows = lambda t: ALLTYPES_ROWS.replace("{db}", DB).replace("{t}", t) + FLOAT_ROWS.format(db=DB, t=t)  # noqa
+    sql("SET SESSION sql_log_bin = 0;\n" + rows(a))
+    rule = {"convert": "bin:base64, vb:base64, bt:base64, j:json", "rename": "vc:vc_renamed",
+            "add_field": "origin:mysql", "routing": "id"}
+    svc = Svc({f"{DB}.{a}": dict(rule, index=a), f"{DB}.{b}": dict(rule, index=b)})
+    svc.start()
+    try:
+        svc.wait_listener()
+        svc.wait_jobs(of_table(a), 60)
+        sql(rows(b))
+        ids = [str(i) for i in (1, 2, 3, 10, 11, 12, 13, 14, 15, 16)]
+        poll(lambda: sorted(index_docs(b), key=int) == ids, 60, f"the stream to index {b}")
+        check(sorted(index_docs(a), key=int) == ids, f"{a}: {sorted(index_docs(a))}")
+        bad = []
+        for i in ids:
+            sa, _ = raw_doc(a, i, routing=i)
+            sb, _ = raw_doc(b, i, routing=i)
+            if sa != sb:
+                bad.append(f"row {i}:\n  snapshot {sa}\n  stream   {sb}")
+        check(not bad, "snapshot vs stream documents differ:\n" + "\n".join(bad))
+    finally:
+        svc.stop()
+
+
+# ------------------------------------------------------------------ 5. composite key
+def test_reindex_composite_key():
+    """A (INT, VARCHAR) primary key, 24 000 rows in groups of 40 per `a` with non-ASCII and quoted `b` values,
+    chunk_rows = 700 (chunk boundaries fall inside groups): the initial load is exact; a restart does not
+    load again (versions unchanged)."""
+    t = "ri_pairs"
+    sql(f"CREATE TABLE `{DB}`.`{t}` (a INT NOT NULL, b VARCHAR(20) NOT NULL, v INT, PRIMARY KEY (a, b)) "
+        f"DEFAULT CHARSET=utf8mb4;")
+    delete_index(t)
+    bs = [f"k{j:02d}" for j in range(34)] + ["é", "中", "it''s", "q`q", "Z", " lead"]
+    for lo in range(0, 600, 150):
+        vals = ",".join(f"({x}, '{s}', {x * 100 + m})" for x in range(lo, lo + 150) for m, s in enumerate(bs))
+        sql(f"SET SESSION sql_log_bin = 0; INSERT INTO `{DB}`.`{t}` VALUES {vals};")
+    svc = Svc({f"{DB}.{t}": {"index": t}}, reindex={"chunk_rows": 700})
+    expected = lambda: rows_as_docs(DB, t, ["a", "v"], ["b"], ["a", "b"])  # noqa: E731
+    svc.start()
+    try:
+        svc.wait_listener()
+        j = svc.wait_jobs(of_table(t), 60)[0]
+        common_checks(svc, j, "in_place", "initial", 24000)
+        got = exact(t, expected)
+        check(len(got) == 24000, f"{len(got)} documents")
+        v = {k: raw_doc(t, k)[1] for k in ("0_k00", "599_ lead", "300_中")}
+        check(svc.stop() == 0, "exit 0: " + svc.es.tail())
+        svc.start()
+        svc.wait_listener()
+        sql(f"UPDATE `{DB}`.`{t}` SET v = -1 WHERE a = 1 AND b = 'k01';")
+        poll(lambda: raw_doc(t, "1_k01")[0].find('"v":-1') >= 0, 60, "the stream after the restart")
+        check({k: raw_doc(t, k)[1] for k in v} == v, "a restart must not load again (versions changed)")
+        exact(t, expected)
+    finally:
+        svc.stop()
+
+
+# ------------------------------------------------------------------ 6. sharded tables, regex rule
+def test_reindex_regex_shards():
+    """[table /DB\\.ri_shard_[0-9]+/] with id_prefix {table}: into one index: the initial load covers every
+    matched table (3 x 8 000 rows; ri_shard_x does not match and stays out), exact."""
+    shards = ["ri_shard_1", "ri_shard_2", "ri_shard_10"]
+    index = "ri_shards"
+    for k, t in enumerate(shards + ["ri_shard_x"]):
+        preload(t, k * 100000 + 1, 8000)
+    delete_index(index)
+    svc = Svc({f"/{DB}\\.ri_shard_[0-9]+/": {"index": index, "id_prefix": "{table}:"}}, reindex={"chunk_rows": 900})
+
+    def expected():
+        docs = {}
+        for t in shards:
+            docs.update({f"{t}:{k}": d for k, d in product_docs(t)().items()})
+        return docs
+    svc.start()
+    try:
+        svc.wait_listener()
+        js = svc.wait_jobs(lambda j: True, 90)
+        sql(f"UPDATE `{DB}`.`ri_shard_2` SET qty = 77 WHERE id = 100001;")
+        got = exact(index, expected)
+        check(len(got) == 24000, f"{len(got)} documents: {brief(js)}")
+        print(f"  shards: {brief(js)}", flush=True)
+    finally:
+        svc.stop()
+
+
+# ------------------------------------------------------------------ 7. no usable key
+def test_reindex_table_without_key_fails():
+    """A rule for a table without primary key and without NOT NULL unique key (id = a): its initial job fails
+    with an error naming the table, in the status and the log; the other table's load is done and the
+    stream keeps indexing both tables."""
+    bad, good = "ri_nokey", "ri_keyed"
+    sql(f"CREATE TABLE `{DB}`.`{bad}` (a INT NULL, b INT, UNIQUE KEY uk (a)); "
+        f"SET SESSION sql_log_bin = 0; INSERT INTO `{DB}`.`{bad}` VALUES (1, 1), (2, 2);")
+    delete_index(bad)
+    preload(good, 1, 3000)
+    svc = Svc({f"{DB}.{bad}": {"index": bad, "id": "a"}, f"{DB}.{good}": {"index": good}})
+    svc.start()
+    try:
+        svc.wait_listener()
+        j = svc.wait_jobs(of_table(bad), 60, want=("failed",))[0]
+        check(f"{DB}.{bad}" in (j.get("error") or ""), f"the error names the table: {brief([j])}")
+        check(f"{DB}.{bad}" in svc.es.log_text() and "key" in j["error"], f"the log names it: {svc.es.tail(10)}")
+        svc.wait_jobs(of_table(good), 60)
+        sql(f"INSERT INTO `{DB}`.`{bad}` VALUES (3, 3); INSERT INTO `{DB}`.`{good}` VALUES {product_rows(9001, 2)};")
+        poll(lambda: "3" in index_docs(bad), 60, f"the stream indexing {bad}")
+        exact(good, product_docs(good))
+        check(svc.es.alive(), "still running: " + svc.es.tail())
+        print(f"  no key: {j.get('error')}", flush=True)
+    finally:
+        svc.stop()
+
+
+# ------------------------------------------------------------------ 8. lock_tables under writes
+def test_reindex_lock_tables_under_writes():
+    """[reindex] position = lock_tables (the MySQL method) forced on MariaDB: initial load of 20 000 rows
+    (chunk_rows = 400, max_rows_per_s = 5000) while a writer inserts, updates, deletes and moves keys: exact."""
+    t = "ri_locks"
+    n = 20000
+    preload(t, 1, n)
+    svc = Svc({f"{DB}.{t}": {"index": t}}, reindex={"position": "lock_tables", "chunk_rows": 400,
+                                                  "max_rows_per_s": 5000})
+    w = Writer(t, n, seed=88)
+    svc.start()
+    try:
+        svc.wait_listener()
+        w.start()
+        j = svc.wait_jobs(of_table(t), 60)[0]
+        during = w.count
+        w.finish()
+        check(during >= 100, f"only {during} writes during the job")
+        common_checks(svc, j, "in_place", "initial", n // 2)
+        got = exact(t, product_docs(t))
+        check("lock_tables" in svc.es.log_text(), "the log names the position method: " + svc.es.tail(10))
+        print(f"  lock_tables: {len(got)} documents, {during} writes during the job; {brief([j])}", flush=True)
+    finally:
+        w.stop_ev.set()
+        svc.stop()
+
+
+# ------------------------------------------------------------------ 9. DDL stops an alias job
+def test_reindex_ddl_stops_alias_job():
+    """An alias reindex (20 000 rows, chunk_rows = 200, max_rows_per_s = 2000) and an ALTER TABLE ADD COLUMN
+    once it loaded 1 000 rows: the job fails with an error naming the DDL, its new index is deleted, the
+    alias still points to the old index, and the stream keeps indexing into it."""
+    t = "ri_ddl"
+    alias, first = "ri_ddl_live", "ri_ddl_v1"
+    n = 20000
+    preload(t, 1, n)
+    for x in [first] + alias_indexes(alias):
+        delete_index(x)
+    svc = Svc({f"{DB}.{t}": {"index": first, "alias": alias}}, reindex={"chunk_rows": 200, "max_rows_per_s": 2000})
+    svc.start()
+    try:
+        svc.wait_listener()
+        svc.wait_jobs(of_table(t), 60)
+        job = svc.submit(f"{DB}.{t}")
+        poll(lambda: [x for x in svc.jobs() if x["id"] == job["id"] and x["rows"] >= 1000 and
+                      x["state"] == "loading"], 60, "the job to load 1000 rows")
+        new = job.get("index") or [x for x in svc.jobs() if x["id"] == job["id"]][0]["index"]
+        check(index_exists(new), f"the new index {new} exists while loading")
+        sql(f"ALTER TABLE `{DB}`.`{t}` ADD COLUMN extra INT NULL;")
+        j = svc.wait_jobs(lambda x: x["id"] == job["id"], 60, want=("failed",))[0]
+        err = j.get("error") or ""
+        check(re.search(r"ddl|alter", err, re.I), f"the error names the DDL: {brief([j])}")
+        check(alias_targets(alias) == {first: True}, f"alias still on {first}: {alias_targets(alias)}")
+        poll(lambda: not index_exists(new), 30, f"the new index {new} to be deleted")
+        sql(f"UPDATE `{DB}`.`{t}` SET qty = 4242, extra = 7 WHERE id = 5;")
+        poll(lambda: index_docs(alias).get("5", {}).get("extra") == 7, 60, "the stream after the failed job")
+        print(f"  ddl: {err}", flush=True)
+    finally:
+        svc.stop()
+
+
+TESTS = [test_reindex_initial_load_under_writes, test_reindex_alias_swap_under_queries, test_reindex_survives_kill9,
+         test_reindex_every_type_equals_stream, test_reindex_composite_key, test_reindex_regex_shards,
+         test_reindex_table_without_key_fails, test_reindex_lock_tables_under_writes,
+         test_reindex_ddl_stops_alias_job]
