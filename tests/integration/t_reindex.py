@@ -277,12 +277,12 @@ def common_checks(svc, j, mode, origin, rows_min):
 
 # ------------------------------------------------------------------ 1. initial load under writes
 def test_reindex_initial_load_under_writes():
-    """50 000 pre-existing rows (not in the binlog), [mysql] set: the first start loads them in place
-    (max_rows_per_s = 10000, chunk_rows = 500, so the load takes ~5 s) while a writer inserts, updates,
+    """30 000 pre-existing rows (not in the binlog), [mysql] set: the first start loads them in place
+    (chunk_rows = 500, max_rows_per_s = 10000 so that the load takes at least 3 s) while a writer inserts, updates,
     deletes and moves primary keys both ahead of and behind the chunk cursor; after the job is done and the
     writer stopped, the index equals the table exactly. A restart does not load again."""
     t = "ri_initial"
-    n = 50000
+    n = 30000
     preload(t, 1, n)
     svc = Svc({f"{DB}.{t}": {"index": t}}, reindex={"chunk_rows": 500, "max_rows_per_s": 10000})
     w = Writer(t, n, seed=11)
@@ -408,7 +408,7 @@ def test_reindex_alias_swap_under_queries():
 
 # ------------------------------------------------------------------ 3. kill -9 during a reindex
 def test_reindex_survives_kill9():
-    """An alias reindex of 30 000 rows (chunk_rows = 200, max_rows_per_s = 2500: ~12 s) with a writer changing
+    """An alias reindex of 20 000 rows (chunk_rows = 200, max_rows_per_s = 2000: >= 10 s) with a writer changing
     rows above id 2000; canal-es is killed with SIGKILL five times, each time after the job's rows advanced
     by 600 since the restart. Then the job ends done under the same id and index, resumes >= 1, the alias
     points to it and it equals the table exactly. Not loaded from zero: the job's rows after each restart
@@ -416,7 +416,7 @@ def test_reindex_survives_kill9():
     the version it had once the first chunk was saved (a re-read chunk would carry a higher position)."""
     t = "ri_kill"
     alias, first = "ri_kill_live", "ri_kill_v1"
-    n, chunk = 30000, 200
+    n, chunk = 20000, 200
     preload(t, 1, n)
     for x in [first] + alias_indexes(alias):
         delete_index(x)
@@ -428,12 +428,12 @@ def test_reindex_survives_kill9():
         svc.wait_listener()
         svc.wait_jobs(of_table(t), 60)
         check(svc.stop() == 0, "exit 0: " + svc.es.tail())
-        svc.set_reindex(chunk_rows=chunk, max_rows_per_s=2500)
+        svc.set_reindex(chunk_rows=chunk, max_rows_per_s=2000)
         svc.start()
         svc.wait_listener()
         job = svc.submit(f"{DB}.{t}")
         w.start()
-        trail, v1 = [], None
+        trail, v1, named = [], None, set()  # named: the job's index as the status showed it before each kill
         for k in range(5):
             state = {}
 
@@ -449,6 +449,7 @@ def test_reindex_survives_kill9():
             poll(advanced, 60, f"the job's rows to advance before kill {k + 1}", interval=0.1)
             trail.append((state["start"], state["j"]["rows"], state["j"].get("resumes"),
                           svc.reindex_rows_metric()))
+            named.add(state["j"]["index"])
             if v1 is None and state["start"] >= 3 * chunk:  # row 1's chunk (after moved-down rows) is saved
                 v1 = raw_doc(state["j"]["index"], "1")[1]
             svc.kill9()
@@ -458,7 +459,7 @@ def test_reindex_survives_kill9():
         w.finish()
         final_metric = svc.reindex_rows_metric()
         common_checks(svc, j, "alias", "request", n // 2)
-        check(j["index"] == job["index"], f"the same index after the kills: {job} vs {brief([j])}")
+        check(named == {j["index"]}, f"the same index after the kills: {named} vs {brief([j])}")
         check(j["resumes"] >= 1, f"resumes: {brief([j])}")
         starts = [s for s, _, _, _ in trail]
         check(all(b >= a for a, b in zip(starts, starts[1:])) and starts[-1] > 0,
@@ -489,11 +490,15 @@ def test_reindex_every_type_equals_stream():
     session settings give both tables the same row states, so with the same rule shape (convert, rename,
     add_field, routing) each snapshot document of A must be byte-equal (raw _source bytes of GET by id) to
     the stream document of B with the same id."""
-    from run import ALLTYPES_DDL, ALLTYPES_ROWS
+    from run import ALLTYPES_DDL, ALLTYPES_MAPPING, ALLTYPES_ROWS
     a, b = "ri_types_a", "ri_types_b"
+    # row 1's JSON mixes numbers and objects in one array: no dynamic mapping holds it, so j is not indexed
+    mapping = json.loads(json.dumps(ALLTYPES_MAPPING))
+    mapping["mappings"]["dynamic"] = True
     for t in (a, b):
         sql(ALLTYPES_DDL.format(db=DB, t=t) + ";")
         delete_index(t)
+        http("PUT", f"/{t}", mapping)
     rows = lambda t: ALLTYPES_ROWS.replace("{db}", DB).replace("{t}", t) + FLOAT_ROWS.format(db=DB, t=t)  # noqa
     sql("SET SESSION sql_log_bin = 0;\n" + rows(a))
     rule = {"convert": "bin:base64, vb:base64, bt:base64, j:json", "rename": "vc:vc_renamed",
