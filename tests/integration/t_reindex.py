@@ -21,7 +21,7 @@ import urllib.request
 import itlib
 from harness import (CanalEs, TestFailure, check, delete_index, diff, http, index_docs, poll, rows_as_docs, sql,
                      wait_in_sync)
-from itlib import DB, PRODUCT_DDL, product_docs, product_rows
+from itlib import DB, PRODUCT_DDL, PRODUCT_OTHERS, product_docs, product_rows
 from t_snapshot import FLOAT_ROWS, mysql_ini, set_reindex
 
 TERMINAL = ("done", "failed", "cancelled")
@@ -232,7 +232,8 @@ class Writer(threading.Thread):
         op = self.rnd.choice(self.ops)
         if op == "insert":
             self.next_id += 1
-            return f"INSERT IGNORE INTO {t} VALUES {product_rows(self.next_id, 1, 'new')};"
+            return (f"INSERT IGNORE INTO {t} (id, name, qty, price, note, created, flag) "
+                    f"VALUES {product_rows(self.next_id, 1, 'new')};")
         if op == "update":
             return (f"UPDATE {t} SET qty = COALESCE(qty, 0) + 1, name = CONCAT(LEFT(name, 80), '+'), "
                     f"note = NULL WHERE id = {self.pick()};")
@@ -673,7 +674,57 @@ def test_reindex_ddl_stops_alias_job():
         svc.stop()
 
 
+# ------------------------------------------------------------------ 10. in place: kill -9 and DDL
+def test_reindex_in_place_kill9_and_ddl():
+    """An initial load in place (20 000 rows, chunk_rows = 200, max_rows_per_s = 2000) under a writer:
+    kill -9 twice while it loads (it resumes, same job id), then ALTER TABLE ADD COLUMN extra (DEFAULT 5)
+    while it loads: an in-place job starts again from the first row, so every document ends with `extra`
+    (rows the first pass had loaded without it and the writer never touched included); exact."""
+    t = "ri_inplace"
+    n, chunk = 20000, 200
+    preload(t, 1, n)
+    svc = Svc({f"{DB}.{t}": {"index": t}}, reindex={"chunk_rows": chunk, "max_rows_per_s": 2000})
+    w = Writer(t, n, seed=101)
+    expected = lambda: rows_as_docs(DB, t, ["id", "qty", "flag", "extra"], PRODUCT_OTHERS, ["id"])  # noqa: E731
+    svc.start()
+    try:
+        svc.wait_listener()
+        w.start()
+        trail = []
+        for k in range(3):
+            state = {}
+
+            def advanced():
+                js = [x for x in svc.jobs() if x["origin"] == "initial"]
+                if not js:
+                    return None
+                state["j"] = js[0]
+                state.setdefault("start", js[0]["rows"])
+                check(js[0]["state"] not in TERMINAL, f"the job ended before step {k + 1}: {brief(js)}")
+                return js[0]["rows"] >= state["start"] + 3 * chunk and js[0]["state"] == "loading"
+            poll(advanced, 60, f"the job's rows to advance before step {k + 1}", interval=0.1)
+            trail.append((state["j"]["id"], state["start"], state["j"]["rows"], state["j"]["resumes"]))
+            if k < 2:
+                svc.kill9()
+                svc.start()
+                svc.wait_listener()
+            else:
+                sql(f"ALTER TABLE `{DB}`.`{t}` ADD COLUMN extra INT NULL DEFAULT 5;")
+        j = svc.wait_jobs(lambda x: x["origin"] == "initial", 120)[0]
+        during = w.finish()
+        check(len({i for i, _, _, _ in trail} | {j["id"]}) == 1 and j["resumes"] >= 2,
+              f"one job, resumed twice: {trail} {brief([j])}")
+        check(trail[1][1] > 0 and trail[2][1] >= trail[1][1], f"resumed, not from zero: (id, rows at restart, "
+                                                              f"rows, resumes) {trail}")
+        got = exact(t, expected)
+        check(all("extra" in d for d in got.values()), "every document has the new column")
+        print(f"  in place kill/ddl: {during} writes; {trail}; {brief([j])}; {len(got)} documents", flush=True)
+    finally:
+        w.stop_ev.set()
+        svc.stop()
+
+
 TESTS = [test_reindex_initial_load_under_writes, test_reindex_alias_swap_under_queries, test_reindex_survives_kill9,
          test_reindex_every_type_equals_stream, test_reindex_composite_key, test_reindex_regex_shards,
          test_reindex_table_without_key_fails, test_reindex_lock_tables_under_writes,
-         test_reindex_ddl_stops_alias_job]
+         test_reindex_ddl_stops_alias_job, test_reindex_in_place_kill9_and_ddl]
