@@ -14,6 +14,7 @@ import re
 import signal
 import socket
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -408,16 +409,10 @@ def test_reindex_alias_swap_under_queries():
 
 
 # ------------------------------------------------------------------ 3. kill -9 during a reindex
-def test_reindex_survives_kill9():
-    """An alias reindex of 20 000 rows (chunk_rows = 200, max_rows_per_s = 2000: >= 10 s) with a writer changing
-    rows above id 2000; canal-es is killed with SIGKILL five times, each time after the job's rows advanced
-    by 600 since the restart. Then the job ends done under the same id and index, resumes >= 1, the alias
-    points to it and it equals the table exactly. Not loaded from zero: the job's rows after each restart
-    start at or above the previous restart's, and the document of row 1 (first chunk, never written to) keeps
-    the version it had once the first chunk was saved (a re-read chunk would carry a higher position)."""
-    t = "ri_kill"
-    alias, first = "ri_kill_live", "ri_kill_v1"
-    n, chunk = 20000, 200
+def kill9_reindex(t, kills, chunk, concurrency, rate):
+    """The body of the kill -9 tests (see test_reindex_survives_kill9)."""
+    alias, first = f"{t}_live", f"{t}_v1"
+    n = 20000
     preload(t, 1, n)
     for x in [first] + alias_indexes(alias):
         delete_index(x)
@@ -429,13 +424,13 @@ def test_reindex_survives_kill9():
         svc.wait_listener()
         svc.wait_jobs(of_table(t), 60)
         check(svc.stop() == 0, "exit 0: " + svc.es.tail())
-        svc.set_reindex(chunk_rows=chunk, max_rows_per_s=2000)
+        svc.set_reindex(chunk_rows=chunk, max_rows_per_s=rate, concurrency=concurrency)
         svc.start()
         svc.wait_listener()
         job = svc.submit(f"{DB}.{t}")
         w.start()
         trail, v1, named = [], None, set()  # named: the job's index as the status showed it before each kill
-        for k in range(5):
+        for k in range(kills):
             state = {}
 
             def advanced():
@@ -466,7 +461,7 @@ def test_reindex_survives_kill9():
         check(all(b >= a for a, b in zip(starts, starts[1:])) and starts[-1] > 0,
               f"rows after each restart must not go back to zero: (start, at kill, resumes, metric) {trail}")
         for (_, at_kill, _, _), (s, _, _, _) in zip(trail, trail[1:]):
-            check(s >= at_kill - 5 * chunk, f"after a restart the job's rows fell from {at_kill} (at the kill) to "
+            check(s >= at_kill - (2 * concurrency + 3) * chunk, f"after a restart the job's rows fell from {at_kill} (at the kill) to "
                                             f"{s}: more than the unsaved chunks in flight; {trail}")
         check(alias_targets(alias) == {j["index"]: True}, f"alias: {alias_targets(alias)}")
         got = exact(j["index"], expected)
@@ -475,12 +470,28 @@ def test_reindex_survives_kill9():
             check(v_end == v1, f"row 1 was written again after its chunk was saved: version {v1} -> {v_end}")
         if final_metric is not None:
             check(final_metric < n, f"the last process wrote {final_metric} snapshot rows of {n}: loaded from zero")
-        print(f"  kill -9: {brief([j])}; (rows at restart, rows at kill, resumes, rows metric) {trail}; "
+        print(f"  kill -9 (concurrency {concurrency}): {brief([j])}; (rows at restart, rows at kill, resumes, rows metric) {trail}; "
               f"final process metric {final_metric}; row 1 version {'checked' if v1 else 'not checked'}; "
               f"{len(got)} documents", flush=True)
     finally:
         w.stop_ev.set()
         svc.stop()
+
+def test_reindex_survives_kill9():
+    """An alias reindex of 20 000 rows (chunk_rows = 200, max_rows_per_s = 2000: >= 10 s) with a writer changing
+    rows above id 2000; canal-es is killed with SIGKILL five times, each time after the job's rows advanced
+    by 600 since the restart. Then the job ends done under the same id and index, resumes >= 1, the alias
+    points to it and it equals the table exactly. Not loaded from zero: the job's rows after each restart
+    start at or above the previous restart's, and the document of row 1 (first chunk, never written to) keeps
+    the version it had once the first chunk was saved (a re-read chunk would carry a higher position)."""
+    kill9_reindex("ri_kill", kills=5, chunk=200, concurrency=1, rate=2000)
+
+
+def test_reindex_survives_kill9_concurrent():
+    """As test_reindex_survives_kill9 with [reindex] concurrency = 4 and chunk_rows = 100 (requests of several
+    chunks in flight at each kill: a chunk saved before an earlier one has all its results would lose rows),
+    three kills."""
+    kill9_reindex("ri_killc", kills=3, chunk=100, concurrency=4, rate=3000)
 
 
 # ------------------------------------------------------------------ 4. every type
@@ -528,7 +539,8 @@ def test_reindex_every_type_equals_stream():
 def test_reindex_composite_key():
     """A (INT, VARCHAR) primary key, 24 000 rows in groups of 40 per `a` with non-ASCII and quoted `b` values,
     chunk_rows = 700 (chunk boundaries fall inside groups): the initial load is exact; a restart does not
-    load again (versions unchanged)."""
+    load again (versions unchanged); POST /reindex on this rule without alias reloads in place (higher
+    versions), exact."""
     t = "ri_pairs"
     sql(f"CREATE TABLE `{DB}`.`{t}` (a INT NOT NULL, b VARCHAR(20) NOT NULL, v INT, PRIMARY KEY (a, b)) "
         f"DEFAULT CHARSET=utf8mb4;")
@@ -553,6 +565,13 @@ def test_reindex_composite_key():
         sql(f"UPDATE `{DB}`.`{t}` SET v = -1 WHERE a = 1 AND b = 'k01';")
         poll(lambda: raw_doc(t, "1_k01")[0].find('"v":-1') >= 0, 60, "the stream after the restart")
         check({k: raw_doc(t, k)[1] for k in v} == v, "a restart must not load again (versions changed)")
+        exact(t, expected)
+        job = svc.submit(f"{DB}.{t}")  # a rule without alias: reloaded in place, every row read at a new position
+        j = svc.wait_jobs(lambda x: x["id"] == job["id"], 60)[0]
+        common_checks(svc, j, "in_place", "request", 24000)
+        check(j["index"] == t, f"in place: {brief([j])}")
+        v2 = {k: raw_doc(t, k)[1] for k in v}
+        check(all(v2[k] > v[k] for k in v), f"every row written again with a higher version: {v} -> {v2}")
         exact(t, expected)
     finally:
         svc.stop()
@@ -590,7 +609,8 @@ def test_reindex_regex_shards():
 def test_reindex_table_without_key_fails():
     """A rule for a table without primary key and without NOT NULL unique key (id = a): its initial job fails
     with an error naming the table, in the status and the log; the other table's load is done and the
-    stream keeps indexing both tables."""
+    stream keeps indexing both tables. After a restart the failed load runs (and fails) again, the
+    completed one does not."""
     bad, good = "ri_nokey", "ri_keyed"
     sql(f"CREATE TABLE `{DB}`.`{bad}` (a INT NULL, b INT, UNIQUE KEY uk (a)); "
         f"SET SESSION sql_log_bin = 0; INSERT INTO `{DB}`.`{bad}` VALUES (1, 1), (2, 2);")
@@ -608,7 +628,15 @@ def test_reindex_table_without_key_fails():
         poll(lambda: "3" in index_docs(bad), 60, f"the stream indexing {bad}")
         exact(good, product_docs(good))
         check(svc.es.alive(), "still running: " + svc.es.tail())
-        print(f"  no key: {j.get('error')}", flush=True)
+        check(svc.stop() == 0, "exit 0: " + svc.es.tail())
+        svc.start()
+        svc.wait_listener()
+        again = svc.wait_jobs(of_table(bad), 60, want=("failed",))
+        check(not [x for x in svc.jobs() if of_table(good)(x)], f"{good}'s completed load is not repeated: "
+                                                                f"{brief(svc.jobs())}")
+        check(all(f"{DB}.{bad}" in (x.get("error") or "") for x in again),
+              f"a failed initial load runs again at the next start (and fails again): {brief(svc.jobs())}")
+        print(f"  no key: {j.get('error')}; after a restart: {brief(svc.jobs())}", flush=True)
     finally:
         svc.stop()
 
@@ -724,7 +752,54 @@ def test_reindex_in_place_kill9_and_ddl():
         svc.stop()
 
 
+# ------------------------------------------------------------------ 11. kill -9 at the end of an alias job
+def test_reindex_kill9_near_swap():
+    """Alias reindex of 6 000 rows under a writer (inserts, updates, deletes, key moves), three rounds: each
+    round kills canal-es with SIGKILL as soon as GET /reindex (polled every 20 ms) shows the job past its last
+    chunk (catching_up or swapping) or done, restarts it and waits for the job: done, the alias on exactly one
+    index (the job's, write index), which equals the table exactly. The states the kills hit are printed."""
+    t = "ri_endkill"
+    alias, first = "ri_endkill_live", "ri_endkill_v1"
+    n = 6000
+    preload(t, 1, n)
+    for x in [first] + alias_indexes(alias):
+        delete_index(x)
+    svc = Svc({f"{DB}.{t}": {"index": first, "alias": alias}}, reindex={"chunk_rows": 500})
+    expected = product_docs(t)
+    w = Writer(t, n, seed=111)
+    hit = []
+    try:
+        svc.start()
+        svc.wait_listener()
+        svc.wait_jobs(of_table(t), 60)
+        w.start()
+        for r in range(3):
+            job = svc.submit(f"{DB}.{t}")
+
+            def late():
+                js = [x for x in svc.jobs() if x["id"] == job["id"]]
+                return js[0] if js and js[0]["state"] in ("catching_up", "swapping", "done", "failed") else None
+            j = poll(late, 60, f"round {r + 1}: the job past its last chunk", interval=0.02)
+            svc.kill9()
+            hit.append(j["state"])
+            svc.start()
+            svc.wait_listener()
+            j = svc.wait_jobs(lambda x: x["id"] == job["id"], 60)
+            targets = alias_targets(alias)
+            check(targets == {j[0]["index"]: True}, f"round {r + 1} (killed in {hit[-1]}): alias {targets}, job "
+                                                    f"{brief(j)}")
+            stamp = j[0]["index"][-14:]  # the next job's index name has a one-second resolution
+            poll(lambda: time.strftime("%Y%m%d%H%M%S", time.gmtime()) != stamp, 5, "the next second")
+        w.finish()
+        got = exact(alias, expected)
+        print(f"  kill near swap: states at the kills {hit}; {len(got)} documents", flush=True)
+    finally:
+        w.stop_ev.set()
+        svc.stop()
+
+
 TESTS = [test_reindex_initial_load_under_writes, test_reindex_alias_swap_under_queries, test_reindex_survives_kill9,
+         test_reindex_survives_kill9_concurrent,
          test_reindex_every_type_equals_stream, test_reindex_composite_key, test_reindex_regex_shards,
          test_reindex_table_without_key_fails, test_reindex_lock_tables_under_writes,
-         test_reindex_ddl_stops_alias_job, test_reindex_in_place_kill9_and_ddl]
+         test_reindex_ddl_stops_alias_job, test_reindex_in_place_kill9_and_ddl, test_reindex_kill9_near_swap]
