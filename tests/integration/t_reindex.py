@@ -798,8 +798,182 @@ def test_reindex_kill9_near_swap():
         svc.stop()
 
 
+# ------------------------------------------------------------------ 12. deletes chasing the chunk cursor
+def test_reindex_deletes_behind_the_cursor():
+    """Deletes aimed at the rows being read: while a job loads (chunk_rows = 500, max_rows_per_s = 3000), a
+    thread reads the job's rows R from GET /reindex every 20 ms and deletes 5 ids just past R (the chunk in
+    flight or the next one), so some deletes reach the node before the chunk that still held the row (the
+    tombstone / job_note_delete case). Once for the initial load in place, once for an alias reindex: no
+    deleted row comes back; exact."""
+    t = "ri_chase"
+    alias, first = "ri_chase_live", "ri_chase_v1"
+    n = 15000
+    preload(t, 1, n)
+    for x in [first] + alias_indexes(alias):
+        delete_index(x)
+    svc = Svc({f"{DB}.{t}": {"index": first, "alias": alias}}, reindex={"chunk_rows": 500, "max_rows_per_s": 3000})
+    expected = product_docs(t)
+    stop = threading.Event()
+    done = {"deletes": 0, "errors": []}
+
+    def chaser(match, offset):
+        rnd = random.Random(5)
+        try:
+            while not stop.is_set():
+                js = [x for x in svc.jobs() if match(x) and x["state"] == "loading"]
+                if js:
+                    r = js[0]["rows"] - offset
+                    ids = ",".join(str(r + rnd.randint(1, 700)) for _ in range(5))
+                    sql(f"DELETE FROM `{DB}`.`{t}` WHERE id IN ({ids});")
+                    done["deletes"] += 5
+                stop.wait(0.02)  # pacing of the chaser, not a wait for a result
+        except (TestFailure, urllib.error.URLError, OSError) as e:
+            if not stop.is_set():
+                done["errors"].append(repr(e))
+    try:
+        svc.start()
+        th = threading.Thread(target=chaser, args=(lambda x: x["origin"] == "initial", 0), daemon=True)
+        svc.wait_listener()
+        th.start()
+        svc.wait_jobs(of_table(t), 60)
+        stop.set()
+        th.join(timeout=30)
+        first_deletes = done["deletes"]
+        exact(alias, expected)
+        before = int(sql(f"SELECT COUNT(*) FROM `{DB}`.`{t}`;")[0])
+        stop.clear()
+        job = svc.submit(f"{DB}.{t}")
+        # the alias job reads the table in key order from its smallest id: rows R is R rows past it
+        offset = -int(sql(f"SELECT MIN(id) FROM `{DB}`.`{t}`;")[0]) + 1
+        th = threading.Thread(target=chaser, args=(lambda x: x["id"] == job["id"], offset), daemon=True)
+        th.start()
+        j = svc.wait_jobs(lambda x: x["id"] == job["id"], 60)[0]
+        stop.set()
+        th.join(timeout=30)
+        check(not done["errors"], f"chaser: {done['errors']}")
+        check(first_deletes >= 20 and done["deletes"] - first_deletes >= 20,
+              f"too few deletes during the jobs: {first_deletes}, {done['deletes'] - first_deletes}")
+        check(alias_targets(alias) == {j["index"]: True}, f"alias: {alias_targets(alias)}")
+        got = exact(alias, expected)
+        print(f"  chase: {first_deletes} deletes during the initial load, {done['deletes'] - first_deletes} "
+              f"during the reindex ({before} -> {len(got)} rows)", flush=True)
+    finally:
+        stop.set()
+        svc.stop()
+
+
+# ------------------------------------------------------------------ 13. TRUNCATE during an in-place load
+def truncate_during_load(t, refresh):
+    n = 15000
+    preload(t, 1, n)
+    svc = Svc({f"{DB}.{t}": {"index": t}}, reindex={"chunk_rows": 500, "max_rows_per_s": 3000})
+    svc.start()
+    try:
+        svc.wait_listener()
+        poll(lambda: [x for x in svc.jobs() if x["rows"] >= 1000 and x["state"] == "loading"], 60,
+             "the load to reach 1000 rows")
+        if refresh:
+            http("PUT", f"/{t}/_settings", {"index": {"refresh_interval": refresh}})
+        poll(lambda: [x for x in svc.jobs() if x["rows"] >= 3000 and x["state"] == "loading"], 60,
+             "the load to reach 3000 rows")
+        sql(f"TRUNCATE TABLE `{DB}`.`{t}`; INSERT INTO `{DB}`.`{t}` VALUES {product_rows(n + 1, 10)};")
+        j = svc.wait_jobs(of_table(t), 60, want=("done", "failed"))[0]
+        try:
+            got = exact(t, product_docs(t), timeout=30)
+        except TestFailure as e:
+            raise TestFailure(f"{e}; job {brief([j])}; log: "
+                              f"{[x[:220] for x in svc.es.log_text().splitlines() if 'TRUNCATE' in x or 'job 1' in x][-4:]}")
+        check(len(got) == 10, f"{len(got)} documents")
+        print(f"  truncate (refresh_interval {refresh}): job {brief([j])}", flush=True)
+    finally:
+        svc.stop()
+
+
+def test_reindex_truncate_during_in_place_load():
+    """TRUNCATE of the table while its initial load runs in place (15 000 rows, chunk_rows = 500,
+    max_rows_per_s = 3000, TRUNCATE once 3 000 rows are loaded), then 10 new rows: the stream deletes the
+    table's documents (on_truncate = delete) and no chunk read before the TRUNCATE may leave a document
+    behind (an in-place job starts again on DDL): the index ends with exactly the 10 rows. Run with the
+    index's default refresh and with refresh_interval = 50ms (which keeps the stream's TRUNCATE problem of
+    test_reindex_stream_truncate_after_inserts out of the way, leaving only the job's part)."""
+    truncate_during_load("ri_trunc", None)
+
+
+def test_reindex_truncate_during_in_place_load_fast_refresh():
+    """test_reindex_truncate_during_in_place_load with the index refreshed every 50 ms."""
+    truncate_during_load("ri_trunc_fr", "50ms")
+
+
+def test_reindex_stream_truncate_after_inserts():
+    """Not the job engine, found by the test above: 500 rows inserted and the table TRUNCATEd right after (no
+    [mysql], stream only): on_truncate = delete must leave no document of the table. _delete_by_query only
+    sees documents the node has refreshed, so the inserts of the last second survive unless canal-es
+    refreshes the index before it."""
+    t = "ri_strunc"
+    sql(PRODUCT_DDL.format(db=DB, t=t) + ";")
+    delete_index(t)
+    es = CanalEs(itlib.BIN, {f"{DB}.{t}": {"index": t}}).start()
+    try:
+        sql(f"INSERT INTO `{DB}`.`{t}` VALUES {product_rows(1, 5)};")
+        poll(lambda: len(index_docs(t)) == 5, 60, "5 documents")
+        sql(f"INSERT INTO `{DB}`.`{t}` VALUES {product_rows(100, 500)}; TRUNCATE TABLE `{DB}`.`{t}`; "
+            f"INSERT INTO `{DB}`.`{t}` VALUES {product_rows(9000, 1)};")
+        poll(lambda: "9000" in index_docs(t), 60, "the row after the TRUNCATE")
+        got = index_docs(t)
+        line = [x for x in es.log_text().splitlines() if "TRUNCATE of" in x]
+        check(set(got) == {"9000"}, f"{len(got)} documents after INSERT 500 + TRUNCATE + INSERT 1 (want 1); "
+                                    f"log: {line[-1][:200] if line else None}")
+    finally:
+        es.stop()
+
+
+# ------------------------------------------------------------------ 14. DDL after the last chunk of an alias job
+def test_reindex_ddl_after_last_chunk():
+    """An alias reindex (6 000 rows, chunk_rows = 500; a writer on another table moves the binlog on) and an
+    ALTER TABLE ADD COLUMN the moment GET /reindex (polled every 10 ms) shows the job past its last chunk
+    (catching_up): docs/reindex.md says a DDL on a table of a running job at a position after the job
+    began stops an alias job (new index deleted, alias unchanged). (A TRUNCATE is no test here: the stream
+    never applies a TRUNCATE to an alias rule's index, it warns that the alias may hold other tables.)"""
+    t = "ri_lddl"
+    alias, first = f"{t}_live", f"{t}_v1"
+    other = f"{t}_other"
+    preload(t, 1, 6000)
+    preload(other, 1, 10)
+    for x in [first] + alias_indexes(alias):
+        delete_index(x)
+    svc = Svc({f"{DB}.{t}": {"index": first, "alias": alias}, f"{DB}.{other}": {"index": other}},
+              reindex={"chunk_rows": 500})
+    w = Writer(other, 10, ops=("update",), seed=7)
+    try:
+        svc.start()
+        svc.wait_listener()
+        svc.wait_jobs(of_table(t), 60)
+        w.start()
+        job = svc.submit(f"{DB}.{t}")
+
+        def late():
+            js = [x for x in svc.jobs() if x["id"] == job["id"]]
+            return js[0] if js and js[0]["state"] not in ("loading", "queued") else None
+        j = poll(late, 60, "the job past its last chunk", interval=0.01)
+        sql(f"ALTER TABLE `{DB}`.`{t}` ADD COLUMN extra INT NULL DEFAULT 5;")
+        hit = j["state"]
+        j = svc.wait_jobs(lambda x: x["id"] == job["id"], 60, want=("done", "failed"))[0]
+        w.finish()
+        targets = alias_targets(alias)
+        print(f"  ALTER while {hit}: job {j['state']} ({j.get('error')}), alias {targets}", flush=True)
+        if hit == "catching_up":
+            check(j["state"] == "failed" and targets == {first: True} and not index_exists(j["index"] or "-"),
+                  f"ALTER while the job was catching up: job {brief([j])}, alias {targets}")
+    finally:
+        w.stop_ev.set()
+        svc.stop()
+
+
 TESTS = [test_reindex_initial_load_under_writes, test_reindex_alias_swap_under_queries, test_reindex_survives_kill9,
          test_reindex_survives_kill9_concurrent,
          test_reindex_every_type_equals_stream, test_reindex_composite_key, test_reindex_regex_shards,
          test_reindex_table_without_key_fails, test_reindex_lock_tables_under_writes,
-         test_reindex_ddl_stops_alias_job, test_reindex_in_place_kill9_and_ddl, test_reindex_kill9_near_swap]
+         test_reindex_ddl_stops_alias_job, test_reindex_in_place_kill9_and_ddl, test_reindex_kill9_near_swap,
+         test_reindex_deletes_behind_the_cursor, test_reindex_truncate_during_in_place_load,
+         test_reindex_truncate_during_in_place_load_fast_refresh, test_reindex_stream_truncate_after_inserts,
+         test_reindex_ddl_after_last_chunk]
