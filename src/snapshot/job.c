@@ -39,6 +39,7 @@
 #define JOB_CATCHUP_IDLE_MS 10000    /* stream caught up this long: nothing more to wait for */
 #define JOB_MAX_RESTARTS 3           /* in-place loads started again after DDL */
 #define JOB_KEYS_MAX 64
+#define JOB_PENDING_MAX (64u << 20) /* bytes of stream deletes kept between two chunks */
 
 typedef enum { JS_QUEUED, JS_LOADING, JS_CATCHING_UP, JS_SWAPPING, JS_DONE, JS_FAILED, JS_CANCELLED } job_state;
 static const char *const job_state_names[] = {"queued",   "loading", "catching_up", "swapping",
@@ -112,6 +113,10 @@ struct job_mgr {
     bool ddl_hit;
     char ddl_msg[600];
     job *running;
+    /* hard deletes the stream sent for the running job's rule since its last chunk (job_note_delete) */
+    ce_buf pending;
+    size_t n_pending;
+    bool pending_overflow;
     /* the worker */
     pthread_t thread;
     bool started;
@@ -772,12 +777,25 @@ int job_tee(job_mgr *m, const cfg_table *rule, char *index, size_t len)
     return on;
 }
 
-void job_note_delete(job_mgr *m, const cfg_table *rule, const char *index, const char *id, size_t id_len,
-                     int64_t version)
+void job_note_delete(job_mgr *m, const cfg_table *rule, const uint8_t *p, size_t len)
 {
-    /* The node's tombstones (index.gc_deletes, raised while a job runs) keep a delete that reaches the
-     * index before the chunk that still held the row; docs/reindex.md says where that ends. */
-    (void)m, (void)rule, (void)index, (void)id, (void)id_len, (void)version;
+    if (m == NULL || len == 0)
+        return;
+    pthread_mutex_lock(&m->mu);
+    job *j = m->running;
+    if (j != NULL && j->rule == rule && j->state == JS_LOADING) {
+        if (m->pending.len + len > JOB_PENDING_MAX) {
+            if (!m->pending_overflow)
+                ce_log(CE_LOG_WARN, "reindex",
+                       "job %ld: more than %u bytes of deletes during one chunk: the rest rely on the node's "
+                       "tombstones (index.gc_deletes)",
+                       j->id, JOB_PENDING_MAX);
+            m->pending_overflow = true;
+        } else if (ce_buf_append(&m->pending, p, len) == 0) {
+            m->n_pending++;
+        }
+    }
+    pthread_mutex_unlock(&m->mu);
 }
 
 void job_stream_at(job_mgr *m, const char *file, int64_t offset, int64_t server_id, bool caught_up)
@@ -1156,6 +1174,65 @@ static int jw_flush(jw *w)
     return JOB_OK;
 }
 
+/* After a chunk is written: the stream's deletes noted meanwhile are sent
+ * again (the chunk may have been read before one of them and written after
+ * it). A 404 or 409 answer is as good as applied. */
+static int jw_redelete(jw *w)
+{
+    job_mgr *m = w->m;
+    ce_buf lines;
+    ce_buf_init(&lines, JOB_PENDING_MAX);
+    pthread_mutex_lock(&m->mu);
+    ce_buf tmp = m->pending; /* take the buffer, leave an empty one */
+    m->pending = lines;
+    lines = tmp;
+    size_t n = m->n_pending;
+    m->n_pending = 0;
+    m->pending_overflow = false;
+    pthread_mutex_unlock(&m->mu);
+    int rc = JOB_OK;
+    dlv_action *acts = NULL;
+    dlv_result *res = NULL;
+    if (n == 0)
+        goto out;
+    acts = ce_calloc(n, sizeof *acts);
+    res = ce_calloc(n, sizeof *res);
+    if (acts == NULL || res == NULL) {
+        snprintf(w->err, sizeof w->err, "out of memory");
+        rc = JOB_ERR;
+        goto out;
+    }
+    size_t k = 0, off = 0;
+    while (off < lines.len && k < n) {
+        const uint8_t *nl = memchr(lines.data + off, '\n', lines.len - off);
+        size_t end = nl != NULL ? (size_t)(nl - lines.data) + 1 : lines.len;
+        acts[k++] = (dlv_action){.p = lines.data + off, .len = end - off, .id_hash = 0};
+        off = end;
+    }
+    dlv_transport t;
+    dlv_sink_transport(&t, w->sinks);
+    size_t cap = w->req_cap;
+    dlv_opts o = {.req_cap = &cap,
+                  .streams = 1,
+                  .max_retries = w->c->es.max_retries,
+                  .retry_initial_ms = (uint64_t)w->c->es.retry_initial_ms,
+                  .retry_max_ms = (uint64_t)w->c->es.retry_max_ms,
+                  .should_abort = jw_abort,
+                  .abort_ud = w};
+    dlv_rc dr = dlv_send(acts, k, &t, &o, res, w->err, sizeof w->err);
+    if (dr == DLV_STOPPED)
+        rc = jw_leave(w) != JOB_OK ? jw_leave(w) : JOB_STOP;
+    else if (dr != DLV_DONE)
+        rc = JOB_ERR;
+    else if (ce_log_enabled(CE_LOG_DEBUG))
+        ce_log(CE_LOG_DEBUG, "reindex", "job %ld: sent %zu stream deletes again after the chunk", w->j->id, k);
+out:
+    ce_free(acts);
+    ce_free(res);
+    ce_buf_free(&lines);
+    return rc;
+}
+
 /* Row callback: map and buffer (no I/O). */
 static int jw_row(void *ud, const row_event *ev)
 {
@@ -1252,6 +1329,8 @@ static int jw_chunk(void *ud, const snap_chunk_info *ci)
     job *j = w->j;
     job_tbl *t = w->tbl;
     int rc = jw_flush(w);
+    if (rc == JOB_OK)
+        rc = jw_redelete(w);
     if (rc != JOB_OK)
         return rc;
     char *nk[JOB_KEYS_MAX] = {0};
@@ -1353,10 +1432,10 @@ static void jw_drop_new_index(jw *w)
         const char *resp = NULL;
         size_t rlen = 0;
         sink_rc rc = sink_request(w->sinks[0], "DELETE", path, NULL, 0, &status, &resp, &rlen, w->err, sizeof w->err);
-        if (rc == SINK_OK && (status == 200 || status == 404))
+        if (rc == SINK_OK && status == 200)
             ce_log(CE_LOG_INFO, "reindex", "job %ld: deleted the new index %s (the alias %s was not moved)", w->j->id,
                    w->j->index, w->j->rule->alias);
-        else
+        else if (rc != SINK_OK || status != 404)
             ce_log(CE_LOG_WARN, "reindex", "job %ld: could not delete the new index %s (HTTP %ld): delete it by hand",
                    w->j->id, w->j->index, status);
     }
@@ -1420,7 +1499,9 @@ static int jw_prepare_alias(jw *w, const snap_table *first)
     const char *resp = NULL;
     size_t rlen = 0;
     int rc;
-    if (j->index[0] != '\0') {
+    const char *load[JOB_NSET] = {"-1", "0", JOB_GC_DELETES};
+    if (j->index[0] != '\0' && j->saved_known) {
+        /* resumed: the new index was created and its settings recorded */
         if (sink_index_path(j->index, "", path, sizeof path) != 0)
             return JOB_ERR;
         if ((rc = jw_request(w, "HEAD", path, NULL, &status, &resp, &rlen)) != JOB_OK)
@@ -1430,7 +1511,19 @@ static int jw_prepare_alias(jw *w, const snap_table *first)
                      j->index, status);
             return JOB_ERR;
         }
-        return JOB_OK;
+        return jw_put_settings(w, j->index, load, "load settings of the new index");
+    }
+    if (j->index[0] != '\0') {
+        /* named in an earlier attempt that ended before the index's settings were recorded: start it afresh */
+        if (sink_index_path(j->index, "", path, sizeof path) != 0)
+            return JOB_ERR;
+        if ((rc = jw_request(w, "DELETE", path, NULL, &status, &resp, &rlen)) != JOB_OK)
+            return rc;
+        if (status != 200 && status != 404) {
+            snprintf(w->err, sizeof w->err, "DELETE of the unfinished new index %s: HTTP %ld", j->index, status);
+            return JOB_ERR;
+        }
+        goto create;
     }
     /* the alias must not be a concrete index */
     if (sink_index_path(rule->alias, "", path, sizeof path) != 0)
@@ -1472,6 +1565,8 @@ static int jw_prepare_alias(jw *w, const snap_table *first)
     pthread_mutex_lock(&w->m->mu);
     snprintf(j->index, sizeof j->index, "%s", name);
     pthread_mutex_unlock(&w->m->mu);
+    job_save(w->m); /* the name first: an index left by a crash from here on is found again */
+create:;
     cfg_table copy = *rule; /* the new index, without the alias: it is moved at the end */
     copy.alias = NULL;
     copy.index = j->index;
@@ -1488,11 +1583,8 @@ static int jw_prepare_alias(jw *w, const snap_table *first)
     memcpy(j->saved, saved, sizeof saved);
     j->saved_known = true;
     pthread_mutex_unlock(&w->m->mu);
-    const char *load[JOB_NSET] = {"-1", "0", JOB_GC_DELETES};
-    if ((rc = jw_put_settings(w, j->index, load, "load settings of the new index")) != JOB_OK)
-        return rc;
     job_save(w->m);
-    return JOB_OK;
+    return jw_put_settings(w, j->index, load, "load settings of the new index");
 }
 
 /* Waits until the stream has passed P of the last chunk, or nothing was
@@ -1862,6 +1954,8 @@ static void job_run(job_mgr *m, job *j)
     j->run_start_rows = j->rows;
     m->running = j;
     m->ddl_hit = false;
+    ce_buf_reset(&m->pending);
+    m->n_pending = 0;
     pthread_mutex_unlock(&m->mu);
     CE_STAT_SET(m->st, reindex_running, 1);
     CE_STAT_ADD(m->st, reindex_queued, -1);
@@ -2052,6 +2146,7 @@ job_mgr *job_mgr_new(const cfg *c, ce_stats *st, char *err, size_t errlen)
     m->stream_ver = -1;
     pthread_mutex_init(&m->mu, NULL);
     pthread_cond_init(&m->cv, NULL);
+    ce_buf_init(&m->pending, JOB_PENDING_MAX);
     atomic_init(&m->tee_on, 0);
     atomic_init(&m->quit, 0);
     if (c->checkpoint.file[0] != '\0' &&
@@ -2149,6 +2244,7 @@ void job_mgr_free(job_mgr *m)
     for (size_t i = 0; i < m->n_loaded; i++)
         ce_free(m->loaded[i]);
     ce_free(m->loaded);
+    ce_buf_free(&m->pending);
     pthread_cond_destroy(&m->cv);
     pthread_mutex_destroy(&m->mu);
     ce_free(m);
