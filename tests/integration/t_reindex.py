@@ -540,7 +540,8 @@ def test_reindex_every_type_equals_stream():
 # ------------------------------------------------------------------ 5. composite key
 def test_reindex_composite_key():
     """A (INT, VARCHAR) primary key, 24 000 rows in groups of 40 per `a` with non-ASCII and quoted `b` values,
-    chunk_rows = 700 (chunk boundaries fall inside groups): the initial load is exact; a restart does not
+    chunk_rows = 700 (chunk boundaries fall inside groups): the initial load is exact, every document with the
+    version of the binlog position (nothing written meanwhile) minus one; a restart does not
     load again (versions unchanged); POST /reindex on this rule without alias reloads in place (higher
     versions), exact."""
     t = "ri_pairs"
@@ -561,6 +562,10 @@ def test_reindex_composite_key():
         got = exact(t, expected)
         check(len(got) == 24000, f"{len(got)} documents")
         v = {k: raw_doc(t, k)[1] for k in ("0_k00", "599_ lead", "300_中")}
+        f, pos = sql("SHOW MASTER STATUS;")[0].split("\t")[:2]  # nothing was written since the load began
+        want_v = (int(f.rsplit(".", 1)[1]) << 33 | int(pos)) - 1
+        check(set(v.values()) == {want_v}, f"snapshot version = version of the binlog position {f}:{pos} minus one "
+                                           f"({want_v}): {v}")
         check(svc.stop() == 0, "exit 0: " + svc.es.tail())
         svc.start()
         svc.wait_listener()
