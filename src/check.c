@@ -286,6 +286,7 @@ static void check_canal(check_ctx *k, const cfg *c)
     canal_opts co;
     run_canal_opts(c, &co);
     co.fetch_timeout_ms = 1000; /* --peek stops after 1 s without a waiting change */
+    co.no_rollback = !k->peek;  /* checking the connection must not disturb a running service's batches */
     canal_client *cc = canal_new(&co);
     if (cc == NULL) {
         check_say(k, "FAIL", "canal: out of memory");

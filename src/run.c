@@ -302,34 +302,19 @@ static int run_flush(run_ctx *r)
         return RUN_DONE;
     if (r->o->dry_run)
         return run_flush_dry(r);
-    if (n > r->items_cap) {
-        dlv_action *na = ce_realloc(r->acts, n * sizeof *na);
-        if (na != NULL)
-            r->acts = na;
-        dlv_result *nr = na != NULL ? ce_realloc(r->res, n * sizeof *nr) : NULL;
-        if (nr != NULL)
-            r->res = nr;
-        if (na == NULL || nr == NULL) {
-            ce_log(CE_LOG_ERROR, "sink", "out of memory for %zu bulk items", n);
-            return RUN_FAIL;
-        }
-        r->items_cap = n;
-    }
-    for (size_t i = 0; i < n; i++) {
-        bulk_action_bytes(&r->bulk, i, &r->acts[i].p, &r->acts[i].len);
-        r->acts[i].id_hash = r->bulk.meta[i].id_hash;
+    if (bulk_dlv_actions(&r->bulk, &r->acts, &r->res, &r->items_cap) != 0) {
+        ce_log(CE_LOG_ERROR, "sink", "out of memory for %zu bulk items", n);
+        return RUN_FAIL;
     }
     dlv_transport t;
     dlv_sink_transport(&t, r->sinks);
     dlv_opts o = {.req_cap = &r->req_cap,
                   .streams = r->n_sinks,
-                  .max_retries = r->c->es.max_retries,
-                  .retry_initial_ms = (uint64_t)r->c->es.retry_initial_ms,
-                  .retry_max_ms = (uint64_t)r->c->es.retry_max_ms,
                   .should_abort = run_abort_transfer,
                   .abort_ud = r,
                   .halt_on_dead = r->dl == NULL,
                   .stats = r->st};
+    dlv_opts_retries(&o, &r->c->es);
     dlv_rc rc = dlv_send(r->acts, n, &t, &o, r->res, r->err, sizeof r->err);
     switch (rc) {
     case DLV_DONE:
@@ -578,13 +563,25 @@ static int run_on_row(void *ud, const row_event *ev)
     return 0;
 }
 
-/* TRUNCATE / DROP TABLE of a mapped table: flush what came before, then
- * delete the table's documents, retrying like a bulk request. */
+static int run_apply_ddl(run_ctx *r, const ddl_event *ev);
+
+/* A DDL statement: a job reading the table stops writing before it is
+ * applied (job_stream_ddl), and goes on (or fails) after. */
 static int run_on_ddl(void *ud, const ddl_event *ev)
 {
     run_ctx *r = ud;
     if (r->o->jobs != NULL)
-        job_stream_ddl(r->o->jobs, ev); /* a job reading that table stops or starts over */
+        job_stream_ddl(r->o->jobs, ev);
+    int rc = run_apply_ddl(r, ev);
+    if (r->o->jobs != NULL)
+        job_stream_ddl_done(r->o->jobs);
+    return rc;
+}
+
+/* TRUNCATE / DROP TABLE of a mapped table: flush what came before, then
+ * delete the table's documents, retrying like a bulk request. */
+static int run_apply_ddl(run_ctx *r, const ddl_event *ev)
+{
     if (ev->kind == DDL_OTHER)
         return 0;
     const cfg_table *rule = run_rule(r, ev->schema, ev->table);
@@ -869,9 +866,11 @@ int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
     bool idle_exit = false;
     int rc = run_connect(r);
     uint64_t next_stats = run_now_ms() + (uint64_t)o->stats_interval_ms;
+    bool idle = true; /* the last GET found nothing: wait on the server for the first change */
     while (rc == RUN_DONE && !run_stopping(r)) {
         Canalpb__Messages *m = NULL;
-        canal_rc cr = canal_get(r->canal, &m, r->err, sizeof r->err);
+        canal_rc cr = canal_get_mode(r->canal, idle ? CANAL_GET_FIRST : CANAL_GET_NOW, &m, r->err, sizeof r->err);
+        idle = cr != CANAL_OK || m == NULL;
         if (cr != CANAL_OK) {
             CE_STAT_SET(r->st, canal_connected, 0);
             if (run_stopping(r)) {
