@@ -10,6 +10,7 @@
 #include "sink/setup.h"
 #include "sink/sink.h"
 #include "snapshot/job.h"
+#include "snapshot/refetch.h"
 #include "source/canal.h"
 #include "stats.h"
 #include "util/backoff.h"
@@ -80,6 +81,7 @@ typedef struct run_ctx {
     char *ensured[RUN_MAX_NOTED]; /* indexes checked or created from a mapping file; "index db.table/ncols" for auto */
     size_t n_ensured;
     automap *am;                  /* mapping = auto state; NULL until needed */
+    rf_ctx *rf;                   /* text Canal garbles, read back from [mysql] (snapshot/refetch.h) */
     char err[1024];
 } run_ctx;
 
@@ -503,6 +505,44 @@ static void run_note_delete(run_ctx *r, const cfg_table *rule, const map_action 
     job_note_delete(r->o->jobs, rule, p, len);
 }
 
+/* Text in a charset Canal cannot decode (snapshot/refetch.h): *ev becomes
+ * the event with the exact text, or NULL when the row is to be skipped (no
+ * longer in MySQL, or dead-lettered for a garbled key). MySQL failures are
+ * retried with backoff: indexing Canal's garbled text instead would lose it. */
+static int run_charset(run_ctx *r, const cfg_table *rule, const row_event **ev)
+{
+    ce_backoff bo;
+    ce_backoff_init(&bo, (uint64_t)r->c->es.retry_initial_ms, (uint64_t)r->c->es.retry_max_ms);
+    for (;;) {
+        const row_event *out = NULL;
+        rf_rc rc = rf_fix(r->rf, *ev, r->dec.server_enc, rule->soft_field != NULL, &out, r->err, sizeof r->err);
+        if (rc == RF_ASIS)
+            return 0;
+        if (rc == RF_FIXED || rc == RF_GONE) {
+            *ev = out;
+            return 0;
+        }
+        if (rc == RF_BADKEY) {
+            int frc = run_row_failed(r, *ev);
+            *ev = NULL;
+            return frc;
+        }
+        if (run_backoff(r, &bo, "charset", 0))
+            return RUN_STOPPED;
+    }
+}
+
+/* Every row of an entry, before their run_on_row: the text Canal garbles
+ * is read back for all of them with one query (snapshot/refetch.h). */
+static int run_on_rows(void *ud, const row_event *evs, size_t n)
+{
+    run_ctx *r = ud;
+    const cfg_table *rule = run_rule(r, evs[0].schema, evs[0].table);
+    if (rule != NULL && rule->enabled)
+        rf_prefetch(r->rf, evs, n, r->dec.server_enc);
+    return 0;
+}
+
 static int run_on_row(void *ud, const row_event *ev)
 {
     run_ctx *r = ud;
@@ -522,6 +562,12 @@ static int run_on_row(void *ud, const row_event *ev)
         CE_STAT_ADD(r->st, rows_skipped, 1);
         return 0;
     }
+    if (rf_enabled(r->rf)) {
+        int crc = run_charset(r, rule, &ev);
+        if (crc != 0 || ev == NULL)
+            return crc;
+    }
+    rf_scan(r->rf, ev, r->dec.server_enc, rule->soft_field != NULL);
     int mrc = map_row(rule, ev, &r->mo, r->err, sizeof r->err);
     if (mrc == MAP_NO_ID) {
         CE_STAT_ADD(r->st, rows_skipped, 1);
@@ -582,6 +628,7 @@ static int run_on_ddl(void *ud, const ddl_event *ev)
  * delete the table's documents, retrying like a bulk request. */
 static int run_apply_ddl(run_ctx *r, const ddl_event *ev)
 {
+    rf_forget(r->rf, ev->schema, ev->table); /* its columns' charsets are read again */
     if (ev->kind == DDL_OTHER)
         return 0;
     const cfg_table *rule = run_rule(r, ev->schema, ev->table);
@@ -816,10 +863,13 @@ int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
      * ends those waits. A batch in hand is finished and acked until shutdown_timeout_ms (run_abandoned). */
     co.stop = r->stop;
     ce_backoff_init(&r->src_bo, (uint64_t)o->retry_initial_ms, (uint64_t)o->retry_max_ms);
-    if (bulk_init(&r->bulk, RUN_MAX_BODY) != 0 || (r->canal = canal_new(&co)) == NULL) {
+    if (bulk_init(&r->bulk, RUN_MAX_BODY) != 0 || (r->canal = canal_new(&co)) == NULL ||
+        (r->rf = rf_new(&c->mysql, r->st)) == NULL) {
         ce_log(CE_LOG_ERROR, "run", "out of memory");
         goto out;
     }
+    if (rf_enabled(r->rf))
+        r->dec.on_rows = run_on_rows; /* reads of garbled text batched per entry */
     r->n_sinks = (size_t)c->es.concurrency;
     if (r->n_sinks < 1 || r->n_sinks > RUN_MAX_CONCURRENCY)
         r->n_sinks = 1;
@@ -985,6 +1035,7 @@ out:
     for (size_t i = 0; i < r->n_ensured; i++)
         ce_free(r->ensured[i]);
     automap_free(r->am);
+    rf_free(r->rf);
     if (r->st == &r->own_stats)
         stats_destroy(&r->own_stats);
     ce_free(r);
