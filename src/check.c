@@ -560,8 +560,8 @@ static void check_regex_tables(check_ctx *k, my_conn *my, const cfg *c, const cf
     snap_names_free(&l);
 }
 
-/* The text columns of a table that Canal (decoding with UTF-8, its default
- * connectionCharset) garbles: named with their charset; canal-es reads them
+/* The text columns of a table that Canal (decoding with [canal]
+ * connection_charset, UTF-8 by default) garbles: named with their charset; canal-es reads them
  * back from [mysql] (snapshot/refetch.h). A key among them is a warning. */
 static void check_table_charsets(check_ctx *k, const cfg_table *t, const snap_table *st)
 {
@@ -569,7 +569,7 @@ static void check_table_charsets(check_ctx *k, const cfg_table *t, const snap_ta
     size_t n = 0, nk = 0;
     for (size_t i = 0; i < st->n; i++) {
         const snap_col *col = &st->cols[i];
-        if (!cs_is_text_type(col->data_type) || cs_canal_exact("UTF-8", col->charset))
+        if (!cs_is_text_type(col->data_type) || cs_canal_exact(k->c->canal.connection_charset, col->charset))
             continue;
         bool key = false;
         for (size_t j = 0; j < st->n_key; j++)

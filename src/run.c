@@ -515,7 +515,7 @@ static int run_charset(run_ctx *r, const cfg_table *rule, const row_event **ev)
     ce_backoff_init(&bo, (uint64_t)r->c->es.retry_initial_ms, (uint64_t)r->c->es.retry_max_ms);
     for (;;) {
         const row_event *out = NULL;
-        rf_rc rc = rf_fix(r->rf, *ev, r->dec.server_enc, rule->soft_field != NULL, &out, r->err, sizeof r->err);
+        rf_rc rc = rf_fix(r->rf, *ev, r->c->canal.connection_charset, rule->soft_field != NULL, &out, r->err, sizeof r->err);
         if (rc == RF_ASIS)
             return 0;
         if (rc == RF_FIXED || rc == RF_GONE) {
@@ -539,7 +539,7 @@ static int run_on_rows(void *ud, const row_event *evs, size_t n)
     run_ctx *r = ud;
     const cfg_table *rule = run_rule(r, evs[0].schema, evs[0].table);
     if (rule != NULL && rule->enabled)
-        rf_prefetch(r->rf, evs, n, r->dec.server_enc);
+        rf_prefetch(r->rf, evs, n, r->c->canal.connection_charset);
     return 0;
 }
 
@@ -567,7 +567,7 @@ static int run_on_row(void *ud, const row_event *ev)
         if (crc != 0 || ev == NULL)
             return crc;
     }
-    rf_scan(r->rf, ev, r->dec.server_enc, rule->soft_field != NULL);
+    rf_scan(r->rf, ev, r->c->canal.connection_charset, rule->soft_field != NULL);
     int mrc = map_row(rule, ev, &r->mo, r->err, sizeof r->err);
     if (mrc == MAP_NO_ID) {
         CE_STAT_ADD(r->st, rows_skipped, 1);
