@@ -210,6 +210,14 @@ def alias_indexes(alias):
     return sorted(x["index"] for x in body if re.fullmatch(re.escape(alias) + r"-\d{14}", x["index"]))
 
 
+def load_settings_left(index):
+    """The job's load settings still on index (refresh_interval -1, gc_deletes 24h), as {key: value}."""
+    _, body = http("GET", f"/{index}/_settings?flat_settings=true")
+    st = next(iter(body.values()))["settings"]
+    left = {k: st.get(k) for k in ("index.refresh_interval", "index.gc_deletes")}
+    return {k: v for k, v in left.items() if v in ("-1", "24h")}
+
+
 class Writer(threading.Thread):
     """Changes rows of a product table without pause until stopped: INSERTs of new ids, UPDATEs, DELETEs and
     primary key changes (id -> id + 1000000: to the end of the key order, not yet read; id -> -id: to the
@@ -446,6 +454,10 @@ def kill9_reindex(t, kills, chunk, concurrency, rate):
             trail.append((state["start"], state["j"]["rows"], state["j"].get("resumes"),
                           svc.reindex_rows_metric()))
             named.add(state["j"]["index"])
+            if k == 0:
+                check(load_settings_left(state["j"]["index"]) == {"index.refresh_interval": "-1",
+                                                                 "index.gc_deletes": "24h"},
+                      f"load settings while loading: {load_settings_left(state['j']['index'])}")
             if v1 is None and state["start"] >= 3 * chunk:  # row 1's chunk (after moved-down rows) is saved
                 v1 = raw_doc(state["j"]["index"], "1")[1]
             svc.kill9()
@@ -465,6 +477,7 @@ def kill9_reindex(t, kills, chunk, concurrency, rate):
                   f"after a restart the job's rows fell from {at_kill} (at the kill) to {s}: more than the "
                   f"unsaved chunks in flight; {trail}")
         check(alias_targets(alias) == {j["index"]: True}, f"alias: {alias_targets(alias)}")
+        check(not load_settings_left(j["index"]), f"load settings put back: {load_settings_left(j['index'])}")
         got = exact(j["index"], expected)
         if v1 is not None:
             v_end = raw_doc(j["index"], "1")[1]
@@ -813,6 +826,9 @@ def test_reindex_in_place_kill9_and_ddl():
                 return js[0]["rows"] >= state["start"] + 3 * chunk and js[0]["state"] == "loading"
             poll(advanced, 60, f"the job's rows to advance before step {k + 1}", interval=0.1)
             trail.append((state["j"]["id"], state["start"], state["j"]["rows"], state["j"]["resumes"]))
+            if k == 0:
+                check("index.gc_deletes" in load_settings_left(t), f"gc_deletes raised while loading: "
+                                                                   f"{load_settings_left(t)}")
             if k < 2:
                 svc.kill9()
                 svc.start()
@@ -827,6 +843,7 @@ def test_reindex_in_place_kill9_and_ddl():
                                                               f"rows, resumes) {trail}")
         got = exact(t, expected)
         check(all("extra" in d for d in got.values()), "every document has the new column")
+        check(not load_settings_left(t), f"gc_deletes put back after the kills: {load_settings_left(t)}")
         print(f"  in place kill/ddl: {during} writes; {trail}; {brief([j])}; {len(got)} documents", flush=True)
     finally:
         w.stop_ev.set()
