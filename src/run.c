@@ -538,8 +538,11 @@ static int run_on_rows(void *ud, const row_event *evs, size_t n)
 {
     run_ctx *r = ud;
     const cfg_table *rule = run_rule(r, evs[0].schema, evs[0].table);
-    if (rule != NULL && rule->enabled)
+    if (rule != NULL && rule->enabled && n > 1) {
+        rf_prefetch_begin(r->rf);
         rf_prefetch(r->rf, evs, n, r->c->canal.connection_charset);
+        rf_prefetch_end(r->rf);
+    }
     return 0;
 }
 
@@ -755,18 +758,72 @@ static int run_reconnect(run_ctx *r, ce_log_level level, const char *what)
     return run_connect(r);
 }
 
+static int run_collect_row(void *ud, const row_event *ev)
+{
+    (void)ud, (void)ev;
+    return 0;
+}
+
+static int run_collect_bad(void *ud, const decode_bad *b)
+{
+    (void)ud, (void)b;
+    return 0; /* reported by the pass that maps */
+}
+
+/* The first pass over a batch when [mysql] reads back garbled text: every
+ * entry's rows go to rf_prefetch, so the text of the whole batch is read in
+ * a few queries (one per 500 rows of a table) instead of one per entry. */
+static int run_collect_rows(void *ud, const row_event *evs, size_t n)
+{
+    run_ctx *r = ud;
+    const cfg_table *rule = run_rule(r, evs[0].schema, evs[0].table);
+    if (rule != NULL && rule->enabled)
+        rf_prefetch(r->rf, evs, n, r->c->canal.connection_charset);
+    return 0;
+}
+
+static void run_prefetch_batch(run_ctx *r, const Canalpb__Messages *m)
+{
+    decode_ctx *d = &r->dec;
+    decode_rows_fn rows = d->on_rows;
+    decode_ddl_fn ddl = d->on_ddl;
+    decode_bad_fn bad = d->on_bad;
+    decode_stats counted = d->stats; /* the entries are counted by the pass that maps them */
+    d->on_rows = run_collect_rows;
+    d->on_ddl = NULL;
+    d->on_bad = run_collect_bad;
+    rf_prefetch_begin(r->rf);
+    char err[256];
+    for (size_t i = 0; i < m->n_messages; i++)
+        (void)decode_entry(d, m->messages[i].data, m->messages[i].len, run_collect_row, r, err, sizeof err);
+    rf_prefetch_end(r->rf);
+    d->stats = counted;
+    d->on_rows = rows;
+    d->on_ddl = ddl;
+    d->on_bad = bad;
+}
+
 static int run_batch(run_ctx *r, const Canalpb__Messages *m)
 {
-    for (size_t i = 0; i < m->n_messages; i++) {
+    decode_rows_fn rows = r->dec.on_rows;
+    if (rows != NULL && m->n_messages > 1 && rf_any_foreign(r->rf)) {
+        run_prefetch_batch(r, m);
+        r->dec.on_rows = NULL; /* read already */
+    }
+    int brc = RUN_DONE;
+    for (size_t i = 0; i < m->n_messages && brc == RUN_DONE; i++) {
         int rc = decode_entry(&r->dec, m->messages[i].data, m->messages[i].len, run_on_row, r, r->err,
                               sizeof r->err);
-        if (rc == RUN_STOPPED)
-            return RUN_STOPPED;
-        if (rc != 0) {
+        if (rc == RUN_STOPPED) {
+            brc = RUN_STOPPED;
+        } else if (rc != 0) {
             ce_log(CE_LOG_ERROR, "run", "batch %lld entry %zu: %s", (long long)m->batch_id, i, r->err);
-            return RUN_FAIL;
+            brc = RUN_FAIL;
         }
     }
+    r->dec.on_rows = rows;
+    if (brc != RUN_DONE)
+        return brc;
     int rc = run_flush(r);
     if (rc == RUN_DONE && r->dl != NULL && dl_sync(r->dl, r->err, sizeof r->err) != 0) {
         ce_log(CE_LOG_ERROR, "sink", "%s", r->err); /* refused rows: their dead letters before the ack */

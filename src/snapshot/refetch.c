@@ -38,6 +38,14 @@ typedef struct rf_table {
     char *why;
 } rf_table;
 
+/* One entry's rows in the batch cache. */
+typedef struct rf_pfev {
+    char file[256];
+    int64_t offset;
+    char db[256], table[256];
+    size_t base, n; /* slots [base, base + n) by row_index */
+} rf_pfev;
+
 struct rf_ctx {
     const cfg_mysql *m;
     ce_stats *st;
@@ -53,15 +61,20 @@ struct rf_ctx {
     const char **tv;   /* one row's foreign values for rf_substitute */
     size_t *tl;
     size_t tcap;
-    /* the rows of the current entry read with one query (rf_prefetch) */
+    /* the rows of the current Canal batch read with few queries (rf_prefetch_begin/rf_prefetch/
+     * rf_prefetch_end): one slot per row of each entry added, its foreign values in pf_vals */
     bool pf_valid;
-    char pf_file[256], pf_db[256], pf_table[256];
-    int64_t pf_offset;
-    size_t pf_n, pf_nf;      /* rows (by row_index), foreign columns per row */
-    uint8_t *pf_state;       /* per row: PF_NONE, PF_FOUND, PF_GONE */
-    size_t *pf_off, *pf_len; /* per row and foreign column: in pf_vals; pf_off (size_t)-1 = NULL */
-    size_t pf_cap, pf_vcap;
+    rf_pfev *pfe;            /* the entries added, in order */
+    size_t n_pfe, pfe_cap, pfe_hint;
+    uint8_t *pf_state;       /* per slot: PF_NONE, PF_FOUND, PF_GONE */
+    size_t *pf_vb;           /* per slot: its first value in pf_off/pf_len */
+    size_t pf_slots, pf_cap;
+    size_t *pf_off, *pf_len; /* per value: in pf_vals; pf_off (size_t)-1 = NULL */
+    size_t pf_vals_n, pf_vcap;
     ce_buf pf_vals, pf_sql;
+    rf_table *pq_table;      /* the table of the query being built in pf_sql (NULL: none) */
+    size_t pq_rows;          /* lookups in it */
+    size_t pq_first;         /* its first slot: every later slot marked PF_GONE is in it */
     char *warned[RF_MAX_WARNED];
     size_t n_warned;
 };
@@ -115,6 +128,8 @@ void rf_free(rf_ctx *rf)
     ce_free(rf->tv);
     ce_free(rf->tl);
     ce_free(rf->pf_state);
+    ce_free(rf->pf_vb);
+    ce_free(rf->pfe);
     ce_free(rf->pf_off);
     ce_free(rf->pf_len);
     ce_buf_free(&rf->pf_vals);
@@ -498,14 +513,27 @@ static size_t rf_nth_foreign(const rf_table *t, size_t k)
 
 typedef int pf_hit;
 
-/* What rf_prefetch read for this row of its entry (PF_NONE: not read). */
-static pf_hit rf_pf_lookup(const rf_ctx *rf, const row_event *ev)
+/* What the batch's prefetch read for this row (PF_NONE: not read); *vb
+ * its first value. Rows come in the order they were added: the search
+ * starts at the entry of the last hit. */
+static pf_hit rf_pf_lookup(rf_ctx *rf, const row_event *ev, size_t *vb)
 {
-    if (!rf->pf_valid || ev->offset != rf->pf_offset || ev->row_index >= rf->pf_n ||
-        strcmp(ev->logfile, rf->pf_file) != 0 || strcmp(ev->schema, rf->pf_db) != 0 ||
-        strcmp(ev->table, rf->pf_table) != 0)
+    if (!rf->pf_valid || rf->n_pfe == 0)
         return PF_NONE;
-    return rf->pf_state[ev->row_index];
+    for (size_t k = 0; k < rf->n_pfe; k++) {
+        size_t i = (rf->pfe_hint + k) % rf->n_pfe;
+        const rf_pfev *e = &rf->pfe[i];
+        if (e->offset != ev->offset || strcmp(e->file, ev->logfile) != 0 || strcmp(e->db, ev->schema) != 0 ||
+            strcmp(e->table, ev->table) != 0)
+            continue;
+        rf->pfe_hint = i;
+        if (ev->row_index >= e->n)
+            return PF_NONE;
+        size_t slot = e->base + ev->row_index;
+        *vb = rf->pf_vb[slot];
+        return rf->pf_state[slot];
+    }
+    return PF_NONE;
 }
 
 /* "binlog FILE:POS: db.table: " before err. */
@@ -590,12 +618,13 @@ rf_rc rf_fix(rf_ctx *rf, const row_event *ev, const char *enc, bool soft, const 
         snprintf(err, errlen, "out of memory");
         return RF_RETRY;
     }
-    const pf_hit hit = rf_pf_lookup(rf, ev);
+    size_t vb = 0;
+    const pf_hit hit = rf_pf_lookup(rf, ev, &vb);
     if (hit == PF_FOUND) {
-        for (size_t k = 0; k < rf->pf_nf; k++) {
-            size_t o = rf->pf_off[(size_t)ev->row_index * rf->pf_nf + k];
+        for (size_t k = 0; k < t->n_foreign; k++) {
+            size_t o = rf->pf_off[vb + k];
             rf->tv[k] = o == (size_t)-1 ? NULL : (const char *)rf->pf_vals.data + o;
-            rf->tl[k] = rf->pf_len[(size_t)ev->row_index * rf->pf_nf + k];
+            rf->tl[k] = rf->pf_len[vb + k];
         }
         if (rf_substitute(rf, t, ev, img, rf->tv, rf->tl) != 0) {
             snprintf(err, errlen, "out of memory");
@@ -650,12 +679,121 @@ rf_rc rf_fix(rf_ctx *rf, const row_event *ev, const char *enc, bool soft, const 
     return rc;
 }
 
+void rf_prefetch_begin(rf_ctx *rf)
+{
+    if (rf == NULL)
+        return;
+    rf->n_pfe = 0;
+    rf->pfe_hint = 0;
+    rf->pf_slots = 0;
+    rf->pf_vals_n = 0;
+    rf->pq_table = NULL;
+    rf->pq_rows = 0;
+    ce_buf_reset(&rf->pf_vals);
+    ce_buf_reset(&rf->pf_sql);
+    rf->pf_valid = true;
+}
+
+/* Runs the UNION ALL being built (rows of rf->pq_table, each tagged with
+ * its slot); a failure leaves those slots PF_NONE (each row reads alone). */
+static void rf_pf_run(rf_ctx *rf)
+{
+    rf_table *t = rf->pq_table;
+    size_t asked = rf->pq_rows, first = rf->pq_first;
+    rf->pq_table = NULL;
+    rf->pq_rows = 0;
+    if (t == NULL || asked == 0)
+        return;
+    char err[1024];
+    ce_buf *q = &rf->pf_sql;
+    MYSQL_RES *res = NULL;
+    bool ok = ce_buf_terminate(q) == 0 && rf_connect(rf, err, sizeof err) == 0;
+    uint64_t t0 = rf_now_us();
+    if (ok) {
+        MYSQL *h = my_handle(rf->conn);
+        if (mysql_query(h, (const char *)q->data) != 0 || (res = mysql_store_result(h)) == NULL) {
+            my_rc mrc = my_error(rf->conn, "reading back text Canal garbled", err, sizeof err);
+            ce_log(CE_LOG_DEBUG, "charset", "%s.%s: %s: the rows are read one by one", t->db, t->table, err);
+            if (mrc == MY_ERR_CONNECT)
+                rf_drop_conn(rf);
+            ok = false;
+        }
+    }
+    size_t nf = t->n_foreign;
+    MYSQL_ROW row;
+    while (ok && (row = mysql_fetch_row(res)) != NULL) {
+        const unsigned long *len = mysql_fetch_lengths(res);
+        char *end = NULL;
+        unsigned long r = row[0] ? strtoul(row[0], &end, 10) : (unsigned long)rf->pf_slots;
+        if (r >= rf->pf_slots || rf->pf_state[r] != PF_GONE)
+            continue;
+        size_t vb = rf->pf_vb[r];
+        for (size_t k = 0; k < nf && ok; k++) {
+            size_t at = vb + k;
+            if (row[k + 1] == NULL) {
+                rf->pf_off[at] = (size_t)-1;
+                rf->pf_len[at] = 0;
+                continue;
+            }
+            rf->pf_off[at] = rf->pf_vals.len;
+            if (snap_canal_text(&rf->pf_vals, t->t.cols[rf_nth_foreign(t, k)].val_kind, row[k + 1], len[k + 1]) !=
+                    0 ||
+                ce_buf_putc(&rf->pf_vals, 0) != 0) {
+                ok = false;
+                break;
+            }
+            rf->pf_len[at] = rf->pf_vals.len - rf->pf_off[at] - 1;
+        }
+        if (ok)
+            rf->pf_state[r] = PF_FOUND;
+    }
+    if (res != NULL)
+        mysql_free_result(res);
+    if (!ok) {
+        /* the slots of this query (all from pq_first on) are read alone by rf_fix */
+        for (size_t sl = first; sl < rf->pf_slots; sl++)
+            if (rf->pf_state[sl] == PF_GONE)
+                rf->pf_state[sl] = PF_NONE;
+    }
+    CE_STAT_ADD(rf->st, charset_read_us, rf_now_us() - t0);
+    CE_STAT_ADD(rf->st, charset_reads, asked);
+}
+
+/* Grows the per-slot and per-value arrays for `slots` more slots and
+ * `vals` more values. */
+static int rf_pf_grow(rf_ctx *rf, size_t slots, size_t vals)
+{
+    size_t ns = rf->pf_slots + slots, nv = rf->pf_vals_n + vals;
+    if (ns > rf->pf_cap) {
+        size_t cap = ns * 2;
+        uint8_t *st = ce_realloc(rf->pf_state, cap);
+        if (st == NULL)
+            return -1;
+        rf->pf_state = st;
+        size_t *vb = ce_realloc(rf->pf_vb, cap * sizeof *vb);
+        if (vb == NULL)
+            return -1;
+        rf->pf_vb = vb;
+        rf->pf_cap = cap;
+    }
+    if (nv > rf->pf_vcap) {
+        size_t cap = nv * 2;
+        size_t *o = ce_realloc(rf->pf_off, cap * sizeof *o);
+        if (o == NULL)
+            return -1;
+        rf->pf_off = o;
+        size_t *l = ce_realloc(rf->pf_len, cap * sizeof *l);
+        if (l == NULL)
+            return -1;
+        rf->pf_len = l;
+        rf->pf_vcap = cap;
+    }
+    return 0;
+}
+
 void rf_prefetch(rf_ctx *rf, const row_event *evs, size_t n, const char *enc)
 {
-    if (!rf_enabled(rf))
-        return;
-    rf->pf_valid = false;
-    if (n < 2 || evs[0].op == ROW_DELETE || evs[0].snapshot)
+    if (!rf_enabled(rf) || !rf->pf_valid || n == 0 || evs[0].op == ROW_DELETE || evs[0].snapshot)
         return;
     char err[1024];
     enc = enc ? enc : "";
@@ -667,103 +805,70 @@ void rf_prefetch(rf_ctx *rf, const row_event *evs, size_t n, const char *enc)
             return;
     }
     rf_table *t = rf_table_for(rf, evs[0].schema, evs[0].table, enc, err, sizeof err);
-    if (t == NULL || t->state != RF_T_READY)
+    if (t == NULL || t->state != RF_T_READY || t->n_foreign == 0)
         return; /* each row asks again (and retries) */
     size_t rows = (size_t)evs[n - 1].row_index + 1, nf = t->n_foreign;
-    if (rows > rf->pf_cap) {
-        uint8_t *ns = ce_realloc(rf->pf_state, rows);
-        if (ns)
-            rf->pf_state = ns;
-        if (ns == NULL)
+    if (rf->n_pfe == rf->pfe_cap) {
+        size_t cap = rf->pfe_cap ? rf->pfe_cap * 2 : 64;
+        rf_pfev *ne = ce_realloc(rf->pfe, cap * sizeof *ne);
+        if (ne == NULL)
             return;
-        rf->pf_cap = rows;
+        rf->pfe = ne;
+        rf->pfe_cap = cap;
     }
-    if (rows * nf > rf->pf_vcap) {
-        size_t *no = ce_realloc(rf->pf_off, rows * nf * sizeof *no);
-        if (no)
-            rf->pf_off = no;
-        size_t *nl = no ? ce_realloc(rf->pf_len, rows * nf * sizeof *nl) : NULL;
-        if (nl)
-            rf->pf_len = nl;
-        if (nl == NULL)
-            return;
-        rf->pf_vcap = rows * nf;
+    if (rf_pf_grow(rf, rows, rows * nf) != 0)
+        return;
+    rf_pfev *e = &rf->pfe[rf->n_pfe++];
+    snprintf(e->file, sizeof e->file, "%s", evs[0].logfile);
+    e->offset = evs[0].offset;
+    snprintf(e->db, sizeof e->db, "%s", evs[0].schema);
+    snprintf(e->table, sizeof e->table, "%s", evs[0].table);
+    e->base = rf->pf_slots;
+    e->n = rows;
+    for (size_t r = 0; r < rows; r++) {
+        rf->pf_state[e->base + r] = PF_NONE;
+        rf->pf_vb[e->base + r] = rf->pf_vals_n + r * nf;
     }
-    memset(rf->pf_state, PF_NONE, rows);
-    ce_buf_reset(&rf->pf_vals);
-    rf->pf_n = rows;
-    rf->pf_nf = nf;
-    snprintf(rf->pf_file, sizeof rf->pf_file, "%s", evs[0].logfile);
-    snprintf(rf->pf_db, sizeof rf->pf_db, "%s", evs[0].schema);
-    snprintf(rf->pf_table, sizeof rf->pf_table, "%s", evs[0].table);
-    rf->pf_offset = evs[0].offset;
-    size_t asked = 0;
-    bool ok = true;
-    for (size_t i = 0; i < n && ok;) {
-        /* one UNION ALL of point lookups, each tagged with its row */
+    rf->pf_slots += rows;
+    rf->pf_vals_n += rows * nf;
+    for (size_t i = 0; i < n; i++) {
+        if (evs[i].row_index >= rows || !rf_needs(t, &evs[i].after))
+            continue;
+        if (rf->pq_table != NULL && (rf->pq_table != t || rf->pq_rows >= RF_PREFETCH_ROWS))
+            rf_pf_run(rf); /* another table's query, or a full one */
         ce_buf *q = &rf->pf_sql;
-        ce_buf_reset(q);
-        size_t in_query = 0;
-        for (; i < n && in_query < RF_PREFETCH_ROWS; i++) {
-            if (!rf_needs(t, &evs[i].after))
-                continue;
-            size_t mark = q->len;
-            if (in_query > 0 && ce_buf_append_str(q, " UNION ALL ") != 0)
-                break;
-            if (rf_build(t, &evs[i].after, (long)evs[i].row_index, q, err, sizeof err) != RF_ASIS) {
-                q->len = mark; /* that row asks alone and is reported then */
-                continue;
-            }
-            rf->pf_state[evs[i].row_index] = PF_GONE; /* until its row comes back */
-            in_query++;
+        if (rf->pq_table == NULL)
+            ce_buf_reset(q);
+        size_t mark = q->len;
+        size_t slot = e->base + evs[i].row_index;
+        if (rf->pq_rows > 0 && ce_buf_append_str(q, " UNION ALL ") != 0)
+            continue;
+        if (rf_build(t, &evs[i].after, (long)slot, q, err, sizeof err) != RF_ASIS) {
+            q->len = mark; /* that row asks alone and is reported then */
+            continue;
         }
-        if (in_query == 0)
-            break;
-        if (ce_buf_terminate(q) != 0 || rf_connect(rf, err, sizeof err) != 0) {
-            ok = false;
-            break;
-        }
-        uint64_t t0 = rf_now_us();
-        MYSQL *h = my_handle(rf->conn);
-        MYSQL_RES *res = NULL;
-        if (mysql_query(h, (const char *)q->data) != 0 || (res = mysql_store_result(h)) == NULL) {
-            rf_query_failed(rf, &evs[0], err, sizeof err);
-            ce_log(CE_LOG_DEBUG, "charset", "%s: the rows are read one by one", err);
-            ok = false;
-            break;
-        }
-        MYSQL_ROW row;
-        while (ok && (row = mysql_fetch_row(res)) != NULL) {
-            const unsigned long *len = mysql_fetch_lengths(res);
-            char *end = NULL;
-            unsigned long r = row[0] ? strtoul(row[0], &end, 10) : (unsigned long)rows;
-            if (r >= rows || rf->pf_state[r] == PF_NONE)
-                continue;
-            rf->pf_state[r] = PF_FOUND;
-            for (size_t k = 0; k < nf; k++) {
-                size_t at = r * nf + k;
-                if (row[k + 1] == NULL) {
-                    rf->pf_off[at] = (size_t)-1;
-                    rf->pf_len[at] = 0;
-                    continue;
-                }
-                rf->pf_off[at] = rf->pf_vals.len;
-                if (snap_canal_text(&rf->pf_vals, t->t.cols[rf_nth_foreign(t, k)].val_kind, row[k + 1],
-                                    len[k + 1]) != 0) {
-                    ok = false;
-                    break;
-                }
-                rf->pf_len[at] = rf->pf_vals.len - rf->pf_off[at];
-                if (ce_buf_putc(&rf->pf_vals, 0) != 0)
-                    ok = false;
-            }
-        }
-        mysql_free_result(res);
-        asked += in_query;
-        CE_STAT_ADD(rf->st, charset_read_us, rf_now_us() - t0);
+        rf->pf_state[slot] = PF_GONE; /* until its row comes back */
+        if (rf->pq_rows == 0)
+            rf->pq_first = slot;
+        rf->pq_table = t;
+        rf->pq_rows++;
     }
-    CE_STAT_ADD(rf->st, charset_reads, asked);
-    rf->pf_valid = ok && asked > 0;
+}
+
+bool rf_any_foreign(const rf_ctx *rf)
+{
+    if (!rf_enabled(rf))
+        return false;
+    for (size_t i = 0; i < rf->n_tables; i++)
+        if (rf->tables[i].state == RF_T_READY && rf->tables[i].n_foreign > 0)
+            return true;
+    return false;
+}
+
+void rf_prefetch_end(rf_ctx *rf)
+{
+    if (rf != NULL)
+        rf_pf_run(rf);
 }
 
 /* True the first time (db.table, column) is seen. */

@@ -43,11 +43,20 @@ void rf_forget(rf_ctx *rf, const char *db, const char *table);
  * rf_scan: the row is gone, nothing can be read back). */
 rf_rc rf_fix(rf_ctx *rf, const row_event *ev, const char *enc, bool soft, const row_event **out, char *err,
              size_t errlen);
-/* Every row of one entry (decode_ctx.on_rows): the foreign text of the
- * rows that need it is read with one query per RF_PREFETCH_ROWS rows (a
- * UNION ALL of point lookups by key); rf_fix of those rows then asks no
- * more. Failures are left to rf_fix (each row reads alone and retries). */
+/* The reads of one Canal batch, in few queries: rf_prefetch_begin, then
+ * rf_prefetch with every row of each entry (decode_ctx.on_rows, a first
+ * decoding pass over the batch), then rf_prefetch_end. The foreign text of
+ * the rows that need it is read with one query per RF_PREFETCH_ROWS rows
+ * of a table (a UNION ALL of point lookups by key, across entries); rf_fix
+ * of those rows then asks no more. Failures are left to rf_fix (each row
+ * reads alone and retries). Without begin (or after rf_forget) rf_prefetch
+ * does nothing. */
+void rf_prefetch_begin(rf_ctx *rf);
 void rf_prefetch(rf_ctx *rf, const row_event *evs, size_t n, const char *enc);
+void rf_prefetch_end(rf_ctx *rf);
+/* True once a table with text Canal garbles was seen: the batch prefetch
+ * pass is worth its decoding. */
+bool rf_any_foreign(const rf_ctx *rf);
 /* Counts the text values of ev's document image (after; before for a
  * DELETE when soft) that hold U+FFFD, per table and column, and warns once
  * per column with what to do. */
