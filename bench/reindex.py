@@ -221,7 +221,7 @@ def move_cursor_to_present(binary):
     es = CanalEs(binary, {f"{DB}.{mark}": {"index": mark}})
     es.start()
     try:
-        poll(lambda: http("GET", f"/{mark}/_doc/1", ok=(200, 404))[0] == 200, 600, "the marker row", interval=0.3)
+        poll(lambda: http("GET", f"/{mark}/_doc/1", ok=(200, 404, 503))[0] == 200, 600, "the marker row", interval=0.3)
     finally:
         es.stop()
     http("DELETE", f"/{mark}", ok=(200, 404))
