@@ -9,6 +9,7 @@
 #include "run.h"
 #include "sink/node.h"
 #include "snapshot_cmd.h"
+#include "snapshot/job.h"
 #include "source/zk.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -253,8 +254,16 @@ static int main_run(int argc, char **argv)
         }
         ce_log(CE_LOG_INFO, "main", "serving /metrics and /health on %s", c.http.listen);
     }
-    int rc = run_service(&c, &o, &main_stop);
+    job_mgr *jm = dry_run ? NULL : job_mgr_new(&c, st, err, sizeof err);
+    int rc = 1;
+    if (!dry_run && (jm == NULL || job_mgr_start(jm, &main_stop, err, sizeof err) != 0)) {
+        ce_log(CE_LOG_ERROR, "main", "%s", err);
+    } else {
+        o.jobs = jm;
+        rc = run_service(&c, &o, &main_stop);
+    }
     metrics_stop(ms);
+    job_mgr_free(jm);
     stats_destroy(st);
     ce_free(st);
     cfg_free(&c);

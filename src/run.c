@@ -9,6 +9,7 @@
 #include "sink/deadletter.h"
 #include "sink/setup.h"
 #include "sink/sink.h"
+#include "snapshot/job.h"
 #include "source/canal.h"
 #include "stats.h"
 #include "util/backoff.h"
@@ -364,7 +365,7 @@ static int run_ensure_index(run_ctx *r, const cfg_table *rule, const char *index
     bool auto_map = rule->mapping_mode == CFG_MAPPING_AUTO;
     if (rule->mapping == NULL && !auto_map)
         return RUN_DONE;
-    char key[CFG_INDEX_MAX + 600];
+    char key[MAP_INDEX_BUF + 600];
     if (auto_map) /* with the column count: a column added later (ALTER TABLE) is mapped too */
         snprintf(key, sizeof key, "%s %s.%s/%zu", index, ev->schema, ev->table,
                  ev->after.n > 0 ? ev->after.n : ev->before.n);
@@ -544,6 +545,16 @@ static int run_on_row(void *ud, const row_event *ev)
         if (bulk_append(&r->bulk, &r->mo.act[i], r->err, sizeof r->err) != 0)
             return RUN_FAIL;
     }
+    char tee[CFG_INDEX_MAX + 1];
+    if (r->o->jobs != NULL && job_tee(r->o->jobs, rule, tee, sizeof tee)) {
+        /* a reindex of this rule is filling a new index: it gets every change too, from before its first chunk */
+        for (size_t i = 0; i < r->mo.n; i++) {
+            map_action a = r->mo.act[i];
+            a.index = tee;
+            if (bulk_append(&r->bulk, &a, r->err, sizeof r->err) != 0)
+                return RUN_FAIL;
+        }
+    }
     if (r->bulk.n_actions > 0 && r->first_buffered_ms == 0)
         r->first_buffered_ms = run_now_ms();
     if (r->bulk.body.len >= (size_t)r->c->es.bulk_max_bytes || r->bulk.n_actions >= (size_t)r->c->es.bulk_max_actions ||
@@ -558,6 +569,8 @@ static int run_on_row(void *ud, const row_event *ev)
 static int run_on_ddl(void *ud, const ddl_event *ev)
 {
     run_ctx *r = ud;
+    if (r->o->jobs != NULL)
+        job_stream_ddl(r->o->jobs, ev); /* a job reading that table stops or starts over */
     if (ev->kind == DDL_OTHER)
         return 0;
     const cfg_table *rule = run_rule(r, ev->schema, ev->table);
@@ -728,6 +741,8 @@ static int run_ack(run_ctx *r, const Canalpb__Messages *m)
         return RUN_AGAIN;
     }
     CE_STAT_ADD(r->st, acks, 1);
+    if (r->o->jobs != NULL)
+        job_stream_at(r->o->jobs, r->dec.pos_file, r->dec.pos_offset, r->dec.server_id, false);
     CE_STAT_SET(r->st, last_source_time_ms, (int64_t)r->last.source_time_ms);
     stats_set_ack_position(r->st, r->last.binlog_file, r->last.binlog_offset);
     CE_STAT_SET(r->st, last_ack_wall_ms, (int64_t)ckpt_now_ms());
@@ -836,6 +851,8 @@ int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
             ce_log(CE_LOG_INFO, "commit", "checkpoint %s: last acked batch %lld at binlog %s:%lld",
                    c->checkpoint.file, (long long)prev.batch_id, prev.binlog_file, (long long)prev.binlog_offset);
     }
+    int jobs_failed = 0;
+    bool idle_exit = false;
     int rc = run_connect(r);
     uint64_t next_stats = run_now_ms() + (uint64_t)o->stats_interval_ms;
     while (rc == RUN_DONE && !run_stopping(r)) {
@@ -876,6 +893,8 @@ int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
         }
         run_src_healthy(r, m != NULL);
         CE_STAT_SET(r->st, caught_up, m == NULL);
+        if (m == NULL && r->o->jobs != NULL)
+            job_stream_at(r->o->jobs, NULL, 0, 0, true);
         if (m == NULL && o->dry_run) {
             ce_log(CE_LOG_INFO, "run", "dry run: caught up, nothing acked; the batches will be delivered again");
             break;
@@ -914,10 +933,18 @@ int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
             run_log_stats(r);
             next_stats = run_now_ms() + (uint64_t)o->stats_interval_ms;
         }
+        if (rc == RUN_DONE && o->exit_when_idle && o->jobs != NULL && job_mgr_idle(o->jobs, &jobs_failed)) {
+            ce_log(CE_LOG_INFO, "run", "no reindex job left%s: stopping (every batch fetched was acked)",
+                   jobs_failed ? " (one failed)" : "");
+            idle_exit = true;
+            break;
+        }
     }
     run_log_stats(r);
     if (rc == RUN_FAIL) {
         exit_code = 1;
+    } else if (idle_exit) {
+        exit_code = jobs_failed ? 1 : 0;
     } else if (o->dry_run) {
         ce_log(CE_LOG_INFO, "run", "dry run finished: %llu batches, %llu actions printed, nothing sent or acked",
                (unsigned long long)CE_STAT_GET(r->st, batches), (unsigned long long)CE_STAT_GET(r->st, items_ok));

@@ -41,13 +41,12 @@ static yajl_gen_status ckpt_int(yajl_gen g, int64_t v) { return yajl_gen_integer
 
 int ckpt_write(const char *path, const ckpt *c, char *err, size_t errlen)
 {
-    char tmp[4096], dir[4096];
-    int fd = -1, dfd = -1, rc = -1;
+    int rc = -1;
     ce_buf out;
     ce_buf_init(&out, CKPT_MAX_FILE);
     yajl_gen g = yajl_gen_alloc(NULL);
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp || g == NULL) {
-        snprintf(err, errlen, "checkpoint %s: path too long or out of memory", path);
+    if (g == NULL) {
+        snprintf(err, errlen, "checkpoint %s: out of memory", path);
         goto out;
     }
     yajl_gen_config(g, yajl_gen_print_callback, ckpt_print, &out);
@@ -75,45 +74,10 @@ int ckpt_write(const char *path, const ckpt *c, char *err, size_t errlen)
         snprintf(err, errlen, "checkpoint %s: cannot encode (invalid UTF-8 in a field?)", path);
         goto out;
     }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0 || ce_write_all(fd, out.data, out.len) != 0 || fsync(fd) != 0) {
-        snprintf(err, errlen, "checkpoint %s: cannot write %s: %s", path, tmp, strerror(errno));
+    if (ce_write_file_atomic(path, out.data, out.len, "checkpoint", err, errlen) != 0)
         goto out;
-    }
-    if (close(fd) != 0) {
-        fd = -1;
-        snprintf(err, errlen, "checkpoint %s: close: %s", path, strerror(errno));
-        unlink(tmp);
-        goto out;
-    }
-    fd = -1;
-    if (rename(tmp, path) != 0) {
-        snprintf(err, errlen, "checkpoint %s: rename: %s", path, strerror(errno));
-        unlink(tmp);
-        goto out;
-    }
-    /* fsync the directory so the rename itself is durable */
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash == NULL)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == dir)
-        dir[1] = '\0';
-    else
-        *slash = '\0';
-    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0 || fsync(dfd) != 0) {
-        snprintf(err, errlen, "checkpoint %s: fsync of directory %s: %s", path, dir, strerror(errno));
-        goto out;
-    }
     rc = 0;
 out:
-    if (fd >= 0) {
-        close(fd);
-        unlink(tmp);
-    }
-    if (dfd >= 0)
-        close(dfd);
     if (g)
         yajl_gen_free(g);
     ce_buf_free(&out);

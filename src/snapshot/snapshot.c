@@ -426,8 +426,20 @@ static int snap_emit(const snap_table *t, snap_chunk *ch, row_col *cols, ce_buf 
     return 0;
 }
 
+int snap_master_position(my_conn *c, char *file, size_t file_len, int64_t *pos, char *err, size_t errlen)
+{
+    return snap_pos_master(c, file, file_len, pos, err, errlen);
+}
+
 int snap_read(my_conn *c, const cfg_mysql *m, const snap_table *t, long chunk_rows, snap_pos method, snap_row_fn fn,
               void *ud, snap_stats *st, char *err, size_t errlen)
+{
+    return snap_read_from(c, m, t, chunk_rows, method, NULL, fn, NULL, ud, st, err, errlen);
+}
+
+int snap_read_from(my_conn *c, const cfg_mysql *m, const snap_table *t, long chunk_rows, snap_pos method,
+                   const char *const *start_after, snap_row_fn fn, snap_chunk_fn on_chunk, void *ud, snap_stats *st,
+                   char *err, size_t errlen)
 {
     memset(st, 0, sizeof *st);
     st->method = method;
@@ -462,6 +474,24 @@ int snap_read(my_conn *c, const cfg_mysql *m, const snap_table *t, long chunk_ro
         if (my_exec(lk, q, err, errlen) != MY_OK)
             goto out;
     }
+    if (start_after != NULL) {
+        /* resume: the first chunk starts after the saved key */
+        size_t koff[64];
+        for (size_t k = 0; k < t->n_key; k++) {
+            koff[k] = keys.len;
+            if (ce_buf_append_str(&keys, start_after[k]) != 0 || ce_buf_putc(&keys, 0) != 0) {
+                snprintf(err, errlen, "table %s.%s: the saved key is too large", t->db, t->table);
+                goto out;
+            }
+        }
+        for (size_t k = 0; k < t->n_key; k++)
+            last[k] = (char *)keys.data + koff[k];
+        if (ce_buf_append(&prev, keys.data, keys.len) != 0) {
+            snprintf(err, errlen, "out of memory");
+            goto out;
+        }
+        have_last = true;
+    }
     for (;;) {
         ce_buf_reset(&sql);
         if (snap_build_select(&sql, t, have_last ? (const char *const *)last : NULL, chunk_rows) != 0) {
@@ -489,6 +519,17 @@ int snap_read(my_conn *c, const cfg_mysql *m, const snap_table *t, long chunk_ro
         if (rc != 0) {
             ret = rc;
             goto out;
+        }
+        if (on_chunk != NULL) {
+            snap_chunk_info ci = {.file = ch.file,
+                                  .pos = ch.pos,
+                                  .rows = nrows,
+                                  .last_key = nrows > 0 ? (const char *const *)last : NULL,
+                                  .last = nrows < (size_t)chunk_rows};
+            if ((rc = on_chunk(ud, &ci)) != 0) {
+                ret = rc;
+                goto out;
+            }
         }
         if (nrows < (size_t)chunk_rows)
             break;

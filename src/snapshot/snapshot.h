@@ -49,4 +49,26 @@ typedef int (*snap_row_fn)(void *ud, const row_event *ev);
 int snap_read(my_conn *c, const cfg_mysql *m, const snap_table *t, long chunk_rows, snap_pos method, snap_row_fn fn,
               void *ud, snap_stats *st, char *err, size_t errlen);
 
+/* The end of one chunk (after fn saw its rows): P, the rows, the key
+ * literals of its last row (t->n_key of them; NULL when rows == 0) to
+ * resume after, and whether it was the table's last chunk. */
+typedef struct snap_chunk_info {
+    const char *file;
+    int64_t pos;
+    size_t rows;
+    const char *const *last_key;
+    bool last;
+} snap_chunk_info;
+typedef int (*snap_chunk_fn)(void *ud, const snap_chunk_info *ci);
+/* snap_read starting after the key start_after (t->n_key literals as
+ * snap_chunk_info gives them; NULL = from the first row), calling on_chunk
+ * (may be NULL) after every chunk; its non-zero result stops the read and
+ * is returned. */
+int snap_read_from(my_conn *c, const cfg_mysql *m, const snap_table *t, long chunk_rows, snap_pos method,
+                   const char *const *start_after, snap_row_fn fn, snap_chunk_fn on_chunk, void *ud, snap_stats *st,
+                   char *err, size_t errlen);
+/* SHOW MASTER STATUS (SHOW BINARY LOG STATUS on MySQL 8.4): the binlog
+ * position the server writes next. */
+int snap_master_position(my_conn *c, char *file, size_t file_len, int64_t *pos, char *err, size_t errlen);
+
 #endif

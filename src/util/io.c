@@ -2,6 +2,9 @@
 #include "util/io.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,4 +29,54 @@ int ce_write_all(int fd, const void *p, size_t n)
         n -= (size_t)w;
     }
     return 0;
+}
+
+int ce_write_file_atomic(const char *path, const void *data, size_t len, const char *what, char *err, size_t errlen)
+{
+    char tmp[4096], dir[4096];
+    int fd = -1, dfd = -1, rc = -1;
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp) {
+        snprintf(err, errlen, "%s %s: path too long", what, path);
+        goto out;
+    }
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || ce_write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+        snprintf(err, errlen, "%s %s: cannot write %s: %s", what, path, tmp, strerror(errno));
+        goto out;
+    }
+    if (close(fd) != 0) {
+        fd = -1;
+        snprintf(err, errlen, "%s %s: close: %s", what, path, strerror(errno));
+        unlink(tmp);
+        goto out;
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0) {
+        snprintf(err, errlen, "%s %s: rename: %s", what, path, strerror(errno));
+        unlink(tmp);
+        goto out;
+    }
+    /* fsync the directory so the rename itself is durable */
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0 || fsync(dfd) != 0) {
+        snprintf(err, errlen, "%s %s: fsync of directory %s: %s", what, path, dir, strerror(errno));
+        goto out;
+    }
+    rc = 0;
+out:
+    if (fd >= 0) {
+        close(fd);
+        unlink(tmp);
+    }
+    if (dfd >= 0)
+        close(dfd);
+    return rc;
 }

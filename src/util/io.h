@@ -8,5 +8,8 @@
 /* Writes all n bytes of p to fd, retrying after EINTR and short writes.
  * On a socket it never raises SIGPIPE (MSG_NOSIGNAL). 0, or -1 with errno. */
 int ce_write_all(int fd, const void *p, size_t n);
+/* Replaces the file at path with data as Redis' rdbSave does: PATH.tmp,
+ * fsync, rename, fsync of the directory. -1 with err ("what PATH: why"). */
+int ce_write_file_atomic(const char *path, const void *data, size_t len, const char *what, char *err, size_t errlen);
 
 #endif
