@@ -27,9 +27,11 @@ else from `scripts/stack.sh env` of $STACK_DIR):
 Not a test (not run by scripts/test.sh).
 """
 import argparse
+import datetime
 import json
 import os
 import random
+import re
 import socket
 import subprocess
 import sys
@@ -228,6 +230,44 @@ def move_cursor_to_present(binary):
     sql(f"DROP TABLE `{DB}`.`{mark}`;")
 
 
+LOG_TS = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)Z")
+
+
+def job_from_log(text, table):
+    """The job of `table` as GET /reindex would give it, and its (wall time, rows) samples, from canal-es'
+    "reindex" log lines (a progress line every 5 s): for a canal-es without the GET /reindex endpoint."""
+    job, samples = None, []
+    for line in text.splitlines():
+        if " reindex " not in line:
+            continue
+        m = LOG_TS.match(line)
+        if not m:
+            continue
+        ts = datetime.datetime.strptime(m.group(1)[:23], "%Y-%m-%dT%H:%M:%S.%f").replace(
+            tzinfo=datetime.timezone.utc).timestamp()
+        if re.search(r"job \d+ (started|resumed) \(", line) and job is None:
+            job = {"table": table, "state": "loading", "rows": 0, "started_ms": ts * 1000, "chunks": None}
+            continue
+        if job is None:
+            continue
+        m = re.search(r"job \d+ " + re.escape(table) + r": (\d+) of ~(\d+) rows .*stream lag ([\d.]+) s", line)
+        if m:
+            job.update(rows=int(m.group(1)), rows_estimate=int(m.group(2)), stream_lag_ms=float(m.group(3)) * 1000)
+            samples.append((ts, job["rows"]))
+            continue
+        m = re.search(r"job \d+ done: " + re.escape(table) + r", (\d+) rows in (\d+) chunks", line)
+        if m:
+            job.update(state="done", rows=int(m.group(1)), chunks=int(m.group(2)), finished_ms=ts * 1000)
+            samples.append((ts, job["rows"]))
+            continue
+        m = re.search(r"job \d+ \(" + re.escape(table) + r"\) failed: (.*)", line)
+        if m:
+            job.update(state="failed", error=m.group(1), finished_ms=ts * 1000)
+        elif re.search(r"job \d+ cancelled", line):
+            job.update(state="cancelled", finished_ms=ts * 1000)
+    return job, samples
+
+
 def tenths(samples, started, rows):
     """rows/s in each tenth of the table, from (wall time, rows done) samples, crossing times interpolated."""
     pts = [(started, 0)] + [(t, r) for t, r in samples if r > 0]
@@ -356,21 +396,31 @@ def main():
     es.start()
     t_start = time.time()
     writer = Writer(rows, a.writes_per_s, TABLE).start()
-    samples, lag_ms, job = [], [], None
+    samples, lag_ms, job, source, loads = [], [], None, "http", []
     deadline = time.monotonic() + max(900, rows / 200)
     try:
         while True:
             if not es.alive():
                 raise SystemExit(f"bench/reindex: canal-es exited ({es.proc.returncode}); log:\n{es.tail()}")
-            try:
-                jobs = get_json(status_url, timeout=5).get("jobs", [])
-            except (urllib.error.URLError, OSError, ValueError):
-                jobs = []  # listener not up yet
-            job = next((j for j in jobs if j.get("table") == f"{DB}.{TABLE}"), None)
+            loads.append(os.getloadavg()[0])
+            if source == "http":
+                try:
+                    jobs = get_json(status_url, timeout=5).get("jobs", [])
+                except urllib.error.HTTPError as e:
+                    jobs = []
+                    if e.code == 404:
+                        source = "log"  # a canal-es without GET /reindex: its progress lines instead
+                except (urllib.error.URLError, OSError, ValueError):
+                    jobs = []  # listener not up yet
+                job = next((j for j in jobs if j.get("table") == f"{DB}.{TABLE}"), None)
+                if job:
+                    samples.append((time.time(), job.get("rows", 0)))
+            if source == "log":
+                job, samples = job_from_log(es.log_text(), f"{DB}.{TABLE}")
             if job:
-                samples.append((time.time(), job.get("rows", 0)))
                 if job.get("state") in ("loading", "catching_up", "swapping") and job.get("stream_lag_ms") is not None:
-                    lag_ms.append(job["stream_lag_ms"])
+                    if source == "http" or not lag_ms or lag_ms[-1][0] != samples[-1][0]:
+                        lag_ms.append((samples[-1][0] if samples else time.time(), job["stream_lag_ms"]))
                 if job.get("state") in ("done", "failed", "cancelled"):
                     break
             if time.monotonic() >= deadline:
@@ -402,10 +452,14 @@ def main():
     took = finished - started
     per_tenth = tenths(samples, started, rows)
     ok = [x for x in per_tenth if x == x]
+    lags = [v for _, v in lag_ms]
+    src_note = "" if source == "http" else " of its progress log lines, 0.1 s resolution: no GET /reindex"
     probe = [lag for wall, lag in writer.lags if started <= wall <= finished]
     print(f"canal-es initial load: {job['rows']} rows in {took:.1f} s = {rows / took:,.0f} rows/s "
           f"(chunk_rows {a.chunk_rows}, concurrency {a.concurrency}; {job.get('chunks')} chunks; "
           f"{t_done - t_start:.1f} s from the process start to done)")
+    print(f"  machine: {os.cpu_count()} cores, 1-min load average during the job {min(loads):.1f} to {max(loads):.1f} "
+          f"(the stack, canal-es, this script and whatever else runs share them)")
     print("  rows/s per tenth of the table: " + " ".join(f"{x:,.0f}" for x in per_tenth) +
           (f"  (min/max {min(ok) / max(ok):.2f})" if ok else ""))
     print(f"  canal-es peak RSS {hwm_mb:.1f} MB; CPU {cpu_s:.1f} s = {1e6 * cpu_s / rows:.1f} us per row "
@@ -413,8 +467,8 @@ def main():
     print(f"  stream lag during the job, {writer.done} updates at {a.writes_per_s:g}/s: commit to visible "
           f"p50 {pctl(probe, 0.5) * 1000:.0f} ms, p95 {pctl(probe, 0.95) * 1000:.0f} ms, "
           f"max {max(probe, default=float('nan')) * 1000:.0f} ms ({len(probe)} probes, "
-          f"{writer.probe_timeouts} timed out); job stream_lag_ms p50 {pctl(lag_ms, 0.5):.0f} max "
-          f"{max(lag_ms, default=float('nan')):.0f} ({len(lag_ms)} samples)")
+          f"{writer.probe_timeouts} timed out); the job's stream lag p50 {pctl(lags, 0.5):.0f} ms, max "
+          f"{max(lags, default=float('nan')):.0f} ms ({len(lags)} samples{src_note})")
     base = [lag for wall, lag in writer.lags if wall > finished]
     print(f"  stream lag after the job (same writer, no job): p50 {pctl(base, 0.5) * 1000:.0f} ms, "
           f"max {max(base, default=float('nan')) * 1000:.0f} ms ({len(base)} probes)")
