@@ -7,6 +7,7 @@
 #include "sink/node.h"
 #include "sink/sink.h"
 #include "snapshot/snapshot.h"
+#include "snapshot/tables.h"
 #include "source/mysql.h"
 #include "source/canal.h"
 #include "metrics/metrics.h"
@@ -26,6 +27,7 @@
 
 #define CHECK_PEEK_TABLES 256
 #define CHECK_PEEK_BATCHES 60 /* below the client's 64 un-acked batches */
+#define CHECK_SERVER_IDS 8
 
 /* The document fields of the first waiting change of one table. */
 typedef struct check_seen {
@@ -42,6 +44,10 @@ typedef struct check_ctx {
     check_seen seen[CHECK_PEEK_TABLES];
     size_t n_seen;
     int peek;   /* --peek: read the waiting batches for the column types */
+    int canal_ok;
+    size_t n_entries; /* entries read by --peek */
+    int64_t sid[CHECK_SERVER_IDS]; /* their distinct serverIds, newest last */
+    size_t n_sid;
 } check_ctx;
 
 static void check_seen_free(check_seen *t)
@@ -99,6 +105,56 @@ static int check_on_row(void *ud, const row_event *ev)
     return rc;
 }
 
+/* The serverId of the last entry header (0: none yet), kept once, newest
+ * last (when full, the oldest is dropped). */
+static void check_note_server_id(check_ctx *k, int64_t id)
+{
+    if (id == 0)
+        return;
+    for (size_t i = 0; i < k->n_sid; i++)
+        if (k->sid[i] == id) {
+            memmove(&k->sid[i], &k->sid[i + 1], (k->n_sid - i - 1) * sizeof k->sid[0]);
+            k->n_sid--;
+            break;
+        }
+    if (k->n_sid == CHECK_SERVER_IDS) {
+        memmove(&k->sid[0], &k->sid[1], (k->n_sid - 1) * sizeof k->sid[0]);
+        k->n_sid--;
+    }
+    k->sid[k->n_sid++] = id;
+}
+
+const char *check_server_ids(const char *peer, uint32_t mysql_id, const int64_t *ids, size_t n, char *msg,
+                             size_t msglen)
+{
+    if (n == 0) {
+        snprintf(msg, msglen, "mysql %s: server_id %u not compared with Canal's entries: none read", peer, mysql_id);
+        return NULL;
+    }
+    char others[200] = "";
+    size_t used = 0;
+    for (size_t i = 0; i + 1 < n; i++) {
+        int w = snprintf(others + used, sizeof others - used, "%s%lld", used ? ", " : "", (long long)ids[i]);
+        if (w < 0 || (size_t)w >= sizeof others - used)
+            break;
+        used += (size_t)w;
+    }
+    int64_t newest = ids[n - 1];
+    if (newest == (int64_t)mysql_id) {
+        snprintf(msg, msglen,
+                 "mysql %s: server_id %u equals the serverId of Canal's newest waiting entry: the snapshot reads "
+                 "the server whose binlog Canal reads%s%s%s",
+                 peer, mysql_id, used ? " (older entries also came from serverId " : "", others, used ? ")" : "");
+        return "ok";
+    }
+    snprintf(msg, msglen,
+             "[mysql] %s has server_id %u but Canal's entries come from serverId %lld%s%s%s: the snapshot would read "
+             "another server (point [mysql] at the server Canal's instance dumps the binlog of; a replica that "
+             "logs its master's events with log_slave_updates shows the master's serverId, see docs/reindex.md)",
+             peer, mysql_id, (long long)newest, used ? " (older entries: serverId " : "", others, used ? ")" : "");
+    return "FAIL";
+}
+
 /* Reads the batches waiting in Canal (never acked: redelivered after the
  * next connect) for the column types of each mapped table. */
 static void check_peek(check_ctx *k, canal_client *cc)
@@ -110,9 +166,13 @@ static void check_peek(check_ctx *k, canal_client *cc)
         Canalpb__Messages *m = NULL;
         if (canal_get(cc, &m, err, sizeof err) != CANAL_OK || m == NULL)
             break; /* nothing (more) waiting within fetch_timeout_ms */
-        for (size_t i = 0; i < m->n_messages; i++)
-            if (decode_entry(&dec, m->messages[i].data, m->messages[i].len, check_on_row, k, err, sizeof err) < 0)
+        for (size_t i = 0; i < m->n_messages; i++) {
+            int drc = decode_entry(&dec, m->messages[i].data, m->messages[i].len, check_on_row, k, err, sizeof err);
+            k->n_entries++;
+            check_note_server_id(k, dec.server_id);
+            if (drc < 0)
                 break;
+        }
         canal_messages_free(m);
     }
     decode_free(&dec);
@@ -244,6 +304,7 @@ static void check_canal(check_ctx *k, const cfg *c)
     if (rc == CANAL_OK) {
         check_say(k, "ok", "canal %s: authenticated as '%s', subscribed to destination %s as client %ld",
                   canal_peer(cc), c->canal.username, c->canal.destination, c->canal.client_id);
+        k->canal_ok = 1;
         if (k->peek)
             check_peek(k, cc);
     }
@@ -441,8 +502,40 @@ static void check_rules(check_ctx *k, const cfg *c, sink *s)
     }
 }
 
-/* [mysql] (when set): connect, server_id, the position method, and per exact
- * table rule SELECT on the table and a key the snapshot can page on. */
+/* A regex rule: the tables it loads (the base tables it matches first). */
+static void check_regex_tables(check_ctx *k, my_conn *my, const cfg *c, const cfg_table *t)
+{
+    char name[300], err[1024], list[400];
+    snap_names l;
+    cfg_rule_name(t, name, sizeof name);
+    if (snap_rule_tables(my, c, t, &l, err, sizeof err) != 0) {
+        check_say(k, "FAIL", "%s", err);
+        return;
+    }
+    size_t used = 0, i = 0;
+    list[0] = '\0';
+    for (; i < l.n; i++) {
+        int w = snprintf(list + used, sizeof list - used, "%s%s.%s", i ? ", " : "", l.v[i].db, l.v[i].table);
+        if (w < 0 || (size_t)w >= sizeof list - used) {
+            list[used] = '\0';
+            break;
+        }
+        used += (size_t)w;
+    }
+    if (l.n == 0)
+        check_say(k, "warn",
+                  "table %s (line %d): snapshot: matches no base table on mysql %s that an earlier rule does not "
+                  "claim: nothing to load",
+                  name, t->line, my_peer(my));
+    else
+        check_say(k, "ok", "table %s (line %d): snapshot loads %zu table(s): %s%s", name, t->line, l.n, list,
+                  i < l.n ? ", ..." : "");
+    snap_names_free(&l);
+}
+
+/* [mysql] (when set): connect, server_id (against Canal's entries with
+ * --peek), the position method, per exact table rule SELECT on the table
+ * and a key the snapshot can page on, per regex rule the tables it loads. */
 static void check_mysql(check_ctx *k, const cfg *c)
 {
     if (c->mysql.host[0] == '\0' && c->mysql.socket[0] == '\0')
@@ -471,15 +564,43 @@ static void check_mysql(check_ctx *k, const cfg *c)
         goto out;
     }
     snprintf(pos, sizeof pos, "%s", m == SNAP_POS_BINLOG_SNAPSHOT ? "binlog_snapshot" : "lock_tables");
-    check_say(k, "ok",
-              "mysql %s: %s, server_id %u, position = %s (the snapshot is only right when this is the server whose "
-              "binlog Canal reads: its server_id must equal the serverId of Canal's entries; check-config fetches "
-              "no entry to compare)",
-              my_peer(my), my_server_version(my), id, pos);
+    check_say(k, "ok", "mysql %s: %s, server_id %u, position = %s%s", my_peer(my), my_server_version(my), id, pos,
+              k->peek ? ""
+                      : " (not compared with the serverId of Canal's entries: that needs --peek, which reads the "
+                        "waiting entries without acking them; run it with the service stopped)");
+    if (k->peek) {
+        char msg[1000];
+        const char *verdict = check_server_ids(my_peer(my), id, k->sid, k->n_sid, msg, sizeof msg);
+        if (verdict != NULL)
+            check_say(k, verdict, "%s", msg);
+        else
+            check_say(k, "warn",
+                      "mysql %s: server_id %u not compared with the serverId of Canal's entries: %s (the snapshot is "
+                      "only right on the server whose binlog Canal reads; compare again after a write, or compare "
+                      "SELECT @@server_id with the serverId in Canal's instance log)",
+                      my_peer(my), id,
+                      !k->canal_ok        ? "Canal could not be read (see its verdict)"
+                      : k->n_entries == 0 ? "no entry was waiting in Canal"
+                                          : "the entries read carry no serverId");
+    }
     for (size_t i = 0; i < c->n_tables; i++) {
         const cfg_table *t = &c->tables[i];
-        if (t->pattern != NULL || !t->enabled)
+        if (!t->enabled)
             continue;
+        if (t->pattern != NULL) {
+            check_regex_tables(k, my, c, t);
+            continue;
+        }
+        const cfg_table *first = cfg_find_table(c, t->db, t->table);
+        if (first != t) {
+            char name[300];
+            check_say(k, "warn",
+                      "table %s.%s (line %d): matched first by rule %s (line %d): the stream and the snapshot use "
+                      "that rule for its rows, this one is never used (remove it, or move it above line %d)",
+                      t->db, t->table, t->line, first ? cfg_rule_name(first, name, sizeof name) : "?",
+                      first ? first->line : 0, first ? first->line : 0);
+            continue;
+        }
         snap_table st;
         if (snap_describe(my, t->db, t->table, &st, &rc, err, sizeof err) != 0) {
             check_say(k, rc == MY_ERR_QUERY && strstr(err, "no primary key") ? "warn" : "FAIL",
@@ -509,13 +630,15 @@ static const char check_help[] =
     "Loads FILE (every error as FILE:LINE), makes the checks `run` makes before starting ([log] file,\n"
     "[checkpoint] file and dead_letter can be opened, [http] listen resolves), then connects to the\n"
     "Canal server (authentication, destination, subscribe; nothing is acked), to the [mysql] server\n"
-    "when set (credentials, server_id, SELECT and a usable key per table), to the search node\n"
-    "(credentials, version) and checks each [table] rule's index or alias. Prints one verdict per\n"
-    "item: ok, warn or FAIL.\n"
+    "when set (credentials, server_id, SELECT and a usable key per exact rule, the tables of each\n"
+    "regex rule), to the search node (credentials, version) and checks each [table] rule's index or\n"
+    "alias. Prints one verdict per item: ok, warn or FAIL.\n"
     "--peek also reads the changes waiting in Canal (up to 60 batches, until 1 s passes without one;\n"
     "never acked, Canal delivers them again) for their column types and compares the fields of each\n"
     "existing index with what canal-es sends for those columns: a warning per field that cannot hold\n"
-    "it, naming the column and the fix. Use it while the service is stopped: Canal serves one client\n"
+    "it, naming the column and the fix; and compares the [mysql] server's @@server_id with the\n"
+    "serverId of those entries (FAIL when they differ: the snapshot would read another server than\n"
+    "the one whose binlog Canal reads). Use it while the service is stopped: Canal serves one client\n"
     "per destination, and batches taken by this command would stall the service's acks until it\n"
     "reconnects.\n"
     "\n"

@@ -7,6 +7,9 @@
 #ifndef CE_CHECK_H
 #define CE_CHECK_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "config.h"
 
 /* The checks `run` makes before it starts, on what a loaded cfg names on this
@@ -18,6 +21,14 @@
  * both refuse the same configurations with the same message. */
 typedef void (*check_say_fn)(void *ctx, const char *message);
 int check_local(const cfg *c, int dry_run, check_say_fn say, void *ctx);
+
+/* The verdict of [mysql]'s @@server_id (mysql_id, server "peer") against
+ * the distinct serverIds of the Canal entries check-config --peek read
+ * (ids[0..n), newest last): "ok" when the newest equals mysql_id, "FAIL"
+ * when it differs, NULL when n == 0 (nothing to compare); msg tells which,
+ * naming both ids. */
+const char *check_server_ids(const char *peer, uint32_t mysql_id, const int64_t *ids, size_t n, char *msg,
+                             size_t msglen);
 
 /* The whole command: argv[1] is "check-config". Returns the exit code. */
 int check_main(int argc, char **argv);

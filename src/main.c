@@ -5,15 +5,16 @@
 #include "check.h"
 #include "mapping.h"
 #include "replay.h"
-#include "metrics/metrics.h"
+#include "reindex_cmd.h"
 #include "run.h"
-#include "sink/node.h"
+#include "service.h"
 #include "snapshot_cmd.h"
 #include "snapshot/job.h"
 #include "source/zk.h"
 #include "util/log.h"
 #include "util/mem.h"
 
+#include <curl/curl.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -24,28 +25,6 @@
 #define CANAL_ES_VERSION "0.0.0"
 #endif
 
-static volatile sig_atomic_t main_stop = 0;
-
-/* First signal: stop fetching, finish and ack the batch in hand (run.c).
- * Second: exit at once; nothing unfinished is acked, Canal redelivers it. */
-static void main_on_signal(int sig)
-{
-    (void)sig;
-    if (main_stop) {
-        static const char msg[] = "canal-es: second signal: exiting at once; un-acked batches will be redelivered\n";
-        ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
-        (void)w;
-        _exit(1);
-    }
-    main_stop = 1;
-}
-
-static void main_on_hup(int sig)
-{
-    (void)sig;
-    ce_log_request_reopen();
-}
-
 static void main_usage(FILE *f)
 {
     fputs("usage: canal-es run -c FILE [--dry-run] [--log-level error|warn|info|debug]\n"
@@ -54,6 +33,8 @@ static void main_usage(FILE *f)
           "       canal-es replay-dead-letters -c FILE [--dry-run] DEADLETTER_FILE\n"
           "       canal-es mapping -c FILE --table DB.TABLE [--timeout SECONDS]\n"
           "       canal-es snapshot -c FILE --table DB.TABLE --dry-run\n"
+          "       canal-es reindex -c FILE --table DB.TABLE [--in-place] [--no-wait]\n"
+          "       canal-es reindex -c FILE --status | --cancel ID\n"
           "       canal-es --help\n"
           "       canal-es --version\n"
           "\n"
@@ -67,6 +48,9 @@ static void main_usage(FILE *f)
           "                 what still fails is kept in DEADLETTER_FILE.remaining (see its --help)\n"
           "  mapping        print a suggested index mapping for a table from the types Canal reports\n"
           "  snapshot       read a table from [mysql] in chunks and print the _bulk NDJSON of its rows\n"
+          "  reindex        load a table into its index (new index + alias swap, or --in-place) through the\n"
+          "                 running service's [http] listen, or in this process when none runs; show,\n"
+          "                 or cancel, the jobs\n"
           "\n"
           "options:\n"
           "  -c, --config FILE   the INI configuration file (see etc/canal-es.ini)\n"
@@ -99,7 +83,9 @@ static const char main_status_help[] =
     "usage: canal-es status -c FILE\n"
     "\n"
     "Prints the checkpoint of FILE's [checkpoint] file (destination, client id, batch, binlog\n"
-    "position, gtid, times) and the lag in seconds.\n"
+    "position, gtid, times) and the lag in seconds, the reindex jobs recorded in its state file\n"
+    "({checkpoint file}.reindex) and, when [http] listen is set and a service answers there, its\n"
+    "live jobs (GET /reindex).\n"
     "\n"
     "exit status: 0 printed, 1 no checkpoint yet or unreadable, 2 usage or configuration error\n";
 
@@ -146,16 +132,18 @@ static int main_status(int argc, char **argv)
             fputs(out, stdout);
             rc = 0;
         }
+        char jobs[8192];
+        job_state_summary(&c, jobs, sizeof jobs);
+        if (jobs[0] != '\0')
+            printf("reindex jobs recorded in the state file:\n%s", jobs);
+    }
+    if (c.http.listen[0] != '\0') {
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        reindex_print_live(&c, stdout);
+        curl_global_cleanup();
     }
     cfg_free(&c);
     return rc;
-}
-
-/* A refusal of check_local (the same check-config prints as FAIL). */
-static void main_say_local(void *ctx, const char *message)
-{
-    (void)ctx;
-    fprintf(stderr, "canal-es: %s\n", message);
 }
 
 static int main_run(int argc, char **argv)
@@ -200,72 +188,15 @@ static int main_run(int argc, char **argv)
         fprintf(stderr, "canal-es: %s\n", err);
         return 2;
     }
-    ce_log_level lv;
-    if (!level_given && ce_log_parse_level(c.log.level, &lv) == 0)
-        ce_log_set_level(lv);
-    ce_log_set_format(strcmp(c.log.format, "json") == 0 ? CE_LOG_JSON : CE_LOG_TEXT);
-    ce_log_set_destination(c.canal.destination);
-    if (check_local(&c, dry_run, main_say_local, NULL) != 0) {
+    int rc = service_prepare(&c, level_given, dry_run);
+    if (rc != 0) {
         cfg_free(&c);
-        return 2;
+        return rc;
     }
-    if (ce_log_open(c.log.file, err, sizeof err) != 0) {
-        fprintf(stderr, "canal-es: [log] file: %s\n", err);
-        cfg_free(&c);
-        return 2;
-    }
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = main_on_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0; /* no SA_RESTART: blocking reads return EINTR and see the stop */
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sa.sa_handler = main_on_hup;
-    sa.sa_flags = SA_RESTART;
-    sigaction(SIGHUP, &sa, NULL); /* reopen the log file (logrotate) */
-    signal(SIGPIPE, SIG_IGN);
-
-    char shown[1024];
-    node_shown_list(c.es.url, shown, sizeof shown);
-    ce_log(CE_LOG_INFO, "main", "canal-es %s starting: canal %s, search %s, %zu table rule(s)", CANAL_ES_VERSION,
-           c.canal.address, shown, c.n_tables);
-    run_opts o;
-    run_opts_default(&o);
-    o.dry_run = dry_run;
-    ce_stats *st = ce_malloc(sizeof *st);
-    if (st == NULL) {
-        fprintf(stderr, "canal-es: out of memory\n");
-        cfg_free(&c);
-        return 1;
-    }
-    stats_init(st);
-    o.stats = st;
-    metrics_server *ms = NULL;
-    if (c.http.listen[0] != '\0' && !dry_run) {
-        ms = metrics_start(c.http.listen, st, c.http.health_max_lag_s, CANAL_ES_VERSION, err, sizeof err);
-        if (ms == NULL) {
-            ce_log(CE_LOG_ERROR, "main", "%s", err);
-            stats_destroy(st);
-            ce_free(st);
-            cfg_free(&c);
-            return 1;
-        }
-        ce_log(CE_LOG_INFO, "main", "serving /metrics and /health on %s", c.http.listen);
-    }
-    job_mgr *jm = dry_run ? NULL : job_mgr_new(&c, st, err, sizeof err);
-    int rc = 1;
-    if (!dry_run && (jm == NULL || job_mgr_start(jm, &main_stop, err, sizeof err) != 0)) {
-        ce_log(CE_LOG_ERROR, "main", "%s", err);
-    } else {
-        o.jobs = jm;
-        rc = run_service(&c, &o, &main_stop);
-    }
-    metrics_stop(ms);
-    job_mgr_free(jm);
-    stats_destroy(st);
-    ce_free(st);
+    service_signals();
+    service *sv = service_open(&c, dry_run);
+    rc = sv == NULL ? 1 : service_loop(sv, false);
+    service_close(sv);
     cfg_free(&c);
     ce_log_close();
     return rc;
@@ -299,6 +230,8 @@ int main(int argc, char **argv)
         return check_main(argc, argv);
     if (strcmp(argv[1], "snapshot") == 0)
         return snapshot_main(argc, argv);
+    if (strcmp(argv[1], "reindex") == 0)
+        return reindex_main(argc, argv);
     fprintf(stderr, "canal-es: unknown command '%s'\n", argv[1]);
     main_usage(stderr);
     return 2;

@@ -506,6 +506,18 @@ static int run_refuse_row(run_ctx *r)
     return 0;
 }
 
+/* A hard delete just appended to the bulk: a job loading the rule sends it
+ * again after its chunk in flight (job_note_delete). */
+static void run_note_delete(run_ctx *r, const cfg_table *rule, const map_action *a)
+{
+    if (r->o->jobs == NULL || a->op != MAP_DELETE || r->bulk.n_actions == 0)
+        return;
+    const uint8_t *p;
+    size_t len;
+    bulk_action_bytes(&r->bulk, r->bulk.n_actions - 1, &p, &len);
+    job_note_delete(r->o->jobs, rule, p, len);
+}
+
 static int run_on_row(void *ud, const row_event *ev)
 {
     run_ctx *r = ud;
@@ -544,6 +556,7 @@ static int run_on_row(void *ud, const row_event *ev)
     for (size_t i = 0; i < r->mo.n; i++) {
         if (bulk_append(&r->bulk, &r->mo.act[i], r->err, sizeof r->err) != 0)
             return RUN_FAIL;
+        run_note_delete(r, rule, &r->mo.act[i]);
     }
     char tee[CFG_INDEX_MAX + 1];
     if (r->o->jobs != NULL && job_tee(r->o->jobs, rule, tee, sizeof tee)) {
@@ -553,6 +566,7 @@ static int run_on_row(void *ud, const row_event *ev)
             a.index = tee;
             if (bulk_append(&r->bulk, &a, r->err, sizeof r->err) != 0)
                 return RUN_FAIL;
+            run_note_delete(r, rule, &a);
         }
     }
     if (r->bulk.n_actions > 0 && r->first_buffered_ms == 0)

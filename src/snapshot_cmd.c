@@ -6,26 +6,34 @@
 #include "config.h"
 #include "map/map.h"
 #include "snapshot/snapshot.h"
+#include "snapshot/tables.h"
 #include "source/mysql.h"
 #include "util/log.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #define SNAPCMD_MAX_BODY ((size_t)512 << 20)
 
 static const char snapcmd_help[] =
-    "usage: canal-es snapshot -c FILE --table DB.TABLE --dry-run [--log-level error|warn|info|debug]\n"
+    "usage: canal-es snapshot -c FILE --table DB.TABLE [--all-tables] --dry-run\n"
+    "                         [--log-level error|warn|info|debug]\n"
     "\n"
     "Reads DB.TABLE from the [mysql] server in chunks of [reindex] chunk_rows rows, keyset-paginated on\n"
     "its primary key (else a unique key of NOT NULL columns), each chunk in its own consistent-snapshot\n"
     "transaction, and prints on stdout the _bulk NDJSON it would send: the documents the table's rule\n"
     "makes of each row, equal to the stream's, with the version of the chunk's binlog position minus\n"
-    "one. --dry-run is required: sending is done by `run` in a later version (docs/reindex.md).\n"
-    "A summary (rows, chunks, binlog positions, position method) goes to the log (stderr).\n"
+    "one. The table's rule is the first [table] rule that matches it, exact or regex, as for the stream.\n"
+    "When that is a regex rule, the tables it covers on the server are logged: every base table it\n"
+    "matches first (outside mysql, information_schema, performance_schema, sys); DB.TABLE must be one.\n"
+    "--all-tables reads every table of DB.TABLE's rule, sorted by database then table.\n"
+    "--dry-run is required: sending is done by `run` in a later version (docs/reindex.md).\n"
+    "A summary per table (rows, chunks, binlog positions, position method) goes to the log (stderr).\n"
     "\n"
-    "exit status: 0 done, 1 MySQL or table failure, 2 usage or configuration error\n";
+    "exit status: 0 done, 1 MySQL or table failure (also: the rule covers no table), 2 usage or\n"
+    "configuration error (no rule matches DB.TABLE, [mysql] not set)\n";
 
 typedef struct snapcmd {
     const cfg *c;
@@ -74,16 +82,87 @@ static int snapcmd_usage(const char *msg, const char *arg)
     return 2;
 }
 
+/* Reads one table of the rule and prints its NDJSON. 0, or 1 logged. */
+static int snapcmd_table(snapcmd *s, my_conn *my, const char *db, const char *tbl, snap_pos method,
+                         uint64_t *rows)
+{
+    char err[1024];
+    my_rc mrc;
+    snap_table t = {0};
+    int ret = 1;
+    if (snap_describe(my, db, tbl, &t, &mrc, err, sizeof err) != 0) {
+        ce_log(CE_LOG_ERROR, "snapshot", "%s", err);
+        goto out;
+    }
+    int64_t estimate = snap_estimate_rows(my, db, tbl);
+    char est[64] = "unknown";
+    if (estimate >= 0)
+        snprintf(est, sizeof est, "%lld", (long long)estimate);
+    snap_stats st;
+    int rc = snap_read(my, &s->c->mysql, &t, s->c->reindex.chunk_rows, method, snapcmd_row, s, &st, err, sizeof err);
+    if (rc != 0) {
+        ce_log(CE_LOG_ERROR, "snapshot", "%s", rc == -1 ? err : s->err);
+        goto out;
+    }
+    if (snapcmd_flush(s) != 0) {
+        ce_log(CE_LOG_ERROR, "snapshot", "%s", s->err);
+        goto out;
+    }
+    *rows += st.rows;
+    ce_log(CE_LOG_INFO, "snapshot",
+           "dry run: %s.%s: %llu rows in %llu chunks of up to %ld on key %s, binlog positions %s:%lld .. %s:%lld "
+           "(position = %s; information_schema estimated %s rows), nothing sent",
+           db, tbl, (unsigned long long)st.rows, (unsigned long long)st.chunks, s->c->reindex.chunk_rows, t.key_name,
+           st.first_file, (long long)st.first_pos, st.last_file, (long long)st.last_pos,
+           method == SNAP_POS_BINLOG_SNAPSHOT ? "binlog_snapshot" : "lock_tables", est);
+    ret = 0;
+out:
+    snap_table_free(&t);
+    return ret;
+}
+
+static bool snapcmd_listed(const snap_names *l, const char *db, const char *tbl)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->v[i].db, db) == 0 && strcmp(l->v[i].table, tbl) == 0)
+            return true;
+    return false;
+}
+
+/* INFO: the tables a regex rule covers (the first ones when the line would
+ * be too long). */
+static void snapcmd_log_tables(const cfg_table *rule, const snap_names *l)
+{
+    char name[300], list[3000];
+    size_t used = 0, i = 0;
+    list[0] = '\0';
+    for (; i < l->n; i++) {
+        int n = snprintf(list + used, sizeof list - used, "%s%s.%s", i ? ", " : "", l->v[i].db, l->v[i].table);
+        if (n < 0 || (size_t)n >= sizeof list - used) {
+            list[used] = '\0';
+            break;
+        }
+        used += (size_t)n;
+    }
+    char more[64] = "";
+    if (i < l->n)
+        snprintf(more, sizeof more, ", ... and %zu more", l->n - i);
+    ce_log(CE_LOG_INFO, "snapshot", "rule %s (line %d) covers %zu table(s) on the server: %s%s",
+           cfg_rule_name(rule, name, sizeof name), rule->line, l->n, l->n ? list : "none", more);
+}
+
 int snapshot_main(int argc, char **argv)
 {
     const char *path = NULL, *table = NULL;
-    bool dry_run = false;
+    bool dry_run = false, all_tables = false;
     int level = -1;
     for (int i = 2; i < argc; i++) {
         if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc) {
             path = argv[++i];
         } else if (strcmp(argv[i], "--table") == 0 && i + 1 < argc) {
             table = argv[++i];
+        } else if (strcmp(argv[i], "--all-tables") == 0) {
+            all_tables = true;
         } else if (strcmp(argv[i], "--dry-run") == 0) {
             dry_run = true;
         } else if (strcmp(argv[i], "--log-level") == 0 && i + 1 < argc) {
@@ -103,9 +182,10 @@ int snapshot_main(int argc, char **argv)
     if (!dry_run)
         return snapcmd_usage("--dry-run is required (sending is not done yet, see docs/reindex.md)", NULL);
     const char *dot = strchr(table, '.');
-    if (dot == NULL || dot == table || dot[1] == '\0' || (size_t)(dot - table) >= 256 || strlen(dot + 1) >= 256)
+    if (dot == NULL || dot == table || dot[1] == '\0' || (size_t)(dot - table) > SNAP_NAME_MAX ||
+        strlen(dot + 1) > SNAP_NAME_MAX)
         return snapcmd_usage("--table is not DB.TABLE:", table);
-    char db[256], tbl[256];
+    char db[SNAP_NAME_MAX + 1], tbl[SNAP_NAME_MAX + 1];
     snprintf(db, sizeof db, "%.*s", (int)(dot - table), table);
     snprintf(tbl, sizeof tbl, "%s", dot + 1);
 
@@ -130,7 +210,7 @@ int snapshot_main(int argc, char **argv)
     s.mo.version_epoch = (unsigned)c.es.version_epoch;
     bool bulk_ok = bulk_init(&s.b, SNAPCMD_MAX_BODY) == 0;
     my_conn *my = NULL;
-    snap_table t = {0};
+    snap_names names = {0};
     s.rule = cfg_find_table(&c, db, tbl);
     if (s.rule == NULL || !s.rule->enabled) {
         fprintf(stderr, "canal-es snapshot: %s: %s\n", table,
@@ -151,30 +231,46 @@ int snapshot_main(int argc, char **argv)
         ce_log(CE_LOG_ERROR, "snapshot", "%s", err);
         goto out;
     }
-    if (snap_describe(my, db, tbl, &t, &mrc, err, sizeof err) != 0) {
-        ce_log(CE_LOG_ERROR, "snapshot", "%s", err);
-        goto out;
+    if (s.rule->pattern != NULL || all_tables) {
+        if (snap_rule_tables(my, &c, s.rule, &names, err, sizeof err) != 0) {
+            ce_log(CE_LOG_ERROR, "snapshot", "%s", err);
+            goto out;
+        }
+        if (s.rule->pattern != NULL) {
+            snapcmd_log_tables(s.rule, &names);
+            if (!all_tables && !snapcmd_listed(&names, db, tbl)) {
+                char name[300];
+                ce_log(CE_LOG_ERROR, "snapshot",
+                       "%s.%s is not among the tables of rule %s (line %d) on mysql %s: no such base table (a view "
+                       "or a system table is never loaded)",
+                       db, tbl, cfg_rule_name(s.rule, name, sizeof name), s.rule->line, my_peer(my));
+                goto out;
+            }
+        }
+        if (all_tables && names.n == 0) {
+            char name[300];
+            ce_log(CE_LOG_ERROR, "snapshot",
+                   "rule %s (line %d) covers no table on mysql %s (no base table it matches first): nothing to read",
+                   cfg_rule_name(s.rule, name, sizeof name), s.rule->line, my_peer(my));
+            goto out;
+        }
     }
     snap_pos method = snap_method(my, c.reindex.position);
-    snap_stats st;
-    int rc = snap_read(my, &c.mysql, &t, c.reindex.chunk_rows, method, snapcmd_row, &s, &st, err, sizeof err);
-    if (rc != 0) {
-        ce_log(CE_LOG_ERROR, "snapshot", "%s", rc == -1 ? err : s.err);
-        goto out;
+    uint64_t rows = 0;
+    if (!all_tables) {
+        if (snapcmd_table(&s, my, db, tbl, method, &rows) != 0)
+            goto out;
+    } else {
+        for (size_t i = 0; i < names.n; i++)
+            if (snapcmd_table(&s, my, names.v[i].db, names.v[i].table, method, &rows) != 0)
+                goto out;
+        char name[300];
+        ce_log(CE_LOG_INFO, "snapshot", "dry run: rule %s (line %d): %llu rows of %zu table(s), nothing sent",
+               cfg_rule_name(s.rule, name, sizeof name), s.rule->line, (unsigned long long)rows, names.n);
     }
-    if (snapcmd_flush(&s) != 0) {
-        ce_log(CE_LOG_ERROR, "snapshot", "%s", s.err);
-        goto out;
-    }
-    ce_log(CE_LOG_INFO, "snapshot",
-           "dry run: %s.%s: %llu rows in %llu chunks of up to %ld on key %s, binlog positions %s:%lld .. %s:%lld "
-           "(position = %s), nothing sent",
-           db, tbl, (unsigned long long)st.rows, (unsigned long long)st.chunks, c.reindex.chunk_rows, t.key_name,
-           st.first_file, (long long)st.first_pos, st.last_file, (long long)st.last_pos,
-           method == SNAP_POS_BINLOG_SNAPSHOT ? "binlog_snapshot" : "lock_tables");
     ret = 0;
 out:
-    snap_table_free(&t);
+    snap_names_free(&names);
     my_close(my);
     if (bulk_ok)
         bulk_free(&s.b);

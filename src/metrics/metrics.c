@@ -5,21 +5,34 @@
  * connection whose request has taken longer than METRICS_REQUEST_MS (a client
  * sending one header line every few seconds resets any idle timeout). All
  * connection bookkeeping (conns[]) is touched only from that thread: MHD
- * calls the notify callbacks from MHD_run_wait, so no lock is needed. */
+ * calls the notify callbacks from MHD_run_wait, so no lock is needed.
+ *
+ * Requests: the handler decides what it can from the headers on its first
+ * call (405, 413 by Content-Length, 403 for a POST without the admin token)
+ * and answers everything else once the body has been read: it is dropped as
+ * it arrives, and one over METRICS_MAX_REQUEST_BODY answers 413 (at its end
+ * when chunked; the request timeout bounds it). The admin callbacks are guarded by
+ * admin_mu, held while one runs: after metrics_set_admin(m, NULL) returns,
+ * none is running. */
 #include "metrics/metrics.h"
 #include "util/mem.h"
 #include "util/parse.h"
 
 #include <arpa/inet.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -29,6 +42,8 @@
 #define METRICS_IDLE_S 5          /* no byte for this long: closed */
 #define METRICS_REQUEST_MS 10000  /* a request (from the first byte to the response sent) takes at most this */
 #define METRICS_LOOP_MS 500
+#define METRICS_MAX_REQUEST_BODY 4096u /* request bodies are ignored; larger ones answer 413 */
+#define METRICS_MAX_ADMIN_BODY (1u << 20) /* a /reindex answer */
 
 /* printf into out; -1 when it does not fit. */
 static int metrics_printf(ce_buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -161,6 +176,25 @@ int metrics_render(ce_stats *s, int64_t now_ms, const char *version, ce_buf *out
                         CE_STAT_GET(s, canal_connected) ? 1 : 0);
     rc |= metrics_gauge(out, "canal_es_search_reachable", "1 while the search node answered the last request.",
                         CE_STAT_GET(s, search_reachable) ? 1 : 0);
+    rc |= metrics_counter(out, "canal_es_reindex_rows_total", "Snapshot rows written by initial loads and reindexes.",
+                          CE_STAT_GET(s, reindex_rows));
+    rc |= metrics_counter(out, "canal_es_reindex_chunks_total", "Snapshot chunks completed and saved.",
+                          CE_STAT_GET(s, reindex_chunks));
+    rc |= metrics_printf(out, "# HELP canal_es_reindex_jobs_total Snapshot jobs ended, by result (failed includes "
+                              "cancelled).\n"
+                              "# TYPE canal_es_reindex_jobs_total counter\n"
+                              "canal_es_reindex_jobs_total{result=\"done\"} %" PRIu64 "\n"
+                              "canal_es_reindex_jobs_total{result=\"failed\"} %" PRIu64 "\n",
+                         CE_STAT_GET(s, reindex_jobs_done), CE_STAT_GET(s, reindex_jobs_failed));
+    rc |= metrics_gauge(out, "canal_es_reindex_running", "1 while a snapshot job is loading, catching up or swapping.",
+                        CE_STAT_GET(s, reindex_running) ? 1 : 0);
+    rc |= metrics_gauge(out, "canal_es_reindex_queued", "Snapshot jobs waiting to run.",
+                        (double)CE_STAT_GET(s, reindex_queued));
+    rc |= metrics_gauge(out, "canal_es_reindex_job_rows", "Rows written so far by the running job.",
+                        (double)CE_STAT_GET(s, reindex_job_rows));
+    rc |= metrics_gauge(out, "canal_es_reindex_job_rows_estimate",
+                        "Row estimate of the running job's tables (information_schema.TABLES).",
+                        (double)CE_STAT_GET(s, reindex_job_estimate));
     return rc == 0 ? 0 : -1;
 }
 
@@ -203,7 +237,16 @@ struct metrics_server {
     pthread_t thread;
     atomic_int stop;
     metrics_conn conns[METRICS_MAX_CONNS]; /* only the loop thread */
+    pthread_mutex_t admin_mu;              /* guards admin, token and has_admin */
+    metrics_admin admin;                   /* admin.token is token */
+    char *token;                           /* owned copy; "" = no POST is allowed */
+    int has_admin;
 };
+
+/* One request (the handler's con_cls), freed when it ends. */
+typedef struct metrics_req {
+    size_t body; /* request body bytes read (and dropped) */
+} metrics_req;
 
 static int64_t metrics_now_ms(void)
 {
@@ -241,10 +284,15 @@ static void metrics_on_conn(void *cls, struct MHD_Connection *c, void **socket_c
     }
 }
 
-/* A response was sent (or the request ended): the next request gets a new budget. */
+/* A response was sent (or the request ended): the next request gets a new
+ * budget; the request's state is freed. */
 static void metrics_on_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
-    (void)cls, (void)con_cls, (void)toe;
+    (void)cls, (void)toe;
+    if (con_cls != NULL && *con_cls != NULL) {
+        ce_free(*con_cls);
+        *con_cls = NULL;
+    }
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     if (ci != NULL && ci->socket_context != NULL)
         ((metrics_conn *)ci->socket_context)->since_ms = metrics_mono_ms();
@@ -275,15 +323,207 @@ static void *metrics_loop(void *arg)
     return NULL;
 }
 
-static enum MHD_Result metrics_reply(struct MHD_Connection *conn, unsigned status, const char *type, const void *body,
-                                     size_t len)
+static enum MHD_Result metrics_reply_h(struct MHD_Connection *conn, unsigned status, const char *type,
+                                       const void *body, size_t len, const char *allow)
 {
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
     if (resp == NULL)
         return MHD_NO;
     MHD_add_response_header(resp, "Content-Type", type);
+    if (allow != NULL)
+        MHD_add_response_header(resp, "Allow", allow);
     enum MHD_Result r = MHD_queue_response(conn, status, resp);
     MHD_destroy_response(resp);
+    return r;
+}
+
+static enum MHD_Result metrics_reply(struct MHD_Connection *conn, unsigned status, const char *type, const void *body,
+                                     size_t len)
+{
+    return metrics_reply_h(conn, status, type, body, len, NULL);
+}
+
+/* A constant JSON answer ({"error":...}). */
+static enum MHD_Result metrics_reply_json(struct MHD_Connection *conn, unsigned status, const char *json)
+{
+    return metrics_reply(conn, status, "application/json", json, strlen(json));
+}
+
+typedef enum { METRICS_R_NONE, METRICS_R_METRICS, METRICS_R_HEALTH, METRICS_R_REINDEX, METRICS_R_CANCEL } metrics_route;
+
+static metrics_route metrics_route_of(const char *url)
+{
+    if (strcmp(url, "/metrics") == 0)
+        return METRICS_R_METRICS;
+    if (strcmp(url, "/health") == 0)
+        return METRICS_R_HEALTH;
+    if (strcmp(url, "/reindex") == 0)
+        return METRICS_R_REINDEX;
+    if (strcmp(url, "/reindex/cancel") == 0)
+        return METRICS_R_CANCEL;
+    return METRICS_R_NONE;
+}
+
+/* The methods a route answers (the Allow header of its 405). */
+static const char *metrics_allowed(metrics_route r)
+{
+    switch (r) {
+    case METRICS_R_REINDEX:
+        return "GET, HEAD, POST";
+    case METRICS_R_CANCEL:
+        return "POST";
+    default:
+        return "GET, HEAD";
+    }
+}
+
+static bool metrics_method_ok(metrics_route r, const char *method)
+{
+    bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    bool post = strcmp(method, "POST") == 0;
+    switch (r) {
+    case METRICS_R_REINDEX:
+        return get || post;
+    case METRICS_R_CANCEL:
+        return post;
+    default:
+        return get;
+    }
+}
+
+static int metrics_sha256(const char *s, size_t n, unsigned char out[32])
+{
+    unsigned int len = 0;
+    return EVP_Digest(s, n, out, &len, EVP_sha256(), NULL) == 1 && len == 32 ? 0 : -1;
+}
+
+/* NULL when the request carries "Authorization: Bearer T" with T equal to
+ * the admin token (compared in constant time: both hashed, CRYPTO_memcmp),
+ * else the JSON of the 403 saying what to do. Never echoes a token. */
+static const char *metrics_auth_problem(metrics_server *m, struct MHD_Connection *conn)
+{
+    const char *problem = NULL;
+    pthread_mutex_lock(&m->admin_mu);
+    if (!m->has_admin) {
+        problem = NULL; /* answered 503 by the dispatch */
+        goto out;
+    }
+    if (m->token == NULL || m->token[0] == '\0') {
+        problem = "{\"error\":\"this service has no [http] admin_token, so its POST endpoints are off: set "
+                  "admin_token in the [http] section of its configuration, restart it, and send the token as "
+                  "'Authorization: Bearer TOKEN'\"}\n";
+        goto out;
+    }
+    const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (h == NULL) {
+        problem = "{\"error\":\"POST needs the header 'Authorization: Bearer TOKEN' with TOKEN the [http] "
+                  "admin_token of the service's configuration\"}\n";
+        goto out;
+    }
+    while (*h == ' ' || *h == '\t')
+        h++;
+    if (strncasecmp(h, "Bearer", 6) != 0 || (h[6] != ' ' && h[6] != '\t')) {
+        problem = "{\"error\":\"the Authorization header must be 'Bearer TOKEN' with TOKEN the [http] "
+                  "admin_token of the service's configuration\"}\n";
+        goto out;
+    }
+    h += 6;
+    while (*h == ' ' || *h == '\t')
+        h++;
+    size_t n = strlen(h);
+    while (n > 0 && (h[n - 1] == ' ' || h[n - 1] == '\t'))
+        n--;
+    unsigned char a[32], b[32];
+    if (metrics_sha256(h, n, a) != 0 || metrics_sha256(m->token, strlen(m->token), b) != 0 ||
+        CRYPTO_memcmp(a, b, sizeof a) != 0)
+        problem = "{\"error\":\"the Bearer token is not the [http] admin_token of the service's configuration\"}\n";
+out:
+    pthread_mutex_unlock(&m->admin_mu);
+    return problem;
+}
+
+/* What the headers alone decide: 1 with *r when answered. */
+static int metrics_early(metrics_server *m, struct MHD_Connection *conn, metrics_route route, const char *method,
+                         enum MHD_Result *r)
+{
+    if (route == METRICS_R_NONE && (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)) {
+        static const char msg[] = "not found: try /metrics, /health or /reindex\n";
+        *r = metrics_reply(conn, 404, "text/plain; charset=utf-8", msg, sizeof msg - 1);
+        return 1;
+    }
+    if (!metrics_method_ok(route, method)) {
+        char msg[96];
+        int n = snprintf(msg, sizeof msg, "only %s here\n", metrics_allowed(route));
+        *r = metrics_reply_h(conn, 405, "text/plain; charset=utf-8", msg, (size_t)n, metrics_allowed(route));
+        return 1;
+    }
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    int64_t clen = 0;
+    if (cl != NULL && (ce_parse_i64(cl, 0, INT64_MAX, &clen) != 0 || clen > (int64_t)METRICS_MAX_REQUEST_BODY)) {
+        *r = metrics_reply_json(conn, 413,
+                                "{\"error\":\"request bodies are ignored here and limited to 4096 bytes: pass the "
+                                "parameters in the query string\"}\n");
+        return 1;
+    }
+    if (strcmp(method, "POST") == 0) {
+        const char *problem = metrics_auth_problem(m, conn);
+        if (problem != NULL) {
+            *r = metrics_reply_json(conn, 403, problem);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* POST /reindex and /reindex/cancel and GET /reindex, once the body is read. */
+static enum MHD_Result metrics_admin_request(metrics_server *m, struct MHD_Connection *conn, metrics_route route,
+                                             const char *method)
+{
+    enum MHD_Result r;
+    ce_buf b;
+    ce_buf_init(&b, METRICS_MAX_ADMIN_BODY);
+    pthread_mutex_lock(&m->admin_mu);
+    int status;
+    if (!m->has_admin) {
+        r = metrics_reply_json(conn, 503, "{\"error\":\"this process runs no reindex jobs (a dry run, or it is "
+                                          "starting or stopping)\"}\n");
+        goto out;
+    }
+    if (route == METRICS_R_REINDEX && strcmp(method, "POST") != 0) {
+        status = m->admin.status(m->admin.ud, &b);
+    } else if (route == METRICS_R_REINDEX) {
+        const char *table = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "table");
+        const char *ip = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "in_place");
+        bool in_place = false;
+        if (table == NULL || table[0] == '\0') {
+            r = metrics_reply_json(conn, 400, "{\"error\":\"POST /reindex needs ?table=DB.TABLE\"}\n");
+            goto out;
+        }
+        if (ip != NULL && (strcmp(ip, "1") == 0 || strcmp(ip, "true") == 0))
+            in_place = true;
+        else if (ip != NULL && ip[0] != '\0' && strcmp(ip, "0") != 0 && strcmp(ip, "false") != 0) {
+            r = metrics_reply_json(conn, 400, "{\"error\":\"in_place must be 1 or 0\"}\n");
+            goto out;
+        }
+        status = m->admin.submit(m->admin.ud, table, in_place, &b);
+    } else {
+        const char *ids = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "id");
+        int64_t id = 0;
+        if (ids == NULL || ce_parse_i64(ids, 1, LONG_MAX, &id) != 0) {
+            r = metrics_reply_json(conn, 400,
+                                   "{\"error\":\"POST /reindex/cancel needs ?id=N with N a job id (GET /reindex "
+                                   "lists them)\"}\n");
+            goto out;
+        }
+        status = m->admin.cancel(m->admin.ud, (long)id, &b);
+    }
+    if (status < 100 || status > 599)
+        status = 500;
+    ce_buf_putc(&b, '\n');
+    r = metrics_reply(conn, (unsigned)status, "application/json", b.data ? (void *)b.data : "", b.len);
+out:
+    pthread_mutex_unlock(&m->admin_mu);
+    ce_buf_free(&b);
     return r;
 }
 
@@ -291,16 +531,34 @@ static enum MHD_Result metrics_handler(void *cls, struct MHD_Connection *conn, c
                                        const char *version, const char *upload_data, size_t *upload_data_size,
                                        void **con_cls)
 {
-    (void)version, (void)upload_data, (void)upload_data_size, (void)con_cls;
+    (void)version, (void)upload_data;
     metrics_server *m = cls;
-    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-        static const char msg[] = "only GET and HEAD\n";
-        return metrics_reply(conn, 405, "text/plain; charset=utf-8", msg, sizeof msg - 1);
+    metrics_route route = metrics_route_of(url);
+    metrics_req *rq = *con_cls;
+    enum MHD_Result r;
+    if (rq == NULL) { /* first call: only the headers are in */
+        if (metrics_early(m, conn, route, method, &r))
+            return r;
+        rq = ce_calloc(1, sizeof *rq);
+        if (rq == NULL)
+            return MHD_NO;
+        *con_cls = rq;
+        return MHD_YES;
     }
+    if (*upload_data_size > 0) { /* a body: counted and dropped (MHD cannot answer before its end) */
+        rq->body += *upload_data_size;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (rq->body > METRICS_MAX_REQUEST_BODY) /* chunked, so no Content-Length said so first */
+        return metrics_reply_json(conn, 413,
+                                  "{\"error\":\"request bodies are ignored here and limited to 4096 bytes: pass the "
+                                  "parameters in the query string\"}\n");
+    if (route == METRICS_R_REINDEX || route == METRICS_R_CANCEL)
+        return metrics_admin_request(m, conn, route, method);
     ce_buf b;
     ce_buf_init(&b, METRICS_MAX_BODY);
-    enum MHD_Result r;
-    if (strcmp(url, "/metrics") == 0) {
+    if (route == METRICS_R_METRICS) {
         if (metrics_render(m->s, metrics_now_ms(), m->version, &b) != 0) {
             static const char msg[] = "metrics too large\n";
             r = metrics_reply(conn, 500, "text/plain; charset=utf-8", msg, sizeof msg - 1);
@@ -308,15 +566,52 @@ static enum MHD_Result metrics_handler(void *cls, struct MHD_Connection *conn, c
             r = metrics_reply(conn, 200, "text/plain; version=0.0.4; charset=utf-8", b.data ? (void *)b.data : "",
                               b.len);
         }
-    } else if (strcmp(url, "/health") == 0) {
+    } else {
         int status = metrics_health(m->s, metrics_now_ms(), m->max_lag_s, &b);
         r = metrics_reply(conn, (unsigned)status, "application/json", b.data ? (void *)b.data : "", b.len);
-    } else {
-        static const char msg[] = "not found: try /metrics or /health\n";
-        r = metrics_reply(conn, 404, "text/plain; charset=utf-8", msg, sizeof msg - 1);
     }
     ce_buf_free(&b);
     return r;
+}
+
+int metrics_set_admin(metrics_server *m, const metrics_admin *a)
+{
+    if (m == NULL)
+        return 0;
+    char *tok = NULL;
+    if (a != NULL) {
+        tok = ce_strdup(a->token != NULL ? a->token : "");
+        if (tok == NULL)
+            return -1;
+    }
+    pthread_mutex_lock(&m->admin_mu); /* waits for a callback that runs */
+    char *old = m->token;
+    if (a != NULL) {
+        m->admin = *a;
+        m->admin.token = tok;
+    } else {
+        memset(&m->admin, 0, sizeof m->admin);
+    }
+    m->token = tok;
+    m->has_admin = a != NULL;
+    pthread_mutex_unlock(&m->admin_mu);
+    ce_free(old);
+    return 0;
+}
+
+int metrics_addr_is_loopback(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *v4 = (const struct sockaddr_in *)ss;
+        return (ntohl(v4->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)ss;
+        if (IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr))
+            return 1;
+        return IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr) && v6->sin6_addr.s6_addr[12] == 127;
+    }
+    return 0;
 }
 
 int metrics_listen_addr(const char *listen, struct sockaddr_storage *ss, int *port, char *err, size_t errlen)
@@ -381,9 +676,16 @@ metrics_server *metrics_start(const char *listen, ce_stats *s, long max_lag_s, c
         return NULL;
     }
     atomic_init(&m->stop, 0);
+    if (pthread_mutex_init(&m->admin_mu, NULL) != 0) {
+        snprintf(err, errlen, "[http] listen %s: cannot create a mutex", listen);
+        MHD_stop_daemon(m->d);
+        ce_free(m);
+        return NULL;
+    }
     if (pthread_create(&m->thread, NULL, metrics_loop, m) != 0) {
         snprintf(err, errlen, "[http] listen %s: cannot start the server thread", listen);
         MHD_stop_daemon(m->d);
+        pthread_mutex_destroy(&m->admin_mu);
         ce_free(m);
         return NULL;
     }
@@ -397,5 +699,7 @@ void metrics_stop(metrics_server *m)
     atomic_store(&m->stop, 1);
     pthread_join(m->thread, NULL); /* within METRICS_LOOP_MS */
     MHD_stop_daemon(m->d);
+    pthread_mutex_destroy(&m->admin_mu);
+    ce_free(m->token);
     ce_free(m);
 }

@@ -13,6 +13,7 @@
 #include "sink/setup.h"
 #include "sink/sink.h"
 #include "snapshot/snapshot.h"
+#include "snapshot/tables.h"
 #include "source/mysql.h"
 #include "util/backoff.h"
 #include "util/io.h"
@@ -38,6 +39,7 @@
 #define JOB_CATCHUP_IDLE_MS 10000    /* stream caught up this long: nothing more to wait for */
 #define JOB_MAX_RESTARTS 3           /* in-place loads started again after DDL */
 #define JOB_KEYS_MAX 64
+#define JOB_PENDING_MAX (64u << 20) /* bytes of stream deletes kept between two chunks */
 
 typedef enum { JS_QUEUED, JS_LOADING, JS_CATCHING_UP, JS_SWAPPING, JS_DONE, JS_FAILED, JS_CANCELLED } job_state;
 static const char *const job_state_names[] = {"queued",   "loading", "catching_up", "swapping",
@@ -65,6 +67,7 @@ typedef struct job {
     const cfg_table *rule;
     char table[520];         /* "db.table" as requested */
     bool alias_mode, initial;
+    bool marks_loaded;       /* a request that took the place of a queued initial load: records it when done */
     job_state state;
     char index[CFG_INDEX_MAX + 1]; /* alias mode: the new index; in place: the rule's index of `table` */
     job_tbl *tbls;
@@ -110,6 +113,10 @@ struct job_mgr {
     bool ddl_hit;
     char ddl_msg[600];
     job *running;
+    /* hard deletes the stream sent for the running job's rule since its last chunk (job_note_delete) */
+    ce_buf pending;
+    size_t n_pending;
+    bool pending_overflow;
     /* the worker */
     pthread_t thread;
     bool started;
@@ -259,6 +266,8 @@ static yajl_gen_status job_gen(yajl_gen g, const job *j, const job_mgr *m, bool 
         JG_OK(yajl_gen_map_close(g));
         return s;
     }
+    JG_OK(JG_KEY(g, "marks_loaded"));
+    JG_OK(yajl_gen_bool(g, j->marks_loaded));
     JG_OK(JG_KEY(g, "p_file"));
     JG_OK(job_gstr(g, j->p_file));
     JG_OK(JG_KEY(g, "p_pos"));
@@ -406,6 +415,8 @@ static job *job_from_json(job_mgr *m, yajl_val v, char *err, size_t errlen)
     j->alias_mode = strcmp(mode, "alias") == 0;
     const char *origin = job_jstr(v, "origin");
     j->initial = origin != NULL && strcmp(origin, "initial") == 0;
+    const char *mp[] = {"marks_loaded", NULL};
+    j->marks_loaded = YAJL_IS_TRUE(yajl_tree_get(v, mp, yajl_t_true));
     j->state = JS_QUEUED;
     for (size_t i = 0; i < JS_DONE; i++)
         if (strcmp(state, job_state_names[i]) == 0)
@@ -493,8 +504,8 @@ static int job_load(job_mgr *m, char *err, size_t errlen)
     int64_t cid = job_jint(root, "client_id", -1);
     if (dest == NULL || strcmp(dest, m->c->canal.destination) != 0 || cid != m->c->canal.client_id) {
         snprintf(err, errlen,
-                 "reindex state %s belongs to destination '%s' client %lld, not to [canal] destination '%s' client_id "
-                 "%ld (a [checkpoint] file shared by two configurations?)",
+                 "reindex state %s belongs to destination %s client %lld, not %s client %ld: use another checkpoint "
+                 "file (the state is the checkpoint file's name + .reindex)",
                  m->state_path, dest ? dest : "?", (long long)cid, m->c->canal.destination, m->c->canal.client_id);
         goto out;
     }
@@ -620,6 +631,20 @@ int job_submit(job_mgr *m, const char *db_table, bool in_place, ce_buf *out)
     pthread_mutex_lock(&m->mu);
     int status;
     char name[300];
+    bool took_initial = false;
+    for (size_t i = 0; i < m->n_jobs; i++) {
+        job *q = m->jobs[i];
+        if (q->rule == rule && q->initial && q->state == JS_QUEUED) {
+            /* the request loads the rule anyway: it takes the place of the initial load not started yet */
+            ce_log(CE_LOG_INFO, "reindex", "job %ld (initial load of %s) replaced by the request", q->id, q->table);
+            job_free(q);
+            memmove(&m->jobs[i], &m->jobs[i + 1], (m->n_jobs - i - 1) * sizeof m->jobs[0]);
+            m->n_jobs--;
+            CE_STAT_ADD(m->st, reindex_queued, -1);
+            took_initial = true;
+            break;
+        }
+    }
     if (job_rule_busy(m, rule)) {
         snprintf(msg, sizeof msg, "%s.%s: a job of rule %s is already queued or running", db, table,
                  cfg_rule_name(rule, name, sizeof name));
@@ -627,6 +652,8 @@ int job_submit(job_mgr *m, const char *db_table, bool in_place, ce_buf *out)
         status = 409;
     } else {
         job *j = job_add_locked(m, rule, db, table, rule->alias != NULL && !in_place, false);
+        if (j != NULL)
+            j->marks_loaded = took_initial;
         if (j == NULL) {
             job_json_error(out, "too many jobs kept; try again later");
             status = 503;
@@ -750,12 +777,25 @@ int job_tee(job_mgr *m, const cfg_table *rule, char *index, size_t len)
     return on;
 }
 
-void job_note_delete(job_mgr *m, const cfg_table *rule, const char *index, const char *id, size_t id_len,
-                     int64_t version)
+void job_note_delete(job_mgr *m, const cfg_table *rule, const uint8_t *p, size_t len)
 {
-    /* The node's tombstones (index.gc_deletes, raised while a job runs) keep a delete that reaches the
-     * index before the chunk that still held the row; docs/reindex.md says where that ends. */
-    (void)m, (void)rule, (void)index, (void)id, (void)id_len, (void)version;
+    if (m == NULL || len == 0)
+        return;
+    pthread_mutex_lock(&m->mu);
+    job *j = m->running;
+    if (j != NULL && j->rule == rule && j->state == JS_LOADING) {
+        if (m->pending.len + len > JOB_PENDING_MAX) {
+            if (!m->pending_overflow)
+                ce_log(CE_LOG_WARN, "reindex",
+                       "job %ld: more than %u bytes of deletes during one chunk: the rest rely on the node's "
+                       "tombstones (index.gc_deletes)",
+                       j->id, JOB_PENDING_MAX);
+            m->pending_overflow = true;
+        } else if (ce_buf_append(&m->pending, p, len) == 0) {
+            m->n_pending++;
+        }
+    }
+    pthread_mutex_unlock(&m->mu);
 }
 
 void job_stream_at(job_mgr *m, const char *file, int64_t offset, int64_t server_id, bool caught_up)
@@ -1134,6 +1174,65 @@ static int jw_flush(jw *w)
     return JOB_OK;
 }
 
+/* After a chunk is written: the stream's deletes noted meanwhile are sent
+ * again (the chunk may have been read before one of them and written after
+ * it). A 404 or 409 answer is as good as applied. */
+static int jw_redelete(jw *w)
+{
+    job_mgr *m = w->m;
+    ce_buf lines;
+    ce_buf_init(&lines, JOB_PENDING_MAX);
+    pthread_mutex_lock(&m->mu);
+    ce_buf tmp = m->pending; /* take the buffer, leave an empty one */
+    m->pending = lines;
+    lines = tmp;
+    size_t n = m->n_pending;
+    m->n_pending = 0;
+    m->pending_overflow = false;
+    pthread_mutex_unlock(&m->mu);
+    int rc = JOB_OK;
+    dlv_action *acts = NULL;
+    dlv_result *res = NULL;
+    if (n == 0)
+        goto out;
+    acts = ce_calloc(n, sizeof *acts);
+    res = ce_calloc(n, sizeof *res);
+    if (acts == NULL || res == NULL) {
+        snprintf(w->err, sizeof w->err, "out of memory");
+        rc = JOB_ERR;
+        goto out;
+    }
+    size_t k = 0, off = 0;
+    while (off < lines.len && k < n) {
+        const uint8_t *nl = memchr(lines.data + off, '\n', lines.len - off);
+        size_t end = nl != NULL ? (size_t)(nl - lines.data) + 1 : lines.len;
+        acts[k++] = (dlv_action){.p = lines.data + off, .len = end - off, .id_hash = 0};
+        off = end;
+    }
+    dlv_transport t;
+    dlv_sink_transport(&t, w->sinks);
+    size_t cap = w->req_cap;
+    dlv_opts o = {.req_cap = &cap,
+                  .streams = 1,
+                  .max_retries = w->c->es.max_retries,
+                  .retry_initial_ms = (uint64_t)w->c->es.retry_initial_ms,
+                  .retry_max_ms = (uint64_t)w->c->es.retry_max_ms,
+                  .should_abort = jw_abort,
+                  .abort_ud = w};
+    dlv_rc dr = dlv_send(acts, k, &t, &o, res, w->err, sizeof w->err);
+    if (dr == DLV_STOPPED)
+        rc = jw_leave(w) != JOB_OK ? jw_leave(w) : JOB_STOP;
+    else if (dr != DLV_DONE)
+        rc = JOB_ERR;
+    else if (ce_log_enabled(CE_LOG_DEBUG))
+        ce_log(CE_LOG_DEBUG, "reindex", "job %ld: sent %zu stream deletes again after the chunk", w->j->id, k);
+out:
+    ce_free(acts);
+    ce_free(res);
+    ce_buf_free(&lines);
+    return rc;
+}
+
 /* Row callback: map and buffer (no I/O). */
 static int jw_row(void *ud, const row_event *ev)
 {
@@ -1230,6 +1329,8 @@ static int jw_chunk(void *ud, const snap_chunk_info *ci)
     job *j = w->j;
     job_tbl *t = w->tbl;
     int rc = jw_flush(w);
+    if (rc == JOB_OK)
+        rc = jw_redelete(w);
     if (rc != JOB_OK)
         return rc;
     char *nk[JOB_KEYS_MAX] = {0};
@@ -1286,7 +1387,7 @@ static void jw_end(jw *w, job_state s, const char *error)
         snprintf(j->error, sizeof j->error, "%s", error);
     if (s == JS_DONE) {
         CE_STAT_ADD(m->st, reindex_jobs_done, 1);
-        if (j->initial)
+        if (j->initial || j->marks_loaded)
             job_add_loaded(m, j->rule_name);
     } else {
         m->failed++;
@@ -1331,83 +1432,59 @@ static void jw_drop_new_index(jw *w)
         const char *resp = NULL;
         size_t rlen = 0;
         sink_rc rc = sink_request(w->sinks[0], "DELETE", path, NULL, 0, &status, &resp, &rlen, w->err, sizeof w->err);
-        if (rc == SINK_OK && (status == 200 || status == 404))
+        if (rc == SINK_OK && status == 200)
             ce_log(CE_LOG_INFO, "reindex", "job %ld: deleted the new index %s (the alias %s was not moved)", w->j->id,
                    w->j->index, w->j->rule->alias);
-        else
+        else if (rc != SINK_OK || status != 404)
             ce_log(CE_LOG_WARN, "reindex", "job %ld: could not delete the new index %s (HTTP %ld): delete it by hand",
                    w->j->id, w->j->index, status);
     }
     snprintf(w->err, sizeof w->err, "%s", keep);
 }
 
-/* The tables of the job: a plain rule's table; a regex rule's tables that
- * the server has and that this rule is the first to match. */
+/* The tables of the job (snapshot/tables.h): a plain rule's table; a
+ * regex rule's tables that the server has and that this rule is the first
+ * to match, whichever of them the request named. */
 static int jw_resolve(jw *w)
 {
     job *j = w->j;
     if (j->n_tbls > 0)
         return JOB_OK;
-    const cfg_table *rule = j->rule;
-    char db[256], table[256];
-    const char *dot = strchr(j->table, '.');
-    if (rule->pattern == NULL) {
-        snprintf(db, sizeof db, "%s", rule->db);
-        snprintf(table, sizeof table, "%s", rule->table);
-    } else if (dot != NULL && !j->initial) {
-        snprintf(db, sizeof db, "%.*s", (int)(dot - j->table), j->table);
-        snprintf(table, sizeof table, "%s", dot + 1);
-    } else {
-        snprintf(w->err, sizeof w->err, "rule %s: the tables of a regex rule are not enumerated yet", j->rule_name);
+    snap_names names = {0};
+    if (snap_rule_tables(w->my, w->c, j->rule, &names, w->err, sizeof w->err) != 0)
         return JOB_ERR;
+    int rc = JOB_OK;
+    if (names.n == 0 && !j->initial) {
+        snprintf(w->err, sizeof w->err, "rule %s: the server has no table it matches", j->rule_name);
+        rc = JOB_ERR;
+        goto out;
     }
-    job_tbl *t = ce_calloc(1, sizeof *t);
-    if (t == NULL || (t->db = ce_strdup(db)) == NULL || (t->table = ce_strdup(table)) == NULL) {
-        if (t != NULL) {
-            ce_free(t->db);
-            ce_free(t);
-        }
+    job_tbl *t = ce_calloc(names.n ? names.n : 1, sizeof *t);
+    if (t == NULL) {
         snprintf(w->err, sizeof w->err, "out of memory");
-        return JOB_ERR;
+        rc = JOB_ERR;
+        goto out;
     }
+    size_t n = 0;
+    for (; n < names.n; n++)
+        if ((t[n].db = ce_strdup(names.v[n].db)) == NULL || (t[n].table = ce_strdup(names.v[n].table)) == NULL)
+            break;
     pthread_mutex_lock(&w->m->mu);
     j->tbls = t;
-    j->n_tbls = 1;
+    j->n_tbls = n + (n < names.n && t[n].db != NULL ? 1 : 0);
     pthread_mutex_unlock(&w->m->mu);
-    return JOB_OK;
-}
-
-static int64_t jw_estimate(jw *w, const char *db, const char *table)
-{
-    char q[1200], v[32], e[256];
-    ce_buf b;
-    ce_buf_init(&b, 1100);
-    int brc = ce_buf_append_str(&b, "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = X'");
-    for (const char *p = db; *p && brc == 0; p++) {
-        char hx[3];
-        snprintf(hx, sizeof hx, "%02x", (unsigned char)*p);
-        brc = ce_buf_append_str(&b, hx);
+    if (n < names.n) {
+        snprintf(w->err, sizeof w->err, "out of memory");
+        rc = JOB_ERR;
+        goto out;
     }
-    brc |= ce_buf_append_str(&b, "' AND TABLE_NAME = X'");
-    for (const char *p = table; *p && brc == 0; p++) {
-        char hx[3];
-        snprintf(hx, sizeof hx, "%02x", (unsigned char)*p);
-        brc = ce_buf_append_str(&b, hx);
-    }
-    brc |= ce_buf_append_str(&b, "'") | ce_buf_terminate(&b);
-    int64_t n = -1;
-    int found = 0;
-    if (brc == 0) {
-        snprintf(q, sizeof q, "%s", (const char *)b.data);
-        if (my_value(w->my, q, v, sizeof v, &found, e, sizeof e) == MY_OK && found) {
-            char *end;
-            long long x = strtoll(v, &end, 10);
-            if (*end == '\0' && x >= 0)
-                n = x;
-        }
-    }
-    ce_buf_free(&b);
-    return n;
+    if (j->rule->pattern != NULL)
+        ce_log(CE_LOG_INFO, "reindex", "job %ld: rule %s covers %zu table(s)%s%s.%s%s", j->id, j->rule_name, names.n,
+               names.n ? ": " : "", names.n ? names.v[0].db : "", names.n ? names.v[0].table : "",
+               names.n > 1 ? ", ..." : "");
+out:
+    snap_names_free(&names);
+    return rc;
 }
 
 /* Alias mode, before the first chunk: the new index (created with the
@@ -1422,7 +1499,9 @@ static int jw_prepare_alias(jw *w, const snap_table *first)
     const char *resp = NULL;
     size_t rlen = 0;
     int rc;
-    if (j->index[0] != '\0') {
+    const char *load[JOB_NSET] = {"-1", "0", JOB_GC_DELETES};
+    if (j->index[0] != '\0' && j->saved_known) {
+        /* resumed: the new index was created and its settings recorded */
         if (sink_index_path(j->index, "", path, sizeof path) != 0)
             return JOB_ERR;
         if ((rc = jw_request(w, "HEAD", path, NULL, &status, &resp, &rlen)) != JOB_OK)
@@ -1432,7 +1511,19 @@ static int jw_prepare_alias(jw *w, const snap_table *first)
                      j->index, status);
             return JOB_ERR;
         }
-        return JOB_OK;
+        return jw_put_settings(w, j->index, load, "load settings of the new index");
+    }
+    if (j->index[0] != '\0') {
+        /* named in an earlier attempt that ended before the index's settings were recorded: start it afresh */
+        if (sink_index_path(j->index, "", path, sizeof path) != 0)
+            return JOB_ERR;
+        if ((rc = jw_request(w, "DELETE", path, NULL, &status, &resp, &rlen)) != JOB_OK)
+            return rc;
+        if (status != 200 && status != 404) {
+            snprintf(w->err, sizeof w->err, "DELETE of the unfinished new index %s: HTTP %ld", j->index, status);
+            return JOB_ERR;
+        }
+        goto create;
     }
     /* the alias must not be a concrete index */
     if (sink_index_path(rule->alias, "", path, sizeof path) != 0)
@@ -1474,6 +1565,8 @@ static int jw_prepare_alias(jw *w, const snap_table *first)
     pthread_mutex_lock(&w->m->mu);
     snprintf(j->index, sizeof j->index, "%s", name);
     pthread_mutex_unlock(&w->m->mu);
+    job_save(w->m); /* the name first: an index left by a crash from here on is found again */
+create:;
     cfg_table copy = *rule; /* the new index, without the alias: it is moved at the end */
     copy.alias = NULL;
     copy.index = j->index;
@@ -1490,11 +1583,8 @@ static int jw_prepare_alias(jw *w, const snap_table *first)
     memcpy(j->saved, saved, sizeof saved);
     j->saved_known = true;
     pthread_mutex_unlock(&w->m->mu);
-    const char *load[JOB_NSET] = {"-1", "0", JOB_GC_DELETES};
-    if ((rc = jw_put_settings(w, j->index, load, "load settings of the new index")) != JOB_OK)
-        return rc;
     job_save(w->m);
-    return JOB_OK;
+    return jw_put_settings(w, j->index, load, "load settings of the new index");
 }
 
 /* Waits until the stream has passed P of the last chunk, or nothing was
@@ -1864,6 +1954,8 @@ static void job_run(job_mgr *m, job *j)
     j->run_start_rows = j->rows;
     m->running = j;
     m->ddl_hit = false;
+    ce_buf_reset(&m->pending);
+    m->n_pending = 0;
     pthread_mutex_unlock(&m->mu);
     CE_STAT_SET(m->st, reindex_running, 1);
     CE_STAT_ADD(m->st, reindex_queued, -1);
@@ -1883,7 +1975,7 @@ static void job_run(job_mgr *m, job *j)
 again:;
     int64_t est = 0;
     for (size_t i = 0; i < j->n_tbls; i++) {
-        int64_t e = jw_estimate(&w, j->tbls[i].db, j->tbls[i].table);
+        int64_t e = snap_estimate_rows(w.my, j->tbls[i].db, j->tbls[i].table);
         est += e > 0 ? e : 0;
     }
     pthread_mutex_lock(&m->mu);
@@ -2054,6 +2146,7 @@ job_mgr *job_mgr_new(const cfg *c, ce_stats *st, char *err, size_t errlen)
     m->stream_ver = -1;
     pthread_mutex_init(&m->mu, NULL);
     pthread_cond_init(&m->cv, NULL);
+    ce_buf_init(&m->pending, JOB_PENDING_MAX);
     atomic_init(&m->tee_on, 0);
     atomic_init(&m->quit, 0);
     if (c->checkpoint.file[0] != '\0' &&
@@ -2151,6 +2244,7 @@ void job_mgr_free(job_mgr *m)
     for (size_t i = 0; i < m->n_loaded; i++)
         ce_free(m->loaded[i]);
     ce_free(m->loaded);
+    ce_buf_free(&m->pending);
     pthread_cond_destroy(&m->cv);
     pthread_mutex_destroy(&m->mu);
     ce_free(m);

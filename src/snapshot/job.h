@@ -68,11 +68,12 @@ bool job_mgr_idle(job_mgr *m, int *failed);
 /* Pipeline thread. The index the stream must also write rule's actions to
  * (a running alias job's new index): 1 with it in index, else 0. */
 int job_tee(job_mgr *m, const cfg_table *rule, char *index, size_t len);
-/* A delete the stream sent for a rule with a running job (the job sends it
- * again after a chunk that still held the row, whatever the node's
- * tombstones). */
-void job_note_delete(job_mgr *m, const cfg_table *rule, const char *index, const char *id, size_t id_len,
-                     int64_t version);
+/* A hard delete the stream is sending for rule: its `_bulk` action line
+ * (p, len: one line ending in '\n', with its external version). While a
+ * job of that rule runs, the worker sends it again after the chunk it was
+ * noted during, so a chunk read before the delete and written after it
+ * cannot bring the row back, whatever the node's tombstones. */
+void job_note_delete(job_mgr *m, const cfg_table *rule, const uint8_t *p, size_t len);
 /* After every ack: the position of the last entry of the batch and the
  * serverId of its header (0 = unknown); after an empty GET: caught_up. */
 void job_stream_at(job_mgr *m, const char *file, int64_t offset, int64_t server_id, bool caught_up);

@@ -174,7 +174,7 @@ static int snap_key(my_conn *c, snap_table *t, my_rc *rc, char *err, size_t errl
     if (!(cur[0] != '\0' && usable && nc > 0)) {
         snprintf(err, errlen,
                  "table %s.%s has no primary key and no unique key of NOT NULL columns: the snapshot cannot page "
-                 "through it (add a primary key)",
+                 "through it (add a primary key, or set snapshot = never in its rule)",
                  t->db, t->table);
         *rc = MY_ERR_QUERY;
         goto out;

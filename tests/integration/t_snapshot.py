@@ -311,7 +311,157 @@ def test_snapshot_under_writes_loses_no_update():
         es.stop()
 
 
+def shard_tables(prefix, counts):
+    """Tables prefix_0.. with counts[k] rows each (ids k*100+i, distinct across shards); returns
+    {table: {id: (id, v)}} as MariaDB holds them."""
+    out = {}
+    for k, n in enumerate(counts):
+        t = f"{prefix}_{k}"
+        sql(f"CREATE TABLE `{DB}`.`{t}` (id INT PRIMARY KEY, v VARCHAR(20) NOT NULL) DEFAULT CHARSET=utf8mb4; "
+            f"INSERT INTO `{DB}`.`{t}` VALUES " +
+            ",".join(f"({k * 100 + i}, 'row {k}-{i} é')" for i in range(1, n + 1)) + ";")
+        out[t] = {int(r.split("\t")[0]): r.split("\t")[1] for r in sql(f"SELECT id, v FROM `{DB}`.`{t}`;")}
+    return out
+
+
+def rows_by_table(out, prefix):
+    """[(table, index, id, doc)] of the NDJSON in order; table from the index name PREFIX_TABLE."""
+    got = []
+    lines = [x for x in out.split(b"\n") if x]
+    for a, d in zip(lines[0::2], lines[1::2]):
+        act = json.loads(a)["index"]
+        got.append((act["_index"][len(prefix) + 1:], act["_index"], act["_id"], json.loads(d)))
+    return got
+
+
+def test_snapshot_regex_rule_all_tables():
+    """A regex rule over 3 sharded tables (plus a view and a table it does not match): the log names the 3
+    tables it covers, `--all-tables` prints every row of every shard exactly once, shard by shard in name
+    order, each into the index of its table, with the stream's document; `--table` alone prints one shard
+    (with the row estimate of information_schema); the view the regex matches is refused."""
+    p = "snapshard"
+    want = shard_tables(p, [5, 1, 7])
+    sql(f"CREATE VIEW `{DB}`.`{p}_9` AS SELECT * FROM `{DB}`.`{p}_0`; "
+        f"CREATE TABLE `{DB}`.`{p}x_0` (id INT PRIMARY KEY); INSERT INTO `{DB}`.`{p}x_0` VALUES (1);")
+    es = mysql_ini(CanalEs(itlib.BIN, {f"/^{DB}\\.{p}_[0-9]+$/": {"index": f"{p}_{{table}}"}}), chunk_rows=2)
+    rc, out, err = snapshot(es, f"{p}_1", "--all-tables")
+    check(rc == 0, f"snapshot --all-tables exit {rc}: {err[-800:]}")
+    names = ", ".join(f"{DB}.{p}_{k}" for k in range(3))
+    check(f"covers 3 table(s) on the server: {names}" in err, f"the rule's tables logged: {err[-800:]}")
+    check("13 rows of 3 table(s), nothing sent" in err, f"total: {err[-400:]}")
+    got = rows_by_table(out, p)
+    check([t for t, _, _, _ in got] == sorted(t for t, _, _, _ in got), f"shard by shard: {[g[0] for g in got]}")
+    seen = [(t, int(i)) for t, _, i, _ in got]
+    check(sorted(seen) == sorted((t, i) for t in want for i in want[t]) and len(set(seen)) == len(seen),
+          f"every row of every shard exactly once: {seen}")
+    for t, index, i, doc in got:
+        check(index == f"{p}_{t}" and doc == {"id": int(i), "v": want[t][int(i)]},
+              f"row {t}/{i}: index {index}, document {doc}")
+    for t in want:  # the stream's documents for the same rows are byte-equal
+        streamed = by_id(stream(es, f"{p}_{t}"))
+        snapped = by_id(pairs(out, f"{p}_{t}"))
+        check(sorted(streamed) == sorted(snapped) and all(streamed[i][1] == snapped[i][1] for i in snapped),
+              f"{t}: snapshot documents equal the stream's: {sorted(snapped)} vs {sorted(streamed)}")
+    rc, out, err = snapshot(es, f"{p}_9")
+    check(rc == 1 and out == b"" and f"{DB}.{p}_9 is not among the tables of rule" in err,
+          f"a view the regex matches is refused: {rc} {err[-400:]}")
+    sql(f"ANALYZE TABLE `{DB}`.`{p}_2`;")  # TABLE_ROWS of InnoDB is exact for a small analyzed table
+    rc, out, err = snapshot(es, f"{p}_2")
+    check(f"{DB}.{p}_2: 7 rows in 4 chunks" in err and "information_schema estimated 7 rows" in err,
+          f"the row estimate from information_schema.TABLES: {err[-500:]}")
+    check(rc == 0 and f"covers 3 table(s) on the server: {names}" in err and
+          sorted(int(i) for _, _, i, _ in rows_by_table(out, p)) == sorted(want[f"{p}_2"]),
+          f"--table alone prints its shard and logs the rule's tables: {rc} {err[-600:]}")
+
+
+def test_snapshot_regex_rule_skips_claimed_tables():
+    """A table the regex matches but an earlier plain rule claims is the plain rule's (as for the stream):
+    not listed for, nor read with, the regex rule; read alone with the plain rule's index; check-config
+    lists the regex rule's 2 tables and warns that a plain rule below the regex is never used. A regex
+    matching no table: --all-tables fails with exit 1."""
+    p = "snapclaim"
+    want = shard_tables(p, [2, 3, 4])
+    es = mysql_ini(CanalEs(itlib.BIN, {f"{DB}.{p}_1": {"index": f"{p}_plain"},
+                                       f"/^{DB}\\.{p}_[0-9]+$/": {"index": f"{p}_{{table}}"},
+                                       f"/^{DB}\\.{p}none_[0-9]+$/": {"index": f"{p}_none"},
+                                       f"{DB}.{p}_2": {"index": f"{p}_late"}}))
+    rc, out, err = snapshot(es, f"{p}_0", "--all-tables")
+    check(rc == 0 and f"covers 2 table(s) on the server: {DB}.{p}_0, {DB}.{p}_2" in err,
+          f"the claimed table is not the regex rule's: {rc} {err[-600:]}")
+    got = sorted((t, int(i)) for t, _, i, _ in rows_by_table(out, p))
+    check(got == sorted((t, i) for t in (f"{p}_0", f"{p}_2") for i in want[t]), f"rows of shards 0 and 2: {got}")
+    rc, out, err = snapshot(es, f"{p}_1", "--all-tables")
+    ids = [(a["index"]["_index"], int(a["index"]["_id"])) for a, _ in pairs(out, f"{p}_plain")]
+    check(rc == 0 and sorted(ids) == sorted((f"{p}_plain", i) for i in want[f"{p}_1"]) and
+          len(out.split(b"\n")) == 2 * len(ids) + 1 and "covers" not in err,
+          f"the claimed table alone, into the plain rule's index: {rc} {ids} {err[-400:]}")
+    rc, out, err = snapshot(es, f"{p}none_0", "--all-tables")
+    check(rc == 1 and out == b"" and "covers no table on mysql" in err,
+          f"a regex rule covering no table: {rc} {err[-300:]}")
+    p2 = subprocess.run([itlib.BIN, "check-config", "-c", es.ini], capture_output=True, text=True, env=es.env,
+                        timeout=120)
+    check(f"snapshot loads 2 table(s): {DB}.{p}_0, {DB}.{p}_2" in p2.stdout and
+          f"none_[0-9]+$/ (line" in p2.stdout and "matches no base table on mysql" in p2.stdout and
+          f"warn  table {DB}.{p}_2 (line" in p2.stdout and "this one is never used" in p2.stdout,
+          f"check-config lists the regex rules' tables: {p2.stdout}")
+
+
+def test_snapshot_check_config_server_id():
+    """check-config --peek compares [mysql]'s @@server_id with the serverId of Canal's waiting entries: ok
+    for the stack's MariaDB (the server Canal reads); FAIL naming both ids once the server's server_id is
+    changed (SET GLOBAL server_id: the waiting entries keep the old id), restored after; without --peek the
+    [mysql] line says the comparison needs it; with nothing waiting (a run acked it all) a warning says why
+    nothing was compared."""
+    from harness import delete_index, index_docs
+    t = "snapsid"
+    delete_index(t)
+    sql(f"CREATE TABLE `{DB}`.`{t}` (id INT PRIMARY KEY); INSERT INTO `{DB}`.`{t}` VALUES (1);")
+    es = mysql_ini(CanalEs(itlib.BIN, {f"{DB}.{t}": {"index": t}}))
+    peer = f"{ENV['MYSQL_HOST']}:{ENV['MYSQL_PORT']}"
+
+    def verdicts(*extra):
+        return subprocess.run([itlib.BIN, "check-config", "-c", es.ini, *extra], capture_output=True, text=True,
+                              env=es.env, timeout=120)
+    p = verdicts()
+    check(p.returncode == 0 and f"mysql {peer}: " in p.stdout and
+          "(not compared with the serverId of Canal's entries: that needs --peek" in p.stdout,
+          f"without --peek: not compared, and why: {p.stdout}")
+    own = int(sql("SELECT @@GLOBAL.server_id;")[0])
+    p = verdicts("--peek")
+    check(p.returncode == 0 and f"ok    mysql {peer}: server_id {own} equals the serverId of Canal's newest "
+                                "waiting entry" in p.stdout, f"--peek, the server Canal reads: {p.stdout}")
+    other = own + 1000
+    sql(f"SET GLOBAL server_id = {other};")
+    try:
+        p = verdicts("--peek")
+    finally:
+        sql(f"SET GLOBAL server_id = {own};")
+    check(p.returncode == 1 and f"FAIL  [mysql] {peer} has server_id {other} but Canal's entries come from "
+                                f"serverId {own}: the snapshot would read another server" in p.stdout,
+          f"--peek, another server_id: {p.stdout}")
+    attempt = [1]
+
+    def drain():
+        """A run indexes a new row (acking what it read), then check-config --peek; again when an entry
+        of the row's transaction was still waiting (Canal may hand out its end in a later batch)."""
+        attempt[0] += 1
+        es.start()
+        try:
+            sql(f"INSERT INTO `{DB}`.`{t}` VALUES ({attempt[0]});")
+            poll(lambda: len(index_docs(t)) == attempt[0], 60, "the run indexes the rows")
+        finally:
+            es.stop()
+        p = verdicts("--peek")
+        return p if "not compared" in p.stdout or attempt[0] > 4 else None
+    p = poll(drain, 120, "nothing waiting in Canal after a run", interval=0)
+    check(p.returncode == 0 and f"warn  mysql {peer}: server_id {own} not compared with the serverId of Canal's "
+                                "entries: no entry was waiting in Canal" in p.stdout,
+          f"--peek with nothing waiting: {p.stdout}")
+
+
 TESTS = [test_snapshot_documents_equal_the_stream, test_snapshot_composite_key_chunks,
          test_snapshot_refuses_a_table_without_key, test_snapshot_check_config_mysql_verdicts,
          test_snapshot_missing_privileges,
-         test_snapshot_version_below_later_stream_event, test_snapshot_under_writes_loses_no_update]
+         test_snapshot_version_below_later_stream_event, test_snapshot_under_writes_loses_no_update,
+         test_snapshot_regex_rule_all_tables, test_snapshot_regex_rule_skips_claimed_tables,
+         test_snapshot_check_config_server_id]

@@ -105,7 +105,14 @@ static void test_initial_loads_are_queued(void **state)
     int failed = -1;
     assert_false(job_mgr_idle(m, &failed));
     assert_int_equal(failed, 0);
-    /* a request for a rule with a job queued */
+    /* a request takes the place of the rule's initial load not started yet (reindex before the first run) */
+    assert_int_equal(submit(m, "shop.products", false, out, sizeof out), 202);
+    assert_non_null(strstr(out, "\"id\":3"));
+    status_of(m, out, sizeof out);
+    assert_null(strstr(out, "\"id\":1,"));
+    assert_non_null(strstr(out, "\"id\":3,"));
+    assert_int_equal(CE_STAT_GET(&st, reindex_queued), 2);
+    /* a second request for it is refused */
     assert_int_equal(submit(m, "shop.products", false, out, sizeof out), 409);
     assert_non_null(strstr(out, "already queued or running"));
     job_mgr_free(m);
@@ -230,7 +237,7 @@ static void test_state_file(void **state)
     write_state("{\"version\":1,\"destination\":\"other\",\"client_id\":1001,\"jobs\":[]}");
     m = job_mgr_new(&c, &st, err, sizeof err);
     assert_null(m);
-    assert_non_null(strstr(err, "belongs to destination 'other'"));
+    assert_non_null(strstr(err, "belongs to destination other client 1001, not d1"));
     /* a broken file is refused, with the way out */
     write_state("{\"version\":1,");
     m = job_mgr_new(&c, &st, err, sizeof err);
