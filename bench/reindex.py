@@ -23,7 +23,9 @@ else from `scripts/stack.sh env` of $STACK_DIR):
 5. The node's own ceiling for the same documents at the same concurrency, in the same run: the documents
    are read back (scroll), turned into _bulk requests of CHUNK_ROWS actions with external versions, and
    posted into a fresh index with the target's settings and mappings, CONCURRENCY requests in flight.
-6. Checks that the index holds exactly as many documents as the table has rows: PASS/FAIL (exit 1).
+6. The source side alone, for comparison: `canal-es snapshot --dry-run` reads and converts the same
+   chunks with no node (stdout to /dev/null).
+7. Checks that the index holds exactly as many documents as the table has rows: PASS/FAIL (exit 1).
 Not a test (not run by scripts/test.sh).
 """
 import argparse
@@ -482,6 +484,20 @@ def main():
     print(f"node ceiling: the same {n} documents posted directly in requests of {a.chunk_rows}, "
           f"{a.concurrency} in flight: {ceiling:,.0f} docs/s ({c_took:.1f} s); "
           f"canal-es reached {rows / took / ceiling:.2f} of it")
+
+    # the source side alone: the same chunks read and converted, no node (stdout to /dev/null)
+    t0 = time.monotonic()
+    with open(os.devnull, "wb") as null:
+        p = subprocess.run([binary, "snapshot", "-c", es.ini, "--table", f"{DB}.{TABLE}", "--dry-run",
+                            "--log-level", "warn"], stdout=null, stderr=subprocess.PIPE, env=es.env, timeout=3600)
+    s_took = time.monotonic() - t0
+    if p.returncode == 0:
+        src = rows / s_took
+        print(f"source side: `canal-es snapshot --dry-run` read and converted the {rows} rows in chunks of "
+              f"{a.chunk_rows} in {s_took:.1f} s = {src:,.0f} rows/s (no node); reading then writing one chunk "
+              f"after the other would give {1 / (1 / src + 1 / ceiling):,.0f} rows/s")
+    else:
+        print(f"source side: canal-es snapshot --dry-run failed ({p.returncode}): {p.stderr.decode()[-300:]}")
 
     http("POST", f"/{TABLE}/_refresh")
     docs = http("GET", f"/{TABLE}/_count")[1]["count"]
