@@ -270,6 +270,21 @@ def job_from_log(text, table):
     return job, samples
 
 
+def tenth_bounds(samples, started, rows):
+    """The wall times at which the rows counter crossed each tenth of the table (interpolated), or None."""
+    pts = [(started, 0)] + [(t, r) for t, r in samples if r > 0]
+    out = [started]
+    for k in range(1, 11):
+        goal = rows * k / 10
+        tk = None
+        for (t0, r0), (t1, r1) in zip(pts, pts[1:]):
+            if r0 < goal <= r1:
+                tk = t0 + (t1 - t0) * (goal - r0) / (r1 - r0)
+                break
+        out.append(tk)
+    return out
+
+
 def tenths(samples, started, rows):
     """rows/s in each tenth of the table, from (wall time, rows done) samples, crossing times interpolated."""
     pts = [(started, 0)] + [(t, r) for t, r in samples if r > 0]
@@ -404,7 +419,7 @@ def main():
         while True:
             if not es.alive():
                 raise SystemExit(f"bench/reindex: canal-es exited ({es.proc.returncode}); log:\n{es.tail()}")
-            loads.append(os.getloadavg()[0])
+            loads.append((time.time(), os.getloadavg()[0]))
             if source == "http":
                 try:
                     jobs = get_json(status_url, timeout=5).get("jobs", [])
@@ -460,8 +475,15 @@ def main():
     print(f"canal-es initial load: {job['rows']} rows in {took:.1f} s = {rows / took:,.0f} rows/s "
           f"(chunk_rows {a.chunk_rows}, concurrency {a.concurrency}; {job.get('chunks')} chunks; "
           f"{t_done - t_start:.1f} s from the process start to done)")
-    print(f"  machine: {os.cpu_count()} cores, 1-min load average during the job {min(loads):.1f} to {max(loads):.1f} "
+    la = [v for _, v in loads]
+    print(f"  machine: {os.cpu_count()} cores, 1-min load average during the job {min(la):.1f} to {max(la):.1f} "
           f"(the stack, canal-es, this script and whatever else runs share them)")
+    b = tenth_bounds(samples, started, rows)
+    per = []
+    for k in range(10):
+        v = [x for t, x in loads if b[k] is not None and b[k + 1] is not None and b[k] <= t <= b[k + 1]]
+        per.append(f"{sum(v) / len(v):.1f}" if v else "?")
+    print("  1-min load average per tenth: " + " ".join(per))
     print("  rows/s per tenth of the table: " + " ".join(f"{x:,.0f}" for x in per_tenth) +
           (f"  (min/max {min(ok) / max(ok):.2f})" if ok else ""))
     print(f"  canal-es peak RSS {hwm_mb:.1f} MB; CPU {cpu_s:.1f} s = {1e6 * cpu_s / rows:.1f} us per row "
@@ -486,18 +508,31 @@ def main():
           f"canal-es reached {rows / took / ceiling:.2f} of it")
 
     # the source side alone: the same chunks read and converted, no node (stdout to /dev/null)
-    t0 = time.monotonic()
-    with open(os.devnull, "wb") as null:
-        p = subprocess.run([binary, "snapshot", "-c", es.ini, "--table", f"{DB}.{TABLE}", "--dry-run",
-                            "--log-level", "warn"], stdout=null, stderr=subprocess.PIPE, env=es.env, timeout=3600)
-    s_took = time.monotonic() - t0
-    if p.returncode == 0:
+    # (its documents are counted as they arrive: 2 lines each, so the tenths of the source side alone)
+    t0 = time.time()
+    with tempfile.TemporaryFile() as errf:
+        p = subprocess.Popen([binary, "snapshot", "-c", es.ini, "--table", f"{DB}.{TABLE}", "--dry-run",
+                              "--log-level", "warn"], stdout=subprocess.PIPE, stderr=errf, env=es.env)
+        lines, src_samples = 0, []
+        while True:
+            block = p.stdout.read1(1 << 20)
+            if not block:
+                break
+            lines += block.count(b"\n")
+            src_samples.append((time.time(), lines // 2))
+        rc = p.wait()
+        errf.seek(0)
+        err = errf.read().decode(errors="replace")
+    s_took = time.time() - t0
+    if rc == 0:
         src = rows / s_took
+        src_tenths = tenths(src_samples, t0, rows)
         print(f"source side: `canal-es snapshot --dry-run` read and converted the {rows} rows in chunks of "
               f"{a.chunk_rows} in {s_took:.1f} s = {src:,.0f} rows/s (no node); reading then writing one chunk "
               f"after the other would give {1 / (1 / src + 1 / ceiling):,.0f} rows/s")
+        print("  source rows/s per tenth of the table: " + " ".join(f"{x:,.0f}" for x in src_tenths))
     else:
-        print(f"source side: canal-es snapshot --dry-run failed ({p.returncode}): {p.stderr.decode()[-300:]}")
+        print(f"source side: canal-es snapshot --dry-run failed ({rc}): {err[-300:]}")
 
     http("POST", f"/{TABLE}/_refresh")
     docs = http("GET", f"/{TABLE}/_count")[1]["count"]
