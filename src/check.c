@@ -2,6 +2,7 @@
 #include "check.h"
 #include "config.h"
 #include "decode/decode.h"
+#include "map/charset.h"
 #include "mapping.h"
 #include "run.h"
 #include "sink/node.h"
@@ -28,6 +29,7 @@
 #define CHECK_PEEK_TABLES 256
 #define CHECK_PEEK_BATCHES 60 /* below the client's 64 un-acked batches */
 #define CHECK_SERVER_IDS 8
+#define CHECK_FFFD 64 /* (table, column) pairs named for values holding U+FFFD */
 
 /* The document fields of the first waiting change of one table. */
 typedef struct check_seen {
@@ -48,6 +50,8 @@ typedef struct check_ctx {
     size_t n_entries; /* entries read by --peek */
     int64_t sid[CHECK_SERVER_IDS]; /* their distinct serverIds, newest last */
     size_t n_sid;
+    char *fffd[CHECK_FFFD]; /* "db.table\tcolumn" of waiting text values holding U+FFFD */
+    size_t n_fffd;
 } check_ctx;
 
 static void check_seen_free(check_seen *t)
@@ -64,9 +68,31 @@ static void check_seen_free(check_seen *t)
     ce_free(t->table);
 }
 
+/* Notes the text columns of a waiting change that hold U+FFFD (Canal could
+ * not decode them: their charset is not the one it decodes with). */
+static void check_note_fffd(check_ctx *k, const row_event *ev)
+{
+    const row_image *img = ev->after.n > 0 ? &ev->after : &ev->before;
+    for (size_t i = 0; i < img->n && k->n_fffd < CHECK_FFFD; i++) {
+        const row_col *c = &img->cols[i];
+        if (c->is_null || !cs_mysql_type_is_text(c->mysql_type) || !cs_has_fffd(c->value, c->value_len))
+            continue;
+        char key[700];
+        snprintf(key, sizeof key, "%s.%s\t%s", ev->schema, ev->table, c->name);
+        bool seen = false;
+        for (size_t j = 0; j < k->n_fffd && !seen; j++)
+            seen = strcmp(k->fffd[j], key) == 0;
+        if (!seen && (k->fffd[k->n_fffd] = ce_strdup(key)) != NULL)
+            k->n_fffd++;
+    }
+}
+
 static int check_on_row(void *ud, const row_event *ev)
 {
     check_ctx *k = ud;
+    const cfg_table *mapped = cfg_find_table(k->c, ev->schema, ev->table);
+    if (mapped != NULL && mapped->enabled)
+        check_note_fffd(k, ev);
     if (k->n_seen >= CHECK_PEEK_TABLES)
         return 1;
     for (size_t i = 0; i < k->n_seen; i++)
@@ -286,6 +312,7 @@ static void check_canal(check_ctx *k, const cfg *c)
     canal_opts co;
     run_canal_opts(c, &co);
     co.fetch_timeout_ms = 1000; /* --peek stops after 1 s without a waiting change */
+    co.no_rollback = !k->peek;  /* checking the connection must not disturb a running service's batches */
     canal_client *cc = canal_new(&co);
     if (cc == NULL) {
         check_say(k, "FAIL", "canal: out of memory");
@@ -533,6 +560,65 @@ static void check_regex_tables(check_ctx *k, my_conn *my, const cfg *c, const cf
     snap_names_free(&l);
 }
 
+/* The text columns of a table that Canal (decoding with [canal]
+ * connection_charset, UTF-8 by default) garbles: named with their charset; canal-es reads them
+ * back from [mysql] (snapshot/refetch.h). A key among them is a warning. */
+static void check_table_charsets(check_ctx *k, const cfg_table *t, const snap_table *st)
+{
+    char list[700] = "", keys[400] = "";
+    size_t n = 0, nk = 0;
+    for (size_t i = 0; i < st->n; i++) {
+        const snap_col *col = &st->cols[i];
+        if (!cs_is_text_type(col->data_type) || cs_canal_exact(k->c->canal.connection_charset, col->charset))
+            continue;
+        bool key = false;
+        for (size_t j = 0; j < st->n_key; j++)
+            key = key || st->key[j] == i;
+        char *dst = key ? keys : list;
+        size_t cap = key ? sizeof keys : sizeof list, *used = key ? &nk : &n;
+        int w = snprintf(dst + *used, cap - *used, "%s%s (%s)", *used ? ", " : "", col->name, col->charset);
+        if (w > 0 && (size_t)w < cap - *used)
+            *used += (size_t)w;
+    }
+    if (n > 0)
+        check_say(k, "ok",
+                  "table %s.%s (line %d): column(s) %s: Canal decodes text as UTF-8 (canal.instance.connectionCharset) "
+                  "and garbles these charsets; canal-es reads their text back from [mysql] by key %s for every row "
+                  "where it is not ASCII (one SELECT per such row, docs/type-mapping.md)",
+                  t->db, t->table, t->line, list, st->key_name);
+    if (nk > 0)
+        check_say(k, "warn",
+                  "table %s.%s (line %d): key column(s) %s: Canal garbles this charset, so a row whose key is not "
+                  "ASCII cannot be found in MySQL and is dead-lettered (use a key in utf8mb4 or ascii, or set "
+                  "canal.instance.connectionCharset when every text column of the instance shares one charset)",
+                  t->db, t->table, t->line, keys);
+}
+
+/* Without [mysql]: the waiting changes (--peek) whose text holds U+FFFD. */
+static void check_fffd(check_ctx *k, const cfg *c)
+{
+    bool mysql = c->mysql.host[0] != '\0' || c->mysql.socket[0] != '\0';
+    for (size_t i = 0; i < k->n_fffd; i++) {
+        char *tab = strchr(k->fffd[i], '\t');
+        if (tab == NULL)
+            continue;
+        *tab = '\0';
+        if (mysql)
+            check_say(k, "warn",
+                      "table %s column %s: a waiting change holds U+FFFD although its charset is one Canal decodes "
+                      "(the text holds U+FFFD in MySQL too, or Canal's connectionCharset is not UTF-8)",
+                      k->fffd[i], tab + 1);
+        else
+            check_say(k, "warn",
+                      "table %s column %s: a waiting change holds U+FFFD: Canal decodes text as UTF-8 and this "
+                      "column's charset is another one (SHOW FULL COLUMNS FROM %s shows it), so its text is lost "
+                      "before canal-es sees it: configure [mysql] so canal-es reads it back exactly, or set "
+                      "canal.instance.connectionCharset when every text column of the instance shares one charset",
+                      k->fffd[i], tab + 1, k->fffd[i]);
+        *tab = '\t';
+    }
+}
+
 /* [mysql] (when set): connect, server_id (against Canal's entries with
  * --peek), the position method, per exact table rule SELECT on the table
  * and a key the snapshot can page on, per regex rule the tables it loads. */
@@ -617,6 +703,7 @@ static void check_mysql(check_ctx *k, const cfg *c)
         else
             check_say(k, "ok", "table %s.%s (line %d): snapshot can read it, paging on key %s", t->db, t->table,
                       t->line, st.key_name);
+        check_table_charsets(k, t, &st);
         ce_buf_free(&q);
         snap_table_free(&st);
     }
@@ -631,12 +718,13 @@ static const char check_help[] =
     "[checkpoint] file and dead_letter can be opened, [http] listen resolves), then connects to the\n"
     "Canal server (authentication, destination, subscribe; nothing is acked), to the [mysql] server\n"
     "when set (credentials, server_id, SELECT and a usable key per exact rule, the tables of each\n"
-    "regex rule), to the search node (credentials, version) and checks each [table] rule's index or\n"
-    "alias. Prints one verdict per item: ok, warn or FAIL.\n"
+    "regex rule, the text columns Canal garbles: charset not UTF-8), to the search node (credentials,\n"
+    "version) and checks each [table] rule's index or alias. Prints one verdict per item: ok, warn or FAIL.\n"
     "--peek also reads the changes waiting in Canal (up to 60 batches, until 1 s passes without one;\n"
     "never acked, Canal delivers them again) for their column types and compares the fields of each\n"
     "existing index with what canal-es sends for those columns: a warning per field that cannot hold\n"
-    "it, naming the column and the fix; and compares the [mysql] server's @@server_id with the\n"
+    "it, naming the column and the fix; names the text columns whose waiting values hold U+FFFD\n"
+    "(text Canal could not decode); and compares the [mysql] server's @@server_id with the\n"
     "serverId of those entries (FAIL when they differ: the snapshot would read another server than\n"
     "the one whose binlog Canal reads). Use it while the service is stopped: Canal serves one client\n"
     "per destination, and batches taken by this command would stall the service's acks until it\n"
@@ -677,6 +765,7 @@ int check_main(int argc, char **argv)
     check_local(&c, 0, check_say_local, &k);
     check_canal(&k, &c);
     check_mysql(&k, &c);
+    check_fffd(&k, &c);
     sink_opts so;
     sink_opts_from_cfg(&so, &c.es);
     if (so.timeout_ms > 10000)
@@ -690,6 +779,8 @@ int check_main(int argc, char **argv)
     printf("%s: %d failed, %d warning(s)\n", k.failed ? "FAIL" : "ok", k.failed, k.warned);
     for (size_t i = 0; i < k.n_seen; i++)
         check_seen_free(&k.seen[i]);
+    for (size_t i = 0; i < k.n_fffd; i++)
+        ce_free(k.fffd[i]);
     cfg_free(&c);
     return k.failed ? 1 : 0;
 }

@@ -63,6 +63,7 @@ static const cfg_key cfg_keys[] = {
     CK_LONG("canal", "max_frame_mb", "64", 1, 1024, canal.max_frame_mb),
     CK_STR("canal", "zookeeper", "", canal.zookeeper),
     CK_LONG("canal", "zookeeper_timeout_ms", "10000", 1000, 600000, canal.zookeeper_timeout_ms),
+    CK_STR("canal", "connection_charset", "UTF-8", canal.connection_charset),
     CK_STR("elasticsearch", "url", "http://127.0.0.1:9200", es.url),
     CK_SECRET("elasticsearch", "username", es.username),
     CK_SECRET("elasticsearch", "password", es.password),

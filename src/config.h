@@ -87,6 +87,7 @@ typedef struct cfg_canal {
     long max_frame_mb;       /* cap of one frame from the server, MiB */
     char *zookeeper;         /* "" or host:port[,host:port...]: follow the running server */
     long zookeeper_timeout_ms;
+    char *connection_charset; /* the Java charset the Canal instance decodes text with (connectionCharset) */
 } cfg_canal;
 
 typedef struct cfg_es {

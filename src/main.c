@@ -11,6 +11,7 @@
 #include "snapshot_cmd.h"
 #include "snapshot/job.h"
 #include "source/zk.h"
+#include "verify/verify.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -35,6 +36,7 @@ static void main_usage(FILE *f)
           "       canal-es snapshot -c FILE --table DB.TABLE --dry-run\n"
           "       canal-es reindex -c FILE --table DB.TABLE [--in-place] [--no-wait]\n"
           "       canal-es reindex -c FILE --status | --cancel ID\n"
+          "       canal-es verify -c FILE [--table DB.TABLE] [--repair] [--max-report N] [--json]\n"
           "       canal-es --help\n"
           "       canal-es --version\n"
           "\n"
@@ -232,6 +234,8 @@ int main(int argc, char **argv)
         return snapshot_main(argc, argv);
     if (strcmp(argv[1], "reindex") == 0)
         return reindex_main(argc, argv);
+    if (strcmp(argv[1], "verify") == 0)
+        return verify_main(argc, argv);
     fprintf(stderr, "canal-es: unknown command '%s'\n", argv[1]);
     main_usage(stderr);
     return 2;

@@ -10,6 +10,7 @@
 #include "sink/setup.h"
 #include "sink/sink.h"
 #include "snapshot/job.h"
+#include "snapshot/refetch.h"
 #include "source/canal.h"
 #include "stats.h"
 #include "util/backoff.h"
@@ -80,6 +81,7 @@ typedef struct run_ctx {
     char *ensured[RUN_MAX_NOTED]; /* indexes checked or created from a mapping file; "index db.table/ncols" for auto */
     size_t n_ensured;
     automap *am;                  /* mapping = auto state; NULL until needed */
+    rf_ctx *rf;                   /* text Canal garbles, read back from [mysql] (snapshot/refetch.h) */
     char err[1024];
 } run_ctx;
 
@@ -302,34 +304,19 @@ static int run_flush(run_ctx *r)
         return RUN_DONE;
     if (r->o->dry_run)
         return run_flush_dry(r);
-    if (n > r->items_cap) {
-        dlv_action *na = ce_realloc(r->acts, n * sizeof *na);
-        if (na != NULL)
-            r->acts = na;
-        dlv_result *nr = na != NULL ? ce_realloc(r->res, n * sizeof *nr) : NULL;
-        if (nr != NULL)
-            r->res = nr;
-        if (na == NULL || nr == NULL) {
-            ce_log(CE_LOG_ERROR, "sink", "out of memory for %zu bulk items", n);
-            return RUN_FAIL;
-        }
-        r->items_cap = n;
-    }
-    for (size_t i = 0; i < n; i++) {
-        bulk_action_bytes(&r->bulk, i, &r->acts[i].p, &r->acts[i].len);
-        r->acts[i].id_hash = r->bulk.meta[i].id_hash;
+    if (bulk_dlv_actions(&r->bulk, &r->acts, &r->res, &r->items_cap) != 0) {
+        ce_log(CE_LOG_ERROR, "sink", "out of memory for %zu bulk items", n);
+        return RUN_FAIL;
     }
     dlv_transport t;
     dlv_sink_transport(&t, r->sinks);
     dlv_opts o = {.req_cap = &r->req_cap,
                   .streams = r->n_sinks,
-                  .max_retries = r->c->es.max_retries,
-                  .retry_initial_ms = (uint64_t)r->c->es.retry_initial_ms,
-                  .retry_max_ms = (uint64_t)r->c->es.retry_max_ms,
                   .should_abort = run_abort_transfer,
                   .abort_ud = r,
                   .halt_on_dead = r->dl == NULL,
                   .stats = r->st};
+    dlv_opts_retries(&o, &r->c->es);
     dlv_rc rc = dlv_send(r->acts, n, &t, &o, r->res, r->err, sizeof r->err);
     switch (rc) {
     case DLV_DONE:
@@ -518,6 +505,47 @@ static void run_note_delete(run_ctx *r, const cfg_table *rule, const map_action 
     job_note_delete(r->o->jobs, rule, p, len);
 }
 
+/* Text in a charset Canal cannot decode (snapshot/refetch.h): *ev becomes
+ * the event with the exact text, or NULL when the row is to be skipped (no
+ * longer in MySQL, or dead-lettered for a garbled key). MySQL failures are
+ * retried with backoff: indexing Canal's garbled text instead would lose it. */
+static int run_charset(run_ctx *r, const cfg_table *rule, const row_event **ev)
+{
+    ce_backoff bo;
+    ce_backoff_init(&bo, (uint64_t)r->c->es.retry_initial_ms, (uint64_t)r->c->es.retry_max_ms);
+    for (;;) {
+        const row_event *out = NULL;
+        rf_rc rc = rf_fix(r->rf, *ev, r->c->canal.connection_charset, rule->soft_field != NULL, &out, r->err, sizeof r->err);
+        if (rc == RF_ASIS)
+            return 0;
+        if (rc == RF_FIXED || rc == RF_GONE) {
+            *ev = out;
+            return 0;
+        }
+        if (rc == RF_BADKEY) {
+            int frc = run_row_failed(r, *ev);
+            *ev = NULL;
+            return frc;
+        }
+        if (run_backoff(r, &bo, "charset", 0))
+            return RUN_STOPPED;
+    }
+}
+
+/* Every row of an entry, before their run_on_row: the text Canal garbles
+ * is read back for all of them with one query (snapshot/refetch.h). */
+static int run_on_rows(void *ud, const row_event *evs, size_t n)
+{
+    run_ctx *r = ud;
+    const cfg_table *rule = run_rule(r, evs[0].schema, evs[0].table);
+    if (rule != NULL && rule->enabled && n > 1) {
+        rf_prefetch_begin(r->rf);
+        rf_prefetch(r->rf, evs, n, r->c->canal.connection_charset);
+        rf_prefetch_end(r->rf);
+    }
+    return 0;
+}
+
 static int run_on_row(void *ud, const row_event *ev)
 {
     run_ctx *r = ud;
@@ -537,6 +565,12 @@ static int run_on_row(void *ud, const row_event *ev)
         CE_STAT_ADD(r->st, rows_skipped, 1);
         return 0;
     }
+    if (rf_enabled(r->rf)) {
+        int crc = run_charset(r, rule, &ev);
+        if (crc != 0 || ev == NULL)
+            return crc;
+    }
+    rf_scan(r->rf, ev, r->c->canal.connection_charset, rule->soft_field != NULL);
     int mrc = map_row(rule, ev, &r->mo, r->err, sizeof r->err);
     if (mrc == MAP_NO_ID) {
         CE_STAT_ADD(r->st, rows_skipped, 1);
@@ -578,13 +612,26 @@ static int run_on_row(void *ud, const row_event *ev)
     return 0;
 }
 
-/* TRUNCATE / DROP TABLE of a mapped table: flush what came before, then
- * delete the table's documents, retrying like a bulk request. */
+static int run_apply_ddl(run_ctx *r, const ddl_event *ev);
+
+/* A DDL statement: a job reading the table stops writing before it is
+ * applied (job_stream_ddl), and goes on (or fails) after. */
 static int run_on_ddl(void *ud, const ddl_event *ev)
 {
     run_ctx *r = ud;
     if (r->o->jobs != NULL)
-        job_stream_ddl(r->o->jobs, ev); /* a job reading that table stops or starts over */
+        job_stream_ddl(r->o->jobs, ev);
+    int rc = run_apply_ddl(r, ev);
+    if (r->o->jobs != NULL)
+        job_stream_ddl_done(r->o->jobs);
+    return rc;
+}
+
+/* TRUNCATE / DROP TABLE of a mapped table: flush what came before, then
+ * delete the table's documents, retrying like a bulk request. */
+static int run_apply_ddl(run_ctx *r, const ddl_event *ev)
+{
+    rf_forget(r->rf, ev->schema, ev->table); /* its columns' charsets are read again */
     if (ev->kind == DDL_OTHER)
         return 0;
     const cfg_table *rule = run_rule(r, ev->schema, ev->table);
@@ -711,18 +758,72 @@ static int run_reconnect(run_ctx *r, ce_log_level level, const char *what)
     return run_connect(r);
 }
 
+static int run_collect_row(void *ud, const row_event *ev)
+{
+    (void)ud, (void)ev;
+    return 0;
+}
+
+static int run_collect_bad(void *ud, const decode_bad *b)
+{
+    (void)ud, (void)b;
+    return 0; /* reported by the pass that maps */
+}
+
+/* The first pass over a batch when [mysql] reads back garbled text: every
+ * entry's rows go to rf_prefetch, so the text of the whole batch is read in
+ * a few queries (one per 500 rows of a table) instead of one per entry. */
+static int run_collect_rows(void *ud, const row_event *evs, size_t n)
+{
+    run_ctx *r = ud;
+    const cfg_table *rule = run_rule(r, evs[0].schema, evs[0].table);
+    if (rule != NULL && rule->enabled)
+        rf_prefetch(r->rf, evs, n, r->c->canal.connection_charset);
+    return 0;
+}
+
+static void run_prefetch_batch(run_ctx *r, const Canalpb__Messages *m)
+{
+    decode_ctx *d = &r->dec;
+    decode_rows_fn rows = d->on_rows;
+    decode_ddl_fn ddl = d->on_ddl;
+    decode_bad_fn bad = d->on_bad;
+    decode_stats counted = d->stats; /* the entries are counted by the pass that maps them */
+    d->on_rows = run_collect_rows;
+    d->on_ddl = NULL;
+    d->on_bad = run_collect_bad;
+    rf_prefetch_begin(r->rf);
+    char err[256];
+    for (size_t i = 0; i < m->n_messages; i++)
+        (void)decode_entry(d, m->messages[i].data, m->messages[i].len, run_collect_row, r, err, sizeof err);
+    rf_prefetch_end(r->rf);
+    d->stats = counted;
+    d->on_rows = rows;
+    d->on_ddl = ddl;
+    d->on_bad = bad;
+}
+
 static int run_batch(run_ctx *r, const Canalpb__Messages *m)
 {
-    for (size_t i = 0; i < m->n_messages; i++) {
+    decode_rows_fn rows = r->dec.on_rows;
+    if (rows != NULL && m->n_messages > 1 && rf_any_foreign(r->rf)) {
+        run_prefetch_batch(r, m);
+        r->dec.on_rows = NULL; /* read already */
+    }
+    int brc = RUN_DONE;
+    for (size_t i = 0; i < m->n_messages && brc == RUN_DONE; i++) {
         int rc = decode_entry(&r->dec, m->messages[i].data, m->messages[i].len, run_on_row, r, r->err,
                               sizeof r->err);
-        if (rc == RUN_STOPPED)
-            return RUN_STOPPED;
-        if (rc != 0) {
+        if (rc == RUN_STOPPED) {
+            brc = RUN_STOPPED;
+        } else if (rc != 0) {
             ce_log(CE_LOG_ERROR, "run", "batch %lld entry %zu: %s", (long long)m->batch_id, i, r->err);
-            return RUN_FAIL;
+            brc = RUN_FAIL;
         }
     }
+    r->dec.on_rows = rows;
+    if (brc != RUN_DONE)
+        return brc;
     int rc = run_flush(r);
     if (rc == RUN_DONE && r->dl != NULL && dl_sync(r->dl, r->err, sizeof r->err) != 0) {
         ce_log(CE_LOG_ERROR, "sink", "%s", r->err); /* refused rows: their dead letters before the ack */
@@ -819,10 +920,13 @@ int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
      * ends those waits. A batch in hand is finished and acked until shutdown_timeout_ms (run_abandoned). */
     co.stop = r->stop;
     ce_backoff_init(&r->src_bo, (uint64_t)o->retry_initial_ms, (uint64_t)o->retry_max_ms);
-    if (bulk_init(&r->bulk, RUN_MAX_BODY) != 0 || (r->canal = canal_new(&co)) == NULL) {
+    if (bulk_init(&r->bulk, RUN_MAX_BODY) != 0 || (r->canal = canal_new(&co)) == NULL ||
+        (r->rf = rf_new(&c->mysql, r->st)) == NULL) {
         ce_log(CE_LOG_ERROR, "run", "out of memory");
         goto out;
     }
+    if (rf_enabled(r->rf))
+        r->dec.on_rows = run_on_rows; /* reads of garbled text batched per entry */
     r->n_sinks = (size_t)c->es.concurrency;
     if (r->n_sinks < 1 || r->n_sinks > RUN_MAX_CONCURRENCY)
         r->n_sinks = 1;
@@ -869,9 +973,11 @@ int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
     bool idle_exit = false;
     int rc = run_connect(r);
     uint64_t next_stats = run_now_ms() + (uint64_t)o->stats_interval_ms;
+    bool idle = true; /* the last GET found nothing: wait on the server for the first change */
     while (rc == RUN_DONE && !run_stopping(r)) {
         Canalpb__Messages *m = NULL;
-        canal_rc cr = canal_get(r->canal, &m, r->err, sizeof r->err);
+        canal_rc cr = canal_get_mode(r->canal, idle ? CANAL_GET_FIRST : CANAL_GET_NOW, &m, r->err, sizeof r->err);
+        idle = cr != CANAL_OK || m == NULL;
         if (cr != CANAL_OK) {
             CE_STAT_SET(r->st, canal_connected, 0);
             if (run_stopping(r)) {
@@ -986,6 +1092,7 @@ out:
     for (size_t i = 0; i < r->n_ensured; i++)
         ce_free(r->ensured[i]);
     automap_free(r->am);
+    rf_free(r->rf);
     if (r->st == &r->own_stats)
         stats_destroy(&r->own_stats);
     ce_free(r);

@@ -29,7 +29,7 @@ static const char snapcmd_help[] =
     "When that is a regex rule, the tables it covers on the server are logged: every base table it\n"
     "matches first (outside mysql, information_schema, performance_schema, sys); DB.TABLE must be one.\n"
     "--all-tables reads every table of DB.TABLE's rule, sorted by database then table.\n"
-    "--dry-run is required: sending is done by `run` in a later version (docs/reindex.md).\n"
+    "--dry-run is required: to load the rows, use `canal-es reindex` (or `run` with [mysql]; docs/reindex.md).\n"
     "A summary per table (rows, chunks, binlog positions, position method) goes to the log (stderr).\n"
     "\n"
     "exit status: 0 done, 1 MySQL or table failure (also: the rule covers no table), 2 usage or\n"
@@ -180,7 +180,7 @@ int snapshot_main(int argc, char **argv)
     if (path == NULL || table == NULL)
         return snapcmd_usage("-c FILE and --table DB.TABLE are required", NULL);
     if (!dry_run)
-        return snapcmd_usage("--dry-run is required (sending is not done yet, see docs/reindex.md)", NULL);
+        return snapcmd_usage("--dry-run is required (to load the rows: canal-es reindex -c FILE --table DB.TABLE)", NULL);
     const char *dot = strchr(table, '.');
     if (dot == NULL || dot == table || dot[1] == '\0' || (size_t)(dot - table) > SNAP_NAME_MAX ||
         strlen(dot + 1) > SNAP_NAME_MAX)

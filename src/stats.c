@@ -59,6 +59,26 @@ void stats_count_row(ce_stats *s, size_t slot, int op)
         atomic_fetch_add_explicit(&s->tables[slot].rows[op], 1, memory_order_relaxed);
 }
 
+void stats_count_fffd(ce_stats *s, const char *db, const char *table, const char *column)
+{
+    char name[STATS_TABLE_NAME];
+    int w = snprintf(name, sizeof name, "%s.%s", db, table);
+    size_t slot = STATS_MAX_FFFD;
+    size_t n = atomic_load_explicit(&s->n_fffd, memory_order_relaxed);
+    if (w >= 0 && (size_t)w < sizeof name && strlen(column) < STATS_COLUMN_NAME) {
+        for (size_t i = 0; i < n && slot == STATS_MAX_FFFD; i++)
+            if (strcmp(s->fffd[i].table, name) == 0 && strcmp(s->fffd[i].column, column) == 0)
+                slot = i;
+        if (slot == STATS_MAX_FFFD && n < STATS_MAX_FFFD) {
+            memcpy(s->fffd[n].table, name, (size_t)w + 1);
+            snprintf(s->fffd[n].column, sizeof s->fffd[n].column, "%s", column);
+            atomic_store_explicit(&s->n_fffd, n + 1, memory_order_release);
+            slot = n;
+        }
+    }
+    atomic_fetch_add_explicit(&s->fffd[slot].values, 1, memory_order_relaxed);
+}
+
 void stats_set_ack_position(ce_stats *s, const char *file, int64_t offset)
 {
     pthread_mutex_lock(&s->mu);

@@ -12,7 +12,9 @@
 
 #define STATS_MAX_TABLES 256   /* per-table row counters; more tables share the "other" slot */
 #define STATS_TABLE_NAME 192
-#define STATS_LAT_BUCKETS 13   /* request latency histogram: see stats_lat_bounds */
+#define STATS_LAT_BUCKETS 13
+#define STATS_MAX_FFFD 64      /* (table, column) series of values holding U+FFFD; more share "other" */
+#define STATS_COLUMN_NAME 200   /* request latency histogram: see stats_lat_bounds */
 
 /* Rows of one table by operation. `name` is written once, before the slot
  * is published (n_tables, release), and never changes. */
@@ -20,6 +22,14 @@ typedef struct ce_stats_table {
     char name[STATS_TABLE_NAME]; /* "db.table", or "" for the overflow slot */
     _Atomic uint64_t rows[3];    /* insert, update, delete */
 } ce_stats_table;
+
+/* Values holding U+FFFD of one text column, as indexed. Published like
+ * ce_stats_table (n_fffd, release). */
+typedef struct ce_stats_fffd {
+    char table[STATS_TABLE_NAME]; /* "db.table"; "" for the overflow slot */
+    char column[STATS_COLUMN_NAME];
+    _Atomic uint64_t values;
+} ce_stats_fffd;
 
 typedef struct ce_stats {
     _Atomic uint64_t rows_in;        /* row changes decoded (mapped or not) */
@@ -61,6 +71,12 @@ typedef struct ce_stats {
     /* per-table rows; slots [0, n_tables) are published, slot STATS_MAX_TABLES is "other" */
     ce_stats_table tables[STATS_MAX_TABLES + 1];
     _Atomic size_t n_tables;
+    /* text of columns Canal cannot decode (map/charset.h, snapshot/refetch.h) */
+    ce_stats_fffd fffd[STATS_MAX_FFFD + 1];
+    _Atomic size_t n_fffd;
+    _Atomic uint64_t charset_reads;     /* rows whose text was read back from [mysql] */
+    _Atomic uint64_t charset_read_us;   /* time spent in those reads */
+    _Atomic uint64_t charset_gone;      /* rows no longer in MySQL when read back */
     /* position of the last ack */
     pthread_mutex_t mu;              /* guards ack_file */
     char ack_file[128];
@@ -80,6 +96,8 @@ void stats_observe_request(ce_stats *s, uint64_t micros);
 size_t stats_table_slot(ce_stats *s, const char *db, const char *table);
 /* op: 0 insert, 1 update, 2 delete. */
 void stats_count_row(ce_stats *s, size_t slot, int op);
+/* Counts a value of db.table's column holding U+FFFD (pipeline thread only). */
+void stats_count_fffd(ce_stats *s, const char *db, const char *table, const char *column);
 void stats_set_ack_position(ce_stats *s, const char *file, int64_t offset);
 /* Copies the last acked binlog file (NUL-terminated) and returns its offset. */
 int64_t stats_ack_position(ce_stats *s, char *file, size_t len);

@@ -1,5 +1,6 @@
 /* bulk: NDJSON body builder. */
 #include "bulk/bulk.h"
+#include "deliver/deliver.h"
 #include "util/mem.h"
 
 #include <stdio.h>
@@ -262,4 +263,25 @@ const char *bulk_logfile(const bulk *b, size_t i)
 {
     const char *t = bulk_table(b, i);
     return t + strlen(t) + 1;
+}
+
+int bulk_dlv_actions(const bulk *b, dlv_action **acts, dlv_result **res, size_t *cap)
+{
+    size_t n = b->n_actions;
+    if (n > *cap) {
+        dlv_action *na = ce_realloc(*acts, n * sizeof *na);
+        if (na == NULL)
+            return -1;
+        *acts = na;
+        dlv_result *nr = ce_realloc(*res, n * sizeof *nr);
+        if (nr == NULL)
+            return -1;
+        *res = nr;
+        *cap = n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        bulk_action_bytes(b, i, &(*acts)[i].p, &(*acts)[i].len);
+        (*acts)[i].id_hash = b->meta[i].id_hash;
+    }
+    return 0;
 }

@@ -45,6 +45,12 @@ void bulk_reset(bulk *b);
 int bulk_append(bulk *b, const map_action *a, char *err, size_t errlen);
 /* The bytes of action i (its action line and document line, if any). */
 void bulk_action_bytes(const bulk *b, size_t i, const uint8_t **p, size_t *n);
+/* The delivery list of b's actions (deliver.h): *acts and *res grown to
+ * b->n_actions (*cap tracks their size), acts filled with each action's
+ * bytes and id hash. -1 when out of memory (the arrays stay as they were). */
+struct dlv_action;
+struct dlv_result;
+int bulk_dlv_actions(const bulk *b, struct dlv_action **acts, struct dlv_result **res, size_t *cap);
 /* "db.table" and binlog file of action i. */
 const char *bulk_table(const bulk *b, size_t i);
 const char *bulk_logfile(const bulk *b, size_t i);

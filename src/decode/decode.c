@@ -18,6 +18,7 @@ void decode_init(decode_ctx *d)
 void decode_free(decode_ctx *d)
 {
     ce_free(d->scratch);
+    ce_free(d->evs);
     ce_arena_free(&d->arena);
     memset(d, 0, sizeof *d);
 }
@@ -35,6 +36,28 @@ static int decode_reserve(decode_ctx *d, size_t n)
     d->scratch = p;
     d->scratch_cap = cap;
     return 0;
+}
+
+static int decode_reserve_evs(decode_ctx *d, size_t n)
+{
+    if (n <= d->evs_cap)
+        return 0;
+    size_t cap = d->evs_cap ? d->evs_cap : 16;
+    while (cap < n)
+        cap *= 2;
+    row_event *p = ce_realloc(d->evs, cap * sizeof *p);
+    if (p == NULL)
+        return -1;
+    d->evs = p;
+    d->evs_cap = cap;
+    return 0;
+}
+
+/* A row without the image its event needs. */
+static bool decode_row_bad(const row_event *ev)
+{
+    return (ev->op == ROW_INSERT && ev->after.n == 0) || (ev->op == ROW_DELETE && ev->before.n == 0) ||
+           (ev->op == ROW_UPDATE && ev->after.n == 0);
 }
 
 /* Values are protobuf bytes (they may hold NUL): copy each into the arena
@@ -144,33 +167,54 @@ static int decode_rowdata(decode_ctx *d, const uint8_t *data, size_t len, const 
         .execute_time = h ? h->execute_time : 0,
         .gtid = h ? h->gtid : empty,
     };
+    /* every row first (the columns of all rows side by side in scratch), so on_rows sees them together */
+    size_t total = 0;
+    for (size_t r = 0; r < ch->n_row_datas; r++)
+        total += ch->row_datas[r]->n_before_columns + ch->row_datas[r]->n_after_columns;
+    if (decode_reserve(d, total) != 0 || decode_reserve_evs(d, ch->n_row_datas) != 0) {
+        snprintf(err, errlen, "binlog %s:%lld: out of memory", pos_file, pos_off);
+        rc = -1;
+        goto out;
+    }
+    size_t used = 0, n_ok = 0;
     for (size_t r = 0; r < ch->n_row_datas; r++) {
         const Entrypb__RowData *rd = ch->row_datas[r];
-        if (decode_reserve(d, rd->n_before_columns + rd->n_after_columns) != 0 ||
-            decode_columns(d, d->scratch, rd->before_columns, rd->n_before_columns) != 0 ||
-            decode_columns(d, d->scratch + rd->n_before_columns, rd->after_columns, rd->n_after_columns) != 0) {
+        row_col *cols = d->scratch + used;
+        if (decode_columns(d, cols, rd->before_columns, rd->n_before_columns) != 0 ||
+            decode_columns(d, cols + rd->n_before_columns, rd->after_columns, rd->n_after_columns) != 0) {
             snprintf(err, errlen, "binlog %s:%lld: out of memory", pos_file, pos_off);
             rc = -1;
             goto out;
         }
-        ev.before.cols = d->scratch;
+        used += rd->n_before_columns + rd->n_after_columns;
+        ev.before.cols = cols;
         ev.before.n = rd->n_before_columns;
-        ev.after.cols = d->scratch + rd->n_before_columns;
+        ev.after.cols = cols + rd->n_before_columns;
         ev.after.n = rd->n_after_columns;
         ev.row_index = (uint32_t)r;
-        if ((ev.op == ROW_INSERT && ev.after.n == 0) || (ev.op == ROW_DELETE && ev.before.n == 0) ||
-            (ev.op == ROW_UPDATE && ev.after.n == 0)) {
-            snprintf(err, errlen, "binlog %s:%lld: %s.%s row %zu has no %s image", pos_file, pos_off, ev.schema,
-                     ev.table, r, ev.op == ROW_DELETE ? "before" : "after");
-            rc = decode_report(d, data, len, h, ud, err);
-            if (rc != 0 || d->on_bad == NULL)
+        if (!decode_row_bad(&ev))
+            d->evs[n_ok++] = ev; /* the good rows, in order, for on_rows (r >= n_ok: nothing overwritten) */
+    }
+    if (d->on_rows != NULL && n_ok > 0 && (rc = d->on_rows(ud, d->evs, n_ok)) != 0)
+        goto out;
+    /* d->evs[0, n_ok) now holds the good rows only: walk the RowChange again for the bad ones */
+    size_t k = 0;
+    for (size_t r = 0; r < ch->n_row_datas; r++) {
+        const Entrypb__RowData *rd = ch->row_datas[r];
+        if (k < n_ok && d->evs[k].row_index == (uint32_t)r) {
+            d->stats.rows++;
+            rc = fn(ud, &d->evs[k++]);
+            if (rc != 0)
                 goto out;
-            continue; /* the entry is reported; its other rows still count */
+            continue;
         }
-        d->stats.rows++;
-        rc = fn(ud, &ev);
-        if (rc != 0)
+        snprintf(err, errlen, "binlog %s:%lld: %s.%s row %zu has no %s image", pos_file, pos_off, ev.schema,
+                 ev.table, r, ev.op == ROW_DELETE ? "before" : "after");
+        (void)rd;
+        rc = decode_report(d, data, len, h, ud, err);
+        if (rc != 0 || d->on_bad == NULL)
             goto out;
+        /* the entry is reported; its other rows still count */
     }
 out:
     return rc; /* ch lives in the arena */
@@ -191,6 +235,8 @@ int decode_entry(decode_ctx *d, const uint8_t *data, size_t len, decode_row_fn f
         d->pos_offset = e->header->logfile_offset;
         if (e->header->server_id != 0)
             d->server_id = e->header->server_id;
+        if (e->header->serveren_code != NULL && e->header->serveren_code[0] != '\0')
+            snprintf(d->server_enc, sizeof d->server_enc, "%s", e->header->serveren_code);
     }
     int rc = 0;
     Entrypb__EntryType t = e->entry_type_present_case == ENTRYPB__ENTRY__ENTRY_TYPE_PRESENT_ENTRY_TYPE

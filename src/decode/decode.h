@@ -89,21 +89,32 @@ typedef struct decode_bad {
 
 typedef int (*decode_bad_fn)(void *ud, const decode_bad *b);
 
+/* Every row of one ROWDATA entry (one binlog event, one table), before
+ * their row callbacks; the events stay valid until the entry's last row
+ * callback returns. A non-zero return stops the entry and is passed back. */
+typedef int (*decode_rows_fn)(void *ud, const struct row_event *evs, size_t n);
+
 typedef struct decode_ctx {
     decode_ddl_fn on_ddl;  /* optional; called with the row callback's ud */
+    decode_rows_fn on_rows; /* optional; called with the row callback's ud */
     decode_bad_fn on_bad;  /* optional: bad data goes here and decoding goes on
                               (its non-zero result is passed back); without it
                               decode_entry returns -1 */
     ce_arena arena;        /* unpacked messages of the current entry */
-    row_col *scratch;
+    row_col *scratch;      /* the columns of every row of the current entry */
     size_t scratch_cap;
+    row_event *evs;        /* its rows */
+    size_t evs_cap;
     decode_stats stats;
     /* The header of the last entry with one (any entry type: transaction
      * ends of unmapped tables move it too): where the stream is, and the
-     * serverId of the MySQL server that wrote it (0 = none seen). */
+     * serverId of the MySQL server that wrote it (0 = none seen), and the
+     * charset Canal decoded its text with (serverenCode, a Java charset
+     * name such as "UTF-8"; "" = none seen). */
     char pos_file[256];
     int64_t pos_offset;
     int64_t server_id;
+    char server_enc[32];
 } decode_ctx;
 
 /* A non-zero return stops the decoding of that entry and is passed back. */

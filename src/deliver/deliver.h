@@ -102,6 +102,10 @@ typedef struct dlv_result {
 } dlv_result;
 
 const char *dlv_rc_name(dlv_rc rc);
+/* max_retries, retry_initial_ms and retry_max_ms of [elasticsearch] into o
+ * (the other fields are left as they are). */
+struct cfg_es;
+void dlv_opts_retries(dlv_opts *o, const struct cfg_es *es);
 
 /* Delivers acts[0, n): res[0, n) get the results (cleared first). err says
  * why on anything but DLV_DONE/DLV_HALTED/DLV_STOPPED. */

@@ -115,6 +115,33 @@ int metrics_render(ce_stats *s, int64_t now_ms, const char *version, ce_buf *out
         for (int k = 0; k < 3; k++)
             rc |= metrics_printf(out, "canal_es_rows_total{table=\"%s\",op=\"%s\"} %" PRIu64 "\n", lbl, ops[k], r[k]);
     }
+    rc |= metrics_printf(out, "# HELP canal_es_text_replaced_values_total Text values indexed with U+FFFD (text Canal "
+                              "could not decode), by table and column.\n"
+                              "# TYPE canal_es_text_replaced_values_total counter\n");
+    size_t nf = atomic_load_explicit(&s->n_fffd, memory_order_acquire);
+    for (size_t i = 0; i <= STATS_MAX_FFFD && rc == 0; i++) {
+        if (i >= nf && i < STATS_MAX_FFFD)
+            continue;
+        const ce_stats_fffd *f = &s->fffd[i];
+        uint64_t v = atomic_load_explicit(&f->values, memory_order_relaxed);
+        if (i == STATS_MAX_FFFD && v == 0)
+            break;
+        char col[STATS_COLUMN_NAME * 2 + 8];
+        metrics_label(i == STATS_MAX_FFFD ? "other" : f->table, lbl, sizeof lbl);
+        metrics_label(i == STATS_MAX_FFFD ? "other" : f->column, col, sizeof col);
+        rc |= metrics_printf(out, "canal_es_text_replaced_values_total{table=\"%s\",column=\"%s\"} %" PRIu64 "\n",
+                             lbl, col, v);
+    }
+    rc |= metrics_counter(out, "canal_es_charset_reads_total",
+                          "Rows whose text in a charset Canal cannot decode was read back from [mysql].",
+                          CE_STAT_GET(s, charset_reads));
+    rc |= metrics_printf(out, "# HELP canal_es_charset_read_seconds_total Time spent reading text back from [mysql].\n"
+                              "# TYPE canal_es_charset_read_seconds_total counter\n"
+                              "canal_es_charset_read_seconds_total %.6f\n",
+                         (double)CE_STAT_GET(s, charset_read_us) / 1e6);
+    rc |= metrics_counter(out, "canal_es_charset_rows_gone_total",
+                          "Rows read back from [mysql] that were no longer there (deleted since; their delete follows).",
+                          CE_STAT_GET(s, charset_gone));
     rc |= metrics_counter(out, "canal_es_rows_skipped_total", "Rows of tables without a rule, or without an id.",
                           CE_STAT_GET(s, rows_skipped));
     rc |= metrics_counter(out, "canal_es_batches_total", "Canal batches processed.", CE_STAT_GET(s, batches));

@@ -987,11 +987,26 @@ sink_rc sink_delete_all(sink *s, const char *index, long long *deleted, char *er
         snprintf(err, errlen, "delete_by_query: URL too long for index %.300s", index);
         return SINK_FATAL;
     }
+    char rpath[1024];
+    if (sink_index_path(index, "/_refresh", rpath, sizeof rpath) != 0) {
+        snprintf(err, errlen, "delete_by_query: URL too long for index %.300s", index);
+        return SINK_FATAL;
+    }
     sink_rc rc = sink_ready(s, err, errlen);
     if (rc != SINK_OK)
         return rc;
-    sink_req rq = {.method = "POST", .path = path, .headers = s->json_headers, .body = body, .len = sizeof body - 1};
+    /* _delete_by_query only sees what a refresh made searchable: documents indexed since the last
+     * refresh (the rows written just before the TRUNCATE) would survive it */
+    sink_req rr = {.method = "POST", .path = rpath, .headers = s->json_headers, .body = "", .len = 0};
     long status = 0;
+    rc = sink_send(s, &rr, &status, err, errlen);
+    if (rc != SINK_OK)
+        return rc;
+    if (status == 404)
+        return SINK_OK; /* no such index: nothing to delete */
+    if (status < 200 || status >= 300)
+        return sink_bad_status(s, "POST", status, err, errlen);
+    sink_req rq = {.method = "POST", .path = path, .headers = s->json_headers, .body = body, .len = sizeof body - 1};
     rc = sink_send(s, &rq, &status, err, errlen);
     if (rc != SINK_OK)
         return rc;

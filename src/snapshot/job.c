@@ -39,6 +39,7 @@
 #define JOB_CATCHUP_IDLE_MS 10000    /* stream caught up this long: nothing more to wait for */
 #define JOB_MAX_RESTARTS 3           /* in-place loads started again after DDL */
 #define JOB_KEYS_MAX 64
+#define JOB_FENCE_MS 60000          /* longest wait of the stream for a job to stop writing at a DDL */
 #define JOB_PENDING_MAX (64u << 20) /* bytes of stream deletes kept between two chunks */
 
 typedef enum { JS_QUEUED, JS_LOADING, JS_CATCHING_UP, JS_SWAPPING, JS_DONE, JS_FAILED, JS_CANCELLED } job_state;
@@ -109,8 +110,11 @@ struct job_mgr {
     int64_t stream_server_id;
     bool caught_up;
     int64_t caught_up_since_ms; /* 0 = not caught up */
-    /* a DDL on a table of the running job */
+    /* a DDL on a table of the running job (job_stream_ddl): the pipeline waits until the worker stopped
+     * writing (ddl_fenced), applies the statement, then lets the worker go on (ddl_applied) */
     bool ddl_hit;
+    bool ddl_fenced;
+    bool ddl_applied;
     char ddl_msg[600];
     job *running;
     /* hard deletes the stream sent for the running job's rule since its last chunk (job_note_delete) */
@@ -140,6 +144,20 @@ static uint64_t job_mono_ms(void)
 }
 
 static bool job_ended(const job *j) { return j->state >= JS_DONE; }
+
+/* pthread_cond_timedwait on m->cv for up to ms (m->mu held). */
+static void job_wait_locked(job_mgr *m, long ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += ms * 1000000L;
+    while (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&m->cv, &m->mu, &ts);
+}
+
 
 static void job_tbls_free(job *j)
 {
@@ -822,17 +840,61 @@ void job_stream_ddl(job_mgr *m, const ddl_event *ev)
         return;
     pthread_mutex_lock(&m->mu);
     job *j = m->running;
-    if (j != NULL && j->state == JS_LOADING && j->p0_file[0] != '\0') {
+    bool hit = false;
+    if (j != NULL && (j->state == JS_LOADING || j->state == JS_CATCHING_UP) && j->p0_file[0] != '\0') {
         unsigned ep = (unsigned)m->c->es.version_epoch;
         /* a DDL before the first chunk's read view is already in what the chunks read */
         bool after = map_version(ev->logfile, ev->offset, 0, ep) >= map_version(j->p0_file, j->p0_pos, 0, ep);
         for (size_t i = 0; after && i < j->n_tbls; i++)
             if (strcmp(j->tbls[i].db, ev->schema) == 0 && strcmp(j->tbls[i].table, ev->table) == 0) {
+                hit = true;
                 m->ddl_hit = true;
+                m->ddl_fenced = false;
+                m->ddl_applied = false;
                 snprintf(m->ddl_msg, sizeof m->ddl_msg, "DDL on %s.%s at binlog %s:%lld while the job read it: %.300s",
                          ev->schema, ev->table, ev->logfile, (long long)ev->offset, ev->sql ? ev->sql : "");
             }
     }
+    /* The statement (a TRUNCATE's _delete_by_query) is applied after the job has stopped writing: a chunk
+     * read before it and written after it would otherwise bring deleted rows back. */
+    uint64_t end = job_mono_ms() + JOB_FENCE_MS;
+    while (hit && !m->ddl_fenced && m->running == j && !atomic_load(&m->quit) && !(m->stop && *m->stop)) {
+        if (job_mono_ms() >= end) {
+            ce_log(CE_LOG_WARN, "reindex", "job %ld: still writing %d s after %s; applying it anyway", j->id,
+                   JOB_FENCE_MS / 1000, m->ddl_msg);
+            break;
+        }
+        job_wait_locked(m, 100);
+    }
+    pthread_mutex_unlock(&m->mu);
+}
+
+void job_stream_ddl_done(job_mgr *m)
+{
+    if (m == NULL)
+        return;
+    pthread_mutex_lock(&m->mu);
+    if (m->ddl_hit) {
+        m->ddl_applied = true;
+        pthread_cond_broadcast(&m->cv);
+    }
+    pthread_mutex_unlock(&m->mu);
+}
+
+/* Worker: it has stopped writing after a DDL; waits until the stream has
+ * applied the statement (or a stop), then clears the DDL state. */
+static void job_ddl_fence(job_mgr *m)
+{
+    pthread_mutex_lock(&m->mu);
+    m->ddl_fenced = true;
+    pthread_cond_broadcast(&m->cv);
+    uint64_t end = job_mono_ms() + JOB_FENCE_MS;
+    while (!m->ddl_applied && !atomic_load(&m->quit) && !(m->stop && *m->stop) && job_mono_ms() < end) {
+        job_wait_locked(m, 100);
+    }
+    m->ddl_hit = false;
+    m->ddl_fenced = false;
+    m->ddl_applied = false;
     pthread_mutex_unlock(&m->mu);
 }
 
@@ -864,7 +926,7 @@ typedef struct jw {
 
 /* Non-zero when the worker must leave the job now: a stop of the service
  * (JOB_STOP) or a cancel (JOB_CANCEL). Any thread (the delivery's streams). */
-static int jw_leave(jw *w)
+static int jw_leave_now(jw *w)
 {
     job_mgr *m = w->m;
     if (atomic_load(&m->quit) || (m->stop != NULL && *m->stop))
@@ -875,7 +937,22 @@ static int jw_leave(jw *w)
     return cancel ? JOB_CANCEL : JOB_OK;
 }
 
-static int jw_abort(void *ud) { return jw_leave(ud) != JOB_OK; }
+/* jw_leave_now, or JOB_DDL when the stream met a DDL statement on a table
+ * of the job: checked between requests, never inside one (a request the
+ * node has received is applied even when the client gives up on it). */
+static int jw_leave(jw *w)
+{
+    int l = jw_leave_now(w);
+    if (l != JOB_OK)
+        return l;
+    pthread_mutex_lock(&w->m->mu);
+    bool ddl = w->m->ddl_hit;
+    pthread_mutex_unlock(&w->m->mu);
+    return ddl ? JOB_DDL : JOB_OK;
+}
+
+/* The delivery's and the transfers' abort: a stop or a cancel only. */
+static int jw_abort(void *ud) { return jw_leave_now(ud) != JOB_OK; }
 
 /* Sleeps ms in steps; the jw_leave verdict when it must leave. */
 static int jw_sleep(jw *w, uint64_t ms)
@@ -1112,36 +1189,21 @@ static int jw_flush(jw *w)
     size_t n = w->b.n_actions;
     if (n == 0)
         return JOB_OK;
-    if (n > w->items_cap) {
-        dlv_action *na = ce_realloc(w->acts, n * sizeof *na);
-        if (na != NULL)
-            w->acts = na;
-        dlv_result *nr = na != NULL ? ce_realloc(w->res, n * sizeof *nr) : NULL;
-        if (nr != NULL)
-            w->res = nr;
-        if (na == NULL || nr == NULL) {
-            snprintf(w->err, sizeof w->err, "out of memory for %zu bulk items", n);
-            return JOB_ERR;
-        }
-        w->items_cap = n;
-    }
-    for (size_t i = 0; i < n; i++) {
-        bulk_action_bytes(&w->b, i, &w->acts[i].p, &w->acts[i].len);
-        w->acts[i].id_hash = w->b.meta[i].id_hash;
+    if (bulk_dlv_actions(&w->b, &w->acts, &w->res, &w->items_cap) != 0) {
+        snprintf(w->err, sizeof w->err, "out of memory for %zu bulk items", n);
+        return JOB_ERR;
     }
     dlv_transport t;
     dlv_sink_transport(&t, w->sinks);
     dlv_opts o = {.req_cap = &w->req_cap,
                   .streams = w->n_sinks,
-                  .max_retries = w->c->es.max_retries,
-                  .retry_initial_ms = (uint64_t)w->c->es.retry_initial_ms,
-                  .retry_max_ms = (uint64_t)w->c->es.retry_max_ms,
                   .should_abort = jw_abort,
                   .abort_ud = w,
                   .halt_on_dead = w->dl == NULL};
+    dlv_opts_retries(&o, &w->c->es);
     dlv_rc rc = dlv_send(w->acts, n, &t, &o, w->res, w->err, sizeof w->err);
     if (rc == DLV_STOPPED)
-        return jw_leave(w) != JOB_OK ? jw_leave(w) : JOB_STOP;
+        return jw_leave_now(w) != JOB_OK ? jw_leave_now(w) : JOB_STOP;
     if (rc != DLV_DONE && rc != DLV_HALTED) {
         size_t l = strlen(w->err);
         snprintf(w->err + l, sizeof w->err - l, " (%s)", dlv_rc_name(rc));
@@ -1214,14 +1276,12 @@ static int jw_redelete(jw *w)
     size_t cap = w->req_cap;
     dlv_opts o = {.req_cap = &cap,
                   .streams = 1,
-                  .max_retries = w->c->es.max_retries,
-                  .retry_initial_ms = (uint64_t)w->c->es.retry_initial_ms,
-                  .retry_max_ms = (uint64_t)w->c->es.retry_max_ms,
                   .should_abort = jw_abort,
                   .abort_ud = w};
+    dlv_opts_retries(&o, &w->c->es);
     dlv_rc dr = dlv_send(acts, k, &t, &o, res, w->err, sizeof w->err);
     if (dr == DLV_STOPPED)
-        rc = jw_leave(w) != JOB_OK ? jw_leave(w) : JOB_STOP;
+        rc = jw_leave_now(w) != JOB_OK ? jw_leave_now(w) : JOB_STOP;
     else if (dr != DLV_DONE)
         rc = JOB_ERR;
     else if (ce_log_enabled(CE_LOG_DEBUG))
@@ -2028,7 +2088,9 @@ again:;
             pthread_mutex_lock(&m->mu);
             ce_log(CE_LOG_WARN, "reindex", "job %ld: %s: loading the rule's tables again from the start", j->id,
                    m->ddl_msg);
-            m->ddl_hit = false;
+            pthread_mutex_unlock(&m->mu);
+            job_ddl_fence(m); /* the stream applies the statement before the first chunk is read again */
+            pthread_mutex_lock(&m->mu);
             j->p0_file[0] = '\0';
             for (size_t k = 0; k < j->n_tbls; k++) {
                 for (size_t x = 0; x < j->tbls[k].n_key; x++)
@@ -2041,13 +2103,8 @@ again:;
             pthread_mutex_unlock(&m->mu);
             goto again;
         }
-        if (rc == JOB_DDL) {
-            pthread_mutex_lock(&m->mu);
-            snprintf(w.err, sizeof w.err, "%s: the job stopped (the new index could mix two table shapes)",
-                     m->ddl_msg);
-            pthread_mutex_unlock(&m->mu);
-            rc = JOB_ERR;
-        }
+        if (rc == JOB_DDL)
+            goto ddl;
         if (rc != JOB_OK)
             goto fail;
     }
@@ -2055,9 +2112,19 @@ again:;
     if (j->alias_mode) {
         jw_set_state(&w, JS_CATCHING_UP);
         job_save(m);
-        if ((rc = jw_catch_up(&w)) != JOB_OK)
+        if ((rc = jw_catch_up(&w)) == JOB_DDL)
+            goto ddl;
+        if (rc != JOB_OK)
             goto fail;
-        jw_set_state(&w, JS_SWAPPING);
+        /* from here the swap goes on (a DDL the stream meets now finds the job swapping, and the stream
+         * adds a new column's field through the alias as for any table) */
+        pthread_mutex_lock(&m->mu);
+        bool ddl_now = m->ddl_hit;
+        if (!ddl_now)
+            j->state = JS_SWAPPING;
+        pthread_mutex_unlock(&m->mu);
+        if (ddl_now)
+            goto ddl;
         job_save(m);
         if ((rc = jw_swap(&w)) != JOB_OK)
             goto fail;
@@ -2067,6 +2134,14 @@ again:;
            (unsigned long long)j->rows, (unsigned long long)j->chunks, j->alias_mode ? ", alias now on " : "",
            j->alias_mode ? j->index : "");
     goto out;
+ddl:
+    pthread_mutex_lock(&m->mu);
+    snprintf(w.err, sizeof w.err, "%s: the job stopped (%s)", m->ddl_msg,
+             j->alias_mode ? "the new index could mix two table shapes" : "in-place loads start again at most 3 times");
+    pthread_mutex_unlock(&m->mu);
+    jw_tee(&w, false);
+    job_ddl_fence(m);
+    rc = JOB_ERR;
 fail:
     if (rc == JOB_STOP) {
         ce_log(CE_LOG_INFO, "reindex", "job %ld: stopped with the service; it resumes after its last saved chunk",
@@ -2114,14 +2189,7 @@ static void *job_main(void *ud)
         pthread_mutex_lock(&m->mu);
         job *j = job_pick_locked(m);
         if (j == NULL) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 200000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&m->cv, &m->mu, &ts);
+            job_wait_locked(m, 200);
             pthread_mutex_unlock(&m->mu);
             continue;
         }

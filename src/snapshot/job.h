@@ -77,9 +77,14 @@ void job_note_delete(job_mgr *m, const cfg_table *rule, const uint8_t *p, size_t
 /* After every ack: the position of the last entry of the batch and the
  * serverId of its header (0 = unknown); after an empty GET: caught_up. */
 void job_stream_at(job_mgr *m, const char *file, int64_t offset, int64_t server_id, bool caught_up);
-/* A DDL statement on a table (other than TRUNCATE/DROP): a job loading it
- * is stopped (alias) or started again (in place). */
+/* A DDL statement on a table, before the stream applies it: a job reading
+ * that table stops writing first (this call waits for that, up to 60 s),
+ * then fails (alias) or starts again (in place) once job_stream_ddl_done
+ * says the statement was applied (a TRUNCATE's _delete_by_query then
+ * cannot miss a chunk written after it). */
 void job_stream_ddl(job_mgr *m, const ddl_event *ev);
+/* After every DDL statement the stream handled (applied or not). */
+void job_stream_ddl_done(job_mgr *m);
 
 /* `canal-es status`: the jobs recorded in c's state file, one line each,
  * into buf ("" when none). */

@@ -426,6 +426,11 @@ static int snap_emit(const snap_table *t, snap_chunk *ch, row_col *cols, ce_buf 
     return 0;
 }
 
+int snap_snapshot_position(my_conn *c, char *file, size_t file_len, int64_t *pos, char *err, size_t errlen)
+{
+    return snap_pos_status(c, file, file_len, pos, err, errlen);
+}
+
 int snap_master_position(my_conn *c, char *file, size_t file_len, int64_t *pos, char *err, size_t errlen)
 {
     return snap_pos_master(c, file, file_len, pos, err, errlen);

@@ -67,6 +67,9 @@ typedef int (*snap_chunk_fn)(void *ud, const snap_chunk_info *ci);
 int snap_read_from(my_conn *c, const cfg_mysql *m, const snap_table *t, long chunk_rows, snap_pos method,
                    const char *const *start_after, snap_row_fn fn, snap_chunk_fn on_chunk, void *ud, snap_stats *st,
                    char *err, size_t errlen);
+/* MariaDB, inside a consistent-snapshot transaction: the binlog position of
+ * exactly its read view (binlog_snapshot_file/_position). */
+int snap_snapshot_position(my_conn *c, char *file, size_t file_len, int64_t *pos, char *err, size_t errlen);
 /* SHOW MASTER STATUS (SHOW BINARY LOG STATUS on MySQL 8.4): the binlog
  * position the server writes next. */
 int snap_master_position(my_conn *c, char *file, size_t file_len, int64_t *pos, char *err, size_t errlen);

@@ -373,6 +373,8 @@ canal_rc canal_connect(canal_client *c, char *err, size_t errlen)
         rc = canal_expect_ack(c, "subscribe", detail, sizeof detail);
     if (rc != CANAL_OK)
         goto out;
+    if (c->o.no_rollback)
+        goto out;
     /* Return every un-acked batch to the queue; no reply on success. */
     Canalpb__ClientRollback rb = CANALPB__CLIENT_ROLLBACK__INIT;
     rb.destination = (char *)c->o.destination;
@@ -408,6 +410,11 @@ static int canal_zk_moved(canal_client *c, char *err, size_t errlen)
 
 canal_rc canal_get(canal_client *c, Canalpb__Messages **out, char *err, size_t errlen)
 {
+    return canal_get_mode(c, CANAL_GET_WAIT, out, err, errlen);
+}
+
+canal_rc canal_get_mode(canal_client *c, canal_wait mode, Canalpb__Messages **out, char *err, size_t errlen)
+{
     *out = NULL;
     char detail[700] = "";
     canal_rc rc;
@@ -426,9 +433,10 @@ canal_rc canal_get(canal_client *c, Canalpb__Messages **out, char *err, size_t e
     Canalpb__Get get = CANALPB__GET__INIT;
     get.destination = (char *)c->o.destination;
     get.client_id = c->client_id;
-    get.fetch_size = (int32_t)c->o.fetch_size;
+    get.fetch_size = mode == CANAL_GET_FIRST ? 1 : (int32_t)c->o.fetch_size;
     get.timeout_present_case = CANALPB__GET__TIMEOUT_PRESENT_TIMEOUT;
-    get.timeout = c->o.fetch_timeout_ms;
+    /* -1: the server answers with what it holds (0 would make it wait for fetch_size without end) */
+    get.timeout = mode == CANAL_GET_NOW ? -1 : c->o.fetch_timeout_ms;
     get.unit_present_case = CANALPB__GET__UNIT_PRESENT_UNIT;
     get.unit = 2; /* milliseconds */
     get.auto_ack_present_case = CANALPB__GET__AUTO_ACK_PRESENT_AUTO_ACK;

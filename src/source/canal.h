@@ -33,6 +33,8 @@ typedef struct canal_opts {
     volatile sig_atomic_t *stop; /* a signal sets it: connects and reads give up within ~100 ms */
     const char *zookeeper;  /* NULL or "": off; else host:port[,...] of the Canal cluster's ZooKeeper */
     long zookeeper_timeout_ms; /* ZooKeeper session timeout (0: 10000) */
+    int no_rollback;        /* 1: connect without rollback(0), which would hand the un-acked batches of a
+                               running client of the same destination back to the queue (check-config) */
 } canal_opts;
 
 typedef enum {
@@ -59,6 +61,15 @@ void canal_close(canal_client *c);
 const char *canal_peer(const canal_client *c);
 /* Fetches one batch. *out is NULL for an empty batch (batch id -1). */
 canal_rc canal_get(canal_client *c, Canalpb__Messages **out, char *err, size_t errlen);
+/* How a GET waits on the server (Canal 1.1.x):
+ * CANAL_GET_WAIT   up to fetch_size, the server waiting up to fetch_timeout_ms for that many (canal_get);
+ * CANAL_GET_NOW    what the server holds now, up to fetch_size, at once (timeout -1: empty when nothing);
+ * CANAL_GET_FIRST  as soon as the server holds anything, waiting up to fetch_timeout_ms for it (fetch
+ *                  size 1: one entry, or what the server's memory batch unit covers).
+ * The stream asks NOW while changes flow and FIRST when it is idle: a change waits neither for a batch to
+ * fill nor for the timeout. */
+typedef enum { CANAL_GET_WAIT = 0, CANAL_GET_NOW, CANAL_GET_FIRST } canal_wait;
+canal_rc canal_get_mode(canal_client *c, canal_wait mode, Canalpb__Messages **out, char *err, size_t errlen);
 /* Acks the oldest outstanding batch; batch_id must be that one. */
 canal_rc canal_ack(canal_client *c, int64_t batch_id, char *err, size_t errlen);
 void canal_messages_free(Canalpb__Messages *m);

@@ -654,6 +654,62 @@ static void test_on_bad(void **state)
     decode_free(&d);
 }
 
+/* on_rows sees every row of the entry before the first row callback; the
+ * row callbacks get the same events; its non-zero result stops the entry. */
+static struct {
+    size_t calls, n, rows_before;
+    char ids[4][8];
+    const row_event *evs;
+    int rc;
+} rows_seen;
+
+static int on_rows(void *ud, const row_event *evs, size_t n)
+{
+    capture *cap = ud;
+    rows_seen.calls++;
+    rows_seen.n = n;
+    rows_seen.rows_before = cap->n;
+    rows_seen.evs = evs;
+    for (size_t i = 0; i < n && i < 4; i++) {
+        assert_int_equal(evs[i].row_index, i);
+        assert_int_equal(evs[i].after.n, 1);
+        snprintf(rows_seen.ids[i], sizeof rows_seen.ids[i], "%s", evs[i].after.cols[0].value);
+    }
+    return rows_seen.rc;
+}
+
+static void test_on_rows(void **state)
+{
+    (void)state;
+    decode_ctx d;
+    decode_init(&d);
+    d.on_rows = on_rows;
+    capture cap;
+    char err[256];
+    memset(&rows_seen, 0, sizeof rows_seen);
+    assert_int_equal(run(entry_multi, sizeof entry_multi, &d, &cap, err, sizeof err), 0);
+    assert_int_equal(rows_seen.calls, 1);
+    assert_int_equal(rows_seen.n, 3);
+    assert_int_equal(rows_seen.rows_before, 0);
+    assert_string_equal(rows_seen.ids[0], "1");
+    assert_string_equal(rows_seen.ids[2], "3");
+    assert_int_equal(cap.n, 3);
+    check_id_col(&cap.ev[2].after[0], "3");
+    /* not for entries without rows */
+    assert_int_equal(run(entry_ddl, sizeof entry_ddl, &d, &cap, err, sizeof err), 0);
+    assert_int_equal(rows_seen.calls, 1);
+    /* a row without its image is left out of on_rows and still reported */
+    d.on_bad = on_bad;
+    memset(&bad_seen, 0, sizeof bad_seen);
+    assert_int_equal(run(entry_insert_no_after, sizeof entry_insert_no_after, &d, &cap, err, sizeof err), 0);
+    assert_int_equal(rows_seen.calls, 1);
+    assert_int_equal(bad_seen.calls, 1);
+    rows_seen.rc = 5;
+    assert_int_equal(run(entry_multi, sizeof entry_multi, &d, &cap, err, sizeof err), 5);
+    assert_int_equal(cap.n, 0);
+    decode_free(&d);
+}
+
 /* The same kind of entry built with protobuf-c: the decoder agrees with it. */
 static void test_protobuf_c_built(void **state)
 {
@@ -854,6 +910,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_insert),
         cmocka_unit_test(test_on_bad),
+        cmocka_unit_test(test_on_rows),
         cmocka_unit_test(test_update_both_images),
         cmocka_unit_test(test_delete),
         cmocka_unit_test(test_absent_entry_type_is_rowdata),

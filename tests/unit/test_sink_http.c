@@ -125,6 +125,9 @@ static void *fake_conn(void *ud)
         } else if (strstr(path, "/_simulate") != NULL) { /* automap's capability probe: refused */
             static const char e[] = "{\"error\":{\"type\":\"illegal_argument_exception\"},\"status\":400}";
             fake_answer(fd, 400, e, sizeof e - 1);
+        } else if (strstr(path, "/_refresh") != NULL) {
+            static const char r[] = "{\"_shards\":{\"total\":1,\"successful\":1,\"failed\":0}}";
+            fake_answer(fd, 200, r, sizeof r - 1);
         } else if (strstr(path, "/_delete_by_query") != NULL) {
             static const char d[] = "{\"deleted\":3,\"failures\":[]}";
             fake_answer(fd, 200, d, sizeof d - 1);
@@ -236,6 +239,8 @@ static void test_delete_by_query_path_is_encoded(void **state)
     long long deleted = 0;
     assert_int_equal(sink_delete_all(s, "shop-%2a", &deleted, err, sizeof err), SINK_OK);
     assert_int_equal(deleted, 3);
+    /* a refresh first: documents indexed since the last one are deleted too */
+    assert_true(fake_logged("POST /shop-%252a/_refresh"));
     assert_true(fake_logged("POST /shop-%252a/_delete_by_query?conflicts=proceed&refresh=true"));
     assert_int_equal(sink_delete_all(s, "a b", &deleted, err, sizeof err), SINK_OK);
     assert_true(fake_logged("POST /a%20b/_delete_by_query?conflicts=proceed&refresh=true"));
