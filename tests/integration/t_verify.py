@@ -180,7 +180,11 @@ def test_verify_under_concurrent_writes():
         before = int(sql(f"SELECT SUM(v) FROM `{DB}`.`{t}`;")[0] or 0)
         poll(lambda: int(sql(f"SELECT SUM(v) FROM `{DB}`.`{t}`;")[0] or 0) > before + 20, 60, "the writer")
         rechecked = 0
-        for run in range(3):
+        # at least three runs, and on until one of them met a writer's row the stream had not indexed yet
+        # (with a stream only milliseconds behind that takes a few runs on some machines)
+        for run in range(12):
+            if run >= 3 and rechecked > 0:
+                break
             if run == 2:  # the MySQL method of the read positions, on MariaDB
                 set_reindex(es, position="lock_tables")
             rc, rep, err = verify(es)
@@ -190,7 +194,8 @@ def test_verify_under_concurrent_writes():
             m = re.search(r"(\d+) confirmed, (\d+) resolved by the re-check", err)
             rechecked += int(m.group(2)) if m else 0
             check(got == ({"301"}, {"302"}, {"99999"}), f"run {run + 1}: {got}; {rep['summary']}")
-        check(rechecked > 0, "no difference of the writer's rows was ever re-checked: the test does not test that")
+        check(rechecked > 0, f"no difference of the writer's rows was re-checked in {run + 1} runs: the test does "
+              "not test that")
         rc, rep, err = verify(es, "--repair")
         check(rc == 0 and rep["summary"]["fixed"] == 3, f"--repair under writes: exit {rc}: {rep} {err[-600:]}")
         rc, rep, err = verify(es)
