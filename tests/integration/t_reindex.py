@@ -287,20 +287,20 @@ def common_checks(svc, j, mode, origin, rows_min):
 
 # ------------------------------------------------------------------ 1. initial load under writes
 def test_reindex_initial_load_under_writes():
-    """30 000 pre-existing rows (not in the binlog), [mysql] set: the first start loads them in place
-    (chunk_rows = 500, max_rows_per_s = 10000 so that the load takes at least 3 s) while a writer inserts, updates,
+    """100 000 pre-existing rows (not in the binlog), [mysql] set: the first start loads them in place
+    (chunk_rows = 1000, max_rows_per_s = 20000 so that the load takes at least 5 s) while a writer inserts, updates,
     deletes and moves primary keys both ahead of and behind the chunk cursor; after the job is done and the
     writer stopped, the index equals the table exactly. A restart does not load again."""
     t = "ri_initial"
-    n = 30000
+    n = 100000
     preload(t, 1, n)
-    svc = Svc({f"{DB}.{t}": {"index": t}}, reindex={"chunk_rows": 500, "max_rows_per_s": 10000})
+    svc = Svc({f"{DB}.{t}": {"index": t}}, reindex={"chunk_rows": 1000, "max_rows_per_s": 20000})
     w = Writer(t, n, seed=11)
     svc.start()
     try:
         svc.wait_listener()
         w.start()
-        j = svc.wait_jobs(of_table(t), 90)[0]
+        j = svc.wait_jobs(of_table(t), 400)[0]
         during = w.count
         poll(lambda: w.count >= during + 50, 30, "writes after the job ended")
         total = w.finish()
