@@ -189,17 +189,17 @@ static void check_peek(check_ctx *k, canal_client *cc)
     decode_init(&dec);
     char err[1024];
     for (int b = 0; b < CHECK_PEEK_BATCHES && k->n_seen < CHECK_PEEK_TABLES; b++) {
-        Canalpb__Messages *m = NULL;
+        canal_batch *m = NULL;
         if (canal_get(cc, &m, err, sizeof err) != CANAL_OK || m == NULL)
             break; /* nothing (more) waiting within fetch_timeout_ms */
-        for (size_t i = 0; i < m->n_messages; i++) {
-            int drc = decode_entry(&dec, m->messages[i].data, m->messages[i].len, check_on_row, k, err, sizeof err);
+        for (size_t i = 0; i < m->n; i++) {
+            int drc = decode_entry(&dec, m->entries[i].p, m->entries[i].len, check_on_row, k, err, sizeof err);
             k->n_entries++;
             check_note_server_id(k, dec.server_id);
             if (drc < 0)
                 break;
         }
-        canal_messages_free(m);
+        canal_batch_free(m);
     }
     decode_free(&dec);
 }

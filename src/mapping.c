@@ -622,7 +622,7 @@ int mapping_main(int argc, char **argv)
     time_t deadline = time(NULL) + timeout_s;
     int batches = 0;
     while (!f.found && batches < MAPPING_MAX_BATCHES && time(NULL) < deadline) {
-        Canalpb__Messages *m = NULL;
+        canal_batch *m = NULL;
         if (canal_get(cc, &m, err, sizeof err) != CANAL_OK) {
             ce_log_print(stderr, "canal-es mapping: %s", err);
             goto out;
@@ -630,15 +630,15 @@ int mapping_main(int argc, char **argv)
         if (m == NULL)
             continue; /* nothing pending: the GET waited fetch_timeout_ms */
         batches++;
-        for (size_t i = 0; i < m->n_messages && !f.found; i++) {
-            int dr = decode_entry(&dec, m->messages[i].data, m->messages[i].len, mapping_on_row, &f, err, sizeof err);
+        for (size_t i = 0; i < m->n && !f.found; i++) {
+            int dr = decode_entry(&dec, m->entries[i].p, m->entries[i].len, mapping_on_row, &f, err, sizeof err);
             if (dr < 0 && !f.found) {
-                ce_log_print(stderr, "canal-es mapping: batch %lld: %s", (long long)m->batch_id, err);
-                canal_messages_free(m);
+                ce_log_print(stderr, "canal-es mapping: batch %lld: %s", (long long)m->id, err);
+                canal_batch_free(m);
                 goto out;
             }
         }
-        canal_messages_free(m);
+        canal_batch_free(m);
     }
     if (f.found) {
         fputs((const char *)out.data, stdout);

@@ -782,7 +782,7 @@ static int run_collect_rows(void *ud, const row_event *evs, size_t n)
     return 0;
 }
 
-static void run_prefetch_batch(run_ctx *r, const Canalpb__Messages *m)
+static void run_prefetch_batch(run_ctx *r, const canal_batch *m)
 {
     decode_ctx *d = &r->dec;
     decode_rows_fn rows = d->on_rows;
@@ -794,8 +794,8 @@ static void run_prefetch_batch(run_ctx *r, const Canalpb__Messages *m)
     d->on_bad = run_collect_bad;
     rf_prefetch_begin(r->rf);
     char err[256];
-    for (size_t i = 0; i < m->n_messages; i++)
-        (void)decode_entry(d, m->messages[i].data, m->messages[i].len, run_collect_row, r, err, sizeof err);
+    for (size_t i = 0; i < m->n; i++)
+        (void)decode_entry(d, m->entries[i].p, m->entries[i].len, run_collect_row, r, err, sizeof err);
     rf_prefetch_end(r->rf);
     d->stats = counted;
     d->on_rows = rows;
@@ -803,21 +803,21 @@ static void run_prefetch_batch(run_ctx *r, const Canalpb__Messages *m)
     d->on_bad = bad;
 }
 
-static int run_batch(run_ctx *r, const Canalpb__Messages *m)
+static int run_batch(run_ctx *r, const canal_batch *m)
 {
     decode_rows_fn rows = r->dec.on_rows;
-    if (rows != NULL && m->n_messages > 1 && rf_any_foreign(r->rf)) {
+    if (rows != NULL && m->n > 1 && rf_any_foreign(r->rf)) {
         run_prefetch_batch(r, m);
         r->dec.on_rows = NULL; /* read already */
     }
     int brc = RUN_DONE;
-    for (size_t i = 0; i < m->n_messages && brc == RUN_DONE; i++) {
-        int rc = decode_entry(&r->dec, m->messages[i].data, m->messages[i].len, run_on_row, r, r->err,
+    for (size_t i = 0; i < m->n && brc == RUN_DONE; i++) {
+        int rc = decode_entry(&r->dec, m->entries[i].p, m->entries[i].len, run_on_row, r, r->err,
                               sizeof r->err);
         if (rc == RUN_STOPPED) {
             brc = RUN_STOPPED;
         } else if (rc != 0) {
-            ce_log(CE_LOG_ERROR, "run", "batch %lld entry %zu: %s", (long long)m->batch_id, i, r->err);
+            ce_log(CE_LOG_ERROR, "run", "batch %lld entry %zu: %s", (long long)m->id, i, r->err);
             brc = RUN_FAIL;
         }
     }
@@ -843,9 +843,9 @@ static void run_log_stats(run_ctx *r)
 
 /* Acks batch m and writes the checkpoint. RUN_DONE, RUN_FAIL, or RUN_AGAIN
  * when the connection was lost (the batch will be redelivered). */
-static int run_ack(run_ctx *r, const Canalpb__Messages *m)
+static int run_ack(run_ctx *r, const canal_batch *m)
 {
-    canal_rc ar = canal_ack(r->canal, m->batch_id, r->err, sizeof r->err);
+    canal_rc ar = canal_ack(r->canal, m->id, r->err, sizeof r->err);
     if (ar == CANAL_ERR_ORDER) {
         ce_log(CE_LOG_ERROR, "commit", "%s", r->err);
         return RUN_FAIL;
@@ -863,7 +863,7 @@ static int run_ack(run_ctx *r, const Canalpb__Messages *m)
     CE_STAT_SET(r->st, last_ack_wall_ms, (int64_t)ckpt_now_ms());
     if (r->c->checkpoint.file[0] == '\0')
         return RUN_DONE;
-    r->last.batch_id = m->batch_id;
+    r->last.batch_id = m->id;
     r->last.wall_time_ms = ckpt_now_ms();
     if (ckpt_write(r->c->checkpoint.file, &r->last, r->err, sizeof r->err) != 0) {
         ce_log(CE_LOG_ERROR, "commit", "%s", r->err);
@@ -975,7 +975,7 @@ int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
     uint64_t next_stats = run_now_ms() + (uint64_t)o->stats_interval_ms;
     bool idle = true; /* the last GET found nothing: wait on the server for the first change */
     while (rc == RUN_DONE && !run_stopping(r)) {
-        Canalpb__Messages *m = NULL;
+        canal_batch *m = NULL;
         canal_rc cr = canal_get_mode(r->canal, idle ? CANAL_GET_FIRST : CANAL_GET_NOW, &m, r->err, sizeof r->err);
         idle = cr != CANAL_OK || m == NULL;
         if (cr != CANAL_OK) {
@@ -1047,7 +1047,7 @@ int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
             } else {
                 bulk_reset(&r->bulk);
             }
-            canal_messages_free(m);
+            canal_batch_free(m);
         }
         if (o->stats_interval_ms > 0 && run_now_ms() >= next_stats) {
             run_log_stats(r);

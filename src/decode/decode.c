@@ -94,43 +94,44 @@ static Entrypb__EventType decode_event_type(const Entrypb__RowChange *rc, const 
     return ENTRYPB__EVENT_TYPE__UPDATE; /* the proto2 default */
 }
 
-/* Bad data: to on_bad when set (the result is its own), else -1 with err. */
-static int decode_report(decode_ctx *d, const uint8_t *data, size_t len, const Entrypb__Header *h, void *ud,
-                         char *err)
+/* Fills out->bad for the whole entry (the reason is in d->bad_reason). */
+static void decode_set_bad(decode_ctx *d, decode_out *out, const uint8_t *data, size_t len, const Entrypb__Header *h)
 {
-    if (d->on_bad == NULL)
-        return -1;
     d->stats.bad++;
-    decode_bad b = {.entry = data,
-                    .len = len,
-                    .schema = h ? h->schema_name : "",
-                    .table = h ? h->table_name : "",
-                    .logfile = h ? h->logfile_name : "",
-                    .offset = h ? h->logfile_offset : 0,
-                    .execute_time = h ? h->execute_time : 0,
-                    .reason = err};
-    return d->on_bad(ud, &b);
+    out->n_bad++;
+    if (out->n_bad > 1)
+        return; /* the first bad row's reason describes the entry */
+    out->bad = (decode_bad){.entry = data,
+                            .len = len,
+                            .schema = h ? h->schema_name : "",
+                            .table = h ? h->table_name : "",
+                            .logfile = h ? h->logfile_name : "",
+                            .offset = h ? h->logfile_offset : 0,
+                            .execute_time = h ? h->execute_time : 0,
+                            .reason = d->bad_reason};
 }
 
-static int decode_rowdata(decode_ctx *d, const uint8_t *data, size_t len, const Entrypb__Entry *e, decode_row_fn fn,
-                          void *ud, char *err, size_t errlen)
+static int decode_rowdata(decode_ctx *d, const uint8_t *data, size_t len, const Entrypb__Entry *e, decode_out *out,
+                          char *err, size_t errlen)
 {
     const Entrypb__Header *h = e->header;
     static const char empty[] = "";
     const char *pos_file = h ? h->logfile_name : empty;
     long long pos_off = h ? (long long)h->logfile_offset : 0;
-    int rc = 0;
     Entrypb__RowChange *ch = entrypb__row_change__unpack(&d->arena.pb, e->store_value.len, e->store_value.data);
     if (ch == NULL) {
-        snprintf(err, errlen, "binlog %s:%lld: malformed RowChange (%zu bytes)", pos_file, pos_off,
-                 e->store_value.len);
-        return decode_report(d, data, len, h, ud, err);
+        snprintf(d->bad_reason, sizeof d->bad_reason, "binlog %s:%lld: malformed RowChange (%zu bytes)", pos_file,
+                 pos_off, e->store_value.len);
+        out->kind = DECODE_BAD;
+        decode_set_bad(d, out, data, len, h);
+        return 0;
     }
     bool is_ddl = ch->is_ddl_present_case == ENTRYPB__ROW_CHANGE__IS_DDL_PRESENT_IS_DDL && ch->is_ddl;
     Entrypb__EventType et = decode_event_type(ch, h);
     if (is_ddl) {
         d->stats.ddl++;
-        ddl_event dev = {
+        out->kind = DECODE_DDL;
+        out->ddl = (ddl_event){
             .kind = et == ENTRYPB__EVENT_TYPE__TRUNCATE ? DDL_TRUNCATE
                     : et == ENTRYPB__EVENT_TYPE__ERASE  ? DDL_DROP
                                                         : DDL_OTHER,
@@ -140,22 +141,11 @@ static int decode_rowdata(decode_ctx *d, const uint8_t *data, size_t len, const 
             .logfile = pos_file,
             .offset = pos_off,
         };
-        if (ce_log_enabled(CE_LOG_INFO)) {
-            char stmt[201]; /* first 200 bytes, on one line */
-            size_t k = 0;
-            for (const char *q = ch->sql; *q && k < sizeof stmt - 1; q++)
-                stmt[k++] = (*q == '\n' || *q == '\r' || *q == '\t') ? ' ' : *q;
-            stmt[k] = '\0';
-            ce_log(CE_LOG_INFO, "decode", "binlog %s:%lld: DDL on %s.%s: %s", pos_file, pos_off, dev.schema,
-                   dev.table, stmt);
-        }
-        if (d->on_ddl)
-            rc = d->on_ddl(ud, &dev);
-        goto out;
+        return 0;
     }
     if (et != ENTRYPB__EVENT_TYPE__INSERT && et != ENTRYPB__EVENT_TYPE__UPDATE && et != ENTRYPB__EVENT_TYPE__DELETE) {
         d->stats.other++; /* QUERY and other statements: nothing to index */
-        goto out;
+        return 0;
     }
     row_event ev = {
         .schema = h ? h->schema_name : empty,
@@ -167,14 +157,13 @@ static int decode_rowdata(decode_ctx *d, const uint8_t *data, size_t len, const 
         .execute_time = h ? h->execute_time : 0,
         .gtid = h ? h->gtid : empty,
     };
-    /* every row first (the columns of all rows side by side in scratch), so on_rows sees them together */
+    /* every row (the columns of all rows side by side in scratch), so the caller sees them together */
     size_t total = 0;
     for (size_t r = 0; r < ch->n_row_datas; r++)
         total += ch->row_datas[r]->n_before_columns + ch->row_datas[r]->n_after_columns;
     if (decode_reserve(d, total) != 0 || decode_reserve_evs(d, ch->n_row_datas) != 0) {
         snprintf(err, errlen, "binlog %s:%lld: out of memory", pos_file, pos_off);
-        rc = -1;
-        goto out;
+        return -1;
     }
     size_t used = 0, n_ok = 0;
     for (size_t r = 0; r < ch->n_row_datas; r++) {
@@ -183,8 +172,7 @@ static int decode_rowdata(decode_ctx *d, const uint8_t *data, size_t len, const 
         if (decode_columns(d, cols, rd->before_columns, rd->n_before_columns) != 0 ||
             decode_columns(d, cols + rd->n_before_columns, rd->after_columns, rd->n_after_columns) != 0) {
             snprintf(err, errlen, "binlog %s:%lld: out of memory", pos_file, pos_off);
-            rc = -1;
-            goto out;
+            return -1;
         }
         used += rd->n_before_columns + rd->n_after_columns;
         ev.before.cols = cols;
@@ -192,42 +180,32 @@ static int decode_rowdata(decode_ctx *d, const uint8_t *data, size_t len, const 
         ev.after.cols = cols + rd->n_before_columns;
         ev.after.n = rd->n_after_columns;
         ev.row_index = (uint32_t)r;
-        if (!decode_row_bad(&ev))
-            d->evs[n_ok++] = ev; /* the good rows, in order, for on_rows (r >= n_ok: nothing overwritten) */
-    }
-    if (d->on_rows != NULL && n_ok > 0 && (rc = d->on_rows(ud, d->evs, n_ok)) != 0)
-        goto out;
-    /* d->evs[0, n_ok) now holds the good rows only: walk the RowChange again for the bad ones */
-    size_t k = 0;
-    for (size_t r = 0; r < ch->n_row_datas; r++) {
-        const Entrypb__RowData *rd = ch->row_datas[r];
-        if (k < n_ok && d->evs[k].row_index == (uint32_t)r) {
+        if (!decode_row_bad(&ev)) {
+            d->evs[n_ok++] = ev;
             d->stats.rows++;
-            rc = fn(ud, &d->evs[k++]);
-            if (rc != 0)
-                goto out;
             continue;
         }
-        snprintf(err, errlen, "binlog %s:%lld: %s.%s row %zu has no %s image", pos_file, pos_off, ev.schema,
-                 ev.table, r, ev.op == ROW_DELETE ? "before" : "after");
-        (void)rd;
-        rc = decode_report(d, data, len, h, ud, err);
-        if (rc != 0 || d->on_bad == NULL)
-            goto out;
-        /* the entry is reported; its other rows still count */
+        if (out->n_bad == 0)
+            snprintf(d->bad_reason, sizeof d->bad_reason, "binlog %s:%lld: %s.%s row %zu has no %s image", pos_file,
+                     pos_off, ev.schema, ev.table, r, ev.op == ROW_DELETE ? "before" : "after");
+        decode_set_bad(d, out, data, len, h);
     }
-out:
-    return rc; /* ch lives in the arena */
+    out->kind = DECODE_ROWS;
+    out->rows = d->evs;
+    out->n = n_ok;
+    return 0; /* ch lives in the arena */
 }
 
-int decode_entry(decode_ctx *d, const uint8_t *data, size_t len, decode_row_fn fn, void *ud, char *err,
-                 size_t errlen)
+int decode_next(decode_ctx *d, const uint8_t *data, size_t len, decode_out *out, char *err, size_t errlen)
 {
+    memset(out, 0, sizeof *out);
     ce_arena_reset(&d->arena);
     Entrypb__Entry *e = entrypb__entry__unpack(&d->arena.pb, len, data);
     if (e == NULL) {
-        snprintf(err, errlen, "malformed Entry (%zu bytes)", len);
-        return decode_report(d, data, len, NULL, ud, err);
+        snprintf(d->bad_reason, sizeof d->bad_reason, "malformed Entry (%zu bytes)", len);
+        out->kind = DECODE_BAD;
+        decode_set_bad(d, out, data, len, NULL);
+        return 0;
     }
     d->stats.entries++;
     if (e->header != NULL && e->header->logfile_name != NULL && e->header->logfile_name[0] != '\0') {
@@ -238,7 +216,6 @@ int decode_entry(decode_ctx *d, const uint8_t *data, size_t len, decode_row_fn f
         if (e->header->serveren_code != NULL && e->header->serveren_code[0] != '\0')
             snprintf(d->server_enc, sizeof d->server_enc, "%s", e->header->serveren_code);
     }
-    int rc = 0;
     Entrypb__EntryType t = e->entry_type_present_case == ENTRYPB__ENTRY__ENTRY_TYPE_PRESENT_ENTRY_TYPE
                                ? e->entry_type
                                : ENTRYPB__ENTRY_TYPE__ROWDATA;
@@ -256,11 +233,56 @@ int decode_entry(decode_ctx *d, const uint8_t *data, size_t len, decode_row_fn f
         d->stats.heartbeat++;
         break;
     case ENTRYPB__ENTRY_TYPE__ROWDATA:
-        rc = decode_rowdata(d, data, len, e, fn, ud, err, errlen);
-        break;
+        return decode_rowdata(d, data, len, e, out, err, errlen);
     default:
         d->stats.other++;
         break;
     }
-    return rc; /* e lives in the arena */
+    return 0; /* e lives in the arena */
+}
+
+void decode_log_ddl(const ddl_event *ev)
+{
+    if (!ce_log_enabled(CE_LOG_INFO))
+        return;
+    char stmt[201]; /* first 200 bytes, on one line */
+    size_t k = 0;
+    for (const char *q = ev->sql ? ev->sql : ""; *q && k < sizeof stmt - 1; q++)
+        stmt[k++] = (*q == '\n' || *q == '\r' || *q == '\t') ? ' ' : *q;
+    stmt[k] = '\0';
+    ce_log(CE_LOG_INFO, "decode", "binlog %s:%lld: DDL on %s.%s: %s", ev->logfile, (long long)ev->offset, ev->schema,
+           ev->table, stmt);
+}
+
+int decode_entry(decode_ctx *d, const uint8_t *data, size_t len, decode_row_fn fn, void *ud, char *err,
+                 size_t errlen)
+{
+    decode_out o;
+    if (decode_next(d, data, len, &o, err, errlen) != 0)
+        return -1;
+    if (o.n_bad > 0) {
+        snprintf(err, errlen, "%s", o.bad.reason);
+        if (d->on_bad == NULL)
+            return -1;
+        int rc = d->on_bad(ud, &o.bad);
+        if (rc != 0)
+            return rc;
+    }
+    if (o.kind == DECODE_DDL) {
+        decode_log_ddl(&o.ddl);
+        return d->on_ddl != NULL ? d->on_ddl(ud, &o.ddl) : 0;
+    }
+    if (o.kind != DECODE_ROWS || o.n == 0)
+        return 0;
+    if (d->on_rows != NULL) {
+        int rc = d->on_rows(ud, o.rows, o.n);
+        if (rc != 0)
+            return rc;
+    }
+    for (size_t i = 0; i < o.n; i++) {
+        int rc = fn(ud, &o.rows[i]);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
 }

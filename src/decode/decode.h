@@ -115,6 +115,7 @@ typedef struct decode_ctx {
     int64_t pos_offset;
     int64_t server_id;
     char server_enc[32];
+    char bad_reason[512];  /* decode_out.bad.reason */
 } decode_ctx;
 
 /* A non-zero return stops the decoding of that entry and is passed back. */
@@ -122,6 +123,37 @@ typedef int (*decode_row_fn)(void *ud, const row_event *ev);
 
 void decode_init(decode_ctx *d);
 void decode_free(decode_ctx *d);
+
+/* What one Entry holds: decode is a pure producer (no callback, no I/O);
+ * the caller (the run loop) decides what to do with it. */
+typedef enum {
+    DECODE_SKIP = 0, /* transaction marks, GTID, heartbeats, QUERY and other non-row events */
+    DECODE_ROWS,     /* rows[0, n): the rows of one binlog event of one table, in order */
+    DECODE_DDL,      /* ddl */
+    DECODE_BAD,      /* the bytes are not an Entry / RowChange: bad */
+} decode_kind;
+
+typedef struct decode_out {
+    decode_kind kind;
+    const row_event *rows; /* DECODE_ROWS: the rows that have the images their event needs */
+    size_t n;
+    ddl_event ddl;         /* DECODE_DDL */
+    /* DECODE_BAD, or DECODE_ROWS with n_bad rows lacking an image: the whole
+     * raw entry and the reason (of the first bad row) */
+    decode_bad bad;
+    size_t n_bad;
+} decode_out;
+
+/* Decodes one Entry into *out, valid until the next decode_next/decode_entry
+ * on d (it points into d's arena and scratch space and into data). 0, or -1
+ * with err filled when out of memory. Bad bytes are a result (DECODE_BAD),
+ * not an error. Counts d->stats. */
+int decode_next(decode_ctx *d, const uint8_t *data, size_t len, decode_out *out, char *err, size_t errlen);
+/* The INFO line of a DDL statement (its first 200 bytes on one line). */
+void decode_log_ddl(const ddl_event *ev);
+/* decode_next with callbacks (the tools that only look at rows: check-config,
+ * mapping, the fuzzers and benchmarks): on_bad for bad data (without it,
+ * -1 with err), on_ddl, on_rows, then fn per row. */
 /* 0 on success; the callback's non-zero result; or -1 with err filled when
  * out of memory or, without on_bad, when the bytes are not a valid
  * Entry/RowChange. */

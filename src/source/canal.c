@@ -91,10 +91,33 @@ void canal_free(canal_client *c)
 
 const char *canal_peer(const canal_client *c) { return c->peer; }
 
-void canal_messages_free(Canalpb__Messages *m)
+/* The batch and its entry array in one allocation; the entries point into
+ * the unpacked Messages it owns. */
+typedef struct canal_batch_mem {
+    canal_batch b;
+    Canalpb__Messages *m;
+    canal_entry entries[];
+} canal_batch_mem;
+
+void canal_batch_free(canal_batch *b)
 {
-    if (m)
-        canalpb__messages__free_unpacked(m, NULL);
+    if (b == NULL)
+        return;
+    canal_batch_mem *bm = b->priv;
+    canalpb__messages__free_unpacked(bm->m, NULL);
+    ce_free(bm);
+}
+
+static canal_batch *canal_batch_of(Canalpb__Messages *m, size_t bytes)
+{
+    canal_batch_mem *bm = ce_malloc(sizeof *bm + m->n_messages * sizeof(canal_entry));
+    if (bm == NULL)
+        return NULL;
+    bm->m = m;
+    for (size_t i = 0; i < m->n_messages; i++)
+        bm->entries[i] = (canal_entry){.p = m->messages[i].data, .len = m->messages[i].len};
+    bm->b = (canal_batch){.id = m->batch_id, .n = m->n_messages, .entries = bm->entries, .bytes = bytes, .priv = bm};
+    return &bm->b;
 }
 
 static void canal_set_timeout(int fd, long ms)
@@ -408,12 +431,12 @@ static int canal_zk_moved(canal_client *c, char *err, size_t errlen)
     return 1;
 }
 
-canal_rc canal_get(canal_client *c, Canalpb__Messages **out, char *err, size_t errlen)
+canal_rc canal_get(canal_client *c, canal_batch **out, char *err, size_t errlen)
 {
     return canal_get_mode(c, CANAL_GET_WAIT, out, err, errlen);
 }
 
-canal_rc canal_get_mode(canal_client *c, canal_wait mode, Canalpb__Messages **out, char *err, size_t errlen)
+canal_rc canal_get_mode(canal_client *c, canal_wait mode, canal_batch **out, char *err, size_t errlen)
 {
     *out = NULL;
     char detail[700] = "";
@@ -472,11 +495,18 @@ canal_rc canal_get_mode(canal_client *c, canal_wait mode, Canalpb__Messages **ou
             snprintf(detail, sizeof detail, "malformed MESSAGES body (%zu bytes)", pv.body_len);
             rc = CANAL_ERR_IO;
         } else if (m->batch_id == -1) {
-            canal_messages_free(m);
+            canalpb__messages__free_unpacked(m, NULL);
         } else {
-            c->outstanding[(c->out_head + c->out_count) % CANAL_MAX_OUTSTANDING] = m->batch_id;
-            c->out_count++;
-            *out = m;
+            canal_batch *b = canal_batch_of(m, pv.body_len);
+            if (b == NULL) {
+                canalpb__messages__free_unpacked(m, NULL);
+                snprintf(detail, sizeof detail, "out of memory for a batch of %zu entries", m->n_messages);
+                rc = CANAL_ERR_IO;
+            } else {
+                c->outstanding[(c->out_head + c->out_count) % CANAL_MAX_OUTSTANDING] = m->batch_id;
+                c->out_count++;
+                *out = b;
+            }
         }
     }
     packet_free(&pv);

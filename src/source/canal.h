@@ -4,8 +4,9 @@
  * back to batch 0 so every un-acked batch is redelivered. Then GET (no
  * auto-ack, explicit timeout and unit) and CLIENTACK strictly in batch order.
  * Errors the server reports (ACK packets) are decoded as Ack and carried
- * with their code and message. Messages returned by canal_get belong to the
- * caller (canal_messages_free). With ZooKeeper, canal_get first checks whether
+ * with their code and message. Batches returned by canal_get belong to the
+ * caller (canal_batch_free) and stay valid after later GETs and after
+ * canal_free, so several can be in hand at once (pipelining). With ZooKeeper, canal_get first checks whether
  * the running server moved (a watch fired) and then returns CANAL_ERR_IO so
  * the caller reconnects to the new one. Every wait (connect, each read) is
  * done in poll slices that watch opts.stop, so a stop request ends it at
@@ -50,6 +51,23 @@ typedef enum {
 
 typedef struct canal_client canal_client;
 
+/* One serialized Entry of a batch. */
+typedef struct canal_entry {
+    const uint8_t *p;
+    size_t len;
+} canal_entry;
+
+/* A batch of GET: its id and its entries, in order. */
+typedef struct canal_batch {
+    int64_t id;
+    size_t n;
+    const canal_entry *entries;
+    size_t bytes;   /* the size of the MESSAGES body it came from */
+    void *priv;     /* the memory it owns */
+} canal_batch;
+
+void canal_batch_free(canal_batch *b);
+
 canal_client *canal_new(const canal_opts *opts);
 void canal_free(canal_client *c);
 /* Connect to the running server named in ZooKeeper (when set and it names one;
@@ -60,7 +78,7 @@ void canal_close(canal_client *c);
 /* The "host:port" in use (or last tried). */
 const char *canal_peer(const canal_client *c);
 /* Fetches one batch. *out is NULL for an empty batch (batch id -1). */
-canal_rc canal_get(canal_client *c, Canalpb__Messages **out, char *err, size_t errlen);
+canal_rc canal_get(canal_client *c, canal_batch **out, char *err, size_t errlen);
 /* How a GET waits on the server (Canal 1.1.x):
  * CANAL_GET_WAIT   up to fetch_size, the server waiting up to fetch_timeout_ms for that many (canal_get);
  * CANAL_GET_NOW    what the server holds now, up to fetch_size, at once (timeout -1: empty when nothing);
@@ -69,9 +87,8 @@ canal_rc canal_get(canal_client *c, Canalpb__Messages **out, char *err, size_t e
  * The stream asks NOW while changes flow and FIRST when it is idle: a change waits neither for a batch to
  * fill nor for the timeout. */
 typedef enum { CANAL_GET_WAIT = 0, CANAL_GET_NOW, CANAL_GET_FIRST } canal_wait;
-canal_rc canal_get_mode(canal_client *c, canal_wait mode, Canalpb__Messages **out, char *err, size_t errlen);
+canal_rc canal_get_mode(canal_client *c, canal_wait mode, canal_batch **out, char *err, size_t errlen);
 /* Acks the oldest outstanding batch; batch_id must be that one. */
 canal_rc canal_ack(canal_client *c, int64_t batch_id, char *err, size_t errlen);
-void canal_messages_free(Canalpb__Messages *m);
 
 #endif
