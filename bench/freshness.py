@@ -2,14 +2,20 @@
 """Freshness on the real local stack: the time from a row's COMMIT in MariaDB until its document can be
 read from the node (realtime GET), at a steady write rate, with the default configuration.
 
-Usage (stack env loaded, e.g. `set -a; eval "$(scripts/stack.sh up)"; set +a`):
-    bench/freshness.py --bin build/canal-es [--rate 1000] [--seconds 20] [--sample 20]
+Usage (stack env loaded, e.g. `set -a; eval "$(scripts/stack.sh env)"; set +a`):
+    bench/freshness.py --bin build/canal-es [--rate 1000] [--seconds 20] [--sample 20] [--writers 4]
+                       [--concurrency N] [--config-extra section.key=value]...
 
-A writer commits RATE single-row INSERTs per second (autocommit, one connection, paced by the clock) for
-SECONDS; every SAMPLE-th row's commit time is recorded and a reader thread polls GET /index/_doc/ID
-(realtime _mget of every sampled row not seen yet, one request per round, every 2 ms) until it is there. Prints p50, p90, p99 and max of
-commit → readable over the sampled rows, the rows/s the writer reached, and canal-es' CPU seconds.
-Not a test: it asserts nothing beyond every sampled row arriving.
+canal-es runs with its default configuration (bench/benchlib.py: only the connection keys and the table
+rule, plus --concurrency / --config-extra when given). WRITERS connections (one mariadb client each) commit
+RATE single-row INSERTs per second between them (autocommit: one row per commit; connection k writes the
+rows i with i % WRITERS == k, each paced by the clock: row i is due at start + i / RATE); one connection
+cannot reach 1 000 commits/s here (~580/s: a commit waits for its binlog and redo log writes), several
+share the group commit. Every SAMPLE-th row is followed by a SELECT on its connection: the answer tells
+that the commit is done, and that time is recorded; a reader thread polls the node (one realtime _mget of
+every sampled row not seen yet per round, every 2 ms) until it is there. Prints p50, p90, p99 and max of
+commit -> readable over the sampled rows, the rows/s the writers reached (all rows committed / time) and
+canal-es' CPU per row. Not a test: it asserts nothing beyond every sampled row arriving.
 """
 import argparse
 import http.client
@@ -24,8 +30,11 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "integration"))
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import benchlib  # noqa: E402
 import itlib  # noqa: E402
-from harness import ENV, CanalEs, poll, sql  # noqa: E402
+from harness import ENV, poll, sql  # noqa: E402
 from itlib import DB, new_table  # noqa: E402
 
 
@@ -55,12 +64,17 @@ def main():
     ap.add_argument("--rate", type=int, default=1000)
     ap.add_argument("--seconds", type=int, default=20)
     ap.add_argument("--sample", type=int, default=20)
+    ap.add_argument("--writers", type=int, default=4, help="connections sharing the rate (one row per commit)")
+    ap.add_argument("--concurrency", type=int, default=None, help="[elasticsearch] concurrency of canal-es")
+    ap.add_argument("--config-extra", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                    help="one more key of canal-es' INI (repeatable)")
     a = ap.parse_args()
     itlib.BIN = a.bin
     sql(f"CREATE DATABASE IF NOT EXISTS `{DB}` DEFAULT CHARACTER SET utf8mb4;")
     t = "bench_fresh"
     new_table(t, "CREATE TABLE `{db}`.`{t}` (id INT PRIMARY KEY, v VARCHAR(40))")
-    es = CanalEs(a.bin, {f"{DB}.{t}": {"index": t}}).start()
+    es = benchlib.default_canal_es(a.bin, {f"{DB}.{t}": {"index": t}}, a.concurrency,
+                                   benchlib.parse_extra(a.config_extra)).start()
     base = ENV["ES_URL"].rstrip("/")
     try:
         # warm up: the index exists and canal-es is caught up
@@ -68,8 +82,6 @@ def main():
         poll(lambda: exists(f"{base}/{t}/_doc/0"), 60, "the first document")
         cmd = ["mariadb", "--protocol=TCP", "-h", ENV["MYSQL_HOST"], "-P", ENV["MYSQL_PORT"], "-u", ENV["MYSQL_USER"],
                "-N", "-B", "--unbuffered", DB]
-        w = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             env=dict(os.environ, MYSQL_PWD=ENV["MYSQL_PASSWORD"]), bufsize=1)
         samples = {}  # id -> commit time
         lat = []
         lock = threading.Lock()
@@ -96,27 +108,42 @@ def main():
                         i = int(d["_id"])
                         lat.append(now - pending.pop(i))
                 time.sleep(0.002)
+
+        n = a.rate * a.seconds
+        failed = []
+
+        def writer(k, start):
+            w = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True, env=dict(os.environ, MYSQL_PWD=ENV["MYSQL_PASSWORD"]), bufsize=1)
+            for i in range(1 + k, n + 1, a.writers):
+                due = start + i / a.rate
+                now = time.monotonic()
+                if due > now:
+                    time.sleep(due - now)
+                if i % a.sample == 0:
+                    # the commit is done when the server answers the SELECT that follows it
+                    w.stdin.write(f"INSERT INTO `{t}` VALUES ({i}, 'v{i}'); SELECT {i};\n")
+                    w.stdin.flush()
+                    w.stdout.readline()
+                    with lock:
+                        samples[i] = time.monotonic()
+                else:
+                    w.stdin.write(f"INSERT INTO `{t}` VALUES ({i}, 'v{i}');\n")
+            w.stdin.close()
+            if w.wait(timeout=300) != 0:
+                failed.append(w.stderr.read()[:300])
+
         rt = threading.Thread(target=reader, daemon=True)
         rt.start()
         cpu0 = cpu_seconds(es.proc.pid)
-        n = a.rate * a.seconds
         start = time.monotonic()
-        for i in range(1, n + 1):
-            due = start + i / a.rate
-            now = time.monotonic()
-            if due > now:
-                time.sleep(due - now)
-            if i % a.sample == 0:
-                # the commit is done when the server answers the SELECT that follows it
-                w.stdin.write(f"INSERT INTO `{t}` VALUES ({i}, 'v{i}'); SELECT {i};\n")
-                w.stdin.flush()
-                w.stdout.readline()
-                with lock:
-                    samples[i] = time.monotonic()
-            else:
-                w.stdin.write(f"INSERT INTO `{t}` VALUES ({i}, 'v{i}');\n")
-        w.stdin.close()
-        w.wait(timeout=120)
+        ws = [threading.Thread(target=writer, args=(k, start)) for k in range(a.writers)]
+        for th in ws:
+            th.start()
+        for th in ws:
+            th.join()
+        if failed:
+            raise SystemExit(f"a writer failed: {failed[0]}")
         wrote = n / (time.monotonic() - start)
         done.set()
         rt.join(timeout=120)
@@ -124,7 +151,8 @@ def main():
     finally:
         es.stop()
     ms = [x * 1000 for x in lat]
-    print(f"freshness: {len(ms)} sampled rows of {n} at {wrote:.0f} rows/s written: commit -> readable "
+    print(f"freshness: {len(ms)} sampled rows of {n} at {wrote:.0f} rows/s written (target {a.rate}, "
+          f"{a.writers} connections, one row per commit): commit -> readable "
           f"p50 {pct(ms, 0.5):.0f} ms, p90 {pct(ms, 0.9):.0f} ms, p99 {pct(ms, 0.99):.0f} ms, max {max(ms):.0f} ms; "
           f"canal-es CPU {cpu:.2f} s ({cpu / n * 1e6:.1f} us/row)")
 
