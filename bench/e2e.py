@@ -4,7 +4,8 @@ with the two ceilings canal-es sits between, measured in one run on the same mac
 
 Usage (stack env loaded, e.g. `set -a; eval "$(scripts/stack.sh env)"; set +a`):
     bench/e2e.py --bin build/canal-es [--rows 100000] [--concurrency N]
-                 [--config-extra section.key=value]... [--null-bin build/bench-canal-null]
+                 [--config-extra section.key=value]... [--rounds K] [--ceiling-runs 3]
+                 [--null-bin build/bench-canal-null]
 
 canal-es runs with its DEFAULT configuration: the INI holds only the connection keys and the table rule,
 plus [elasticsearch] concurrency when --concurrency is given and each --config-extra key (unknown keys
@@ -23,19 +24,24 @@ every client here subscribes without a filter, so Canal keeps the stack's):
   (b) node ceiling: the documents canal-es wrote are read back, turned into _bulk bodies with external
       versions (action line as canal-es writes it, compact JSON) of canal-es' mean actions per request,
       and posted directly with CONCURRENCY requests in flight (one kept-alive connection each) into a
-      fresh index with the same settings and mapping.
+      fresh index with the same settings and mapping; CEILING_RUNS times, the median counts (the node
+      shares the machine with everything else).
 Then the ratios canal-es / ceiling and canal-es / Canal. The rates of (a) and (c) both include the
-process start and the connect. The issue's goals (defaults): canal-es >= 0.9 x the node ceiling, CPU <=
+process start and the connect. --rounds K repeats the three on fresh tables and ends with the medians.
+The issue's goals (defaults): canal-es >= 0.9 x the node ceiling, CPU <=
 3 us per row, peak RSS <= 32 MB. Not a test: it asserts nothing beyond completing.
 """
 import argparse
 import json
 import os
 import queue
+import socket
+import statistics
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from http.client import HTTPConnection
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -96,6 +102,7 @@ def run_canal_es(a, t, rows):
 
     t0 = time.monotonic()
     es.start()
+    metrics = {}
     try:
         poll(last_doc, 1800, f"document {rows}", interval=0.005)
         took = time.monotonic() - t0
@@ -104,12 +111,18 @@ def run_canal_es(a, t, rows):
             took = time.monotonic() - t0
         cpu_s = benchlib.cpu_seconds(es.proc.pid)
         rss = benchlib.peak_rss_mb(es.proc.pid)
+        if a.metrics_port:
+            with urllib.request.urlopen(f"http://127.0.0.1:{a.metrics_port}/metrics", timeout=10) as m:
+                for line in m.read().decode().splitlines():
+                    if line.startswith("canal_es_bulk_request_duration_seconds_"):
+                        name, value = line.rsplit(" ", 1)
+                        metrics[name] = float(value)
     finally:
         rc = es.stop()
     if rc != 0:
         raise SystemExit(f"canal-es exited with {rc}:\n{es.tail()}")
     st = benchlib.last_stats(es.log_text())
-    return {"rate": rows / took, "took": took, "cpu_s": cpu_s, "rss": rss, "stats": st}
+    return {"rate": rows / took, "took": took, "cpu_s": cpu_s, "rss": rss, "stats": st, "metrics": metrics}
 
 
 def node_ceiling(index, docs, per_request, inflight, like):
@@ -168,6 +181,10 @@ def main():
     ap.add_argument("--config-extra", action="append", default=[], metavar="SECTION.KEY=VALUE",
                     help="one more key of canal-es' INI (repeatable), e.g. canal.batch_size=4000")
     ap.add_argument("--batch-size", type=int, default=None, help="same as --config-extra canal.batch_size=N")
+    ap.add_argument("--rounds", type=int, default=1, help="repeat the three measurements (fresh tables each)")
+    ap.add_argument("--ceiling-runs", type=int, default=3, help="runs of the node ceiling per round (median)")
+    ap.add_argument("--metrics", action="store_true",
+                    help="also set [http] listen and read canal-es' _bulk request time from /metrics (not a default)")
     ap.add_argument("--null-bin", default=None, help="bench-canal-null (default: next to --bin)")
     a = ap.parse_args()
     a.bin = os.path.abspath(a.bin)
@@ -181,10 +198,32 @@ def main():
     a.null_bin = a.null_bin or os.path.join(os.path.dirname(a.bin), "bench-canal-null")
     if not os.access(a.null_bin, os.X_OK):
         raise SystemExit(f"{a.null_bin}: not found (build with -DCANAL_ES_BENCH=ON, or give --null-bin)")
+    a.metrics_port = None
+    if a.metrics:
+        with socket.socket() as sk:
+            sk.bind(("127.0.0.1", 0))
+            a.metrics_port = sk.getsockname()[1]
+        a.config_extra.append(f"http.listen=127.0.0.1:{a.metrics_port}")
+        a.extra = benchlib.parse_extra(a.config_extra)
     setting = f"concurrency {inflight}" + "".join(f", {x}" for x in a.config_extra)
 
     sql(f"CREATE DATABASE IF NOT EXISTS `{DB}` DEFAULT CHARACTER SET utf8mb4;")
-    t, tn = "bench_e2e", "bench_null"
+    results = []
+    for k in range(1, a.rounds + 1):
+        if a.rounds > 1:
+            print(f"--- round {k} of {a.rounds}", flush=True)
+        results.append(one_round(a, k, inflight, setting))
+    if a.rounds > 1:
+        med = {key: statistics.median(r[key] for r in results) for key in results[0]}
+        print(f"median of {a.rounds} rounds ({setting}): canal-es {med['es']:,.0f} rows/s, node ceiling "
+              f"{med['ceiling']:,.0f} docs/s, Canal {med['null']:,.0f} rows/s; canal-es / ceiling "
+              f"{med['es_ceiling']:.2f}, canal-es / Canal {med['es_null']:.2f}; CPU {med['us_row']:.1f} us/row; "
+              f"peak RSS {med['rss']:.1f} MB")
+
+
+def one_round(a, k, inflight, setting):
+    sfx = "" if k == 1 else f"_{k}"
+    t, tn = "bench_e2e" + sfx, "bench_null" + sfx
     new_table(t)
     new_table(tn)
     http("PUT", f"/{t}", {"settings": SETTINGS})
@@ -210,24 +249,38 @@ def main():
     reqs = int(st.get("bulk_requests", 0))
     actions = int(st.get("actions", 0))
     per_req = max(1, round(actions / reqs)) if reqs else 10000
+    us_row = r["cpu_s"] / a.rows * 1e6
     print(f"(a) canal-es ({setting}): {a.rows} rows written in {w_es:.1f} s; indexed in {r['took']:.2f} s = "
-          f"{r['rate']:,.0f} rows/s; CPU {r['cpu_s']:.2f} s = {r['cpu_s'] / a.rows * 1e6:.1f} us/row "
+          f"{r['rate']:,.0f} rows/s; CPU {r['cpu_s']:.2f} s = {us_row:.1f} us/row "
           f"({100 * r['cpu_s'] / r['took']:.0f}% of one core); peak RSS {r['rss']:.1f} MB; "
           f"{reqs} _bulk requests, {actions / reqs if reqs else 0:,.0f} actions each, "
           f"{int(st.get('batches', 0))} Canal batches", flush=True)
+    m = r["metrics"]
+    if m:
+        busy = m.get("canal_es_bulk_request_duration_seconds_sum", 0.0)
+        n = m.get("canal_es_bulk_request_duration_seconds_count", 0.0)
+        print(f"    canal-es' own metrics: {busy:.2f} s in {n:.0f} _bulk requests (mean {1000 * busy / max(n, 1):.0f} ms; "
+              f"summed over streams), {r['took'] - busy / inflight:.2f} s of the {r['took']:.2f} s not waiting on "
+              f"the node (if the streams overlap fully)", flush=True)
 
-    # (b) the node's ceiling for the same documents, same concurrency and request size
+    # (b) the node's ceiling for the same documents, same concurrency and request size; the node is shared
+    # with everything else on the machine: several runs, the median counts
     docs = index_docs(t)
     docs.pop("0", None)
-    ceiling, nbytes = node_ceiling(t + "_ceiling", docs, per_req, inflight, t)
+    runs = []
+    for _ in range(a.ceiling_runs):
+        c, nbytes = node_ceiling(t + "_ceiling", docs, per_req, inflight, t)
+        runs.append(c)
+    ceiling = statistics.median(runs)
     http("DELETE", f"/{t}", ok=(200, 404))
     print(f"(b) node _bulk ceiling: the same {len(docs)} documents in {(len(docs) + per_req - 1) // per_req} "
-          f"requests of {per_req} actions ({nbytes / 1e6:.1f} MB NDJSON), {inflight} in flight: "
-          f"{ceiling:,.0f} docs/s", flush=True)
+          f"requests of {per_req} actions ({nbytes / 1e6:.1f} MB NDJSON), {inflight} in flight: median "
+          f"{ceiling:,.0f} docs/s of {len(runs)} runs ({', '.join(f'{x:,.0f}' for x in runs)})", flush=True)
     print(f"ratios: canal-es / node ceiling = {r['rate'] / ceiling:.2f} (goal >= 0.9); canal-es / Canal = "
-          f"{r['rate'] / null_rate:.2f}; CPU {r['cpu_s'] / a.rows * 1e6:.1f} us/row (goal <= 3); "
-          f"peak RSS {r['rss']:.1f} MB (goal <= 32)")
-
+          f"{r['rate'] / null_rate:.2f}; CPU {us_row:.1f} us/row (goal <= 3); "
+          f"peak RSS {r['rss']:.1f} MB (goal <= 32)", flush=True)
+    return {"es": r["rate"], "ceiling": ceiling, "null": null_rate, "es_ceiling": r["rate"] / ceiling,
+            "es_null": r["rate"] / null_rate, "us_row": us_row, "rss": r["rss"]}
 
 if __name__ == "__main__":
     main()
