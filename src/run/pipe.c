@@ -51,7 +51,10 @@ static void pipe_send(run_pipe *p, run_part *part)
         return;
     }
     dlv_transport t;
-    dlv_sink_transport(&t, r->sinks);
+    if (r->transport != NULL)
+        t = *r->transport;
+    else
+        dlv_sink_transport(&t, r->sinks);
     dlv_opts o = {.req_cap = &r->req_cap,
                   .max_actions = (size_t)r->c->es.bulk_max_actions,
                   .streams = r->n_sinks,
@@ -117,7 +120,8 @@ run_pipe *pipe_new(run_ctx *r, size_t max_parts, char *err, size_t errlen)
     }
     p->started = true;
     for (size_t i = 0; i < r->n_sinks; i++)
-        sink_set_abort(r->sinks[i], pipe_should_abort, p); /* a transfer in flight ends at the deadline */
+        if (r->sinks[i] != NULL)
+            sink_set_abort(r->sinks[i], pipe_should_abort, p); /* a transfer in flight ends at the deadline */
     return p;
 oom:
     snprintf(err, errlen, "out of memory");

@@ -95,6 +95,7 @@ typedef struct run_ctx {
     sink *setup_sink;              /* pipeline thread: node detection, index setup, TRUNCATE/DROP deletes */
     sink *sinks[RUN_MAX_CONCURRENCY]; /* delivery thread: one per stream */
     size_t n_sinks;                /* [elasticsearch] concurrency */
+    const dlv_transport *transport; /* NULL: the sinks (tests put a fake here) */
     decode_ctx dec;
     map_out mo;
     ce_backoff bo;
