@@ -61,6 +61,7 @@ static const cfg_key cfg_keys[] = {
     CK_LONG("canal", "batch_size", "1000", 1, 1000000, canal.batch_size),
     CK_LONG("canal", "fetch_timeout_ms", "500", 1, 600000, canal.fetch_timeout_ms),
     CK_LONG("canal", "max_frame_mb", "64", 1, 1024, canal.max_frame_mb),
+    CK_LONG("canal", "max_batches_in_flight", "4", 1, 60, canal.max_batches_in_flight),
     CK_STR("canal", "zookeeper", "", canal.zookeeper),
     CK_LONG("canal", "zookeeper_timeout_ms", "10000", 1000, 600000, canal.zookeeper_timeout_ms),
     CK_STR("canal", "connection_charset", "UTF-8", canal.connection_charset),

@@ -85,6 +85,7 @@ typedef struct cfg_canal {
     long batch_size;
     long fetch_timeout_ms;
     long max_frame_mb;       /* cap of one frame from the server, MiB */
+    long max_batches_in_flight; /* batches fetched and not yet acked (read-ahead while one is delivered) */
     char *zookeeper;         /* "" or host:port[,host:port...]: follow the running server */
     long zookeeper_timeout_ms;
     char *connection_charset; /* the Java charset the Canal instance decodes text with (connectionCharset) */

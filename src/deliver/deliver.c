@@ -180,7 +180,7 @@ static int dlv_build(dlv_stream *s, size_t pos, size_t *k, const void **body, si
         if (s->done[j])
             continue;
         const dlv_action *a = &acts[s->list[j]];
-        if (n > 0 && total + a->len > cap)
+        if (n > 0 && (total + a->len > cap || (s->sh->o->max_actions > 0 && n >= s->sh->o->max_actions)))
             break;
         if (n > 0) {
             const dlv_action *prev = &acts[s->list[s->chunk[n - 1]]];

@@ -58,6 +58,7 @@ void dlv_sink_transport(dlv_transport *t, sink *const *sinks);
 
 typedef struct dlv_opts {
     size_t *req_cap;       /* in/out: bytes per request (SIZE_MAX = no limit); a 413 lowers it for good */
+    size_t max_actions;    /* actions per request at most; 0 = no limit */
     size_t streams;        /* 1..DLV_MAX_STREAMS; 0 counts as 1 */
     long max_retries;      /* rounds after the first; 0 = retry forever */
     uint64_t retry_initial_ms, retry_max_ms;
