@@ -8,6 +8,7 @@
  * before its worker starts and the service told to stop once idle; a thread
  * prints a progress line every 5 s from job_status. */
 #include "reindex_cmd.h"
+#include "util/clock.h"
 
 #include "service.h"
 #include "util/backoff.h"
@@ -77,13 +78,6 @@ typedef struct rc_client {
     const char *token; /* "" = none */
     char err[2048];
 } rc_client;
-
-static int64_t rc_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* http://HOST:PORT of [http] listen: a wildcard address is asked on
  * loopback, an IPv6 address in brackets. -1 when listen is not host:port. */
@@ -358,7 +352,7 @@ static int rc_wait(rc_client *cl, long id, const char *index, const char *path)
             }
             char line[1024];
             rc_progress_line(j, tty, line, sizeof line);
-            int64_t now = rc_mono_ms();
+            int64_t now = (int64_t)ce_mono_ms();
             if (tty) {
                 fprintf(stderr, "\r%s\033[K", line);
                 drawn = true;

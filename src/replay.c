@@ -10,6 +10,7 @@
  * remain are read again from the file when DEADLETTERS.remaining is written,
  * in file order, so memory stays bounded by one request and one line. */
 #include "replay.h"
+#include "util/clock.h"
 #include "util/io.h"
 #include "config.h"
 #include "deliver/deliver.h"
@@ -675,17 +676,6 @@ static void replay_usage(FILE *f)
           f);
 }
 
-static void replay_now(char *when, size_t n)
-{
-    struct timespec ts;
-    struct tm tm;
-    when[0] = '\0';
-    if (clock_gettime(CLOCK_REALTIME, &ts) == 0 && gmtime_r(&ts.tv_sec, &tm) != NULL) {
-        size_t k = strftime(when, n, "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(when + k, n - k, ".%03ldZ", ts.tv_nsec / 1000000L);
-    }
-}
-
 static int replay_out_flush(replay_ctx *x)
 {
     if (x->ob.len > 0 && ce_write_all(x->out_fd, x->ob.data, x->ob.len) != 0) {
@@ -764,7 +754,7 @@ static int replay_keep_answered(replay_ctx *x, size_t i)
         return -1;
     x->scratch.len = it->len;
     char when[40], err[300];
-    replay_now(when, sizeof when);
+    ce_iso_utc(ce_wall_ms(), when, sizeof when);
     if (replay_rewrite_line((const char *)x->scratch.data, x->scratch.len, when, r->status, r->type, r->reason,
                             &x->rew, err, sizeof err) != 0)
         return replay_keep_verbatim(x, it); /* cannot happen for a line that was sent; keep it as it is */
@@ -1037,22 +1027,6 @@ static int replay_add(replay_ctx *x, const replay_span *sp, size_t line_no)
     return 0;
 }
 
-/* fsyncs the directory of path (after a rename or unlink in it). */
-static void replay_sync_dir(const char *path)
-{
-    char dir[PATH_MAX];
-    const char *slash = strrchr(path, '/');
-    if (slash == NULL)
-        replay_copy(dir, sizeof dir, ".");
-    else
-        snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-}
-
 /* Renames the temporary file to .remaining (lines remain) or removes both. */
 static int replay_finish(replay_ctx *x, bool *stale_removed)
 {
@@ -1083,7 +1057,8 @@ static int replay_finish(replay_ctx *x, bool *stale_removed)
             return -1;
         }
     }
-    replay_sync_dir(x->rem_path);
+    char dir[PATH_MAX];
+    (void)ce_sync_dir_of(x->rem_path, dir, sizeof dir); /* best effort, as before: the lines are written */
     return 0;
 }
 

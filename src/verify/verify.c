@@ -19,6 +19,7 @@
 #include "snapshot/tables.h"
 #include "source/mysql.h"
 #include "util/backoff.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/parse.h"
@@ -228,7 +229,7 @@ int verify_main(int argc, char **argv)
     }
     v->bulk_ok = true;
     v->rep.repair = v->repair;
-    v->rate_start_ms = vf_mono_ms();
+    v->rate_start_ms = ce_mono_ms();
     /* the tables */
     for (size_t r = 0; r < v->c.n_tables; r++) {
         const cfg_table *rule = &v->c.tables[r];

@@ -124,7 +124,6 @@ typedef struct vf_doc {
     yajl_val source;
 } vf_doc;
 
-uint64_t vf_mono_ms(void);
 /* Sleeps ms; non-zero when a signal stopped the run. */
 int vf_sleep(uint64_t ms);
 void vf_gen_print(void *ctx, const char *s, size_t n);

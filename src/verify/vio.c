@@ -1,6 +1,7 @@
 /* vio: requests to the node (_mget, counts, settings), the stream's
  * progress (checkpoint, binlog) and the repairs' delivery, for verify. */
 #include "verify/vint.h"
+#include "util/clock.h"
 
 #include "bulk/bulk.h"
 #include "commit/ckpt.h"
@@ -27,13 +28,6 @@
 #include <unistd.h>
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
-
-uint64_t vf_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 int vf_sleep(uint64_t ms) { return ce_sleep_ms(ms, &vf_stop) != 0 || vf_stop; }
 
@@ -286,7 +280,7 @@ static int vf_nothing_between(vf *v, const ckpt *k, const char *file, int64_t po
 int vf_settle(vf *v, const char *file, int64_t pos)
 {
     int64_t want = vf_pos_version(file, pos);
-    uint64_t start = vf_mono_ms(), changed = start;
+    uint64_t start = ce_mono_ms(), changed = start;
     ckpt last = {0};
     bool have = false;
     for (;;) {
@@ -300,13 +294,13 @@ int vf_settle(vf *v, const char *file, int64_t pos)
                 if (!have || k.batch_id != last.batch_id || k.binlog_offset != last.binlog_offset ||
                     strcmp(k.binlog_file, last.binlog_file) != 0) {
                     if (have)
-                        changed = vf_mono_ms();
+                        changed = ce_mono_ms();
                     last = k;
                     have = true;
                 }
             }
         }
-        uint64_t now = vf_mono_ms();
+        uint64_t now = ce_mono_ms();
         if (now - changed >= VF_QUIET_MS || now - start >= (uint64_t)v->settle_ms)
             return 0;
         if (vf_sleep(200))
@@ -433,7 +427,7 @@ int vf_pace(vf *v, size_t rows)
     long max = v->c.reindex.max_rows_per_s;
     if (max > 0) {
         v->rate_rows += rows;
-        uint64_t due = v->rate_start_ms + v->rate_rows * 1000u / (uint64_t)max, now = vf_mono_ms();
+        uint64_t due = v->rate_start_ms + v->rate_rows * 1000u / (uint64_t)max, now = ce_mono_ms();
         if (due > now)
             (void)vf_sleep(due - now);
     }
