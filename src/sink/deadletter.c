@@ -1,5 +1,7 @@
-/* sink/deadletter: append-only JSON lines, written with yajl. */
+/* sink/deadletter: append-only JSON lines, written with yajl in the format of
+ * sink/dlline. */
 #include "sink/deadletter.h"
+#include "sink/dlline.h"
 #include "util/clock.h"
 #include "util/io.h"
 #include "util/buf.h"
@@ -15,7 +17,7 @@
 #include <unistd.h>
 #include <yajl/yajl_gen.h>
 
-#define DL_MAX_LINE ((size_t)1 << 30)
+#define DL_MAX_LINE DLLINE_MAX_LINE
 
 struct deadletter {
     int fd;
@@ -60,38 +62,15 @@ static yajl_gen_status dl_raw(yajl_gen g, const uint8_t *p, size_t n)
     return yajl_gen_number(g, (const char *)p, n); /* yajl writes number text verbatim */
 }
 
-/* Opens the line's object with the members every record has. */
+/* Opens the line's object with the members every record has (sink/dlline). */
 static yajl_gen_status dl_head(yajl_gen g, int status, const char *type, const char *reason, const char *table,
                                const char *logfile, long long offset, long long exec_time)
 {
-    char when[40], off[24], st[16], stime[24];
+    char when[40];
     ce_iso_utc(ce_wall_ms(), when, sizeof when);
-    int offn = snprintf(off, sizeof off, "%lld", offset);
-    int stn = snprintf(st, sizeof st, "%d", status);
-    int srcn = snprintf(stime, sizeof stime, "%lld", exec_time);
     yajl_gen_status s = yajl_gen_map_open(g);
-    if (s == yajl_gen_status_ok) s = DL_KEY(g, "time");
-    if (s == yajl_gen_status_ok) s = DL_STR(g, when);
-    if (s == yajl_gen_status_ok) s = DL_KEY(g, "status");
-    if (s == yajl_gen_status_ok) s = yajl_gen_number(g, st, (size_t)stn);
-    if (s == yajl_gen_status_ok) s = DL_KEY(g, "error");
-    if (s == yajl_gen_status_ok) s = yajl_gen_map_open(g);
-    if (s == yajl_gen_status_ok) s = DL_KEY(g, "type");
-    if (s == yajl_gen_status_ok) s = DL_STR(g, type);
-    if (s == yajl_gen_status_ok) s = DL_KEY(g, "reason");
-    if (s == yajl_gen_status_ok) s = DL_STR(g, reason);
-    if (s == yajl_gen_status_ok) s = yajl_gen_map_close(g);
-    if (s == yajl_gen_status_ok) s = DL_KEY(g, "table");
-    if (s == yajl_gen_status_ok) s = DL_STR(g, table);
-    if (s == yajl_gen_status_ok) s = DL_KEY(g, "binlog");
-    if (s == yajl_gen_status_ok) s = yajl_gen_map_open(g);
-    if (s == yajl_gen_status_ok) s = DL_KEY(g, "file");
-    if (s == yajl_gen_status_ok) s = DL_STR(g, logfile);
-    if (s == yajl_gen_status_ok) s = DL_KEY(g, "offset");
-    if (s == yajl_gen_status_ok) s = yajl_gen_number(g, off, (size_t)offn);
-    if (s == yajl_gen_status_ok) s = yajl_gen_map_close(g);
-    if (s == yajl_gen_status_ok) s = DL_KEY(g, "source_time_ms");
-    if (s == yajl_gen_status_ok) s = yajl_gen_number(g, stime, (size_t)srcn);
+    if (s == yajl_gen_status_ok) s = dlline_result(g, when, status, type, reason);
+    if (s == yajl_gen_status_ok) s = dlline_origin(g, table, logfile, offset, exec_time);
     return s;
 }
 
