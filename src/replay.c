@@ -175,26 +175,6 @@ typedef struct replay_ctx {
     char err[2 * PATH_MAX + 1024];
 } replay_ctx;
 
-static void replay_usage(FILE *f)
-{
-    fputs("usage: canal-es replay-dead-letters -c FILE [--dry-run] DEADLETTER_FILE\n"
-          "\n"
-          "Re-sends the documents of a dead-letter file to the search node of FILE's [elasticsearch] url,\n"
-          "with the external versions they were written with (a document changed since is superseded,\n"
-          "not overwritten). Lines that still fail are written to DEADLETTER_FILE.remaining (the\n"
-          "original file is never modified); when nothing remains, no .remaining file is left.\n"
-          "\n"
-          "options:\n"
-          "  -c, --config FILE   the canal-es configuration (url, request_timeout_ms, bulk_max_bytes,\n"
-          "                      retry_initial_ms, retry_max_ms, max_retries)\n"
-          "  --dry-run           print the _bulk NDJSON that would be sent, send nothing\n"
-          "  -h, --help          this text\n"
-          "\n"
-          "exit status: 0 every line applied or superseded, 1 lines remain (or nothing could be sent),\n"
-          "2 usage or configuration error\n",
-          f);
-}
-
 static int replay_out_flush(replay_ctx *x)
 {
     if (x->ob.len > 0 && ce_write_all(x->out_fd, x->ob.data, x->ob.len) != 0) {
@@ -604,50 +584,9 @@ static void replay_print_summary(replay_ctx *x, bool stale_removed)
     fflush(stdout);
 }
 
-static int replay_args(int argc, char **argv, const char **config, const char **file, bool *dry_run)
+int replay_file(const cfg *c, const char *file, bool dry_run)
 {
-    bool opts = true;
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        if (opts && (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) && i + 1 < argc) {
-            *config = argv[++i];
-        } else if (opts && strcmp(a, "--dry-run") == 0) {
-            *dry_run = true;
-        } else if (opts && (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)) {
-            replay_usage(stdout);
-            return 0;
-        } else if (opts && strcmp(a, "--") == 0) {
-            opts = false;
-        } else if (opts && a[0] == '-' && a[1] != '\0') {
-            fprintf(stderr, "canal-es replay-dead-letters: unexpected argument '%s'\n", a);
-            replay_usage(stderr);
-            return 2;
-        } else if (*file == NULL) {
-            *file = a;
-        } else {
-            fprintf(stderr, "canal-es replay-dead-letters: one DEADLETTER_FILE only ('%s' and '%s')\n", *file, a);
-            return 2;
-        }
-    }
-    if (*config == NULL || *file == NULL) {
-        fprintf(stderr, "canal-es replay-dead-letters: %s is required\n",
-                *config == NULL ? "-c FILE" : "DEADLETTER_FILE");
-        replay_usage(stderr);
-        return 2;
-    }
-    return -1; /* go on */
-}
-
-int replay_main(int argc, char **argv)
-{
-    const char *config = NULL, *file = NULL;
-    bool dry_run = false;
-    int rc = replay_args(argc, argv, &config, &file, &dry_run);
-    if (rc >= 0)
-        return rc;
-    rc = 2;
-    cfg c;
-    bool have_cfg = false;
+    int rc = 2;
     replay_ctx *x = ce_calloc(1, sizeof *x);
     char err[1024];
     if (x == NULL) {
@@ -664,14 +603,9 @@ int replay_main(int argc, char **argv)
     ce_buf_init(&x->scratch, DLLINE_MAX_LINE);
     ce_buf_init(&x->rew, REPLAY_MAX_BODY);
     ce_buf_init(&x->ob, 2 * REPLAY_OUT_FLUSH);
-    if (cfg_load(config, &c, err, sizeof err) != 0) {
-        fprintf(stderr, "canal-es: %s\n", err);
-        goto out;
-    }
-    have_cfg = true;
-    x->c = &c;
-    x->req_cap = (size_t)c.es.bulk_max_bytes;
-    x->retries = c.es.max_retries > 0 ? c.es.max_retries : REPLAY_DEFAULT_RETRIES;
+    x->c = c;
+    x->req_cap = (size_t)c->es.bulk_max_bytes;
+    x->retries = c->es.max_retries > 0 ? c->es.max_retries : REPLAY_DEFAULT_RETRIES;
 
     x->rd.fd = open(file, O_RDONLY | O_CLOEXEC);
     struct stat st;
@@ -701,7 +635,7 @@ int replay_main(int argc, char **argv)
             rc = 1;
             goto out;
         }
-        x->sink = sink_new_cfg(&c.es, err, sizeof err);
+        x->sink = sink_new_cfg(&c->es, err, sizeof err);
         if (x->sink == NULL) {
             fprintf(stderr, "canal-es replay-dead-letters: %s\n", err);
             rc = 1;
@@ -782,7 +716,5 @@ out:
     ce_buf_free(&x->rew);
     ce_buf_free(&x->ob);
     ce_free(x);
-    if (have_cfg)
-        cfg_free(&c);
     return rc;
 }

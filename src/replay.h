@@ -8,12 +8,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "config.h"
 #include "sink/sink.h"
 #include "util/buf.h"
 
-/* The whole command: argv[1] is "replay-dead-letters". Returns the exit code:
- * 0 everything applied or superseded, 1 something remains, 2 usage/config. */
-int replay_main(int argc, char **argv);
+/* Replays file with the [elasticsearch] settings of c (dry_run: prints the
+ * _bulk NDJSON instead). Returns the exit code: 0 everything applied or
+ * superseded, 1 something remains, 2 the file cannot be used. The command
+ * line is src/cmd/cmd_replay.c. */
+int replay_file(const cfg *c, const char *file, bool dry_run);
 
 typedef enum {
     REPLAY_APPLIED = 0,  /* 2xx; a delete answered 404 */

@@ -78,8 +78,7 @@ typedef struct vf_tbl {
 } vf_tbl;
 
 typedef struct vf {
-    cfg c;
-    bool cfg_ok;
+    const cfg *c;
     my_conn *my, *lk;
     sink *s;
     size_t req_cap;

@@ -39,7 +39,7 @@ int vf_req(vf *v, const char *method, const char *path, const void *body, size_t
                   const char **resp, size_t *rlen)
 {
     ce_backoff bo;
-    ce_backoff_init(&bo, (uint64_t)v->c.es.retry_initial_ms, (uint64_t)v->c.es.retry_max_ms);
+    ce_backoff_init(&bo, (uint64_t)v->c->es.retry_initial_ms, (uint64_t)v->c->es.retry_max_ms);
     for (int i = 0;; i++) {
         sink_rc rc = sink_request(v->s, method, path, body, len, status, resp, rlen, v->err, sizeof v->err);
         if (rc == SINK_OK && *status != 429 && *status < 500)
@@ -284,10 +284,10 @@ int vf_settle(vf *v, const char *file, int64_t pos)
     ckpt last = {0};
     bool have = false;
     for (;;) {
-        if (v->c.checkpoint.file[0] != '\0') {
+        if (v->c->checkpoint.file[0] != '\0') {
             ckpt k;
             char e[512];
-            if (ckpt_read(v->c.checkpoint.file, &k, e, sizeof e) == 0) {
+            if (ckpt_read(v->c->checkpoint.file, &k, e, sizeof e) == 0) {
                 int64_t at = vf_pos_version(k.binlog_file, k.binlog_offset);
                 if (want >= 0 && (at >= want || vf_nothing_between(v, &k, file, pos)))
                     return 1;
@@ -326,9 +326,9 @@ int vf_send(vf *v, dlv_action *acts, size_t n)
     dlv_sink_transport(&t, sinks);
     dlv_opts o = {.req_cap = &v->req_cap,
                   .streams = 1,
-                  .max_retries = v->c.es.max_retries > 0 ? v->c.es.max_retries : 10,
-                  .retry_initial_ms = (uint64_t)v->c.es.retry_initial_ms,
-                  .retry_max_ms = (uint64_t)v->c.es.retry_max_ms};
+                  .max_retries = v->c->es.max_retries > 0 ? v->c->es.max_retries : 10,
+                  .retry_initial_ms = (uint64_t)v->c->es.retry_initial_ms,
+                  .retry_max_ms = (uint64_t)v->c->es.retry_max_ms};
     dlv_rc rc = dlv_send(acts, n, &t, &o, res, v->err, sizeof v->err);
     int ret = 0;
     if (rc != DLV_DONE) {
@@ -424,7 +424,7 @@ int64_t vf_index_writes(vf *v, const char *index)
 
 int vf_pace(vf *v, size_t rows)
 {
-    long max = v->c.reindex.max_rows_per_s;
+    long max = v->c->reindex.max_rows_per_s;
     if (max > 0) {
         v->rate_rows += rows;
         uint64_t due = v->rate_start_ms + v->rate_rows * 1000u / (uint64_t)max, now = ce_mono_ms();
