@@ -30,12 +30,10 @@ int cmd_replay(int argc, char **argv)
     const cmd_spec spec = {.name = "replay-dead-letters", .help = replay_help, .opts = opts,
                            .operand = "DEADLETTER_FILE"};
     cmd_args a;
-    int rc = cmd_parse(&spec, argc, argv, &a);
+    cfg c;
+    int rc = cmd_start(&spec, argc, argv, &a, &c);
     if (rc != CMD_GO_ON)
         return rc;
-    cfg c;
-    if (cmd_load(a.config, &c) != 0)
-        return CMD_USAGE;
     rc = replay_file(&c, a.operand, dry_run);
     cfg_free(&c);
     return rc;

@@ -26,12 +26,10 @@ int cmd_run(int argc, char **argv)
     const cmd_opt opts[] = {{.name = "--dry-run", .flag = &dry_run}, {0}};
     const cmd_spec spec = {.name = "run", .help = run_help, .opts = opts, .log_level = true};
     cmd_args a;
-    int rc = cmd_parse(&spec, argc, argv, &a);
+    cfg c;
+    int rc = cmd_start(&spec, argc, argv, &a, &c);
     if (rc != CMD_GO_ON)
         return rc;
-    cfg c;
-    if (cmd_load(a.config, &c) != 0)
-        return CMD_USAGE;
     rc = service_prepare(&c, a.level_given, dry_run);
     if (rc != 0) {
         cfg_free(&c);

@@ -24,12 +24,10 @@ int cmd_status(int argc, char **argv)
 {
     const cmd_spec spec = {.name = "status", .help = status_help};
     cmd_args a;
-    int rc = cmd_parse(&spec, argc, argv, &a);
+    cfg c;
+    int rc = cmd_start(&spec, argc, argv, &a, &c);
     if (rc != CMD_GO_ON)
         return rc;
-    cfg c;
-    if (cmd_load(a.config, &c) != 0)
-        return CMD_USAGE;
     char err[1024];
     rc = CMD_FAILED;
     ckpt k;

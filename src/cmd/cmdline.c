@@ -99,6 +99,14 @@ int cmd_load(const char *path, cfg *c)
     return CMD_USAGE;
 }
 
+int cmd_start(const cmd_spec *s, int argc, char **argv, cmd_args *a, cfg *c)
+{
+    int rc = cmd_parse(s, argc, argv, a);
+    if (rc != CMD_GO_ON)
+        return rc;
+    return cmd_load(a->config, c) == 0 ? CMD_GO_ON : CMD_USAGE;
+}
+
 void cmd_apply_log(const cmd_args *a, const cfg *c)
 {
     ce_log_level lv;

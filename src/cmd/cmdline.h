@@ -54,6 +54,10 @@ int cmd_parse(const cmd_spec *s, int argc, char **argv, cmd_args *a);
 int cmd_usage(const cmd_spec *s, const char *msg, const char *arg);
 /* cfg_load(path): 0, or CMD_USAGE with "canal-es: FILE:LINE: why" on stderr. */
 int cmd_load(const char *path, cfg *c);
+/* cmd_parse, then cmd_load of -c FILE into c, for a command with nothing
+ * to check in between: CMD_GO_ON with c loaded (the caller frees it), or
+ * the exit code. */
+int cmd_start(const cmd_spec *s, int argc, char **argv, cmd_args *a, cfg *c);
 /* [log] level (unless --log-level was given) and format, for a command
  * that logs without the service. */
 void cmd_apply_log(const cmd_args *a, const cfg *c);

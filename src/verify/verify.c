@@ -1,5 +1,6 @@
-/* verify: the command line of `canal-es verify` (see verify.h): arguments,
- * the tables of the rules, the report and the exit status. The row pass is
+/* verify: the run of `canal-es verify` (see verify.h; its command line is
+ * src/cmd/cmd_verify.c): the tables of the rules, the report and the exit
+ * status. The row pass is
  * in vrows.c, the extra documents in vextra.c, the correctness argument in
  * docs/operations.md ("Verifying an index").
  * Memory: one chunk of expected documents (bulk + per-row offsets), one

@@ -2,7 +2,7 @@
  * the command; vcmp.h the pure comparison and report). vio.c: requests to
  * the node, the stream's progress, repairs through dlv_send; vrows.c: the
  * row pass and the re-checks; vextra.c: the extra documents; verify.c: the
- * command line. A vf is owned by verify_main. */
+ * run (its command line: src/cmd/cmd_verify.c). A vf is owned by verify_run. */
 #ifndef CE_VERIFY_VINT_H
 #define CE_VERIFY_VINT_H
 
