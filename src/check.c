@@ -711,76 +711,33 @@ out:
     my_close(my);
 }
 
-static const char check_help[] =
-    "usage: canal-es check-config -c FILE [--peek]\n"
-    "\n"
-    "Loads FILE (every error as FILE:LINE), makes the checks `run` makes before starting ([log] file,\n"
-    "[checkpoint] file and dead_letter can be opened, [http] listen resolves), then connects to the\n"
-    "Canal server (authentication, destination, subscribe; nothing is acked), to the [mysql] server\n"
-    "when set (credentials, server_id, SELECT and a usable key per exact rule, the tables of each\n"
-    "regex rule, the text columns Canal garbles: charset not UTF-8), to the search node (credentials,\n"
-    "version) and checks each [table] rule's index or alias. Prints one verdict per item: ok, warn or FAIL.\n"
-    "--peek also reads the changes waiting in Canal (up to 60 batches, until 1 s passes without one;\n"
-    "never acked, Canal delivers them again) for their column types and compares the fields of each\n"
-    "existing index with what canal-es sends for those columns: a warning per field that cannot hold\n"
-    "it, naming the column and the fix; names the text columns whose waiting values hold U+FFFD\n"
-    "(text Canal could not decode); and compares the [mysql] server's @@server_id with the\n"
-    "serverId of those entries (FAIL when they differ: the snapshot would read another server than\n"
-    "the one whose binlog Canal reads). Use it while the service is stopped: Canal serves one client\n"
-    "per destination, and batches taken by this command would stall the service's acks until it\n"
-    "reconnects.\n"
-    "\n"
-    "exit status: 0 nothing failed, 1 something failed, 2 usage or configuration error\n";
-
-int check_main(int argc, char **argv)
+int check_run(const cfg *c, const char *path, bool peek)
 {
     static check_ctx k; /* large: the peeked tables */
-    const char *path = NULL;
-    for (int i = 2; i < argc; i++) {
-        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc) {
-            path = argv[++i];
-        } else if (strcmp(argv[i], "--peek") == 0) {
-            k.peek = 1;
-        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            fputs(check_help, stdout);
-            return 0;
-        } else {
-            fprintf(stderr, "canal-es check-config: unexpected argument '%s'\n%s", argv[i], check_help);
-            return 2;
-        }
-    }
-    if (path == NULL) {
-        fprintf(stderr, "canal-es check-config: -c FILE is required\n%s", check_help);
-        return 2;
-    }
-    cfg c;
+    memset(&k, 0, sizeof k);
+    k.peek = peek;
     char err[1024];
-    if (cfg_load(path, &c, err, sizeof err) != 0) {
-        ce_log_print(stdout, "FAIL  config %s", err);
-        return 2;
-    }
     ce_log_set_level(CE_LOG_ERROR); /* the verdicts say it all */
-    k.c = &c;
-    check_say(&k, "ok", "config %s: %zu table rule(s), destination %s", path, c.n_tables, c.canal.destination);
-    check_local(&c, 0, check_say_local, &k);
-    check_canal(&k, &c);
-    check_mysql(&k, &c);
-    check_fffd(&k, &c);
+    k.c = c;
+    check_say(&k, "ok", "config %s: %zu table rule(s), destination %s", path, c->n_tables, c->canal.destination);
+    check_local(c, 0, check_say_local, &k);
+    check_canal(&k, c);
+    check_mysql(&k, c);
+    check_fffd(&k, c);
     sink_opts so;
-    sink_opts_from_cfg(&so, &c.es);
+    sink_opts_from_cfg(&so, &c->es);
     if (so.timeout_ms > 10000)
         so.timeout_ms = 10000; /* a verdict should not wait a minute */
     sink *s = sink_open(&so, err, sizeof err);
     if (s == NULL)
-        check_say(&k, "FAIL", "search %s: %s", shown_url(&c), err);
-    else if (check_node(&k, &c, s))
-        check_rules(&k, &c, s);
+        check_say(&k, "FAIL", "search %s: %s", shown_url(c), err);
+    else if (check_node(&k, c, s))
+        check_rules(&k, c, s);
     sink_free(s);
     printf("%s: %d failed, %d warning(s)\n", k.failed ? "FAIL" : "ok", k.failed, k.warned);
     for (size_t i = 0; i < k.n_seen; i++)
         check_seen_free(&k.seen[i]);
     for (size_t i = 0; i < k.n_fffd; i++)
         ce_free(k.fffd[i]);
-    cfg_free(&c);
     return k.failed ? 1 : 0;
 }

@@ -7,6 +7,7 @@
 #ifndef CE_CHECK_H
 #define CE_CHECK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,7 +31,9 @@ int check_local(const cfg *c, int dry_run, check_say_fn say, void *ctx);
 const char *check_server_ids(const char *peer, uint32_t mysql_id, const int64_t *ids, size_t n, char *msg,
                              size_t msglen);
 
-/* The whole command: argv[1] is "check-config". Returns the exit code. */
-int check_main(int argc, char **argv);
+/* Every verdict on the loaded c (FILE path), one line each on stdout, and
+ * the total. Returns the exit code: 0 nothing failed, 1 something failed.
+ * The command line is src/cmd/cmd_check.c. */
+int check_run(const cfg *c, const char *path, bool peek);
 
 #endif

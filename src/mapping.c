@@ -1,23 +1,16 @@
 /* mapping: suggested index mappings from Canal's column types. */
 #include "mapping.h"
 #include "bulk/bulk.h"
-#include "run.h"
-#include "sink/automap.h"
 #include "map/value.h"
-#include "source/canal.h"
 #include "util/log.h"
 #include "util/mem.h"
-#include "util/parse.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <yajl/yajl_gen.h>
-
-#define MAPPING_MAX_BATCHES 60 /* below the client's 64 un-acked batches */
 
 /* The base type: the lowercase word before '(' or ' '. */
 static void mapping_base(const char *mysql_type, char *out, size_t outlen)
@@ -514,145 +507,4 @@ const char *mapping_field_problem(const cfg_table *rule, const char *column, con
     }
     snprintf(out, outlen, "%s cannot hold the %s values canal-es sends for %s (fix: %s)", type, d.type, mt, want);
     return out;
-}
-
-typedef struct mapping_find {
-    const char *db;
-    const char *table;
-    const cfg_table *rule;
-    const mapping_caps *caps;
-    ce_buf *out;
-    int found;
-} mapping_find;
-
-static int mapping_on_row(void *ud, const row_event *ev)
-{
-    mapping_find *f = ud;
-    if (strcmp(ev->schema, f->db) != 0 || strcmp(ev->table, f->table) != 0)
-        return 0;
-    const row_image *img = ev->after.n > 0 ? &ev->after : &ev->before;
-    if (mapping_suggest(f->rule, img, f->caps, MAPPING_PRETTY, f->out) != 0)
-        return -1;
-    f->found = 1;
-    return 1; /* stop decoding */
-}
-
-static const char mapping_help[] =
-    "usage: canal-es mapping -c FILE --table DB.TABLE [--timeout SECONDS]\n"
-    "\n"
-    "Prints the index mapping `mapping = auto` creates for DB.TABLE (settings are yours to add to a\n"
-    "mapping file), from the column types Canal reports in its next change of that table, under the\n"
-    "table's [table] rule (convert, decimal, blob, include/exclude, rename, add_field, routing,\n"
-    "flatten, delete = soft:FIELD) and what the search node offers (unsigned_long, flat_object or\n"
-    "flattened; asked once, a node that cannot be reached counts as offering neither). It reads the batches\n"
-    "waiting in Canal without acking them (the service gets them again), up to 60 batches or\n"
-    "SECONDS (default 60) of waiting: make a change to the table meanwhile if none is pending.\n"
-    "Run it while the service is stopped: Canal serves one client per destination at a time.\n"
-    "\n"
-    "exit status: 0 printed, 1 no change of the table seen, 2 usage or configuration error\n";
-
-int mapping_main(int argc, char **argv)
-{
-    const char *path = NULL, *spec = NULL;
-    long timeout_s = 60;
-    for (int i = 2; i < argc; i++) {
-        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc) {
-            path = argv[++i];
-        } else if (strcmp(argv[i], "--table") == 0 && i + 1 < argc) {
-            spec = argv[++i];
-        } else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
-            int64_t v = 0;
-            if (ce_parse_i64(argv[++i], 1, 86400, &v) != 0) {
-                fprintf(stderr, "canal-es mapping: --timeout must be 1..86400 seconds\n");
-                return 2;
-            }
-            timeout_s = (long)v;
-        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            fputs(mapping_help, stdout);
-            return 0;
-        } else {
-            fprintf(stderr, "canal-es mapping: unexpected argument '%s'\n%s", argv[i], mapping_help);
-            return 2;
-        }
-    }
-    const char *dot = spec ? strchr(spec, '.') : NULL;
-    if (path == NULL || spec == NULL || dot == NULL || dot == spec || dot[1] == '\0' || dot - spec >= 256) {
-        fprintf(stderr, "canal-es mapping: -c FILE and --table DB.TABLE are required\n%s", mapping_help);
-        return 2;
-    }
-    char db[256];
-    snprintf(db, sizeof db, "%.*s", (int)(dot - spec), spec);
-    const char *table = dot + 1;
-    cfg c;
-    char err[1024];
-    if (cfg_load(path, &c, err, sizeof err) != 0) {
-        ce_log_print(stderr, "canal-es: %s", err);
-        return 2;
-    }
-    int rc = 1;
-    canal_client *cc = NULL;
-    ce_buf out;
-    ce_buf_init(&out, 1u << 20);
-    decode_ctx dec;
-    decode_init(&dec);
-    const cfg_table *rule = cfg_find_table(&c, db, table);
-    if (rule == NULL)
-        ce_log_print(stderr, "canal-es mapping: no [table] rule of %s matches %s: suggesting with the defaults", path,
-                     spec);
-    ce_log_set_destination(c.canal.destination);
-    mapping_caps caps = {0};
-    sink *s = sink_new_cfg(&c.es, err, sizeof err);
-    if (s == NULL || automap_caps(s, &caps, err, sizeof err) != SINK_OK)
-        fprintf(stderr, "canal-es mapping: search node: %s: printing the mapping for a node without unsigned_long "
-                "and flat types\n", err);
-    sink_free(s);
-    canal_opts co;
-    run_canal_opts(&c, &co);
-    co.fetch_timeout_ms = 1000;
-    cc = canal_new(&co);
-    if (cc == NULL) {
-        fprintf(stderr, "canal-es mapping: out of memory\n");
-        goto out;
-    }
-    if (canal_connect(cc, err, sizeof err) != CANAL_OK) {
-        ce_log_print(stderr, "canal-es mapping: %s", err);
-        goto out;
-    }
-    mapping_find f = {.db = db, .table = table, .rule = rule, .caps = &caps, .out = &out};
-    time_t deadline = time(NULL) + timeout_s;
-    int batches = 0;
-    while (!f.found && batches < MAPPING_MAX_BATCHES && time(NULL) < deadline) {
-        canal_batch *m = NULL;
-        if (canal_get(cc, &m, err, sizeof err) != CANAL_OK) {
-            ce_log_print(stderr, "canal-es mapping: %s", err);
-            goto out;
-        }
-        if (m == NULL)
-            continue; /* nothing pending: the GET waited fetch_timeout_ms */
-        batches++;
-        for (size_t i = 0; i < m->n && !f.found; i++) {
-            int dr = decode_entry(&dec, m->entries[i].p, m->entries[i].len, mapping_on_row, &f, err, sizeof err);
-            if (dr < 0 && !f.found) {
-                ce_log_print(stderr, "canal-es mapping: batch %lld: %s", (long long)m->id, err);
-                canal_batch_free(m);
-                goto out;
-            }
-        }
-        canal_batch_free(m);
-    }
-    if (f.found) {
-        fputs((const char *)out.data, stdout);
-        rc = 0;
-    } else {
-        ce_log_print(stderr,
-                     "canal-es mapping: no change of %s in %d batch(es) / %ld s: write to the table (or raise --timeout) "
-                     "and run it again",
-                     spec, batches, timeout_s);
-    }
-out:
-    canal_free(cc); /* nothing acked: the batches are redelivered after the next connect's rollback */
-    decode_free(&dec);
-    ce_buf_free(&out);
-    cfg_free(&c);
-    return rc;
 }

@@ -3,8 +3,8 @@
  * it (docs/type-mapping.md) and the table's rule (convert, decimal, blob,
  * include/exclude/rename, add_field, soft delete, routing, flatten): the
  * same body `mapping = auto` creates a missing index with (run.c through
- * sink/automap). It reads batches without acking them and never acks:
- * Canal delivers them again to the service. */
+ * sink/automap). The command, which reads the batches waiting in Canal for
+ * the column types, is src/cmd/cmd_mapping.c. */
 #ifndef CE_MAPPING_H
 #define CE_MAPPING_H
 
@@ -72,7 +72,5 @@ int mapping_suggest(const cfg_table *rule, const row_image *img, const mapping_c
  * out (returned). For check-config. */
 const char *mapping_field_problem(const cfg_table *rule, const char *column, const char *mysql_type, const char *type,
                                   const char *format, double scaling_factor, char *out, size_t outlen);
-/* The whole command: argv[1] is "mapping". Returns the exit code. */
-int mapping_main(int argc, char **argv);
 
 #endif

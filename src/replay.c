@@ -1,20 +1,21 @@
 /* replay: re-sending dead letters.
  *
- * The file is read line by line (at most REPLAY_MAX_LINE bytes a line, the
+ * The file is read line by line (at most DLLINE_MAX_LINE bytes a line, the
  * rest of a longer line is skipped, the line kept as bad). Each line is
- * parsed with yajl's event parser and its "action" and "document" values are
- * re-generated token by token with yajl_gen, so strings (a \u0000 escape
- * too) and numbers (20-digit integers) stay exact; the action is then
- * checked with yajl_tree. Lines are grouped into `_bulk` requests of at most
+ * turned into _bulk lines by sink/dlline (the one definition of the format).
+ * Lines are grouped into `_bulk` requests of at most
  * bulk_max_bytes. Only the positions of the lines are kept: the lines that
  * remain are read again from the file when DEADLETTERS.remaining is written,
  * in file order, so memory stays bounded by one request and one line. */
 #include "replay.h"
+#include "sink/dlline.h"
+#include "util/clock.h"
 #include "util/io.h"
 #include "config.h"
 #include "deliver/deliver.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/parse.h"
 #include "util/utf8.h"
 
 #include <errno.h>
@@ -27,11 +28,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <yajl/yajl_gen.h>
-#include <yajl/yajl_parse.h>
 #include <yajl/yajl_tree.h>
 
-#define REPLAY_MAX_ACTION ((size_t)1 << 20) /* an action line: _index, _id, version... */
 #define REPLAY_MAX_BODY (((size_t)1 << 31) + 4096)
 #define REPLAY_CHUNK ((size_t)64 << 10)
 #define REPLAY_OUT_FLUSH ((size_t)1 << 20)
@@ -39,484 +37,6 @@
 #define REPLAY_DEFAULT_RETRIES 5    /* when max_retries is 0 ("forever" for the service) */
 #define REPLAY_DETAILS 10           /* rejected/failed lines shown in the summary */
 #define REPLAY_BAD_SHOWN 20         /* bad lines reported on stderr */
-
-/* ------------------------------------------------------------------ JSON */
-
-static void *replay_yajl_malloc(void *ctx, size_t n)
-{
-    (void)ctx;
-    return ce_malloc(n);
-}
-static void *replay_yajl_realloc(void *ctx, void *p, size_t n)
-{
-    (void)ctx;
-    return ce_realloc(p, n);
-}
-static void replay_yajl_free(void *ctx, void *p)
-{
-    (void)ctx;
-    ce_free(p);
-}
-static yajl_alloc_funcs replay_af = {replay_yajl_malloc, replay_yajl_realloc, replay_yajl_free, NULL};
-
-/* A generator's output: a bounded buffer; `full` once an append failed. */
-typedef struct replay_out {
-    ce_buf *buf;
-    int full;
-} replay_out;
-
-static void replay_print(void *ctx, const char *s, size_t n)
-{
-    replay_out *o = ctx;
-    if (!o->full && ce_buf_append(o->buf, s, n) != 0)
-        o->full = 1;
-}
-
-static yajl_gen replay_gen_new(replay_out *o)
-{
-    yajl_gen g = yajl_gen_alloc(&replay_af);
-    if (g != NULL)
-        yajl_gen_config(g, yajl_gen_print_callback, replay_print, o);
-    return g;
-}
-
-enum { REPLAY_FWD_SEND = 0, REPLAY_FWD_REWRITE };
-/* The first token of a member value. */
-enum { REPLAY_KIND_NONE = 0, REPLAY_KIND_NULL, REPLAY_KIND_SCALAR, REPLAY_KIND_MAP, REPLAY_KIND_ARRAY };
-
-/* Forwards the tokens of chosen members of the line's object to generators.
- * SEND: "action" → action, "document" → document, the rest is skipped.
- * REWRITE: new time/status/error first, then every member but those three. */
-typedef struct replay_fwd {
-    int mode;
-    size_t depth;    /* 0 before the line's object, 1 inside it */
-    yajl_gen cur;    /* receives the tokens of the member value being read; NULL skips them */
-    yajl_gen next;   /* target of the value after the member name just read */
-    int next_is_doc;
-    yajl_gen action, document, line;
-    int seen_action, seen_document;
-    int doc_kind;
-    int kind_next;    /* the value being read is the line's "kind" */
-    char kind[16];    /* "kind" of a line that holds no action (deadletter.h) */
-    const char *fail; /* why a callback stopped the parse */
-    const char *when, *type, *reason;
-    int status;
-} replay_fwd;
-
-static int replay_emit(replay_fwd *f, yajl_gen_status s)
-{
-    if (s == yajl_gen_status_ok)
-        return 1;
-    f->fail = s == yajl_max_depth_exceeded ? "nested deeper than 128 levels" : "the JSON cannot be re-generated";
-    return 0;
-}
-
-/* Before a value token: the line must be an object; a member value starts. */
-static int replay_value(replay_fwd *f, int kind)
-{
-    if (f->depth == 0) {
-        if (kind != REPLAY_KIND_MAP) {
-            f->fail = "the line is not a JSON object";
-            return 0;
-        }
-        return 1;
-    }
-    if (f->depth == 1) {
-        f->cur = f->next;
-        if (f->next_is_doc)
-            f->doc_kind = kind;
-    }
-    return 1;
-}
-
-/* After a scalar or a closing token: at depth 1 the member value is complete. */
-static void replay_value_done(replay_fwd *f)
-{
-    if (f->depth == 1) {
-        f->kind_next = 0;
-        f->cur = NULL;
-        f->next = NULL;
-        f->next_is_doc = 0;
-    }
-}
-
-/* yajl checks UTF-8 loosely (overlong forms, escaped lone surrogates pass):
- * what is sent must be strictly valid. */
-static int replay_utf8(replay_fwd *f, const unsigned char *s, size_t n)
-{
-    if (ce_utf8_valid_prefix((const char *)s, n) == n)
-        return 1;
-    f->fail = "invalid UTF-8 in a string";
-    return 0;
-}
-
-static int replay_is(const unsigned char *k, size_t n, const char *name)
-{
-    return n == strlen(name) && memcmp(k, name, n) == 0;
-}
-
-#define REPLAY_KEY(g, k) yajl_gen_string((g), (const unsigned char *)(k), sizeof(k) - 1)
-#define REPLAY_STR(g, s) yajl_gen_string((g), (const unsigned char *)(s), strlen(s))
-
-/* REWRITE: the object's opening and the new result members. */
-static int replay_rewrite_head(replay_fwd *f)
-{
-    yajl_gen g = f->line;
-    char st[16];
-    int stn = snprintf(st, sizeof st, "%d", f->status);
-    yajl_gen_status s = yajl_gen_map_open(g);
-    if (s == yajl_gen_status_ok) s = REPLAY_KEY(g, "time");
-    if (s == yajl_gen_status_ok) s = REPLAY_STR(g, f->when);
-    if (s == yajl_gen_status_ok) s = REPLAY_KEY(g, "status");
-    if (s == yajl_gen_status_ok) s = yajl_gen_number(g, st, (size_t)stn);
-    if (s == yajl_gen_status_ok) s = REPLAY_KEY(g, "error");
-    if (s == yajl_gen_status_ok) s = yajl_gen_map_open(g);
-    if (s == yajl_gen_status_ok) s = REPLAY_KEY(g, "type");
-    if (s == yajl_gen_status_ok) s = REPLAY_STR(g, f->type);
-    if (s == yajl_gen_status_ok) s = REPLAY_KEY(g, "reason");
-    if (s == yajl_gen_status_ok) s = REPLAY_STR(g, f->reason);
-    if (s == yajl_gen_status_ok) s = yajl_gen_map_close(g);
-    return replay_emit(f, s);
-}
-
-/* A member name of the line's object: chooses where its value goes. */
-static int replay_member(replay_fwd *f, const unsigned char *k, size_t n)
-{
-    f->next = NULL;
-    f->next_is_doc = 0;
-    if (f->mode == REPLAY_FWD_SEND) {
-        if (replay_is(k, n, "action")) {
-            if (f->seen_action++) {
-                f->fail = "\"action\" appears twice";
-                return 0;
-            }
-            f->next = f->action;
-        } else if (replay_is(k, n, "document")) {
-            if (f->seen_document++) {
-                f->fail = "\"document\" appears twice";
-                return 0;
-            }
-            f->next = f->document;
-            f->next_is_doc = 1;
-        } else if (replay_is(k, n, "kind")) {
-            f->kind_next = 1;
-        }
-        return 1;
-    }
-    if (replay_is(k, n, "time") || replay_is(k, n, "status") || replay_is(k, n, "error"))
-        return 1; /* replaced by the new result */
-    f->next = f->line;
-    return replay_utf8(f, k, n) && replay_emit(f, yajl_gen_string(f->line, k, n));
-}
-
-static int replay_cb_null(void *ctx)
-{
-    replay_fwd *f = ctx;
-    if (!replay_value(f, REPLAY_KIND_NULL) || (f->cur && !replay_emit(f, yajl_gen_null(f->cur))))
-        return 0;
-    replay_value_done(f);
-    return 1;
-}
-
-static int replay_cb_bool(void *ctx, int b)
-{
-    replay_fwd *f = ctx;
-    if (!replay_value(f, REPLAY_KIND_SCALAR) || (f->cur && !replay_emit(f, yajl_gen_bool(f->cur, b))))
-        return 0;
-    replay_value_done(f);
-    return 1;
-}
-
-/* The number's text as written: yajl_gen_number copies it verbatim. */
-static int replay_cb_number(void *ctx, const char *s, size_t n)
-{
-    replay_fwd *f = ctx;
-    if (!replay_value(f, REPLAY_KIND_SCALAR) || (f->cur && !replay_emit(f, yajl_gen_number(f->cur, s, n))))
-        return 0;
-    replay_value_done(f);
-    return 1;
-}
-
-static int replay_cb_string(void *ctx, const unsigned char *s, size_t n)
-{
-    replay_fwd *f = ctx;
-    if (f->depth == 1 && f->kind_next) {
-        snprintf(f->kind, sizeof f->kind, "%.*s", (int)(n < sizeof f->kind ? n : sizeof f->kind - 1), (const char *)s);
-        if (f->kind[0] == '\0')
-            snprintf(f->kind, sizeof f->kind, "?");
-    }
-    if (!replay_value(f, REPLAY_KIND_SCALAR) ||
-        (f->cur && (!replay_utf8(f, s, n) || !replay_emit(f, yajl_gen_string(f->cur, s, n)))))
-        return 0;
-    replay_value_done(f);
-    return 1;
-}
-
-static int replay_cb_start_map(void *ctx)
-{
-    replay_fwd *f = ctx;
-    if (!replay_value(f, REPLAY_KIND_MAP))
-        return 0;
-    if (f->depth == 0) {
-        f->depth = 1;
-        return f->mode == REPLAY_FWD_REWRITE ? replay_rewrite_head(f) : 1;
-    }
-    if (f->cur && !replay_emit(f, yajl_gen_map_open(f->cur)))
-        return 0;
-    f->depth++;
-    return 1;
-}
-
-static int replay_cb_key(void *ctx, const unsigned char *k, size_t n)
-{
-    replay_fwd *f = ctx;
-    if (f->depth == 1)
-        return replay_member(f, k, n);
-    return f->cur == NULL || (replay_utf8(f, k, n) && replay_emit(f, yajl_gen_string(f->cur, k, n)));
-}
-
-static int replay_cb_end_map(void *ctx)
-{
-    replay_fwd *f = ctx;
-    f->depth--;
-    if (f->depth == 0)
-        return f->mode != REPLAY_FWD_REWRITE || replay_emit(f, yajl_gen_map_close(f->line));
-    if (f->cur && !replay_emit(f, yajl_gen_map_close(f->cur)))
-        return 0;
-    replay_value_done(f);
-    return 1;
-}
-
-static int replay_cb_start_array(void *ctx)
-{
-    replay_fwd *f = ctx;
-    if (!replay_value(f, REPLAY_KIND_ARRAY) || (f->cur && !replay_emit(f, yajl_gen_array_open(f->cur))))
-        return 0;
-    f->depth++;
-    return 1;
-}
-
-static int replay_cb_end_array(void *ctx)
-{
-    replay_fwd *f = ctx;
-    f->depth--;
-    if (f->cur && !replay_emit(f, yajl_gen_array_close(f->cur)))
-        return 0;
-    replay_value_done(f);
-    return 1;
-}
-
-static const yajl_callbacks replay_cb = {
-    replay_cb_null,      replay_cb_bool,    NULL,
-    NULL,                replay_cb_number,  replay_cb_string,
-    replay_cb_start_map, replay_cb_key,     replay_cb_end_map,
-    replay_cb_start_array, replay_cb_end_array,
-};
-
-/* Runs the forwarder over the line. 0, or -1 with err. */
-static int replay_parse(replay_fwd *f, const char *line, size_t len, char *err, size_t errlen)
-{
-    int rc = -1;
-    yajl_handle h = yajl_alloc(&replay_cb, &replay_af, f);
-    if (h == NULL) {
-        snprintf(err, errlen, "out of memory");
-        goto out;
-    }
-    yajl_status st = yajl_parse(h, (const unsigned char *)line, len);
-    if (st == yajl_status_ok)
-        st = yajl_complete_parse(h);
-    if (st != yajl_status_ok) {
-        size_t at = yajl_get_bytes_consumed(h);
-        if (f->fail != NULL) {
-            snprintf(err, errlen, "%s", f->fail);
-        } else {
-            unsigned char *m = yajl_get_error(h, 0, (const unsigned char *)line, len);
-            const char *msg = m ? (const char *)m : "parse error";
-            size_t ml = strlen(msg);
-            while (ml > 0 && (msg[ml - 1] == '\n' || msg[ml - 1] == ' '))
-                ml--;
-            snprintf(err, errlen, "not valid JSON (%.*s, near byte %zu)", (int)(ml > 200 ? 200 : ml), msg, at);
-            if (m)
-                yajl_free_error(h, m);
-        }
-        goto out;
-    }
-    rc = 0;
-out:
-    if (h)
-        yajl_free(h);
-    return rc;
-}
-
-static const char *const replay_op_names[] = {"index", "create", "update", "delete"};
-
-/* Copies s, truncated to fit (dlen > 0). */
-static void replay_copy(char *dst, size_t dlen, const char *s)
-{
-    size_t n = strnlen(s, dlen - 1);
-    memcpy(dst, s, n);
-    dst[n] = '\0';
-}
-
-/* Checks the re-generated action line (NUL-terminated) and fills e. */
-static int replay_check_action(const char *text, replay_entry *e, char *err, size_t errlen)
-{
-    int rc = -1;
-    char perr[160] = "";
-    yajl_val v = yajl_tree_parse(text, perr, sizeof perr);
-    if (v == NULL) {
-        snprintf(err, errlen, "the action cannot be read: %s", perr[0] ? perr : "out of memory");
-        goto out;
-    }
-    if (!YAJL_IS_OBJECT(v) || v->u.object.len != 1) {
-        snprintf(err, errlen, "\"action\" must be an object with one member (index, create, update or delete)");
-        goto out;
-    }
-    const char *op = v->u.object.keys[0];
-    size_t k;
-    for (k = 0; k < 4 && strcmp(op, replay_op_names[k]) != 0; k++)
-        ;
-    if (k == 4) {
-        snprintf(err, errlen, "unknown action \"%.40s\" (index, create, update or delete)", op);
-        goto out;
-    }
-    e->op = (replay_op)k;
-    yajl_val meta = v->u.object.values[0];
-    if (!YAJL_IS_OBJECT(meta)) {
-        snprintf(err, errlen, "\"action\".%s must be an object", op);
-        goto out;
-    }
-    static const char *idx_path[] = {"_index", NULL};
-    static const char *id_path[] = {"_id", NULL};
-    static const char *ver_path[] = {"version", NULL};
-    static const char *vt_path[] = {"version_type", NULL};
-    yajl_val idx = yajl_tree_get(meta, idx_path, yajl_t_any);
-    yajl_val id = yajl_tree_get(meta, id_path, yajl_t_any);
-    yajl_val ver = yajl_tree_get(meta, ver_path, yajl_t_any);
-    yajl_val vt = yajl_tree_get(meta, vt_path, yajl_t_any);
-    if (idx == NULL || !YAJL_IS_STRING(idx) || YAJL_GET_STRING(idx)[0] == '\0') {
-        snprintf(err, errlen, "the action has no _index");
-        goto out;
-    }
-    if (id == NULL || !YAJL_IS_STRING(id) || YAJL_GET_STRING(id)[0] == '\0') {
-        snprintf(err, errlen, "the action has no _id");
-        goto out;
-    }
-    if (ver != NULL && (!YAJL_IS_INTEGER(ver) || YAJL_GET_INTEGER(ver) < 0)) {
-        snprintf(err, errlen, "the action's version must be a non-negative integer");
-        goto out;
-    }
-    if (vt != NULL && !YAJL_IS_STRING(vt)) {
-        snprintf(err, errlen, "the action's version_type must be a string");
-        goto out;
-    }
-    replay_copy(e->index, sizeof e->index, YAJL_GET_STRING(idx));
-    replay_copy(e->id, sizeof e->id, YAJL_GET_STRING(id));
-    e->has_version = ver != NULL;
-    e->version = ver ? YAJL_GET_INTEGER(ver) : 0;
-    replay_copy(e->version_type, sizeof e->version_type, vt ? YAJL_GET_STRING(vt) : "");
-    rc = 0;
-out:
-    if (v)
-        yajl_tree_free(v);
-    return rc;
-}
-
-int replay_line_to_ndjson(const char *line, size_t len, ce_buf *out, replay_entry *e, char *err, size_t errlen)
-{
-    int rc = -1;
-    size_t mark = out->len;
-    ce_buf act, doc;
-    ce_buf_init(&act, REPLAY_MAX_ACTION);
-    ce_buf_init(&doc, REPLAY_MAX_LINE);
-    replay_out ao = {&act, 0}, dout = {&doc, 0};
-    yajl_gen ga = replay_gen_new(&ao);
-    yajl_gen gd = replay_gen_new(&dout);
-    memset(e, 0, sizeof *e);
-    if (ga == NULL || gd == NULL) {
-        snprintf(err, errlen, "out of memory");
-        goto out;
-    }
-    replay_fwd f = {.mode = REPLAY_FWD_SEND, .action = ga, .document = gd};
-    if (replay_parse(&f, line, len, err, errlen) != 0)
-        goto out;
-    if (ao.full || dout.full) {
-        snprintf(err, errlen, ao.full ? "the action is larger than 1 MiB" : "out of memory for the document");
-        goto out;
-    }
-    if (!f.seen_action && f.kind[0] != '\0') {
-        snprintf(err, errlen,
-                 "not replayable: a %s canal-es could not turn into a document (\"kind\":\"%s\"); fix the cause "
-                 "(see \"error\") and re-sync the row from MySQL",
-                 strcmp(f.kind, "entry") == 0 ? "Canal entry" : strcmp(f.kind, "row") == 0 ? "row" : "record", f.kind);
-        goto out;
-    }
-    if (!f.seen_action) {
-        snprintf(err, errlen, "no \"action\" member");
-        goto out;
-    }
-    if (ce_buf_terminate(&act) != 0) {
-        snprintf(err, errlen, "out of memory");
-        goto out;
-    }
-    if (replay_check_action((const char *)act.data, e, err, errlen) != 0)
-        goto out;
-    const char *opname = replay_op_names[e->op];
-    if (e->op == REPLAY_OP_DELETE) {
-        if (f.seen_document && f.doc_kind != REPLAY_KIND_NULL) {
-            snprintf(err, errlen, "a delete action has no document (\"document\" must be null)");
-            goto out;
-        }
-    } else if (!f.seen_document || f.doc_kind != REPLAY_KIND_MAP) {
-        snprintf(err, errlen, "the %s action needs a document object: \"document\" is %s", opname,
-                 !f.seen_document ? "missing" : f.doc_kind == REPLAY_KIND_NULL ? "null" : "not an object");
-        goto out;
-    }
-    e->has_document = e->op != REPLAY_OP_DELETE;
-    if (ce_buf_append(out, act.data, act.len) != 0 || ce_buf_putc(out, '\n') != 0 ||
-        (e->has_document && (ce_buf_append(out, doc.data, doc.len) != 0 || ce_buf_putc(out, '\n') != 0))) {
-        out->len = mark;
-        snprintf(err, errlen, "the action does not fit in the request buffer (%zu bytes)", out->max);
-        goto out;
-    }
-    rc = 0;
-out:
-    if (ga)
-        yajl_gen_free(ga);
-    if (gd)
-        yajl_gen_free(gd);
-    ce_buf_free(&act);
-    ce_buf_free(&doc);
-    return rc;
-}
-
-int replay_rewrite_line(const char *line, size_t len, const char *when, int status, const char *type,
-                        const char *reason, ce_buf *out, char *err, size_t errlen)
-{
-    int rc = -1;
-    size_t mark = out->len;
-    replay_out lo = {out, 0};
-    yajl_gen g = replay_gen_new(&lo);
-    if (g == NULL) {
-        snprintf(err, errlen, "out of memory");
-        goto out;
-    }
-    replay_fwd f = {.mode = REPLAY_FWD_REWRITE, .line = g, .when = when, .status = status, .type = type,
-                    .reason = reason};
-    if (replay_parse(&f, line, len, err, errlen) != 0)
-        goto out;
-    if (lo.full || ce_buf_putc(out, '\n') != 0) {
-        snprintf(err, errlen, "the rewritten line does not fit in memory");
-        goto out;
-    }
-    rc = 0;
-out:
-    if (rc != 0)
-        out->len = mark;
-    if (g)
-        yajl_gen_free(g);
-    return rc;
-}
 
 replay_outcome replay_classify(const sink_item *it)
 {
@@ -655,37 +175,6 @@ typedef struct replay_ctx {
     char err[2 * PATH_MAX + 1024];
 } replay_ctx;
 
-static void replay_usage(FILE *f)
-{
-    fputs("usage: canal-es replay-dead-letters -c FILE [--dry-run] DEADLETTER_FILE\n"
-          "\n"
-          "Re-sends the documents of a dead-letter file to the search node of FILE's [elasticsearch] url,\n"
-          "with the external versions they were written with (a document changed since is superseded,\n"
-          "not overwritten). Lines that still fail are written to DEADLETTER_FILE.remaining (the\n"
-          "original file is never modified); when nothing remains, no .remaining file is left.\n"
-          "\n"
-          "options:\n"
-          "  -c, --config FILE   the canal-es configuration (url, request_timeout_ms, bulk_max_bytes,\n"
-          "                      retry_initial_ms, retry_max_ms, max_retries)\n"
-          "  --dry-run           print the _bulk NDJSON that would be sent, send nothing\n"
-          "  -h, --help          this text\n"
-          "\n"
-          "exit status: 0 every line applied or superseded, 1 lines remain (or nothing could be sent),\n"
-          "2 usage or configuration error\n",
-          f);
-}
-
-static void replay_now(char *when, size_t n)
-{
-    struct timespec ts;
-    struct tm tm;
-    when[0] = '\0';
-    if (clock_gettime(CLOCK_REALTIME, &ts) == 0 && gmtime_r(&ts.tv_sec, &tm) != NULL) {
-        size_t k = strftime(when, n, "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(when + k, n - k, ".%03ldZ", ts.tv_nsec / 1000000L);
-    }
-}
-
 static int replay_out_flush(replay_ctx *x)
 {
     if (x->ob.len > 0 && ce_write_all(x->out_fd, x->ob.data, x->ob.len) != 0) {
@@ -764,8 +253,8 @@ static int replay_keep_answered(replay_ctx *x, size_t i)
         return -1;
     x->scratch.len = it->len;
     char when[40], err[300];
-    replay_now(when, sizeof when);
-    if (replay_rewrite_line((const char *)x->scratch.data, x->scratch.len, when, r->status, r->type, r->reason,
+    ce_iso_utc(ce_wall_ms(), when, sizeof when);
+    if (dlline_rewrite((const char *)x->scratch.data, x->scratch.len, when, r->status, r->type, r->reason,
                             &x->rew, err, sizeof err) != 0)
         return replay_keep_verbatim(x, it); /* cannot happen for a line that was sent; keep it as it is */
     return replay_out_append(x, x->rew.data, x->rew.len);
@@ -854,14 +343,14 @@ static void replay_fail_pending(replay_ctx *x, const char *why)
             continue;
         x->items[i].state = RS_FAILED;
         if (!x->items[i].answered)
-            replay_copy(x->res[i].reason, sizeof x->res[i].reason, why);
+            ce_str_copy(x->res[i].reason, sizeof x->res[i].reason, why);
     }
 }
 
 static void replay_stop_sending(replay_ctx *x, const char *why)
 {
     x->stop_sending = true;
-    replay_copy(x->why_stopped, sizeof x->why_stopped, why);
+    ce_str_copy(x->why_stopped, sizeof x->why_stopped, why);
     replay_fail_pending(x, why);
 }
 
@@ -899,7 +388,7 @@ static void replay_send(replay_ctx *x)
         size_t i = x->idx[m];
         const dlv_result *r = &x->dres[m];
         if (!r->answered) {
-            replay_copy(x->res[i].reason, sizeof x->res[i].reason, r->item.reason); /* why its request failed */
+            ce_str_copy(x->res[i].reason, sizeof x->res[i].reason, r->item.reason); /* why its request failed */
             continue;
         }
         x->res[i] = r->item;
@@ -947,7 +436,7 @@ static int replay_flush(replay_ctx *x)
         replay_item *it = &x->items[i];
         if (it->state == RS_PENDING) { /* not sent: dry run, or sending stopped before this batch */
             it->state = RS_UNSENT;
-            replay_copy(x->res[i].reason, sizeof x->res[i].reason, "not sent");
+            ce_str_copy(x->res[i].reason, sizeof x->res[i].reason, "not sent");
         }
         switch (it->state) {
         case RS_APPLIED: x->cnt.applied++; continue;
@@ -985,19 +474,19 @@ static bool replay_blank(const ce_buf *line, const replay_span *sp)
 static int replay_add(replay_ctx *x, const replay_span *sp, size_t line_no)
 {
     char why[600];
-    replay_entry e = {0};
+    dlline_entry e = {0};
     int bad = 0;
     ce_buf_reset(&x->nd);
     if (replay_stop && !x->stop_sending) {
         x->stop_sending = true;
-        replay_copy(x->why_stopped, sizeof x->why_stopped, "interrupted");
+        ce_str_copy(x->why_stopped, sizeof x->why_stopped, "interrupted");
     }
     if (x->stop_sending) {
         /* nothing more is sent: kept as it is */
     } else if (sp->too_long) {
         snprintf(why, sizeof why, "line of %zu bytes is longer than the limit of %zu bytes", sp->len, x->line.max);
         bad = 1;
-    } else if (replay_line_to_ndjson((const char *)x->line.data, x->line.len, &x->nd, &e, why, sizeof why) != 0) {
+    } else if (dlline_to_ndjson((const char *)x->line.data, x->line.len, &x->nd, &e, why, sizeof why) != 0) {
         if (!sp->newline) {
             size_t l = strlen(why);
             snprintf(why + l, sizeof why - l, " (the last line has no newline: was it still being written?)");
@@ -1037,22 +526,6 @@ static int replay_add(replay_ctx *x, const replay_span *sp, size_t line_no)
     return 0;
 }
 
-/* fsyncs the directory of path (after a rename or unlink in it). */
-static void replay_sync_dir(const char *path)
-{
-    char dir[PATH_MAX];
-    const char *slash = strrchr(path, '/');
-    if (slash == NULL)
-        replay_copy(dir, sizeof dir, ".");
-    else
-        snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-}
-
 /* Renames the temporary file to .remaining (lines remain) or removes both. */
 static int replay_finish(replay_ctx *x, bool *stale_removed)
 {
@@ -1083,7 +556,8 @@ static int replay_finish(replay_ctx *x, bool *stale_removed)
             return -1;
         }
     }
-    replay_sync_dir(x->rem_path);
+    char dir[PATH_MAX];
+    (void)ce_sync_dir_of(x->rem_path, dir, sizeof dir); /* best effort, as before: the lines are written */
     return 0;
 }
 
@@ -1110,50 +584,9 @@ static void replay_print_summary(replay_ctx *x, bool stale_removed)
     fflush(stdout);
 }
 
-static int replay_args(int argc, char **argv, const char **config, const char **file, bool *dry_run)
+int replay_file(const cfg *c, const char *file, bool dry_run)
 {
-    bool opts = true;
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        if (opts && (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) && i + 1 < argc) {
-            *config = argv[++i];
-        } else if (opts && strcmp(a, "--dry-run") == 0) {
-            *dry_run = true;
-        } else if (opts && (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)) {
-            replay_usage(stdout);
-            return 0;
-        } else if (opts && strcmp(a, "--") == 0) {
-            opts = false;
-        } else if (opts && a[0] == '-' && a[1] != '\0') {
-            fprintf(stderr, "canal-es replay-dead-letters: unexpected argument '%s'\n", a);
-            replay_usage(stderr);
-            return 2;
-        } else if (*file == NULL) {
-            *file = a;
-        } else {
-            fprintf(stderr, "canal-es replay-dead-letters: one DEADLETTER_FILE only ('%s' and '%s')\n", *file, a);
-            return 2;
-        }
-    }
-    if (*config == NULL || *file == NULL) {
-        fprintf(stderr, "canal-es replay-dead-letters: %s is required\n",
-                *config == NULL ? "-c FILE" : "DEADLETTER_FILE");
-        replay_usage(stderr);
-        return 2;
-    }
-    return -1; /* go on */
-}
-
-int replay_main(int argc, char **argv)
-{
-    const char *config = NULL, *file = NULL;
-    bool dry_run = false;
-    int rc = replay_args(argc, argv, &config, &file, &dry_run);
-    if (rc >= 0)
-        return rc;
-    rc = 2;
-    cfg c;
-    bool have_cfg = false;
+    int rc = 2;
     replay_ctx *x = ce_calloc(1, sizeof *x);
     char err[1024];
     if (x == NULL) {
@@ -1164,20 +597,15 @@ int replay_main(int argc, char **argv)
     x->out_fd = -1;
     x->path = file;
     x->dry_run = dry_run;
-    ce_buf_init(&x->line, REPLAY_MAX_LINE);
+    ce_buf_init(&x->line, DLLINE_MAX_LINE);
     ce_buf_init(&x->nd, REPLAY_MAX_BODY);
     ce_buf_init(&x->body, REPLAY_MAX_BODY);
-    ce_buf_init(&x->scratch, REPLAY_MAX_LINE);
+    ce_buf_init(&x->scratch, DLLINE_MAX_LINE);
     ce_buf_init(&x->rew, REPLAY_MAX_BODY);
     ce_buf_init(&x->ob, 2 * REPLAY_OUT_FLUSH);
-    if (cfg_load(config, &c, err, sizeof err) != 0) {
-        fprintf(stderr, "canal-es: %s\n", err);
-        goto out;
-    }
-    have_cfg = true;
-    x->c = &c;
-    x->req_cap = (size_t)c.es.bulk_max_bytes;
-    x->retries = c.es.max_retries > 0 ? c.es.max_retries : REPLAY_DEFAULT_RETRIES;
+    x->c = c;
+    x->req_cap = (size_t)c->es.bulk_max_bytes;
+    x->retries = c->es.max_retries > 0 ? c->es.max_retries : REPLAY_DEFAULT_RETRIES;
 
     x->rd.fd = open(file, O_RDONLY | O_CLOEXEC);
     struct stat st;
@@ -1207,7 +635,7 @@ int replay_main(int argc, char **argv)
             rc = 1;
             goto out;
         }
-        x->sink = sink_new_cfg(&c.es, err, sizeof err);
+        x->sink = sink_new_cfg(&c->es, err, sizeof err);
         if (x->sink == NULL) {
             fprintf(stderr, "canal-es replay-dead-letters: %s\n", err);
             rc = 1;
@@ -1288,7 +716,5 @@ out:
     ce_buf_free(&x->rew);
     ce_buf_free(&x->ob);
     ce_free(x);
-    if (have_cfg)
-        cfg_free(&c);
     return rc;
 }

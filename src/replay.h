@@ -8,42 +8,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "config.h"
 #include "sink/sink.h"
 #include "util/buf.h"
 
-/* The longest dead-letter line read (the writer's own limit). */
-#define REPLAY_MAX_LINE ((size_t)1 << 30)
-
-/* The whole command: argv[1] is "replay-dead-letters". Returns the exit code:
- * 0 everything applied or superseded, 1 something remains, 2 usage/config. */
-int replay_main(int argc, char **argv);
-
-typedef enum { REPLAY_OP_INDEX = 0, REPLAY_OP_CREATE, REPLAY_OP_UPDATE, REPLAY_OP_DELETE } replay_op;
-
-/* What a line holds, for messages and checks (index/id truncated to fit). */
-typedef struct replay_entry {
-    replay_op op;
-    char index[128];
-    char id[128];
-    bool has_version;
-    long long version;
-    char version_type[32];
-    bool has_document; /* a document line follows the action line */
-} replay_entry;
-
-/* Checks one dead-letter line (without its newline) and appends the `_bulk`
- * lines it stands for to out: the action line exactly as recorded (external
- * version and version_type included) and, unless it is a delete, the
- * document; each ends with '\n'. Strings, keys and numbers are kept byte for
- * byte (a NUL escape, 20-digit integers). Returns 0, or -1 with err saying
- * why the line is bad (out is then as it was). */
-int replay_line_to_ndjson(const char *line, size_t len, ce_buf *out, replay_entry *e, char *err, size_t errlen);
-
-/* The same dead-letter line with a new result: `time`, `status` and `error`
- * replaced (written first, as the service writes them), every other member
- * kept. Appends the line and '\n' to out. 0, or -1 with err. */
-int replay_rewrite_line(const char *line, size_t len, const char *when, int status, const char *type,
-                        const char *reason, ce_buf *out, char *err, size_t errlen);
+/* Replays file with the [elasticsearch] settings of c (dry_run: prints the
+ * _bulk NDJSON instead). Returns the exit code: 0 everything applied or
+ * superseded, 1 something remains, 2 the file cannot be used. The command
+ * line is src/cmd/cmd_replay.c. */
+int replay_file(const cfg *c, const char *file, bool dry_run);
 
 typedef enum {
     REPLAY_APPLIED = 0,  /* 2xx; a delete answered 404 */

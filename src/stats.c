@@ -1,5 +1,6 @@
 /* stats: counters and their one-line rendering. */
 #include "stats.h"
+#include "util/clock.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -18,9 +19,7 @@ void stats_init(ce_stats *s)
     atomic_init(&s->canal_connected, 0);
     atomic_init(&s->search_reachable, 1);
     pthread_mutex_init(&s->mu, NULL);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    atomic_init(&s->start_time_ms, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    atomic_init(&s->start_time_ms, ce_wall_ms());
 }
 
 void stats_destroy(ce_stats *s) { pthread_mutex_destroy(&s->mu); }

@@ -1,5 +1,6 @@
 /* commit/ckpt: atomic checkpoint file (yajl for both directions). */
 #include "commit/ckpt.h"
+#include "util/clock.h"
 #include "util/io.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -18,12 +19,7 @@
 
 #define CKPT_MAX_FILE (64u << 10)
 
-int64_t ckpt_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+int64_t ckpt_now_ms(void) { return ce_wall_ms(); }
 
 static void ckpt_print(void *ctx, const char *s, size_t n) { ce_buf_append(ctx, s, n); }
 
@@ -179,14 +175,8 @@ int ckpt_check_owner(const char *path, const ckpt *c, const char *destination, l
 
 static void ckpt_iso(int64_t ms, char *buf, size_t len)
 {
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    if (ms <= 0 || gmtime_r(&t, &tm) == NULL) {
+    if (ms <= 0 || ce_iso_utc(ms, buf, len) == 0)
         snprintf(buf, len, "unknown");
-        return;
-    }
-    size_t k = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + k, len - k, ".%03dZ", (int)(ms % 1000));
 }
 
 void ckpt_format_status(const ckpt *c, int64_t now_ms, char *buf, size_t buflen)

@@ -1,6 +1,7 @@
 /* deliver: chunking, 413 halving, per-item retries, Retry-After and abort
  * for every `_bulk` sender (see deliver.h). */
 #include "deliver/deliver.h"
+#include "util/clock.h"
 #include "config.h"
 
 #include "stats.h"
@@ -85,13 +86,6 @@ uint64_t dlv_wait_ms(uint64_t backoff_ms, long long retry_after_ms)
     return backoff_ms;
 }
 
-static uint64_t dlv_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static bool dlv_aborted(const dlv_stream *s)
 {
     const dlv_opts *o = s->sh->o;
@@ -131,11 +125,11 @@ static int dlv_sleep(const dlv_stream *s, uint64_t ms)
     const dlv_opts *o = s->sh->o;
     if (o->sleep_ms != NULL)
         return o->sleep_ms(o->sleep_ud, ms) != 0 || dlv_aborted(s);
-    uint64_t end = dlv_now_us() / 1000u + ms;
+    uint64_t end = ce_mono_us() / 1000u + ms;
     for (;;) {
         if (dlv_aborted(s))
             return 1;
-        uint64_t now = dlv_now_us() / 1000u;
+        uint64_t now = ce_mono_us() / 1000u;
         if (now >= end)
             return 0;
         ce_sleep_ms(end - now > 100 ? 100 : end - now, NULL);
@@ -244,11 +238,11 @@ static dlv_rc dlv_round(dlv_stream *s, bool *whole_failed, long long *retry_afte
         if (dlv_build(s, pos, &k, &body, &len) != 0)
             return DLV_ERROR;
         long long ra = 0;
-        uint64_t t0 = dlv_now_us();
+        uint64_t t0 = ce_mono_us();
         sink_rc rc = t->send(t->ud, s->idx, body, len, k, s->tmp, &ra, s->err, sizeof s->err);
         if (sh->o->stats != NULL) {
             CE_STAT_ADD(sh->o->stats, bulk_requests, 1);
-            stats_observe_request(sh->o->stats, dlv_now_us() - t0);
+            stats_observe_request(sh->o->stats, ce_mono_us() - t0);
             CE_STAT_SET(sh->o->stats, search_reachable, rc == SINK_RETRY ? 0 : 1);
         }
         size_t next = s->chunk[k - 1] + 1;

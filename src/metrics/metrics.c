@@ -15,6 +15,7 @@
  * admin_mu, held while one runs: after metrics_set_admin(m, NULL) returns,
  * none is running. */
 #include "metrics/metrics.h"
+#include "util/clock.h"
 #include "util/mem.h"
 #include "util/parse.h"
 
@@ -275,20 +276,6 @@ typedef struct metrics_req {
     size_t body; /* request body bytes read (and dropped) */
 } metrics_req;
 
-static int64_t metrics_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t metrics_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Connection opened / closed (called from MHD_run_wait in the loop thread). */
 static void metrics_on_conn(void *cls, struct MHD_Connection *c, void **socket_context,
                             enum MHD_ConnectionNotificationCode toe)
@@ -298,7 +285,7 @@ static void metrics_on_conn(void *cls, struct MHD_Connection *c, void **socket_c
         const union MHD_ConnectionInfo *fi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
         for (size_t i = 0; i < METRICS_MAX_CONNS && fi != NULL; i++) {
             if (m->conns[i].c == NULL) {
-                m->conns[i] = (metrics_conn){.c = c, .fd = fi->connect_fd, .since_ms = metrics_mono_ms()};
+                m->conns[i] = (metrics_conn){.c = c, .fd = fi->connect_fd, .since_ms = (int64_t)ce_mono_ms()};
                 *socket_context = &m->conns[i];
                 return;
             }
@@ -322,7 +309,7 @@ static void metrics_on_done(void *cls, struct MHD_Connection *c, void **con_cls,
     }
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     if (ci != NULL && ci->socket_context != NULL)
-        ((metrics_conn *)ci->socket_context)->since_ms = metrics_mono_ms();
+        ((metrics_conn *)ci->socket_context)->since_ms = (int64_t)ce_mono_ms();
 }
 
 /* Shuts down connections over METRICS_REQUEST_MS; MHD then sees the end of
@@ -330,7 +317,7 @@ static void metrics_on_done(void *cls, struct MHD_Connection *c, void **con_cls,
  * only closed after the CLOSED notification, in this thread). */
 static void metrics_sweep(metrics_server *m)
 {
-    int64_t now = metrics_mono_ms();
+    int64_t now = (int64_t)ce_mono_ms();
     for (size_t i = 0; i < METRICS_MAX_CONNS; i++) {
         metrics_conn *mc = &m->conns[i];
         if (mc->c != NULL && !mc->cut && now - mc->since_ms > METRICS_REQUEST_MS) {
@@ -586,7 +573,7 @@ static enum MHD_Result metrics_handler(void *cls, struct MHD_Connection *conn, c
     ce_buf b;
     ce_buf_init(&b, METRICS_MAX_BODY);
     if (route == METRICS_R_METRICS) {
-        if (metrics_render(m->s, metrics_now_ms(), m->version, &b) != 0) {
+        if (metrics_render(m->s, ce_wall_ms(), m->version, &b) != 0) {
             static const char msg[] = "metrics too large\n";
             r = metrics_reply(conn, 500, "text/plain; charset=utf-8", msg, sizeof msg - 1);
         } else {
@@ -594,7 +581,7 @@ static enum MHD_Result metrics_handler(void *cls, struct MHD_Connection *conn, c
                               b.len);
         }
     } else {
-        int status = metrics_health(m->s, metrics_now_ms(), m->max_lag_s, &b);
+        int status = metrics_health(m->s, ce_wall_ms(), m->max_lag_s, &b);
         r = metrics_reply(conn, (unsigned)status, "application/json", b.data ? (void *)b.data : "", b.len);
     }
     ce_buf_free(&b);

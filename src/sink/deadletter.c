@@ -1,5 +1,9 @@
-/* sink/deadletter: append-only JSON lines, written with yajl. */
+/* sink/deadletter: append-only JSON lines, written with yajl in the format of
+ * sink/dlline. */
 #include "sink/deadletter.h"
+#include "sink/dlline.h"
+#include "util/clock.h"
+#include "util/io.h"
 #include "util/buf.h"
 #include "util/mem.h"
 #include "util/utf8.h"
@@ -13,7 +17,7 @@
 #include <unistd.h>
 #include <yajl/yajl_gen.h>
 
-#define DL_MAX_LINE ((size_t)1 << 30)
+#define DL_MAX_LINE DLLINE_MAX_LINE
 
 struct deadletter {
     int fd;
@@ -58,49 +62,15 @@ static yajl_gen_status dl_raw(yajl_gen g, const uint8_t *p, size_t n)
     return yajl_gen_number(g, (const char *)p, n); /* yajl writes number text verbatim */
 }
 
-static void dl_now(char *when, size_t n)
-{
-    struct timespec ts;
-    struct tm tm;
-    when[0] = '\0';
-    if (clock_gettime(CLOCK_REALTIME, &ts) == 0 && gmtime_r(&ts.tv_sec, &tm) != NULL) {
-        size_t k = strftime(when, n, "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(when + k, n - k, ".%03ldZ", ts.tv_nsec / 1000000L);
-    }
-}
-
-/* Opens the line's object with the members every record has. */
+/* Opens the line's object with the members every record has (sink/dlline). */
 static yajl_gen_status dl_head(yajl_gen g, int status, const char *type, const char *reason, const char *table,
                                const char *logfile, long long offset, long long exec_time)
 {
-    char when[40], off[24], st[16], stime[24];
-    dl_now(when, sizeof when);
-    int offn = snprintf(off, sizeof off, "%lld", offset);
-    int stn = snprintf(st, sizeof st, "%d", status);
-    int srcn = snprintf(stime, sizeof stime, "%lld", exec_time);
+    char when[40];
+    ce_iso_utc(ce_wall_ms(), when, sizeof when);
     yajl_gen_status s = yajl_gen_map_open(g);
-    if (s == yajl_gen_status_ok) s = DL_KEY(g, "time");
-    if (s == yajl_gen_status_ok) s = DL_STR(g, when);
-    if (s == yajl_gen_status_ok) s = DL_KEY(g, "status");
-    if (s == yajl_gen_status_ok) s = yajl_gen_number(g, st, (size_t)stn);
-    if (s == yajl_gen_status_ok) s = DL_KEY(g, "error");
-    if (s == yajl_gen_status_ok) s = yajl_gen_map_open(g);
-    if (s == yajl_gen_status_ok) s = DL_KEY(g, "type");
-    if (s == yajl_gen_status_ok) s = DL_STR(g, type);
-    if (s == yajl_gen_status_ok) s = DL_KEY(g, "reason");
-    if (s == yajl_gen_status_ok) s = DL_STR(g, reason);
-    if (s == yajl_gen_status_ok) s = yajl_gen_map_close(g);
-    if (s == yajl_gen_status_ok) s = DL_KEY(g, "table");
-    if (s == yajl_gen_status_ok) s = DL_STR(g, table);
-    if (s == yajl_gen_status_ok) s = DL_KEY(g, "binlog");
-    if (s == yajl_gen_status_ok) s = yajl_gen_map_open(g);
-    if (s == yajl_gen_status_ok) s = DL_KEY(g, "file");
-    if (s == yajl_gen_status_ok) s = DL_STR(g, logfile);
-    if (s == yajl_gen_status_ok) s = DL_KEY(g, "offset");
-    if (s == yajl_gen_status_ok) s = yajl_gen_number(g, off, (size_t)offn);
-    if (s == yajl_gen_status_ok) s = yajl_gen_map_close(g);
-    if (s == yajl_gen_status_ok) s = DL_KEY(g, "source_time_ms");
-    if (s == yajl_gen_status_ok) s = yajl_gen_number(g, stime, (size_t)srcn);
+    if (s == yajl_gen_status_ok) s = dlline_result(g, when, status, type, reason);
+    if (s == yajl_gen_status_ok) s = dlline_origin(g, table, logfile, offset, exec_time);
     return s;
 }
 
@@ -122,16 +92,9 @@ static int dl_finish(deadletter *d, yajl_gen g, yajl_gen_status s, char *err, si
         snprintf(err, errlen, "dead-letter file %s: cannot build the line", d->path);
         goto out;
     }
-    size_t w = 0;
-    while (w < d->line.len) {
-        ssize_t r = write(d->fd, d->line.data + w, d->line.len - w);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            snprintf(err, errlen, "dead-letter file %s: write failed: %s", d->path, strerror(errno));
-            goto out;
-        }
-        w += (size_t)r;
+    if (ce_write_all(d->fd, d->line.data, d->line.len) != 0) {
+        snprintf(err, errlen, "dead-letter file %s: write failed: %s", d->path, strerror(errno));
+        goto out;
     }
     d->dirty = 1;
     rc = 0;

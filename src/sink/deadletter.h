@@ -4,16 +4,8 @@
  * Lines are appended (O_APPEND) and dl_sync fsyncs them before the batch that
  * holds them is acked. `canal-es replay-dead-letters FILE` re-sends them.
  *
- * Two more kinds of line hold data that never became an action; they have a
- * "kind" member and no "action" (replay reports them as not replayable and
- * keeps them in .remaining); their "status" is 0 (never sent):
- *   "kind":"row"   a row the table rule could not map (NULL id column, routing
- *                  column missing, ...): "row":{"op","row_index","before",
- *                  "after"}, images as {"column": "text" or null};
- *   "kind":"entry" a Canal Entry that does not decode (malformed RowChange):
- *                  "entry_base64", the Entry's bytes as received.
- * Both carry time, status, error {type, reason}, table, binlog {file,
- * offset} and source_time_ms like the action lines (docs/troubleshooting.md). */
+ * The line format (members, the "kind":"row" and "kind":"entry" lines of
+ * data that never became an action) is defined in sink/dlline.h. */
 #ifndef CE_SINK_DEADLETTER_H
 #define CE_SINK_DEADLETTER_H
 

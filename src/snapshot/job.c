@@ -5,6 +5,7 @@
  * bulk (deliver.c), then saves the job. The pipeline thread only reads the
  * tee target and reports its position, under the manager's mutex. */
 #include "snapshot/job.h"
+#include "util/clock.h"
 #include "bulk/bulk.h"
 #include "deliver/deliver.h"
 #include "map/map.h"
@@ -129,32 +130,12 @@ struct job_mgr {
     int failed;
 };
 
-static int64_t job_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static uint64_t job_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static bool job_ended(const job *j) { return j->state >= JS_DONE; }
 
 /* pthread_cond_timedwait on m->cv for up to ms (m->mu held). */
 static void job_wait_locked(job_mgr *m, long ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += ms * 1000000L;
-    while (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = ce_deadline_ts(1, ms);
     pthread_cond_timedwait(&m->cv, &m->mu, &ts);
 }
 
@@ -263,7 +244,7 @@ static yajl_gen_status job_gen(yajl_gen g, const job *j, const job_mgr *m, bool 
     JG_OK(JG_KEY(g, "error"));
     JG_OK(job_gen_str_or_null(g, j->error));
     if (!full) {
-        int64_t now = job_now_ms();
+        int64_t now = ce_wall_ms();
         double rate = 0;
         if (j->run_start_ms > 0 && now > j->run_start_ms && j->rows >= j->run_start_rows)
             rate = (double)(j->rows - j->run_start_rows) * 1000.0 / (double)(now - j->run_start_ms);
@@ -596,7 +577,7 @@ static job *job_add_locked(job_mgr *m, const cfg_table *rule, const char *db, co
     j->alias_mode = alias_mode;
     j->initial = initial;
     j->state = JS_QUEUED;
-    j->started_ms = job_now_ms();
+    j->started_ms = ce_wall_ms();
     if (!alias_mode && cfg_index_for(rule, db, table, j->index, sizeof j->index) != 0)
         j->index[0] = '\0';
     m->jobs[m->n_jobs++] = j;
@@ -728,7 +709,7 @@ int job_cancel(job_mgr *m, long id, ce_buf *out)
         j->cancel = true;
         if (j->state == JS_QUEUED) {
             j->state = JS_CANCELLED;
-            j->finished_ms = job_now_ms();
+            j->finished_ms = ce_wall_ms();
             snprintf(j->error, sizeof j->error, "cancelled before it started");
             m->failed++;
             CE_STAT_ADD(m->st, reindex_jobs_failed, 1);
@@ -829,7 +810,7 @@ void job_stream_at(job_mgr *m, const char *file, int64_t offset, int64_t server_
     if (server_id != 0)
         m->stream_server_id = server_id;
     if (caught_up && !m->caught_up)
-        m->caught_up_since_ms = (int64_t)job_mono_ms();
+        m->caught_up_since_ms = (int64_t)ce_mono_ms();
     m->caught_up = caught_up;
     pthread_mutex_unlock(&m->mu);
 }
@@ -857,9 +838,9 @@ void job_stream_ddl(job_mgr *m, const ddl_event *ev)
     }
     /* The statement (a TRUNCATE's _delete_by_query) is applied after the job has stopped writing: a chunk
      * read before it and written after it would otherwise bring deleted rows back. */
-    uint64_t end = job_mono_ms() + JOB_FENCE_MS;
+    uint64_t end = ce_mono_ms() + JOB_FENCE_MS;
     while (hit && !m->ddl_fenced && m->running == j && !atomic_load(&m->quit) && !(m->stop && *m->stop)) {
-        if (job_mono_ms() >= end) {
+        if (ce_mono_ms() >= end) {
             ce_log(CE_LOG_WARN, "reindex", "job %ld: still writing %d s after %s; applying it anyway", j->id,
                    JOB_FENCE_MS / 1000, m->ddl_msg);
             break;
@@ -888,8 +869,8 @@ static void job_ddl_fence(job_mgr *m)
     pthread_mutex_lock(&m->mu);
     m->ddl_fenced = true;
     pthread_cond_broadcast(&m->cv);
-    uint64_t end = job_mono_ms() + JOB_FENCE_MS;
-    while (!m->ddl_applied && !atomic_load(&m->quit) && !(m->stop && *m->stop) && job_mono_ms() < end) {
+    uint64_t end = ce_mono_ms() + JOB_FENCE_MS;
+    while (!m->ddl_applied && !atomic_load(&m->quit) && !(m->stop && *m->stop) && ce_mono_ms() < end) {
         job_wait_locked(m, 100);
     }
     m->ddl_hit = false;
@@ -957,12 +938,12 @@ static int jw_abort(void *ud) { return jw_leave_now(ud) != JOB_OK; }
 /* Sleeps ms in steps; the jw_leave verdict when it must leave. */
 static int jw_sleep(jw *w, uint64_t ms)
 {
-    uint64_t end = job_mono_ms() + ms;
+    uint64_t end = ce_mono_ms() + ms;
     for (;;) {
         int l = jw_leave(w);
         if (l != JOB_OK)
             return l;
-        uint64_t now = job_mono_ms();
+        uint64_t now = ce_mono_ms();
         if (now >= end)
             return JOB_OK;
         ce_sleep_ms(end - now > 100 ? 100 : end - now, NULL);
@@ -1329,7 +1310,7 @@ static int jw_row(void *ud, const row_event *ev)
 
 static void jw_progress(jw *w, bool force)
 {
-    uint64_t now = job_mono_ms();
+    uint64_t now = ce_mono_ms();
     if (!force && now - w->last_progress_ms < JOB_PROGRESS_MS)
         return;
     w->last_progress_ms = now;
@@ -1338,7 +1319,7 @@ static void jw_progress(jw *w, bool force)
     uint64_t rows = j->rows;
     int64_t est = j->estimate > (int64_t)rows ? j->estimate : (int64_t)rows;
     double rate = 0;
-    int64_t wall = job_now_ms();
+    int64_t wall = ce_wall_ms();
     if (wall > j->run_start_ms && rows >= j->run_start_rows)
         rate = (double)(rows - j->run_start_rows) * 1000.0 / (double)(wall - j->run_start_ms);
     pthread_mutex_unlock(&w->m->mu);
@@ -1361,7 +1342,7 @@ static int jw_pace(jw *w, size_t rows)
     const cfg_reindex *r = &w->c->reindex;
     uint64_t waited = 0;
     while (waited < (uint64_t)r->max_stream_lag_ms) {
-        int64_t now = job_now_ms();
+        int64_t now = ce_wall_ms();
         if (CE_STAT_GET(w->m->st, caught_up) || stats_lag_seconds(w->m->st, now) * 1000.0 < (double)r->max_stream_lag_ms)
             break;
         int l = jw_sleep(w, 100);
@@ -1372,7 +1353,7 @@ static int jw_pace(jw *w, size_t rows)
     if (r->max_rows_per_s > 0) {
         w->rate_rows += rows;
         uint64_t due = w->rate_start_ms + w->rate_rows * 1000u / (uint64_t)r->max_rows_per_s;
-        uint64_t now = job_mono_ms();
+        uint64_t now = ce_mono_ms();
         if (due > now) {
             int l = jw_sleep(w, due - now);
             if (l != JOB_OK)
@@ -1442,7 +1423,7 @@ static void jw_end(jw *w, job_state s, const char *error)
     job *j = w->j;
     pthread_mutex_lock(&m->mu);
     j->state = s;
-    j->finished_ms = job_now_ms();
+    j->finished_ms = ce_wall_ms();
     if (error != NULL)
         snprintf(j->error, sizeof j->error, "%s", error);
     if (s == JS_DONE) {
@@ -1602,12 +1583,9 @@ static int jw_prepare_alias(jw *w, const snap_table *first)
                  rule->alias, j->rule_name, rule->line);
         return JOB_ERR;
     }
-    char name[CFG_INDEX_MAX + 1];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    int nl = snprintf(name, sizeof name, "%s-%04d%02d%02d%02d%02d%02d", rule->alias, tm.tm_year + 1900, tm.tm_mon + 1,
-                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    char name[CFG_INDEX_MAX + 1], stamp[16];
+    ce_utc_stamp(ce_wall_ms(), stamp, sizeof stamp);
+    int nl = snprintf(name, sizeof name, "%s-%s", rule->alias, stamp);
     if (nl < 0 || (size_t)nl >= sizeof name) {
         snprintf(w->err, sizeof w->err, "alias %s: the new index name would be longer than %d bytes", rule->alias,
                  CFG_INDEX_MAX);
@@ -1655,7 +1633,7 @@ static int jw_catch_up(jw *w)
     job_mgr *m = w->m;
     unsigned ep = (unsigned)w->c->es.version_epoch;
     int64_t vp = map_version(j->p_file, j->p_pos, 0, ep);
-    uint64_t start = job_mono_ms(), next_log = start + 10000;
+    uint64_t start = ce_mono_ms(), next_log = start + 10000;
     for (;;) {
         pthread_mutex_lock(&m->mu);
         int64_t sv = m->stream_ver;
@@ -1669,12 +1647,12 @@ static int jw_catch_up(jw *w)
         if (snap_master_position(w->my, f, sizeof f, &pos, e, sizeof e) == 0 && strcmp(f, j->p_file) == 0 &&
             pos == j->p_pos)
             return JOB_OK; /* nothing written after the last chunk's read */
-        if (cu && since > 0 && job_mono_ms() - (uint64_t)since >= JOB_CATCHUP_IDLE_MS)
+        if (cu && since > 0 && ce_mono_ms() - (uint64_t)since >= JOB_CATCHUP_IDLE_MS)
             return JOB_OK;
-        if (job_mono_ms() >= next_log) {
+        if (ce_mono_ms() >= next_log) {
             ce_log(CE_LOG_INFO, "reindex", "job %ld: waiting for the stream to pass binlog %s:%lld", j->id, j->p_file,
                    (long long)j->p_pos);
-            next_log = job_mono_ms() + 10000;
+            next_log = ce_mono_ms() + 10000;
         }
         int l = jw_sleep(w, 200);
         if (l != JOB_OK)
@@ -2010,7 +1988,7 @@ static void job_run(job_mgr *m, job *j)
         goto fail;
     }
     j->state = JS_LOADING;
-    j->run_start_ms = job_now_ms();
+    j->run_start_ms = ce_wall_ms();
     j->run_start_rows = j->rows;
     m->running = j;
     m->ddl_hit = false;
@@ -2020,7 +1998,7 @@ static void job_run(job_mgr *m, job *j)
     CE_STAT_SET(m->st, reindex_running, 1);
     CE_STAT_ADD(m->st, reindex_queued, -1);
     CE_STAT_SET(m->st, reindex_job_rows, (int64_t)j->rows);
-    w.rate_start_ms = job_mono_ms();
+    w.rate_start_ms = ce_mono_ms();
     ce_log(CE_LOG_INFO, "reindex", "job %ld %s (%s, rule %s): %s%s", j->id, resumed ? "resumed" : "started",
            j->initial ? "initial load" : "reindex", j->rule_name,
            j->alias_mode ? "into a new index, then the alias is moved" : "in place into ",

@@ -4,6 +4,7 @@
  * (snap_key_literal), the values are converted like the snapshot's
  * (snap_canal_text), so the stream and a reindex agree byte for byte. */
 #include "snapshot/refetch.h"
+#include "util/clock.h"
 #include "map/charset.h"
 #include "snapshot/snapshot.h"
 #include "util/buf.h"
@@ -78,13 +79,6 @@ struct rf_ctx {
     char *warned[RF_MAX_WARNED];
     size_t n_warned;
 };
-
-static uint64_t rf_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 rf_ctx *rf_new(const cfg_mysql *m, ce_stats *st)
 {
@@ -647,7 +641,7 @@ rf_rc rf_fix(rf_ctx *rf, const row_event *ev, const char *enc, bool soft, const 
     }
     if (rf_connect(rf, err, errlen) != 0)
         return RF_RETRY;
-    uint64_t t0 = rf_now_us();
+    uint64_t t0 = ce_mono_us();
     MYSQL *h = my_handle(rf->conn);
     MYSQL_RES *res = NULL;
     if (mysql_query(h, (const char *)rf->sql.data) != 0 || (res = mysql_store_result(h)) == NULL) {
@@ -675,7 +669,7 @@ rf_rc rf_fix(rf_ctx *rf, const row_event *ev, const char *enc, bool soft, const 
         }
     }
     mysql_free_result(res);
-    CE_STAT_ADD(rf->st, charset_read_us, rf_now_us() - t0);
+    CE_STAT_ADD(rf->st, charset_read_us, ce_mono_us() - t0);
     return rc;
 }
 
@@ -708,7 +702,7 @@ static void rf_pf_run(rf_ctx *rf)
     ce_buf *q = &rf->pf_sql;
     MYSQL_RES *res = NULL;
     bool ok = ce_buf_terminate(q) == 0 && rf_connect(rf, err, sizeof err) == 0;
-    uint64_t t0 = rf_now_us();
+    uint64_t t0 = ce_mono_us();
     if (ok) {
         MYSQL *h = my_handle(rf->conn);
         if (mysql_query(h, (const char *)q->data) != 0 || (res = mysql_store_result(h)) == NULL) {
@@ -755,7 +749,7 @@ static void rf_pf_run(rf_ctx *rf)
             if (rf->pf_state[sl] == PF_GONE)
                 rf->pf_state[sl] = PF_NONE;
     }
-    CE_STAT_ADD(rf->st, charset_read_us, rf_now_us() - t0);
+    CE_STAT_ADD(rf->st, charset_read_us, ce_mono_us() - t0);
     CE_STAT_ADD(rf->st, charset_reads, asked);
 }
 

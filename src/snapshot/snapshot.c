@@ -4,6 +4,7 @@
  * held for one SELECT only. The key values of the chunk's last row become
  * the literals of the next chunk's predicate. */
 #include "snapshot/snapshot.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/parse.h"
@@ -350,20 +351,13 @@ out:
     return ret;
 }
 
-static int64_t snap_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The rows of one chunk → fn; the last row's key literals into keys. */
 static int snap_emit(const snap_table *t, snap_chunk *ch, row_col *cols, ce_buf *vals, size_t *offs, ce_buf *keys,
                      char **last, snap_row_fn fn, void *ud, size_t *nrows, char *err, size_t errlen)
 {
     MYSQL_ROW row;
     *nrows = 0;
-    int64_t now = snap_now_ms();
+    int64_t now = ce_wall_ms();
     while ((row = mysql_fetch_row(ch->res)) != NULL) {
         unsigned long *len = mysql_fetch_lengths(ch->res);
         ce_buf_reset(vals);

@@ -1,5 +1,6 @@
 /* source/frame: length-prefixed frames on a socket. */
 #include "source/frame.h"
+#include "util/clock.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -34,18 +35,11 @@ void frame_put_header(uint8_t out[FRAME_HEADER_LEN], uint32_t n)
     out[3] = (uint8_t)n;
 }
 
-static long frame_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 /* Waits until fd is readable (or has an error/EOF for recv to report), in
  * slices, watching the stop flag and the idle timeout. */
 static frame_io frame_wait_readable(int fd, const frame_waiter *w, int started, char *err, size_t errlen)
 {
-    long start = frame_now_ms();
+    long start = (long)ce_mono_ms();
     for (;;) {
         if (w->stop != NULL && *w->stop) {
             snprintf(err, errlen, "stopped while waiting for data%s", started ? " in the middle of a frame" : "");
@@ -53,7 +47,7 @@ static frame_io frame_wait_readable(int fd, const frame_waiter *w, int started, 
         }
         long slice = FRAME_WAIT_SLICE_MS;
         if (w->idle_timeout_ms > 0) {
-            long left = w->idle_timeout_ms - (frame_now_ms() - start);
+            long left = w->idle_timeout_ms - ((long)ce_mono_ms() - start);
             if (left <= 0) {
                 snprintf(err, errlen, "no data for %ld ms%s", w->idle_timeout_ms,
                          started ? " in the middle of a frame" : "");

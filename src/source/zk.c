@@ -14,6 +14,7 @@
  * calling zks_running / zks_changed / zks_close. In the caller, zk_follow
  * belongs to the thread calling zk_running / zk_changed / zk_close. */
 #include "source/zk.h"
+#include "util/clock.h"
 #include "util/io.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -180,13 +181,6 @@ static pthread_mutex_t zk_log_mu = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t zk_log_last_ms;
 static unsigned long zk_log_dropped;
 
-static uint64_t zk_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void zk_log_line(const char *message)
 {
     const char *m = message ? message : "";
@@ -198,7 +192,7 @@ static void zk_log_line(const char *message)
     size_t n = strlen(line);
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         line[--n] = '\0';
-    uint64_t now = zk_now_ms();
+    uint64_t now = ce_mono_ms();
     pthread_mutex_lock(&zk_log_mu);
     unsigned long dropped = 0;
     bool show = zk_log_last_ms == 0 || now - zk_log_last_ms >= ZK_LOG_EVERY_MS;
@@ -312,15 +306,8 @@ static int zk_restart_session(zk_session *z, char *err, size_t errlen)
  * when connected: the read that follows sees every change made before it. */
 static int zk_wait_connected(zk_session *z)
 {
-    struct timespec dl;
-    clock_gettime(CLOCK_MONOTONIC, &dl);
     long wait_ms = z->ever_connected ? 0 : z->timeout_ms;
-    dl.tv_sec += wait_ms / 1000;
-    dl.tv_nsec += (wait_ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
-    }
+    struct timespec dl = ce_deadline_ts(0, wait_ms);
     pthread_mutex_lock(&z->mu);
     while (!z->connected && !z->expired && wait_ms > 0) {
         if (pthread_cond_timedwait(&z->cv, &z->mu, &dl) == ETIMEDOUT)
@@ -586,7 +573,7 @@ static void zk_reap(zk_follow *z, int wait_ms, char *why, size_t whylen)
             snprintf(why, whylen, "exited with status %d", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
     }
     z->pid = -1;
-    z->next_spawn_ms = zk_now_ms() + ZK_RESPAWN_MS;
+    z->next_spawn_ms = ce_mono_ms() + ZK_RESPAWN_MS;
 }
 
 /* Handles one line from the child. 1 when it was an answer (rc, addr, err set). */
@@ -628,7 +615,7 @@ static int zk_line(zk_follow *z, char *line, int *rc, char *addr, size_t addrlen
  * (EOF or error: the caller reaps it). */
 static int zk_pump(zk_follow *z, int wait_ms, int *rc, char *addr, size_t addrlen, char *err, size_t errlen)
 {
-    uint64_t deadline = zk_now_ms() + (uint64_t)wait_ms;
+    uint64_t deadline = ce_mono_ms() + (uint64_t)wait_ms;
     for (;;) {
         char *nl;
         while ((nl = memchr(z->in, '\n', z->in_len)) != NULL) {
@@ -642,7 +629,7 @@ static int zk_pump(zk_follow *z, int wait_ms, int *rc, char *addr, size_t addrle
         }
         if (z->in_len == sizeof z->in)
             z->in_len = 0; /* a line longer than any the child writes: drop it */
-        uint64_t now = zk_now_ms();
+        uint64_t now = ce_mono_ms();
         int left = now >= deadline ? 0 : (int)(deadline - now);
         struct pollfd pfd = {.fd = z->fd, .events = POLLIN};
         int pr = poll(&pfd, 1, left);
@@ -732,7 +719,7 @@ int zk_running(zk_follow *z, char *addr, size_t addrlen, char *err, size_t errle
     if (addrlen > 0)
         addr[0] = '\0';
     if (z->fd < 0) {
-        uint64_t now = zk_now_ms();
+        uint64_t now = ce_mono_ms();
         if (now < z->next_spawn_ms) {
             snprintf(err, errlen, "zookeeper %s: reader process restarts in %llu ms", z->hosts,
                      (unsigned long long)(z->next_spawn_ms - now));

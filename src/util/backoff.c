@@ -1,5 +1,6 @@
 /* util/backoff: full jitter (AWS architecture blog's "Full Jitter"). */
 #include "util/backoff.h"
+#include "util/clock.h"
 
 #include <errno.h>
 #include <time.h>
@@ -10,9 +11,7 @@ void ce_backoff_init(ce_backoff *b, uint64_t initial_ms, uint64_t max_ms)
     b->initial_ms = initial_ms ? initial_ms : 1;
     b->max_ms = max_ms < b->initial_ms ? b->initial_ms : max_ms;
     b->attempt = 0;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    b->rng = ((uint64_t)ts.tv_nsec << 16) ^ (uint64_t)getpid() ^ 0x9E3779B97F4A7C15ULL;
+    b->rng = (ce_mono_us() << 16) ^ (uint64_t)getpid() ^ 0x9E3779B97F4A7C15ULL;
 }
 
 void ce_backoff_reset(ce_backoff *b) { b->attempt = 0; }

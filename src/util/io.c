@@ -31,10 +31,32 @@ int ce_write_all(int fd, const void *p, size_t n)
     return 0;
 }
 
+int ce_sync_dir_of(const char *path, char *dir, size_t dirlen)
+{
+    const char *slash = strrchr(path, '/');
+    int n;
+    if (slash == NULL)
+        n = snprintf(dir, dirlen, ".");
+    else
+        n = snprintf(dir, dirlen, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    if (n < 0 || (size_t)n >= dirlen) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
 int ce_write_file_atomic(const char *path, const void *data, size_t len, const char *what, char *err, size_t errlen)
 {
     char tmp[4096], dir[4096];
-    int fd = -1, dfd = -1, rc = -1;
+    int fd = -1, rc = -1;
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp) {
         snprintf(err, errlen, "%s %s: path too long", what, path);
         goto out;
@@ -57,16 +79,7 @@ int ce_write_file_atomic(const char *path, const void *data, size_t len, const c
         goto out;
     }
     /* fsync the directory so the rename itself is durable */
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash == NULL)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == dir)
-        dir[1] = '\0';
-    else
-        *slash = '\0';
-    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0 || fsync(dfd) != 0) {
+    if (ce_sync_dir_of(path, dir, sizeof dir) != 0) {
         snprintf(err, errlen, "%s %s: fsync of directory %s: %s", what, path, dir, strerror(errno));
         goto out;
     }
@@ -76,7 +89,5 @@ out:
         close(fd);
         unlink(tmp);
     }
-    if (dfd >= 0)
-        close(dfd);
     return rc;
 }

@@ -11,5 +11,9 @@ int ce_write_all(int fd, const void *p, size_t n);
 /* Replaces the file at path with data as Redis' rdbSave does: PATH.tmp,
  * fsync, rename, fsync of the directory. -1 with err ("what PATH: why"). */
 int ce_write_file_atomic(const char *path, const void *data, size_t len, const char *what, char *err, size_t errlen);
+/* fsyncs the directory that holds path (after a file in it was created,
+ * renamed or removed), so that the change itself is durable. 0, or -1 with
+ * errno and the directory's name in dir (dirlen bytes). */
+int ce_sync_dir_of(const char *path, char *dir, size_t dirlen);
 
 #endif

@@ -1,5 +1,7 @@
 /* util/log: text or JSON records to stderr or a reopenable file. */
 #include "util/log.h"
+#include "util/clock.h"
+#include "util/io.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -214,13 +216,8 @@ static size_t log_put(char *out, size_t n, size_t cap, const char *s)
 size_t ce_log_format_record(ce_log_format f, long long epoch_ms, ce_log_level level, const char *component,
                             const char *dest, const char *msg, char *out, size_t outlen)
 {
-    char when[40] = "";
-    time_t sec = (time_t)(epoch_ms / 1000);
-    struct tm tm;
-    if (gmtime_r(&sec, &tm) != NULL) {
-        size_t k = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(when + k, sizeof when - k, ".%03lldZ", epoch_ms % 1000);
-    }
+    char when[40];
+    ce_iso_utc((int64_t)epoch_ms, when, sizeof when);
     size_t n = 0;
     if (outlen < 8)
         return 0;
@@ -263,8 +260,7 @@ void ce_log(ce_log_level level, const char *component, const char *fmt, ...)
 {
     if (!ce_log_enabled(level))
         return;
-    struct timespec ts = {0, 0};
-    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now_ms = ce_wall_ms();
     char msg[LOG_MAX_MSG];
     va_list ap;
     va_start(ap, fmt);
@@ -282,16 +278,9 @@ void ce_log(ce_log_level level, const char *component, const char *fmt, ...)
             }
         }
     }
-    size_t n = ce_log_format_record(log_format, (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, level,
+    size_t n = ce_log_format_record(log_format, (long long)now_ms, level,
                                     component, log_dest, msg, record, sizeof record);
     int fd = log_fd >= 0 ? log_fd : STDERR_FILENO;
-    for (size_t off = 0; off < n;) {
-        ssize_t w = write(fd, record + off, n - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            break;
-        off += (size_t)w;
-    }
+    (void)ce_write_all(fd, record, n); /* nowhere to report a failed log write */
     pthread_mutex_unlock(&log_mu);
 }

@@ -48,3 +48,10 @@ char *ce_trim(char *s)
     s[n] = '\0';
     return s;
 }
+
+void ce_str_copy(char *dst, size_t dlen, const char *s)
+{
+    size_t n = strnlen(s, dlen - 1);
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+}

@@ -11,5 +11,7 @@ int ce_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
 int ce_parse_hostport(const char *s, char *host, size_t hostlen, int *port);
 /* Trims ASCII blanks in place; returns s. */
 char *ce_trim(char *s);
+/* Copies s into dst (dlen > 0), cut to fit; always NUL-terminated. */
+void ce_str_copy(char *dst, size_t dlen, const char *s);
 
 #endif

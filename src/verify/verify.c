@@ -1,5 +1,6 @@
-/* verify: the command line of `canal-es verify` (see verify.h): arguments,
- * the tables of the rules, the report and the exit status. The row pass is
+/* verify: the run of `canal-es verify` (see verify.h; its command line is
+ * src/cmd/cmd_verify.c): the tables of the rules, the report and the exit
+ * status. The row pass is
  * in vrows.c, the extra documents in vextra.c, the correctness argument in
  * docs/operations.md ("Verifying an index").
  * Memory: one chunk of expected documents (bulk + per-row offsets), one
@@ -19,6 +20,7 @@
 #include "snapshot/tables.h"
 #include "source/mysql.h"
 #include "util/backoff.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/parse.h"
@@ -41,38 +43,6 @@ static void vf_on_signal(int sig)
 {
     (void)sig;
     vf_stop = 1;
-}
-
-/* ---- the command -------------------------------------------------------------- */
-
-static const char vf_help[] =
-    "usage: canal-es verify -c FILE [--table DB.TABLE] [--repair] [--max-report N] [--json]\n"
-    "                       [--settle SECONDS] [--log-level error|warn|info|debug]\n"
-    "\n"
-    "Proves that every index holds exactly the documents the [table] rules make of the MySQL rows:\n"
-    "reads every table of the rules (or DB.TABLE) from [mysql] in keyset chunks, builds each row's\n"
-    "document with the stream's own code, fetches the indexed one by _id and routing and compares\n"
-    "them (key order does not matter; numbers and strings do). Then looks for documents whose row\n"
-    "does not exist. A difference is re-checked against a fresh read of its row once the stream has\n"
-    "passed that read's binlog position ([checkpoint] file), so rows changing meanwhile are not\n"
-    "reported. Read-only unless --repair.\n"
-    "\n"
-    "  --table DB.TABLE   only this table (extra documents are then looked for only when its index\n"
-    "                     holds no other table)\n"
-    "  --repair           re-send each difference at the version of its read's position minus one\n"
-    "                     (never over a newer change of the stream), delete extra documents with a\n"
-    "                     versioned delete, then re-verify them and report what was fixed\n"
-    "  --max-report N     ids listed per kind and table (default 10)\n"
-    "  --json             print the report as one JSON object\n"
-    "  --settle SECONDS   longest wait for the stream to pass a re-read's position (default 30)\n"
-    "\n"
-    "exit status: 0 identical, 1 differences remain, 2 usage or configuration error,\n"
-    "3 the run could not finish (MySQL, the node, a signal)\n";
-
-static int vf_usage(const char *msg, const char *arg)
-{
-    fprintf(stderr, "canal-es verify: %s%s%s%s\n%s", msg, arg ? " '" : "", arg ? arg : "", arg ? "'" : "", vf_help);
-    return 2;
 }
 
 static int vf_add_tbl(vf_tbl **tbls, size_t *nt, const cfg_table *rule, const char *db, const char *table,
@@ -107,95 +77,33 @@ static int vf_add_tbl(vf_tbl **tbls, size_t *nt, const cfg_table *rule, const ch
     return 0;
 }
 
-int verify_main(int argc, char **argv)
+int verify_run(const cfg *c, const char *path, const verify_opts *o)
 {
-    const char *path = NULL, *table = NULL;
     vf *v = ce_calloc(1, sizeof *v);
     if (v == NULL) {
         fprintf(stderr, "canal-es verify: out of memory\n");
         return VF_FAIL;
     }
-    v->rep.max_report = 10;
-    v->settle_ms = 30000;
+    v->c = c;
+    v->repair = o->repair;
+    v->json = o->json;
+    v->rep.max_report = o->max_report;
+    v->settle_ms = o->settle_ms;
     map_out_init(&v->mo);
     ce_buf_init(&v->strs, VF_MAX_BODY);
-    int level = -1;
     int ret = 2;
     vf_tbl *tbls = NULL;
     size_t nt = 0;
-    for (int i = 2; i < argc; i++) {
-        int64_t n;
-        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc) {
-            path = argv[++i];
-        } else if (strcmp(argv[i], "--table") == 0 && i + 1 < argc) {
-            table = argv[++i];
-        } else if (strcmp(argv[i], "--repair") == 0) {
-            v->repair = true;
-        } else if (strcmp(argv[i], "--json") == 0) {
-            v->json = true;
-        } else if (strcmp(argv[i], "--max-report") == 0 && i + 1 < argc) {
-            if (ce_parse_i64(argv[++i], 0, 1000000, &n) != 0) {
-                ret = vf_usage("--max-report needs a number 0..1000000, not", argv[i]);
-                goto out;
-            }
-            v->rep.max_report = (size_t)n;
-        } else if (strcmp(argv[i], "--settle") == 0 && i + 1 < argc) {
-            if (ce_parse_i64(argv[++i], 0, 86400, &n) != 0) {
-                ret = vf_usage("--settle needs seconds 0..86400, not", argv[i]);
-                goto out;
-            }
-            v->settle_ms = (long)n * 1000;
-        } else if (strcmp(argv[i], "--log-level") == 0 && i + 1 < argc) {
-            ce_log_level lv;
-            if (ce_log_parse_level(argv[++i], &lv) != 0) {
-                ret = vf_usage("unknown log level", argv[i]);
-                goto out;
-            }
-            level = (int)lv;
-        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            fputs(vf_help, stdout);
-            ret = 0;
-            goto out;
-        } else {
-            ret = vf_usage("unexpected argument", argv[i]);
-            goto out;
-        }
-    }
-    if (path == NULL) {
-        ret = vf_usage("-c FILE is required", NULL);
-        goto out;
-    }
-    char db[SNAP_NAME_MAX + 1] = "", tbl[SNAP_NAME_MAX + 1] = "";
-    if (table != NULL) {
-        const char *dot = strchr(table, '.');
-        if (dot == NULL || dot == table || dot[1] == '\0' || (size_t)(dot - table) > SNAP_NAME_MAX ||
-            strlen(dot + 1) > SNAP_NAME_MAX) {
-            ret = vf_usage("--table is not DB.TABLE:", table);
-            goto out;
-        }
-        snprintf(db, sizeof db, "%.*s", (int)(dot - table), table);
-        snprintf(tbl, sizeof tbl, "%s", dot + 1);
-    }
-    char err[1024];
-    if (cfg_load(path, &v->c, err, sizeof err) != 0) {
-        fprintf(stderr, "canal-es: %s\n", err);
-        goto out;
-    }
-    v->cfg_ok = true;
-    ce_log_level lv;
-    if (level >= 0)
-        ce_log_set_level((ce_log_level)level);
-    else if (ce_log_parse_level(v->c.log.level, &lv) == 0)
-        ce_log_set_level(lv);
-    ce_log_set_format(strcmp(v->c.log.format, "json") == 0 ? CE_LOG_JSON : CE_LOG_TEXT);
-    if (v->c.mysql.host[0] == '\0' && v->c.mysql.socket[0] == '\0') {
+    const char *table = o->table;
+    const char *db = o->db, *tbl = o->tbl;
+    if (v->c->mysql.host[0] == '\0' && v->c->mysql.socket[0] == '\0') {
         fprintf(stderr, "canal-es verify: %s: [mysql] host (or socket) is not set: verify reads the rows from it\n",
                 path);
         goto out;
     }
     const cfg_table *only = NULL;
     if (table != NULL) {
-        only = cfg_find_table(&v->c, db, tbl);
+        only = cfg_find_table(v->c, db, tbl);
         if (only == NULL || !only->enabled) {
             fprintf(stderr, "canal-es verify: %s: %s\n", table,
                     only == NULL ? "no [table] rule matches it" : "its rule has enabled = false");
@@ -212,26 +120,26 @@ int verify_main(int argc, char **argv)
 
     ret = VF_FAIL;
     my_rc mrc;
-    if ((v->my = my_connect(&v->c.mysql, &mrc, v->err, sizeof v->err)) == NULL)
+    if ((v->my = my_connect(&v->c->mysql, &mrc, v->err, sizeof v->err)) == NULL)
         goto fail;
-    if ((v->s = sink_new_cfg(&v->c.es, v->err, sizeof v->err)) == NULL ||
+    if ((v->s = sink_new_cfg(&v->c->es, v->err, sizeof v->err)) == NULL ||
         sink_detect(v->s, v->err, sizeof v->err) == SINK_FATAL)
         goto fail;
-    v->req_cap = (size_t)v->c.es.bulk_max_bytes;
-    v->method = snap_method(v->my, v->c.reindex.position);
+    v->req_cap = (size_t)v->c->es.bulk_max_bytes;
+    v->method = snap_method(v->my, v->c->reindex.position);
     v->progress = isatty(STDERR_FILENO) && !v->json;
-    v->mo.versioning = v->c.es.versioning_on;
-    v->mo.version_epoch = (unsigned)v->c.es.version_epoch;
+    v->mo.versioning = v->c->es.versioning_on;
+    v->mo.version_epoch = (unsigned)v->c->es.version_epoch;
     if (bulk_init(&v->b, VF_MAX_BODY) != 0) {
         snprintf(v->err, sizeof v->err, "out of memory");
         goto fail;
     }
     v->bulk_ok = true;
     v->rep.repair = v->repair;
-    v->rate_start_ms = vf_mono_ms();
+    v->rate_start_ms = ce_mono_ms();
     /* the tables */
-    for (size_t r = 0; r < v->c.n_tables; r++) {
-        const cfg_table *rule = &v->c.tables[r];
+    for (size_t r = 0; r < v->c->n_tables; r++) {
+        const cfg_table *rule = &v->c->tables[r];
         if (!rule->enabled || (only != NULL && rule != only))
             continue;
         if (rule->pattern == NULL) {
@@ -242,7 +150,7 @@ int verify_main(int argc, char **argv)
             continue;
         }
         snap_names names;
-        if (snap_rule_tables(v->my, &v->c, rule, &names, v->err, sizeof v->err) != 0)
+        if (snap_rule_tables(v->my, v->c, rule, &names, v->err, sizeof v->err) != 0)
             goto fail;
         int rc = 0;
         for (size_t i = 0; i < names.n && rc == 0; i++) {
@@ -289,7 +197,7 @@ int verify_main(int argc, char **argv)
             snprintf(v->err, sizeof v->err, "out of memory");
             goto fail;
         }
-        if (only != NULL && cfg_index_shared(&v->c, only)) {
+        if (only != NULL && cfg_index_shared(v->c, only)) {
             xr->note = ce_strdup("--table was given and the index can hold other tables' documents");
             continue;
         }
@@ -324,8 +232,6 @@ out:
     my_close(v->my);
     my_close(v->lk);
     sink_free(v->s);
-    if (v->cfg_ok)
-        cfg_free(&v->c);
     ce_free(v);
     return ret;
 }

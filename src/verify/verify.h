@@ -15,7 +15,21 @@
 #ifndef CE_VERIFY_VERIFY_H
 #define CE_VERIFY_VERIFY_H
 
-/* The whole command: argv[1] is "verify". Returns the exit code. */
-int verify_main(int argc, char **argv);
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+
+typedef struct verify_opts {
+    const char *table;     /* --table as given, NULL: every table of the rules */
+    const char *db, *tbl;  /* its parts */
+    bool repair, json;
+    size_t max_report;     /* ids listed per kind and table */
+    long settle_ms;        /* longest wait for the stream to pass a re-read's position */
+} verify_opts;
+
+/* The run on the loaded c (FILE path, for messages; its [log] applied).
+ * Returns the exit code above. The command line is src/cmd/cmd_verify.c. */
+int verify_run(const cfg *c, const char *path, const verify_opts *o);
 
 #endif

@@ -136,7 +136,7 @@ static int vf_rescan(vf *v, vf_tbl *tbls, size_t nt, const char *index, vf_hset 
         if (snap_describe(v->my, tbls[i].db, tbls[i].table, &v->st, &mrc, v->err, sizeof v->err) != 0)
             goto out;
         snap_stats ss;
-        int rc = snap_read_from(v->my, &v->c.mysql, &v->st, v->c.reindex.chunk_rows, v->method, NULL, vf_scan_row,
+        int rc = snap_read_from(v->my, &v->c->mysql, &v->st, v->c->reindex.chunk_rows, v->method, NULL, vf_scan_row,
                                 vf_scan_chunk,
                                 &sc, &ss, v->err, sizeof v->err);
         snap_table_free(&v->st);
@@ -165,7 +165,7 @@ static int vf_window_done(vf *v, vf_tbl *tbls, size_t nt, vc_index_rep *xr, vf_h
     int64_t p0 = 0, p1 = 0;
     if (vf_rescan(v, tbls, nt, xr->index, set, f0, &p0, f1, &p1) != 0)
         return -1;
-    int64_t v0 = map_version(f0, p0, 0, (unsigned)v->c.es.version_epoch);
+    int64_t v0 = map_version(f0, p0, 0, (unsigned)v->c->es.version_epoch);
     /* the candidates: not produced by any row at its chunk's P */
     size_t nc = 0;
     for (size_t i = 0; i < set->cap; i++)
@@ -190,8 +190,8 @@ static int vf_window_done(vf *v, vf_tbl *tbls, size_t nt, vc_index_rep *xr, vf_h
     if (v->repair && snap_master_position(v->my, mf, sizeof mf, &mp, v->err, sizeof v->err) != 0)
         goto out;
     int64_t del_ver = 0;
-    if (v->repair && v->c.es.versioning_on)
-        del_ver = map_version(mf, mp, 0, (unsigned)v->c.es.version_epoch) - 1;
+    if (v->repair && v->c->es.versioning_on)
+        del_ver = map_version(mf, mp, 0, (unsigned)v->c->es.version_epoch) - 1;
     size_t i = 0;
     while (i < set->cap) {
         size_t n = 0;
@@ -225,7 +225,7 @@ static int vf_window_done(vf *v, vf_tbl *tbls, size_t nt, vc_index_rep *xr, vf_h
             }
             if (!doc.found)
                 continue; /* deleted meanwhile: the stream caught up */
-            bool old = !v->c.es.versioning_on || (doc.version == ents[j]->version && doc.version < v0);
+            bool old = !v->c->es.versioning_on || (doc.version == ents[j]->version && doc.version < v0);
             if (!old) {
                 xr->changing++;
                 continue;

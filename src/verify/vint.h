@@ -2,7 +2,7 @@
  * the command; vcmp.h the pure comparison and report). vio.c: requests to
  * the node, the stream's progress, repairs through dlv_send; vrows.c: the
  * row pass and the re-checks; vextra.c: the extra documents; verify.c: the
- * command line. A vf is owned by verify_main. */
+ * run (its command line: src/cmd/cmd_verify.c). A vf is owned by verify_run. */
 #ifndef CE_VERIFY_VINT_H
 #define CE_VERIFY_VINT_H
 
@@ -78,8 +78,7 @@ typedef struct vf_tbl {
 } vf_tbl;
 
 typedef struct vf {
-    cfg c;
-    bool cfg_ok;
+    const cfg *c;
     my_conn *my, *lk;
     sink *s;
     size_t req_cap;
@@ -124,7 +123,6 @@ typedef struct vf_doc {
     yajl_val source;
 } vf_doc;
 
-uint64_t vf_mono_ms(void);
 /* Sleeps ms; non-zero when a signal stopped the run. */
 int vf_sleep(uint64_t ms);
 void vf_gen_print(void *ctx, const char *s, size_t n);

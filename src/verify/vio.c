@@ -1,6 +1,7 @@
 /* vio: requests to the node (_mget, counts, settings), the stream's
  * progress (checkpoint, binlog) and the repairs' delivery, for verify. */
 #include "verify/vint.h"
+#include "util/clock.h"
 
 #include "bulk/bulk.h"
 #include "commit/ckpt.h"
@@ -28,13 +29,6 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
-uint64_t vf_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 int vf_sleep(uint64_t ms) { return ce_sleep_ms(ms, &vf_stop) != 0 || vf_stop; }
 
 /* ---- the node --------------------------------------------------------------- */
@@ -45,7 +39,7 @@ int vf_req(vf *v, const char *method, const char *path, const void *body, size_t
                   const char **resp, size_t *rlen)
 {
     ce_backoff bo;
-    ce_backoff_init(&bo, (uint64_t)v->c.es.retry_initial_ms, (uint64_t)v->c.es.retry_max_ms);
+    ce_backoff_init(&bo, (uint64_t)v->c->es.retry_initial_ms, (uint64_t)v->c->es.retry_max_ms);
     for (int i = 0;; i++) {
         sink_rc rc = sink_request(v->s, method, path, body, len, status, resp, rlen, v->err, sizeof v->err);
         if (rc == SINK_OK && *status != 429 && *status < 500)
@@ -286,27 +280,27 @@ static int vf_nothing_between(vf *v, const ckpt *k, const char *file, int64_t po
 int vf_settle(vf *v, const char *file, int64_t pos)
 {
     int64_t want = vf_pos_version(file, pos);
-    uint64_t start = vf_mono_ms(), changed = start;
+    uint64_t start = ce_mono_ms(), changed = start;
     ckpt last = {0};
     bool have = false;
     for (;;) {
-        if (v->c.checkpoint.file[0] != '\0') {
+        if (v->c->checkpoint.file[0] != '\0') {
             ckpt k;
             char e[512];
-            if (ckpt_read(v->c.checkpoint.file, &k, e, sizeof e) == 0) {
+            if (ckpt_read(v->c->checkpoint.file, &k, e, sizeof e) == 0) {
                 int64_t at = vf_pos_version(k.binlog_file, k.binlog_offset);
                 if (want >= 0 && (at >= want || vf_nothing_between(v, &k, file, pos)))
                     return 1;
                 if (!have || k.batch_id != last.batch_id || k.binlog_offset != last.binlog_offset ||
                     strcmp(k.binlog_file, last.binlog_file) != 0) {
                     if (have)
-                        changed = vf_mono_ms();
+                        changed = ce_mono_ms();
                     last = k;
                     have = true;
                 }
             }
         }
-        uint64_t now = vf_mono_ms();
+        uint64_t now = ce_mono_ms();
         if (now - changed >= VF_QUIET_MS || now - start >= (uint64_t)v->settle_ms)
             return 0;
         if (vf_sleep(200))
@@ -332,9 +326,9 @@ int vf_send(vf *v, dlv_action *acts, size_t n)
     dlv_sink_transport(&t, sinks);
     dlv_opts o = {.req_cap = &v->req_cap,
                   .streams = 1,
-                  .max_retries = v->c.es.max_retries > 0 ? v->c.es.max_retries : 10,
-                  .retry_initial_ms = (uint64_t)v->c.es.retry_initial_ms,
-                  .retry_max_ms = (uint64_t)v->c.es.retry_max_ms};
+                  .max_retries = v->c->es.max_retries > 0 ? v->c->es.max_retries : 10,
+                  .retry_initial_ms = (uint64_t)v->c->es.retry_initial_ms,
+                  .retry_max_ms = (uint64_t)v->c->es.retry_max_ms};
     dlv_rc rc = dlv_send(acts, n, &t, &o, res, v->err, sizeof v->err);
     int ret = 0;
     if (rc != DLV_DONE) {
@@ -430,10 +424,10 @@ int64_t vf_index_writes(vf *v, const char *index)
 
 int vf_pace(vf *v, size_t rows)
 {
-    long max = v->c.reindex.max_rows_per_s;
+    long max = v->c->reindex.max_rows_per_s;
     if (max > 0) {
         v->rate_rows += rows;
-        uint64_t due = v->rate_start_ms + v->rate_rows * 1000u / (uint64_t)max, now = vf_mono_ms();
+        uint64_t due = v->rate_start_ms + v->rate_rows * 1000u / (uint64_t)max, now = ce_mono_ms();
         if (due > now)
             (void)vf_sleep(due - now);
     }

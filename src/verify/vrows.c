@@ -139,7 +139,7 @@ static int vf_read_keys(vf *v, const char *const *keysets, size_t n, snap_row_fn
     }
     if (v->method == SNAP_POS_LOCK_TABLES) {
         my_rc mrc;
-        if (v->lk == NULL && (v->lk = my_connect(&v->c.mysql, &mrc, v->err, sizeof v->err)) == NULL)
+        if (v->lk == NULL && (v->lk = my_connect(&v->c->mysql, &mrc, v->err, sizeof v->err)) == NULL)
             goto out;
         ce_buf lq;
         ce_buf_init(&lq, 2048);
@@ -487,7 +487,7 @@ static int vf_round(vf *v, int round)
         if (vf_read_keys(v, keysets, n, vf_rr_row, v, file, sizeof file, &pos) != 0)
             goto out;
         bool passed = vf_settle(v, file, pos) == 1;
-        int64_t pver = map_version(file, pos, 0, (unsigned)v->c.es.version_epoch);
+        int64_t pver = map_version(file, pos, 0, (unsigned)v->c->es.version_epoch);
         /* the document under each candidate's id, with the routing its row has now */
         for (size_t j = 0; j < n; j++) {
             vf_cand *c = &v->cand[which[j]];
@@ -535,7 +535,7 @@ static int vf_round(vf *v, int round)
                 continue;
             }
             /* still different: older than P (or missing), the stream past P */
-            bool older = !doc.found || !v->c.es.versioning_on || (doc.version >= 0 && doc.version < pver);
+            bool older = !doc.found || !v->c->es.versioning_on || (doc.version >= 0 && doc.version < pver);
             c->kind = doc.found ? VF_DIFFERENT : VF_MISSING;
             c->d = d;
             ce_free(c->bad_routing);
@@ -554,7 +554,7 @@ static int vf_round(vf *v, int round)
                 c->rounds++;
             else
                 c->rounds = 0;
-            if (older && doc.found && passed && v->c.es.versioning_on) {
+            if (older && doc.found && passed && v->c->es.versioning_on) {
                 c->confirmed = c->final = true; /* the stream has passed P and the document predates P */
             } else if (!doc.found) {
                 mwhich[nm++] = which[j]; /* decided after the read below */
@@ -711,7 +711,7 @@ int vf_table(vf *v, vf_tbl *tb)
     v->estimate = snap_estimate_rows(v->my, tb->db, tb->table);
     vf_exp_reset(v);
     snap_stats ss;
-    int rc = snap_read_from(v->my, &v->c.mysql, &v->st, v->c.reindex.chunk_rows, v->method, NULL, vf_row, vf_chunk, v,
+    int rc = snap_read_from(v->my, &v->c->mysql, &v->st, v->c->reindex.chunk_rows, v->method, NULL, vf_row, vf_chunk, v,
                             &ss, v->err, sizeof v->err);
     vf_show_progress(v, true);
     if (rc != 0)

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "replay.h"
+#include "sink/dlline.h"
 #include "sink/sink.h"
 #include "util/buf.h"
 
@@ -71,8 +72,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         ce_buf out;
         ce_buf_init(&out, 1u << 24);
-        replay_entry e;
-        if (replay_line_to_ndjson(in, n, &out, &e, err, sizeof err) == 0)
+        dlline_entry e;
+        if (dlline_to_ndjson(in, n, &out, &e, err, sizeof err) == 0)
             fuzz_check_ndjson(&out);
         ce_buf_free(&out);
     }

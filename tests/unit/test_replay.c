@@ -21,6 +21,7 @@
 #include "decode/decode.h"
 #include "map/map.h"
 #include "replay.h"
+#include "sink/dlline.h"
 #include "sink/deadletter.h"
 #include "util/buf.h"
 #include "util/mem.h"
@@ -37,9 +38,9 @@ static void expect(const char *line, size_t len, const char *want, const char *w
     ce_buf out;
     ce_buf_init(&out, (size_t)1 << 30);
     assert_int_equal(ce_buf_append(&out, "KEEP", 4), 0); /* what was there before stays */
-    replay_entry e;
+    dlline_entry e;
     char err[512] = "";
-    int rc = replay_line_to_ndjson(line, len, &out, &e, err, sizeof err);
+    int rc = dlline_to_ndjson(line, len, &out, &e, err, sizeof err);
     if (want != NULL) {
         if (rc != 0)
             fail_msg("line refused: %s\n%.*s", err, (int)(len > 300 ? 300 : len), line);
@@ -66,13 +67,13 @@ static void test_index_line(void **state)
     OK(HEAD "\"action\":" ACT2 ",\"document\":{\"id\":2,\"qty\":\"not a number\",\"price\":9.90,\"ok\":true,"
             "\"n\":null,\"tags\":[\"a\",[],{}]}}",
        ACT2 "\n{\"id\":2,\"qty\":\"not a number\",\"price\":9.90,\"ok\":true,\"n\":null,\"tags\":[\"a\",[],{}]}\n");
-    replay_entry e;
+    dlline_entry e;
     ce_buf out;
     ce_buf_init(&out, 1 << 20);
     char err[256] = "";
     static const char line[] = HEAD "\"action\":" ACT2 ",\"document\":{\"id\":2}}";
-    assert_int_equal(replay_line_to_ndjson(line, sizeof line - 1, &out, &e, err, sizeof err), 0);
-    assert_int_equal(e.op, REPLAY_OP_INDEX);
+    assert_int_equal(dlline_to_ndjson(line, sizeof line - 1, &out, &e, err, sizeof err), 0);
+    assert_int_equal(e.op, DLLINE_OP_INDEX);
     assert_string_equal(e.index, "items");
     assert_string_equal(e.id, "2");
     assert_true(e.has_version);
@@ -114,12 +115,12 @@ static void test_delete_lines(void **state)
     BAD("{\"action\":{\"delete\":{\"_index\":\"i\",\"_id\":\"9\"}},\"document\":{\"id\":9}}",
         "a delete action has no document");
     BAD("{\"action\":{\"delete\":{\"_index\":\"i\",\"_id\":\"9\"}},\"document\":0}", "a delete action has no document");
-    replay_entry e;
+    dlline_entry e;
     ce_buf out;
     ce_buf_init(&out, 1 << 20);
     char err[256] = "";
-    assert_int_equal(replay_line_to_ndjson(line, strlen(line), &out, &e, err, sizeof err), 0);
-    assert_int_equal(e.op, REPLAY_OP_DELETE);
+    assert_int_equal(dlline_to_ndjson(line, strlen(line), &out, &e, err, sizeof err), 0);
+    assert_int_equal(e.op, DLLINE_OP_DELETE);
     assert_false(e.has_document);
     assert_string_equal(e.id, "9");
     ce_buf_free(&out);
@@ -150,10 +151,10 @@ static void test_not_json(void **state)
     /* the reason says where */
     ce_buf out;
     ce_buf_init(&out, 1 << 20);
-    replay_entry e;
+    dlline_entry e;
     char err[256] = "";
     static const char line[] = "{\"action\": nope}";
-    assert_int_equal(replay_line_to_ndjson(line, sizeof line - 1, &out, &e, err, sizeof err), -1);
+    assert_int_equal(dlline_to_ndjson(line, sizeof line - 1, &out, &e, err, sizeof err), -1);
     assert_non_null(strstr(err, "near byte"));
     ce_buf_free(&out);
 }
@@ -233,9 +234,9 @@ static void test_huge_values(void **state)
     memcpy(line + sizeof pre - 1 + big, post, sizeof post - 1);
     ce_buf out;
     ce_buf_init(&out, (size_t)1 << 30);
-    replay_entry e;
+    dlline_entry e;
     char err[256] = "";
-    assert_int_equal(replay_line_to_ndjson(line, len, &out, &e, err, sizeof err), 0);
+    assert_int_equal(dlline_to_ndjson(line, len, &out, &e, err, sizeof err), 0);
     static const char act[] = "{\"index\":{\"_index\":\"i\",\"_id\":\"1\"}}\n{\"blob\":\"";
     assert_int_equal(out.len, sizeof act - 1 + big + 3);
     assert_memory_equal(out.data, act, sizeof act - 1);
@@ -245,7 +246,7 @@ static void test_huge_values(void **state)
     ce_buf small;
     ce_buf_init(&small, 1 << 20);
     assert_int_equal(ce_buf_append(&small, "abc", 3), 0);
-    assert_int_equal(replay_line_to_ndjson(line, len, &small, &e, err, sizeof err), -1);
+    assert_int_equal(dlline_to_ndjson(line, len, &small, &e, err, sizeof err), -1);
     assert_non_null(strstr(err, "does not fit"));
     assert_int_equal(small.len, 3);
     ce_buf_free(&small);
@@ -268,9 +269,9 @@ static void test_deep_nesting(void **state)
         line[n++] = '}';
         ce_buf out;
         ce_buf_init(&out, 1 << 20);
-        replay_entry e;
+        dlline_entry e;
         char err[256] = "";
-        int rc = replay_line_to_ndjson(line, (size_t)n, &out, &e, err, sizeof err);
+        int rc = dlline_to_ndjson(line, (size_t)n, &out, &e, err, sizeof err);
         if (depth == 100) {
             assert_int_equal(rc, 0);
         } else {
@@ -290,7 +291,7 @@ static void test_rewrite(void **state)
     ce_buf out;
     ce_buf_init(&out, 1 << 20);
     char err[256] = "";
-    assert_int_equal(replay_rewrite_line(line, sizeof line - 1, "2025-01-02T03:04:05.678Z", 400,
+    assert_int_equal(dlline_rewrite(line, sizeof line - 1, "2025-01-02T03:04:05.678Z", 400,
                                          "document_parsing_exception", "bad \"qty\" 中", &out, err, sizeof err),
                      0);
     static const char want[] =
@@ -304,24 +305,24 @@ static void test_rewrite(void **state)
     ce_buf a, b;
     ce_buf_init(&a, 1 << 20);
     ce_buf_init(&b, 1 << 20);
-    replay_entry e;
-    assert_int_equal(replay_line_to_ndjson(line, sizeof line - 1, &a, &e, err, sizeof err), 0);
-    assert_int_equal(replay_line_to_ndjson((const char *)out.data, out.len - 1, &b, &e, err, sizeof err), 0);
+    dlline_entry e;
+    assert_int_equal(dlline_to_ndjson(line, sizeof line - 1, &a, &e, err, sizeof err), 0);
+    assert_int_equal(dlline_to_ndjson((const char *)out.data, out.len - 1, &b, &e, err, sizeof err), 0);
     assert_int_equal(a.len, b.len);
     assert_memory_equal(a.data, b.data, a.len);
     /* a line without time/status/error gets them */
     ce_buf_reset(&out);
     static const char bare[] = "{\"action\":{\"delete\":{\"_index\":\"i\",\"_id\":\"1\"}}}";
-    assert_int_equal(replay_rewrite_line(bare, sizeof bare - 1, "T", 503, "unavailable", "r", &out, err, sizeof err), 0);
+    assert_int_equal(dlline_rewrite(bare, sizeof bare - 1, "T", 503, "unavailable", "r", &out, err, sizeof err), 0);
     static const char want2[] = "{\"time\":\"T\",\"status\":503,\"error\":{\"type\":\"unavailable\",\"reason\":\"r\"},"
                                 "\"action\":{\"delete\":{\"_index\":\"i\",\"_id\":\"1\"}}}\n";
     assert_int_equal(out.len, sizeof want2 - 1);
     assert_memory_equal(out.data, want2, out.len);
     /* a bad line cannot be rewritten; out is left as it was */
     ce_buf_reset(&out);
-    assert_int_equal(replay_rewrite_line("[1]", 3, "T", 400, "t", "r", &out, err, sizeof err), -1);
+    assert_int_equal(dlline_rewrite("[1]", 3, "T", 400, "t", "r", &out, err, sizeof err), -1);
     assert_int_equal(out.len, 0);
-    assert_int_equal(replay_rewrite_line("{\"a\":", 5, "T", 400, "t", "r", &out, err, sizeof err), -1);
+    assert_int_equal(dlline_rewrite("{\"a\":", 5, "T", 400, "t", "r", &out, err, sizeof err), -1);
     assert_int_equal(out.len, 0);
     ce_buf_free(&a);
     ce_buf_free(&b);
@@ -449,8 +450,8 @@ static void test_round_trip_dead_letter_writer(void **state)
     for (const char *p = text; p < text + n;) {
         const char *nl = memchr(p, '\n', (size_t)(text + n - p));
         assert_non_null(nl);
-        replay_entry e;
-        if (replay_line_to_ndjson(p, (size_t)(nl - p), &out, &e, err, sizeof err) != 0)
+        dlline_entry e;
+        if (dlline_to_ndjson(p, (size_t)(nl - p), &out, &e, err, sizeof err) != 0)
             fail_msg("line %zu refused: %s: %.*s", lines + 1, err, (int)(nl - p), p);
         assert_true(e.has_version);
         assert_string_equal(e.version_type, "external");
@@ -637,8 +638,8 @@ static void test_refused_row_dead_letter(void **state)
     assert_non_null(strstr(text, "\"table\":\"shop.my table\",\"binlog\":{\"file\":\"mysql-bin.000003\",\"offset\":777}"));
     ce_buf out;
     ce_buf_init(&out, 1 << 20);
-    replay_entry e;
-    assert_int_equal(replay_line_to_ndjson(text, n - 1, &out, &e, err, sizeof err), 0);
+    dlline_entry e;
+    assert_int_equal(dlline_to_ndjson(text, n - 1, &out, &e, err, sizeof err), 0);
     assert_string_equal(e.index, "shop-my table");
     assert_string_equal(e.id, "9");
     ce_buf_free(&out);

@@ -1,4 +1,4 @@
-/* reindex_cmd: see reindex_cmd.h.
+/* cmd/reindex_client: see reindex_client.h.
  *
  * Service mode: GET /reindex first (connection refused = no service for
  * this configuration: standalone mode), then POST with the configuration's
@@ -7,7 +7,8 @@
  * Standalone mode: the pipeline of `run` (service.h) with the job queued
  * before its worker starts and the service told to stop once idle; a thread
  * prints a progress line every 5 s from job_status. */
-#include "reindex_cmd.h"
+#include "cmd/reindex_client.h"
+#include "util/clock.h"
 
 #include "service.h"
 #include "util/backoff.h"
@@ -34,35 +35,6 @@
 #define RC_NEW_INDEX "a new index behind the alias, named when the job starts"
 #define RC_MAX_FAILURES 10 /* GETs in a row without an answer while waiting: give up */
 
-static const char rc_help[] =
-    "usage: canal-es reindex -c FILE --table DB.TABLE [--in-place] [--no-wait] [--log-level LEVEL]\n"
-    "       canal-es reindex -c FILE --status\n"
-    "       canal-es reindex -c FILE --cancel ID\n"
-    "\n"
-    "Loads every row of DB.TABLE from [mysql] into its rule's index while the stream runs\n"
-    "(docs/reindex.md). A rule with `alias` gets a new index {alias}-{UTC yyyyMMddHHmmss} and the alias\n"
-    "is moved to it in one step once it holds every row; --in-place (or a rule without alias) loads\n"
-    "into the rule's index. A regex rule loads every table it matches.\n"
-    "\n"
-    "The request goes to the `canal-es run` of FILE through its [http] listen (POST needs [http]\n"
-    "admin_token in FILE, the token the service runs with). Progress is shown until the job ends (a bar\n"
-    "on a terminal, else a line every 5 s); --no-wait returns once the job is queued. When no service\n"
-    "answers on [http] listen (connection refused) or listen is empty, this process runs the pipeline\n"
-    "itself (subscribes, streams, loads, swaps, acks, writes the checkpoint) and exits when the job\n"
-    "ended, so the first load can be done before the first `run`. Stop it with SIGINT/SIGTERM: the job\n"
-    "resumes from its last saved chunk at the next `run` or `reindex`.\n"
-    "\n"
-    "  -c, --config FILE   the INI configuration file\n"
-    "  --table DB.TABLE    the table to load (a table its [table] rules match)\n"
-    "  --in-place          load into the rule's index instead of a new one behind its alias\n"
-    "  --no-wait           return once the service queued the job\n"
-    "  --status            print the service's jobs: id, table, mode, state, rows/estimate, index, error\n"
-    "  --cancel ID         stop job ID (its new index is deleted; the alias stays where it was)\n"
-    "  --log-level LEVEL   overrides [log] level (when this process runs the pipeline)\n"
-    "\n"
-    "exit status: 0 the job is done (--no-wait: queued; --status: printed; --cancel: cancelled),\n"
-    "1 the job failed or was cancelled, or the request failed, 2 usage or configuration error\n";
-
 /* A job of GET /reindex (job.h, job_status). */
 typedef struct rc_job {
     long id;
@@ -77,13 +49,6 @@ typedef struct rc_client {
     const char *token; /* "" = none */
     char err[2048];
 } rc_client;
-
-static int64_t rc_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* http://HOST:PORT of [http] listen: a wildcard address is asked on
  * loopback, an IPv6 address in brackets. -1 when listen is not host:port. */
@@ -358,7 +323,7 @@ static int rc_wait(rc_client *cl, long id, const char *index, const char *path)
             }
             char line[1024];
             rc_progress_line(j, tty, line, sizeof line);
-            int64_t now = rc_mono_ms();
+            int64_t now = (int64_t)ce_mono_ms();
             if (tty) {
                 fprintf(stderr, "\r%s\033[K", line);
                 drawn = true;
@@ -576,18 +541,6 @@ out:
 
 /* ---- the command ---- */
 
-static int rc_usage(const char *msg, const char *arg)
-{
-    if (arg != NULL)
-        ce_log_print(stderr, "canal-es reindex: %s '%s'", msg, arg);
-    else
-        fprintf(stderr, "canal-es reindex: %s\n", msg);
-    fputs("usage: canal-es reindex -c FILE --table DB.TABLE [--in-place] [--no-wait]\n"
-          "       canal-es reindex -c FILE --status | --cancel ID   (--help says more)\n",
-          stderr);
-    return 2;
-}
-
 /* POST path to the service (token checked first); prints the outcome. */
 static int rc_post(rc_client *cl, const char *cfgpath, const char *path, long *status, ce_buf *body)
 {
@@ -610,9 +563,11 @@ static int rc_post(rc_client *cl, const char *cfgpath, const char *path, long *s
     return 0;
 }
 
-static int rc_run(cfg *c, const char *path, const char *table, bool in_place, bool no_wait, bool status_only,
-                  long cancel_id, bool level_given)
+int reindex_request(cfg *c, const char *path, const reindex_req *req)
 {
+    const char *table = req->table;
+    bool in_place = req->in_place, no_wait = req->no_wait;
+    long cancel_id = req->cancel_id;
     int rc = 2;
     rc_client cl = {.listen = c->http.listen, .token = c->http.admin_token ? c->http.admin_token : ""};
     ce_buf body;
@@ -629,7 +584,7 @@ static int rc_run(cfg *c, const char *path, const char *table, bool in_place, bo
                 path);
         goto out;
     }
-    if (status_only) {
+    if (req->status_only) {
         int r = rc_status(&cl, stdout);
         if (r == 1) {
             fprintf(stderr, "canal-es reindex: no service answers on %s (connection refused)\n", c->http.listen);
@@ -686,7 +641,7 @@ static int rc_run(cfg *c, const char *path, const char *table, bool in_place, bo
             goto out;
         }
         ce_buf_free(&body);
-        return rc_standalone(c, path, table, in_place, level_given);
+        return rc_standalone(c, path, table, in_place, req->level_given);
     }
     char *esc = curl_easy_escape(NULL, table, 0);
     if (esc == NULL) {
@@ -714,66 +669,5 @@ static int rc_run(cfg *c, const char *path, const char *table, bool in_place, bo
     rc = no_wait ? 0 : rc_wait(&cl, id, index, path);
 out:
     ce_buf_free(&body);
-    return rc;
-}
-
-int reindex_main(int argc, char **argv)
-{
-    const char *path = NULL, *table = NULL, *cancel = NULL;
-    bool in_place = false, no_wait = false, status_only = false, level_given = false;
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) && i + 1 < argc)
-            path = argv[++i];
-        else if (strcmp(a, "--table") == 0 && i + 1 < argc)
-            table = argv[++i];
-        else if (strcmp(a, "--cancel") == 0 && i + 1 < argc)
-            cancel = argv[++i];
-        else if (strcmp(a, "--in-place") == 0)
-            in_place = true;
-        else if (strcmp(a, "--no-wait") == 0)
-            no_wait = true;
-        else if (strcmp(a, "--status") == 0)
-            status_only = true;
-        else if (strcmp(a, "--log-level") == 0 && i + 1 < argc) {
-            ce_log_level lv;
-            if (ce_log_parse_level(argv[++i], &lv) != 0)
-                return rc_usage("unknown log level", argv[i]);
-            ce_log_set_level(lv);
-            level_given = true;
-        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            fputs(rc_help, stdout);
-            return 0;
-        } else {
-            return rc_usage("unexpected argument", a);
-        }
-    }
-    if (path == NULL)
-        return rc_usage("-c FILE is required", NULL);
-    int modes = (table != NULL) + status_only + (cancel != NULL);
-    if (modes == 0)
-        return rc_usage("say what to do: --table DB.TABLE, --status or --cancel ID", NULL);
-    if (modes > 1)
-        return rc_usage("--table, --status and --cancel go alone", NULL);
-    if ((in_place || no_wait) && table == NULL)
-        return rc_usage("--in-place and --no-wait go with --table", NULL);
-    int64_t cancel_id = 0;
-    if (cancel != NULL && ce_parse_i64(cancel, 1, LONG_MAX, &cancel_id) != 0)
-        return rc_usage("--cancel needs a job id (a number; --status lists them), not", cancel);
-    if (table != NULL) {
-        const char *dot = strchr(table, '.');
-        if (dot == NULL || dot == table || dot[1] == '\0')
-            return rc_usage("--table must be DB.TABLE, not", table);
-    }
-    cfg c;
-    char err[1024];
-    if (cfg_load(path, &c, err, sizeof err) != 0) {
-        ce_log_print(stderr, "canal-es: %s", err);
-        return 2;
-    }
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    int rc = rc_run(&c, path, table, in_place, no_wait, status_only, (long)cancel_id, level_given);
-    curl_global_cleanup();
-    cfg_free(&c);
     return rc;
 }

@@ -1,7 +1,12 @@
-/* snapshot_cmd: argument parsing, the rule of the table, and the NDJSON
- * printer of `canal-es snapshot`. Exit 0 done, 1 MySQL or table failure,
- * 2 usage or configuration error. */
-#include "snapshot_cmd.h"
+/* cmd/cmd_snapshot: `canal-es snapshot -c FILE --table DB.TABLE [--all-tables]
+ * --dry-run` reads one table (or every table of its rule, snapshot/tables.h)
+ * from [mysql] chunk by chunk (src/snapshot) and prints the _bulk NDJSON the
+ * snapshot would send (map_row + bulk, as `run --dry-run` prints the
+ * stream's). Sending, the tee with the stream, the alias swap and resuming
+ * belong to the job engine of `run` (docs/reindex.md). Exit 0 done, 1 MySQL
+ * or table failure, 2 usage or configuration error. */
+#include "cmd/cmd.h"
+#include "cmd/cmdline.h"
 #include "bulk/bulk.h"
 #include "config.h"
 #include "map/map.h"
@@ -75,13 +80,6 @@ static int snapcmd_row(void *ud, const row_event *ev)
     return 0;
 }
 
-static int snapcmd_usage(const char *msg, const char *arg)
-{
-    fprintf(stderr, "canal-es snapshot: %s%s%s%s\n%s", msg, arg ? " '" : "", arg ? arg : "", arg ? "'" : "",
-            snapcmd_help);
-    return 2;
-}
-
 /* Reads one table of the rule and prints its NDJSON. 0, or 1 logged. */
 static int snapcmd_table(snapcmd *s, my_conn *my, const char *db, const char *tbl, snap_pos method,
                          uint64_t *rows)
@@ -151,56 +149,35 @@ static void snapcmd_log_tables(const cfg_table *rule, const snap_names *l)
            cfg_rule_name(rule, name, sizeof name), rule->line, l->n, l->n ? list : "none", more);
 }
 
-int snapshot_main(int argc, char **argv)
+int cmd_snapshot(int argc, char **argv)
 {
-    const char *path = NULL, *table = NULL;
+    const char *table = NULL;
     bool dry_run = false, all_tables = false;
-    int level = -1;
-    for (int i = 2; i < argc; i++) {
-        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc) {
-            path = argv[++i];
-        } else if (strcmp(argv[i], "--table") == 0 && i + 1 < argc) {
-            table = argv[++i];
-        } else if (strcmp(argv[i], "--all-tables") == 0) {
-            all_tables = true;
-        } else if (strcmp(argv[i], "--dry-run") == 0) {
-            dry_run = true;
-        } else if (strcmp(argv[i], "--log-level") == 0 && i + 1 < argc) {
-            ce_log_level lv;
-            if (ce_log_parse_level(argv[++i], &lv) != 0)
-                return snapcmd_usage("unknown log level", argv[i]);
-            level = (int)lv;
-        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            fputs(snapcmd_help, stdout);
-            return 0;
-        } else {
-            return snapcmd_usage("unexpected argument", argv[i]);
-        }
-    }
-    if (path == NULL || table == NULL)
-        return snapcmd_usage("-c FILE and --table DB.TABLE are required", NULL);
+    const cmd_opt opts[] = {
+        {.name = "--table", .text = &table},
+        {.name = "--all-tables", .flag = &all_tables},
+        {.name = "--dry-run", .flag = &dry_run},
+        {0},
+    };
+    const cmd_spec spec = {.name = "snapshot", .help = snapcmd_help, .opts = opts, .log_level = true};
+    cmd_args a;
+    int rc = cmd_parse(&spec, argc, argv, &a);
+    if (rc != CMD_GO_ON)
+        return rc;
+    const char *path = a.config;
+    if (table == NULL)
+        return cmd_usage(&spec, "-c FILE and --table DB.TABLE are required", NULL);
     if (!dry_run)
-        return snapcmd_usage("--dry-run is required (to load the rows: canal-es reindex -c FILE --table DB.TABLE)", NULL);
-    const char *dot = strchr(table, '.');
-    if (dot == NULL || dot == table || dot[1] == '\0' || (size_t)(dot - table) > SNAP_NAME_MAX ||
-        strlen(dot + 1) > SNAP_NAME_MAX)
-        return snapcmd_usage("--table is not DB.TABLE:", table);
-    char db[SNAP_NAME_MAX + 1], tbl[SNAP_NAME_MAX + 1];
-    snprintf(db, sizeof db, "%.*s", (int)(dot - table), table);
-    snprintf(tbl, sizeof tbl, "%s", dot + 1);
-
+        return cmd_usage(&spec, "--dry-run is required (to load the rows: canal-es reindex -c FILE --table DB.TABLE)",
+                         NULL);
+    char db[CMD_NAME_MAX + 1], tbl[CMD_NAME_MAX + 1];
+    if (cmd_split_table(table, db, tbl) != 0)
+        return cmd_usage(&spec, "--table is not DB.TABLE:", table);
     cfg c;
     char err[1024];
-    if (cfg_load(path, &c, err, sizeof err) != 0) {
-        fprintf(stderr, "canal-es: %s\n", err);
-        return 2;
-    }
-    ce_log_level lv;
-    if (level >= 0)
-        ce_log_set_level((ce_log_level)level);
-    else if (ce_log_parse_level(c.log.level, &lv) == 0)
-        ce_log_set_level(lv);
-    ce_log_set_format(strcmp(c.log.format, "json") == 0 ? CE_LOG_JSON : CE_LOG_TEXT);
+    if (cmd_load(path, &c) != 0)
+        return CMD_USAGE;
+    cmd_apply_log(&a, &c);
     ce_log_set_destination(c.canal.destination);
 
     int ret = 2;
