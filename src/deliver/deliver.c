@@ -1,7 +1,6 @@
 /* deliver: chunking, 413 halving, per-item retries, Retry-After and abort
  * for every `_bulk` sender (see deliver.h). */
 #include "deliver/deliver.h"
-#include "config.h"
 
 #include "stats.h"
 #include "util/backoff.h"
@@ -462,11 +461,4 @@ out:
     ce_free(done);
     ce_free(tmp);
     return rc;
-}
-
-void dlv_opts_retries(dlv_opts *o, const struct cfg_es *es)
-{
-    o->max_retries = es->max_retries;
-    o->retry_initial_ms = (uint64_t)es->retry_initial_ms;
-    o->retry_max_ms = (uint64_t)es->retry_max_ms;
 }

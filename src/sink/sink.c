@@ -2,7 +2,6 @@
  * checking and version detection. The sink owns its copies of the options
  * (secrets are wiped on sink_free), the response buffer and the gzip buffer. */
 #include "sink/sink.h"
-#include "config.h"
 #include "sink/node.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -247,29 +246,6 @@ fail:
 sink *sink_new(const char *url, long timeout_ms, char *err, size_t errlen)
 {
     sink_opts o = {.url = url, .timeout_ms = timeout_ms};
-    return sink_open(&o, err, errlen);
-}
-
-void sink_opts_from_cfg(sink_opts *o, const cfg_es *es)
-{
-    *o = (sink_opts){
-        .url = es->url,
-        .timeout_ms = es->request_timeout_ms,
-        .username = es->username,
-        .password = es->password,
-        .api_key = es->api_key,
-        .ca_file = es->ca_file,
-        .cert_file = es->cert_file,
-        .key_file = es->key_file,
-        .no_verify = strcmp(es->verify, "false") == 0,
-        .gzip = strcmp(es->compression, "gzip") == 0,
-    };
-}
-
-sink *sink_new_cfg(const cfg_es *es, char *err, size_t errlen)
-{
-    sink_opts o;
-    sink_opts_from_cfg(&o, es);
     return sink_open(&o, err, errlen);
 }
 

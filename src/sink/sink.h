@@ -91,7 +91,9 @@ typedef struct sink_info {
 /* -1 with err on a bad URL list or when out of memory; no network. */
 sink *sink_open(const sink_opts *o, char *err, size_t errlen);
 /* The options of the [elasticsearch] transport keys of the configuration
- * (pointers into *es, which must outlive the sink_open call). */
+ * (pointers into *es, which must outlive the sink_open call). These two are
+ * defined by the adapter (opts.c: the sink reads no configuration) and
+ * declared here for their callers. */
 void sink_opts_from_cfg(sink_opts *o, const struct cfg_es *es);
 /* sink_open with sink_opts_from_cfg. */
 sink *sink_new_cfg(const struct cfg_es *es, char *err, size_t errlen);

@@ -47,7 +47,8 @@ typedef struct rf_pfev {
 } rf_pfev;
 
 struct rf_ctx {
-    const cfg_mysql *m;
+    my_opts mo;
+    bool on; /* [mysql] is set: text is read back */
     ce_stats *st;
     my_conn *conn;
     rf_table tables[RF_MAX_TABLES];
@@ -86,12 +87,14 @@ static uint64_t rf_now_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-rf_ctx *rf_new(const cfg_mysql *m, ce_stats *st)
+rf_ctx *rf_open(const my_opts *m, ce_stats *st)
 {
     rf_ctx *rf = ce_calloc(1, sizeof *rf);
     if (rf == NULL)
         return NULL;
-    rf->m = m != NULL && (m->host[0] != '\0' || m->socket[0] != '\0') ? m : NULL;
+    rf->on = m != NULL && (m->host[0] != '\0' || m->socket[0] != '\0');
+    if (rf->on)
+        rf->mo = *m;
     rf->st = st;
     ce_buf_init(&rf->sql, RF_SQL_MAX);
     ce_buf_init(&rf->vals, RF_ROW_MAX);
@@ -139,7 +142,7 @@ void rf_free(rf_ctx *rf)
 
 bool rf_enabled(const rf_ctx *rf)
 {
-    return rf != NULL && rf->m != NULL;
+    return rf != NULL && rf->on;
 }
 
 static rf_table *rf_find(rf_ctx *rf, const char *db, const char *table)
@@ -175,7 +178,7 @@ static int rf_connect(rf_ctx *rf, char *err, size_t errlen)
     if (rf->conn != NULL)
         return 0;
     my_rc rc;
-    rf->conn = my_connect(rf->m, &rc, err, errlen);
+    rf->conn = my_open(&rf->mo, &rc, err, errlen);
     return rf->conn != NULL ? 0 : -1;
 }
 
