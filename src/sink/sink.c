@@ -19,6 +19,12 @@
 #define ZLIB_CONST
 #include <zlib.h>
 
+/* sink_rc and sink_item_class are result kinds: four distinct values each */
+_Static_assert(SINK_TOO_LARGE != SINK_OK && SINK_TOO_LARGE != SINK_RETRY && SINK_TOO_LARGE != SINK_FATAL,
+               "413 is its own result");
+_Static_assert(SINK_ITEM_DEAD == CE_PERMANENT && SINK_ITEM_RETRY == CE_RETRY && SINK_ITEM_FATAL == CE_FATAL,
+               "item classes are result kinds");
+
 #define SINK_MAX_RESPONSE ((size_t)256 << 20) /* one response, and all response buffers of the process */
 #define SINK_KEEP_RESPONSE ((size_t)64 << 10)  /* a larger response buffer is freed once it was read */
 #define SINK_MAX_GZIP ((size_t)1 << 30)
