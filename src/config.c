@@ -5,12 +5,13 @@
  * (inih does not report empty sections), which lets us reject unknown or
  * empty sections. All strings in cfg are heap copies owned by cfg. */
 #include "config.h"
-#include "sink/node.h"
-#include "sink/setup.h"
 #include "util/buf.h"
 #include "util/ere.h"
+#include "util/io.h"
+#include "util/json.h"
 #include "util/mem.h"
 #include "util/parse.h"
+#include "util/url.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1052,18 +1053,34 @@ static void cfg_inherit_defaults(cfg *c)
     }
 }
 
+/* A rule's mapping file: readable, at most CFG_MAPPING_MAX bytes, and one
+ * JSON object (settings and mappings; the node judges the rest when
+ * sink/setup creates the index with it). -1 with err ("mapping file PATH: ..."). */
+static int cfg_check_mapping_file(const char *path, char *err, size_t errlen)
+{
+    char *text = NULL;
+    size_t len = 0;
+    char why[256];
+    if (ce_read_file(path, CFG_MAPPING_MAX, "mapping file", &text, &len, err, errlen) != 0)
+        return -1;
+    int rc = ce_json_is_object(text, len, why, sizeof why);
+    if (rc != 0)
+        snprintf(err, errlen, "mapping file %s: not a JSON object (settings and mappings)%s%.200s", path,
+                 why[0] ? ": " : "", why);
+    ce_free(text);
+    return rc;
+}
+
 /* [elasticsearch] url, credentials and TLS files. Messages never quote a
  * password, an API key or the user:password of a URL. */
 static int cfg_validate_transport(cfg_parser *p)
 {
     const cfg_es *es = &p->c->es;
     char msg[600];
-    node_list nodes;
-    if (node_list_parse(&nodes, es->url, msg, sizeof msg) != 0) {
+    if (ce_url_list_check(es->url, msg, sizeof msg) != 0) {
         cfg_fail(p, 0, "[elasticsearch] %s", msg);
         return -1;
     }
-    node_list_free(&nodes);
     if (es->username[0] != '\0' && es->password[0] == '\0') {
         cfg_fail(p, 0, "[elasticsearch] username is set but password is empty");
         return -1;
@@ -1208,7 +1225,7 @@ static int cfg_validate(cfg_parser *p)
         if (t->alias != NULL && strchr(t->index, '{') != NULL) {
             cfg_fail(p, t->line, "[table]: with alias and mapping, index must be a plain name (the index to create)");
             rc = -1;
-        } else if (setup_check_mapping_file(t->mapping, msg, sizeof msg) != 0) {
+        } else if (cfg_check_mapping_file(t->mapping, msg, sizeof msg) != 0) {
             cfg_fail(p, t->line, "[table] %s", msg);
             rc = -1;
         }

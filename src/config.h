@@ -24,6 +24,7 @@ typedef struct cfg_pair {
 } cfg_pair;
 
 #define CFG_INDEX_MAX 255 /* bytes of an index name */
+#define CFG_MAPPING_MAX ((size_t)16 << 20) /* bytes of a mapping file */
 
 /* Options settable in [defaults] and per [table]; `set` has a bit per key
  * given explicitly (CFG_OPT_*), so table values win over defaults. */

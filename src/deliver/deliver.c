@@ -2,7 +2,6 @@
  * for every `_bulk` sender (see deliver.h). */
 #include "deliver/deliver.h"
 #include "util/clock.h"
-#include "config.h"
 
 #include "stats.h"
 #include "util/backoff.h"
@@ -456,11 +455,4 @@ out:
     ce_free(done);
     ce_free(tmp);
     return rc;
-}
-
-void dlv_opts_retries(dlv_opts *o, const struct cfg_es *es)
-{
-    o->max_retries = es->max_retries;
-    o->retry_initial_ms = (uint64_t)es->retry_initial_ms;
-    o->retry_max_ms = (uint64_t)es->retry_max_ms;
 }

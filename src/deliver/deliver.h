@@ -104,7 +104,8 @@ typedef struct dlv_result {
 
 const char *dlv_rc_name(dlv_rc rc);
 /* max_retries, retry_initial_ms and retry_max_ms of [elasticsearch] into o
- * (the other fields are left as they are). */
+ * (the other fields are left as they are). Defined by the adapter (opts.c:
+ * deliver reads no configuration); declared here for its callers. */
 struct cfg_es;
 void dlv_opts_retries(dlv_opts *o, const struct cfg_es *es);
 

@@ -1,88 +1,14 @@
 /* sink/node: URL list, round-robin and per-node skip after failures. */
 #include "sink/node.h"
 #include "util/mem.h"
+#include "util/url.h"
 
 #include <stdio.h>
 #include <string.h>
 
-void node_shown_url(const char *url, size_t len, char *out, size_t outlen)
-{
-    if (outlen == 0)
-        return;
-    const char *end = url + len;
-    const char *auth = url;
-    const char *sep = NULL;
-    for (const char *p = url; p + 2 < end; p++) {
-        if (p[0] == ':' && p[1] == '/' && p[2] == '/') {
-            sep = p + 3;
-            break;
-        }
-    }
-    if (sep != NULL)
-        auth = sep;
-    const char *auth_end = auth;
-    while (auth_end < end && *auth_end != '/' && *auth_end != '?' && *auth_end != '#')
-        auth_end++;
-    const char *at = NULL;
-    for (const char *p = auth; p < auth_end; p++)
-        if (*p == '@')
-            at = p;
-    size_t head = (size_t)(auth - url);
-    const char *rest = at != NULL ? at + 1 : auth;
-    size_t tail = (size_t)(end - rest);
-    snprintf(out, outlen, "%.*s%.*s", (int)head, url, (int)tail, rest);
-}
+void node_shown_url(const char *url, size_t len, char *out, size_t outlen) { ce_url_shown(url, len, out, outlen); }
 
-/* One trimmed entry [s, e) of the list into l->v[l->n]. */
-static int node_add(node_list *l, const char *s, const char *e, char *err, size_t errlen)
-{
-    char shown[NODE_URL_MAX];
-    while (s < e && (*s == ' ' || *s == '\t'))
-        s++;
-    while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-        e--;
-    size_t len = (size_t)(e - s);
-    node_shown_url(s, len, shown, sizeof shown);
-    if (len == 0) {
-        snprintf(err, errlen, "url: empty entry in the list (URLs are separated by commas)");
-        return -1;
-    }
-    if (len >= NODE_URL_MAX) {
-        snprintf(err, errlen, "url: '%.64s...' is longer than %d bytes", shown, NODE_URL_MAX - 1);
-        return -1;
-    }
-    size_t scheme = 0;
-    if (len >= 7 && strncmp(s, "http://", 7) == 0)
-        scheme = 7;
-    else if (len >= 8 && strncmp(s, "https://", 8) == 0)
-        scheme = 8;
-    if (scheme == 0) {
-        snprintf(err, errlen, "url: '%s' must start with http:// or https://", shown);
-        return -1;
-    }
-    if (scheme >= len || s[scheme] == '/' || s[scheme] == ':' || s[scheme] == '@' || s[scheme] == '?' ||
-        s[scheme] == '#') {
-        snprintf(err, errlen, "url: '%s' names no host", shown);
-        return -1;
-    }
-    if (l->n >= NODE_MAX) {
-        snprintf(err, errlen, "url: more than %d URLs", NODE_MAX);
-        return -1;
-    }
-    while (len > scheme + 1 && s[len - 1] == '/')
-        len--;
-    node *nd = &l->v[l->n];
-    nd->base = ce_strndup(s, len);
-    node_shown_url(s, len, shown, sizeof shown);
-    nd->shown = ce_strdup(shown);
-    nd->skip_ms = NODE_SKIP_MIN_MS;
-    l->n++; /* counted now so node_list_free releases a half-made entry */
-    if (nd->base == NULL || nd->shown == NULL) {
-        snprintf(err, errlen, "url: out of memory");
-        return -1;
-    }
-    return 0;
-}
+void node_shown_list(const char *urls, char *out, size_t outlen) { ce_url_shown_list(urls, out, outlen); }
 
 int node_list_parse(node_list *l, const char *urls, char *err, size_t errlen)
 {
@@ -92,19 +18,28 @@ int node_list_parse(node_list *l, const char *urls, char *err, size_t errlen)
         snprintf(err, errlen, "url: out of memory");
         return -1;
     }
-    const char *s = urls;
-    for (;;) {
-        const char *comma = strchr(s, ',');
-        const char *e = comma != NULL ? comma : s + strlen(s);
-        if (node_add(l, s, e, err, errlen) != 0) {
-            node_list_free(l);
-            return -1;
-        }
-        if (comma == NULL)
+    ce_url_iter it;
+    const char *b;
+    size_t len;
+    int rc;
+    ce_url_iter_init(&it, urls);
+    while ((rc = ce_url_next(&it, &b, &len, err, errlen)) == 1) {
+        char shown[NODE_URL_MAX];
+        node *nd = &l->v[l->n];
+        nd->base = ce_strndup(b, len);
+        ce_url_shown(b, len, shown, sizeof shown);
+        nd->shown = ce_strdup(shown);
+        nd->skip_ms = NODE_SKIP_MIN_MS;
+        l->n++; /* counted now so node_list_free releases a half-made entry */
+        if (nd->base == NULL || nd->shown == NULL) {
+            snprintf(err, errlen, "url: out of memory");
+            rc = -1;
             break;
-        s = comma + 1;
+        }
     }
-    return 0;
+    if (rc != 0)
+        node_list_free(l);
+    return rc;
 }
 
 void node_list_free(node_list *l)
@@ -160,24 +95,4 @@ int node_ok(node_list *l, size_t i)
     nd->retry_at = 0;
     nd->skip_ms = NODE_SKIP_MIN_MS;
     return back;
-}
-
-void node_shown_list(const char *urls, char *out, size_t outlen)
-{
-    size_t n = 0;
-    if (outlen == 0)
-        return;
-    out[0] = '\0';
-    for (const char *p = urls; *p && n + 1 < outlen;) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        node_shown_url(p, len, out + n, outlen - n);
-        n += strlen(out + n);
-        if (comma == NULL)
-            break;
-        if (n + 1 < outlen)
-            out[n++] = ',';
-        out[n] = '\0';
-        p = comma + 1;
-    }
 }

@@ -1,5 +1,5 @@
 /* sink/node: the search nodes of `[elasticsearch] url` (one URL or several,
- * comma-separated). Parses the list, picks the node of each request
+ * comma-separated). Parses the list (syntax: util/url), picks the node of each request
  * (round-robin over the healthy ones) and skips a node that failed for a
  * while (doubling from NODE_SKIP_MIN_MS to NODE_SKIP_MAX_MS, reset by a
  * success). Pure: the caller passes the monotonic time; no I/O, no logging.
@@ -10,8 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NODE_MAX 16            /* URLs in one list */
-#define NODE_URL_MAX 2048      /* bytes of one URL */
+#include "util/url.h"
+
+#define NODE_MAX CE_URLS_MAX    /* URLs in one list */
+#define NODE_URL_MAX CE_URL_MAX /* bytes of one URL */
 #define NODE_SKIP_MIN_MS 1000  /* a node that failed is skipped this long, */
 #define NODE_SKIP_MAX_MS 60000 /* doubling after each further failure up to this */
 

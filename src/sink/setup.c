@@ -1,71 +1,11 @@
 /* sink/setup: HEAD, PUT the index from the mapping file (or a derived mapping), add the alias. */
 #include "sink/setup.h"
-#include "util/buf.h"
+#include "util/io.h"
 #include "util/mem.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <yajl/yajl_tree.h>
-
-#define SETUP_MAX_FILE (16u << 20)
-
-/* The file, NUL-terminated, in *out (caller frees). */
-static int setup_read(const char *path, char **out, size_t *len, char *err, size_t errlen)
-{
-    ce_buf b;
-    ce_buf_init(&b, SETUP_MAX_FILE);
-    int rc = -1;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        snprintf(err, errlen, "mapping file %s: cannot open: %s", path, strerror(errno));
-        goto out;
-    }
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (ce_buf_append(&b, chunk, n) != 0) {
-            snprintf(err, errlen, "mapping file %s: larger than %u bytes", path, SETUP_MAX_FILE);
-            goto out;
-        }
-    }
-    if (ferror(f) || ce_buf_terminate(&b) != 0) {
-        snprintf(err, errlen, "mapping file %s: cannot read", path);
-        goto out;
-    }
-    *len = b.len;
-    *out = b.data ? (char *)b.data : ce_strdup("");
-    b.data = NULL;
-    rc = *out ? 0 : -1;
-out:
-    if (f)
-        fclose(f);
-    ce_buf_free(&b);
-    return rc;
-}
-
-int setup_check_mapping_file(const char *path, char *err, size_t errlen)
-{
-    char *text = NULL;
-    size_t len = 0;
-    if (setup_read(path, &text, &len, err, errlen) != 0)
-        return -1;
-    char perr[256] = "";
-    int rc = 0;
-    yajl_val v = strlen(text) == len ? yajl_tree_parse(text, perr, sizeof perr) : NULL;
-    if (v == NULL || !YAJL_IS_OBJECT(v)) {
-        for (char *q = perr; *q; q++)
-            if (*q == '\n')
-                *q = ' ';
-        snprintf(err, errlen, "mapping file %s: not a JSON object (settings and mappings)%s%.200s", path,
-                 perr[0] ? ": " : "", perr);
-        rc = -1;
-    }
-    if (v)
-        yajl_tree_free(v);
-    ce_free(text);
-    return rc;
-}
 
 /* 4xx/5xx text for messages: the node's error type and reason when present. */
 static void setup_reason(const char *resp, char *out, size_t outlen)
@@ -119,7 +59,7 @@ sink_rc setup_ensure(sink *s, const cfg_table *rule, const char *index, const ch
     }
     char *body = NULL;
     size_t blen = derived_len;
-    if (derived == NULL && setup_read(rule->mapping, &body, &blen, err, errlen) != 0)
+    if (derived == NULL && ce_read_file(rule->mapping, CFG_MAPPING_MAX, "mapping file", &body, &blen, err, errlen) != 0)
         return SINK_FATAL;
     if (sink_index_path(target, "", path, sizeof path) != 0) {
         ce_free(body);

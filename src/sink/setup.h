@@ -11,9 +11,6 @@
 #include "config.h"
 #include "sink/sink.h"
 
-/* Reads and checks the JSON of a mapping file: -1 with err ("PATH: ...")
- * when it cannot be read or is not a JSON object. */
-int setup_check_mapping_file(const char *path, char *err, size_t errlen);
 /* Makes sure `index` (the expanded index template of rule for this row)
  * exists, creating it from `derived` (a JSON body of derived_len bytes,
  * mapping = auto) or else rule->mapping. SINK_OK, SINK_RETRY (transport,

@@ -2,7 +2,6 @@
  * checking and version detection. The sink owns its copies of the options
  * (secrets are wiped on sink_free), the response buffer and the gzip buffer. */
 #include "sink/sink.h"
-#include "config.h"
 #include "sink/node.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -20,11 +19,24 @@
 #define ZLIB_CONST
 #include <zlib.h>
 
+/* sink_rc and sink_item_class are result kinds: four distinct values each */
+_Static_assert(SINK_TOO_LARGE != SINK_OK && SINK_TOO_LARGE != SINK_RETRY && SINK_TOO_LARGE != SINK_FATAL,
+               "413 is its own result");
+_Static_assert(SINK_ITEM_DEAD == CE_PERMANENT && SINK_ITEM_RETRY == CE_RETRY && SINK_ITEM_FATAL == CE_FATAL,
+               "item classes are result kinds");
+
 #define SINK_MAX_RESPONSE ((size_t)256 << 20) /* one response, and all response buffers of the process */
 #define SINK_KEEP_RESPONSE ((size_t)64 << 10)  /* a larger response buffer is freed once it was read */
 #define SINK_MAX_GZIP ((size_t)1 << 30)
 #define SINK_URL_MAX (NODE_URL_MAX + 1024)
 #define SINK_SNIPPET 300 /* bytes of a response body quoted in a message */
+/* The fields of a _bulk answer that sink_parse_response reads: the node
+ * leaves out the rest (_version, result, _shards, _seq_no, caused_by, ...),
+ * a third of the bytes when every item succeeded. Items keep their order
+ * and their operation key (checked on OpenSearch 2.19 and Elasticsearch
+ * 7.17); an error answer (HTTP 4xx/5xx) is not filtered. */
+#define SINK_BULK_FILTER \
+    "?filter_path=errors,items.*.status,items.*._index,items.*._id,items.*.error.type,items.*.error.reason"
 
 struct sink {
     CURL *curl;
@@ -89,6 +101,7 @@ static void sink_resp_release(sink *s)
 typedef struct sink_req {
     const char *method; /* GET, HEAD, POST, PUT, DELETE */
     const char *path;   /* after the node's base URL; begins with '/' */
+    const char *query;  /* NULL, or "?..." sent after path but left out of messages */
     struct curl_slist *headers;
     const void *body;   /* POST/PUT */
     size_t len;
@@ -250,29 +263,6 @@ sink *sink_new(const char *url, long timeout_ms, char *err, size_t errlen)
     return sink_open(&o, err, errlen);
 }
 
-void sink_opts_from_cfg(sink_opts *o, const cfg_es *es)
-{
-    *o = (sink_opts){
-        .url = es->url,
-        .timeout_ms = es->request_timeout_ms,
-        .username = es->username,
-        .password = es->password,
-        .api_key = es->api_key,
-        .ca_file = es->ca_file,
-        .cert_file = es->cert_file,
-        .key_file = es->key_file,
-        .no_verify = strcmp(es->verify, "false") == 0,
-        .gzip = strcmp(es->compression, "gzip") == 0,
-    };
-}
-
-sink *sink_new_cfg(const cfg_es *es, char *err, size_t errlen)
-{
-    sink_opts o;
-    sink_opts_from_cfg(&o, es);
-    return sink_open(&o, err, errlen);
-}
-
 void sink_set_abort(sink *s, int (*fn)(void *ud), void *ud)
 {
     s->abort_fn = fn;
@@ -319,132 +309,6 @@ void sink_free(sink *s)
     ce_buf_free(&s->resp);
     ce_buf_free(&s->zbody);
     ce_free(s);
-}
-
-static void sink_copy(char *dst, size_t dlen, const yajl_val v)
-{
-    if (v && YAJL_IS_STRING(v))
-        snprintf(dst, dlen, "%s", YAJL_GET_STRING(v));
-    else if (v && YAJL_IS_NUMBER(v))
-        snprintf(dst, dlen, "%s", YAJL_GET_NUMBER(v));
-    else
-        dst[0] = '\0';
-}
-
-sink_item_class sink_classify_item(const char *op, int status, const char *type)
-{
-    if (status < 100 || status > 599)
-        return SINK_ITEM_RETRY; /* not an HTTP status: a broken node or proxy, not a verdict on the document */
-    if (status >= 200 && status < 300)
-        return SINK_ITEM_OK;
-    if (status == 404 && strcmp(op, "delete") == 0)
-        return SINK_ITEM_OK;
-    if (status == 409 && strcmp(type, "version_conflict_engine_exception") == 0)
-        return SINK_ITEM_OK; /* the index holds a newer version: this change is superseded */
-    if (status == 429 || status >= 500 || strcmp(type, "cluster_block_exception") == 0)
-        return SINK_ITEM_RETRY;
-    if (status == 401 || status == 403)
-        return SINK_ITEM_FATAL;
-    return SINK_ITEM_DEAD;
-}
-
-/* sink_parse_response of copy[0, len) with copy[len] == '\0' (no copy made). */
-static int sink_parse_text(const char *copy, size_t len, sink_summary *sum, char *err, size_t errlen)
-{
-    sink_item *keep_item = sum->item;
-    size_t keep_cap = sum->item_cap;
-    memset(sum, 0, sizeof *sum);
-    sum->item = keep_item;
-    sum->item_cap = keep_cap;
-    int rc = -1;
-    char perr[256] = "";
-    yajl_val root = NULL;
-    if (strlen(copy) != len) {
-        snprintf(err, errlen, "NUL byte in response");
-        goto out;
-    }
-    root = yajl_tree_parse(copy, perr, sizeof perr);
-    if (root == NULL || !YAJL_IS_OBJECT(root)) {
-        snprintf(err, errlen, "response is not a JSON object%s%.200s", perr[0] ? ": " : "", perr);
-        goto out;
-    }
-    static const char *items_path[] = {"items", NULL};
-    yajl_val items = yajl_tree_get(root, items_path, yajl_t_array);
-    if (items == NULL) {
-        snprintf(err, errlen, "response has no \"items\" array");
-        goto out;
-    }
-    for (size_t i = 0; i < items->u.array.len; i++) {
-        yajl_val it = items->u.array.values[i];
-        if (!YAJL_IS_OBJECT(it) || it->u.object.len != 1 || !YAJL_IS_OBJECT(it->u.object.values[0])) {
-            snprintf(err, errlen, "item %zu is not {\"op\":{...}}", i);
-            goto out;
-        }
-        const char *op = it->u.object.keys[0];
-        yajl_val res = it->u.object.values[0];
-        static const char *status_path[] = {"status", NULL};
-        yajl_val st = yajl_tree_get(res, status_path, yajl_t_number);
-        if (st == NULL || !YAJL_IS_INTEGER(st)) {
-            snprintf(err, errlen, "item %zu has no integer status", i);
-            goto out;
-        }
-        long long raw = YAJL_GET_INTEGER(st);
-        static const char *idx_path[] = {"_index", NULL};
-        static const char *id_path[] = {"_id", NULL};
-        static const char *type_path[] = {"error", "type", NULL};
-        static const char *reason_path[] = {"error", "reason", NULL};
-        char type[96], reason[320];
-        int status = raw >= 100 && raw <= 599 ? (int)raw : 0;
-        if (status == 0) {
-            /* retried: say so rather than print a wrapped int or dead-letter a document the node never judged */
-            snprintf(type, sizeof type, "invalid_item_status");
-            snprintf(reason, sizeof reason,
-                     "item status %lld is not an HTTP status (100-599): a broken node or proxy; retried", raw);
-        } else {
-            sink_copy(type, sizeof type, yajl_tree_get(res, type_path, yajl_t_any));
-            sink_copy(reason, sizeof reason, yajl_tree_get(res, reason_path, yajl_t_any));
-        }
-        sink_item_class cls = sink_classify_item(op, status, type);
-        if (sum->item != NULL && sum->items < sum->item_cap) {
-            sink_item *si = &sum->item[sum->items];
-            si->cls = cls;
-            si->status = status;
-            memcpy(si->type, type, sizeof type);
-            memcpy(si->reason, reason, sizeof reason);
-        }
-        sum->items++;
-        if (cls == SINK_ITEM_OK) {
-            sum->ok++;
-            continue;
-        }
-        sum->retry += cls == SINK_ITEM_RETRY;
-        sum->dead += cls == SINK_ITEM_DEAD;
-        sum->fatal += cls == SINK_ITEM_FATAL;
-        if (sum->failed++ == 0) {
-            sum->fail_status = status;
-            sink_copy(sum->fail_index, sizeof sum->fail_index, yajl_tree_get(res, idx_path, yajl_t_any));
-            sink_copy(sum->fail_id, sizeof sum->fail_id, yajl_tree_get(res, id_path, yajl_t_any));
-            snprintf(sum->fail_type, sizeof sum->fail_type, "%s", type);
-            snprintf(sum->fail_reason, sizeof sum->fail_reason, "%.*s", (int)sizeof sum->fail_reason - 1, reason);
-        }
-    }
-    rc = 0;
-out:
-    if (root)
-        yajl_tree_free(root);
-    return rc;
-}
-
-int sink_parse_response(const char *json, size_t len, sink_summary *sum, char *err, size_t errlen)
-{
-    char *copy = ce_strndup(json, len);
-    if (copy == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    int rc = sink_parse_text(copy, len, sum, err, errlen);
-    ce_free(copy);
-    return rc;
 }
 
 int sink_path_segment(const char *name, char *out, size_t outlen)
@@ -685,7 +549,7 @@ static sink_rc sink_perform(sink *s, size_t i, const sink_req *rq, long *status,
     *aborted = 0;
     snprintf(s->base, sizeof s->base, "%s", nd->shown);
     snprintf(s->url, sizeof s->url, "%s%s", nd->shown, rq->path);
-    int n = snprintf(url, sizeof url, "%s%s", nd->base, rq->path);
+    int n = snprintf(url, sizeof url, "%s%s%s", nd->base, rq->path, rq->query != NULL ? rq->query : "");
     if (n < 0 || (size_t)n >= sizeof url) {
         snprintf(err, errlen, "%s %s: URL too long", rq->method, s->url);
         return SINK_FATAL;
@@ -914,7 +778,8 @@ static sink_rc sink_bulk_once(sink *s, const void *body, size_t len, size_t acti
     sink_rc rc = sink_ready(s, err, errlen);
     if (rc != SINK_OK)
         return rc;
-    sink_req rq = {.method = "POST", .path = "/_bulk", .headers = s->headers, .body = body, .len = len};
+    sink_req rq = {.method = "POST", .path = "/_bulk", .query = SINK_BULK_FILTER, .headers = s->headers, .body = body,
+                   .len = len};
     if (s->gzip) {
         char zerr[200];
         if (sink_gzip(body, len, &s->zbody, zerr, sizeof zerr) != 0) {
@@ -935,7 +800,8 @@ static sink_rc sink_bulk_once(sink *s, const void *body, size_t len, size_t acti
         snprintf(err, errlen, "POST %s: out of memory", s->url);
         return SINK_RETRY;
     }
-    if (sink_parse_text((const char *)s->resp.data, s->resp.len, sum, perr, sizeof perr) != 0) {
+    if (sink_parse_response(s->resp.data ? (const char *)s->resp.data : "", s->resp.len, sum, perr, sizeof perr) !=
+        0) {
         snprintf(err, errlen, "POST %s: bad _bulk response: %s", s->url, perr);
         return SINK_RETRY;
     }

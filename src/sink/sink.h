@@ -8,8 +8,8 @@
  * or else before the first request.
  * The pure parts (response, version JSON, headers, gzip) are tested and
  * fuzzed without a network.
- * Result classes: SINK_OK (every item applied; a delete of a missing
- * document counts as applied), SINK_RETRY (transport error, non-2xx status,
+ * Result classes (ce_result kinds, util/result.h): SINK_OK (every item
+ * applied; a delete of a missing document counts as applied), SINK_RETRY (transport error, non-2xx status,
  * any failed item, or a response the process has no room for: see
  * sink_set_response_limit), SINK_FATAL (401/403: credentials are wrong;
  * an unsupported node version).
@@ -22,20 +22,26 @@
 
 #include <stddef.h>
 
-typedef enum {
-    SINK_OK = 0,
-    SINK_RETRY = 1,     /* whole request failed: transport, timeout, 429, 5xx, bad response */
-    SINK_FATAL = 2,     /* 401/403 */
-    SINK_TOO_LARGE = 3, /* 413: send smaller requests */
-} sink_rc;
+#include "util/result.h"
 
-/* What to do with one bulk item. */
-typedef enum {
-    SINK_ITEM_OK = 0,  /* applied; a delete of a missing doc; a version conflict (already newer) */
-    SINK_ITEM_RETRY,   /* 429, 5xx, cluster_block_exception, a status outside 100-599: send it again */
-    SINK_ITEM_DEAD,    /* other 4xx (mapping, parsing): dead letter or halt */
-    SINK_ITEM_FATAL,   /* 401/403: credentials */
-} sink_item_class;
+/* Results are the project's kinds (util/result.h); the SINK_ names stay for
+ * the callers. sink_bulk's CE_PERMANENT is SINK_TOO_LARGE and nothing
+ * else: the node refused the body's size (413), so the request as it is can
+ * never succeed (send it in smaller parts); a node that refuses a document
+ * answers per item (SINK_ITEM_DEAD). A transfer that sink_set_abort's
+ * function ended is SINK_RETRY (the caller knows it stopped it). */
+typedef ce_result sink_rc;
+#define SINK_OK CE_OK
+#define SINK_RETRY CE_RETRY         /* whole request failed: transport, timeout, 429, 5xx, bad response */
+#define SINK_FATAL CE_FATAL         /* 401/403, an unsupported node */
+#define SINK_TOO_LARGE CE_PERMANENT /* 413: send smaller requests */
+
+/* What to do with one bulk item, as a result kind. */
+typedef ce_result sink_item_class;
+#define SINK_ITEM_OK CE_OK           /* applied; a delete of a missing doc; a version conflict (already newer) */
+#define SINK_ITEM_RETRY CE_RETRY     /* 429, 5xx, cluster_block_exception, a status outside 100-599: send it again */
+#define SINK_ITEM_DEAD CE_PERMANENT  /* other 4xx (mapping, parsing): dead letter or halt */
+#define SINK_ITEM_FATAL CE_FATAL     /* 401/403: credentials */
 
 typedef struct sink_item {
     sink_item_class cls;
@@ -91,7 +97,9 @@ typedef struct sink_info {
 /* -1 with err on a bad URL list or when out of memory; no network. */
 sink *sink_open(const sink_opts *o, char *err, size_t errlen);
 /* The options of the [elasticsearch] transport keys of the configuration
- * (pointers into *es, which must outlive the sink_open call). */
+ * (pointers into *es, which must outlive the sink_open call). These two are
+ * defined by the adapter (opts.c: the sink reads no configuration) and
+ * declared here for their callers. */
 void sink_opts_from_cfg(sink_opts *o, const struct cfg_es *es);
 /* sink_open with sink_opts_from_cfg. */
 sink *sink_new_cfg(const struct cfg_es *es, char *err, size_t errlen);

@@ -48,7 +48,8 @@ typedef struct rf_pfev {
 } rf_pfev;
 
 struct rf_ctx {
-    const cfg_mysql *m;
+    my_opts mo;
+    bool on; /* [mysql] is set: text is read back */
     ce_stats *st;
     my_conn *conn;
     rf_table tables[RF_MAX_TABLES];
@@ -80,12 +81,14 @@ struct rf_ctx {
     size_t n_warned;
 };
 
-rf_ctx *rf_new(const cfg_mysql *m, ce_stats *st)
+rf_ctx *rf_open(const my_opts *m, ce_stats *st)
 {
     rf_ctx *rf = ce_calloc(1, sizeof *rf);
     if (rf == NULL)
         return NULL;
-    rf->m = m != NULL && (m->host[0] != '\0' || m->socket[0] != '\0') ? m : NULL;
+    rf->on = m != NULL && (m->host[0] != '\0' || m->socket[0] != '\0');
+    if (rf->on)
+        rf->mo = *m;
     rf->st = st;
     ce_buf_init(&rf->sql, RF_SQL_MAX);
     ce_buf_init(&rf->vals, RF_ROW_MAX);
@@ -133,7 +136,7 @@ void rf_free(rf_ctx *rf)
 
 bool rf_enabled(const rf_ctx *rf)
 {
-    return rf != NULL && rf->m != NULL;
+    return rf != NULL && rf->on;
 }
 
 static rf_table *rf_find(rf_ctx *rf, const char *db, const char *table)
@@ -169,7 +172,7 @@ static int rf_connect(rf_ctx *rf, char *err, size_t errlen)
     if (rf->conn != NULL)
         return 0;
     my_rc rc;
-    rf->conn = my_connect(rf->m, &rc, err, errlen);
+    rf->conn = my_open(&rf->mo, &rc, err, errlen);
     return rf->conn != NULL ? 0 : -1;
 }
 

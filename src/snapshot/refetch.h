@@ -16,8 +16,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "config.h"
 #include "decode/decode.h"
+#include "source/mysql.h"
 #include "stats.h"
 
 typedef struct rf_ctx rf_ctx;
@@ -31,9 +31,14 @@ typedef enum {
     RF_RETRY     /* err: MySQL could not be reached or failed: try again later */
 } rf_rc;
 
-/* m: the [mysql] section (no host and no socket: text is not read back).
- * st: where the reads are counted. NULL when out of memory. */
-rf_ctx *rf_new(const cfg_mysql *m, ce_stats *st);
+/* m: how to reach MySQL (no host and no socket, or NULL: text is not read
+ * back; the strings must outlive the rf_ctx). st: where the reads are
+ * counted. NULL when out of memory. */
+rf_ctx *rf_open(const my_opts *m, ce_stats *st);
+/* rf_open with the [mysql] section (opts_mysql); defined by the adapter
+ * (opts.c), which c must outlive. */
+struct cfg_mysql;
+rf_ctx *rf_new(const struct cfg_mysql *m, ce_stats *st);
 void rf_free(rf_ctx *rf);
 bool rf_enabled(const rf_ctx *rf);
 /* A DDL on db.table: its columns are read again before its next row. */

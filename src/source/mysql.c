@@ -55,7 +55,7 @@ my_rc my_error(my_conn *c, const char *what, char *err, size_t errlen)
     return rc == MY_OK ? MY_ERR_QUERY : rc;
 }
 
-my_conn *my_connect(const cfg_mysql *m, my_rc *rc, char *err, size_t errlen)
+my_conn *my_open(const my_opts *m, my_rc *rc, char *err, size_t errlen)
 {
     *rc = MY_ERR_OOM;
     my_conn *c = ce_calloc(1, sizeof *c);
@@ -79,7 +79,7 @@ my_conn *my_connect(const cfg_mysql *m, my_rc *rc, char *err, size_t errlen)
     mysql_options(c->h, MYSQL_OPT_WRITE_TIMEOUT, &secs);
     mysql_options(c->h, MYSQL_SET_CHARSET_NAME, "utf8mb4");
     if (m->ca_file[0] != '\0') {
-        my_bool on = 1, verify = strcmp(m->verify, "true") == 0;
+        my_bool on = 1, verify = m->verify != 0;
         mysql_options(c->h, MYSQL_OPT_SSL_CA, m->ca_file);
         mysql_options(c->h, MYSQL_OPT_SSL_ENFORCE, &on);
         mysql_options(c->h, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);

@@ -9,8 +9,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
-
 typedef struct my_conn my_conn;
 
 /* What kind of failure the last error was (for the caller's hint). */
@@ -23,9 +21,27 @@ typedef enum {
     MY_ERR_OOM
 } my_rc;
 
-/* Connects with the section's timeouts and TLS, character set utf8mb4, and
+/* Where and how to connect (the [mysql] section, built by opts_mysql).
+ * Strings are never NULL ("" = not set) and must outlive my_open. */
+typedef struct my_opts {
+    const char *host;
+    long port;
+    const char *socket;       /* Unix socket path; when set, host and port are not used */
+    const char *user;
+    const char *password;     /* never logged */
+    const char *ca_file;      /* TLS CA bundle; "" = no TLS */
+    int verify;               /* 1: check the server certificate and host name (with ca_file) */
+    long connect_timeout_ms;  /* also the read and write timeout (rounded up to seconds) */
+    const char *time_zone;    /* session time_zone (checked by the config: no quotes) */
+} my_opts;
+
+/* Connects with the timeouts and TLS of o, character set utf8mb4, and
  * sets the session time_zone. NULL with err filled and *rc set on failure. */
-my_conn *my_connect(const cfg_mysql *m, my_rc *rc, char *err, size_t errlen);
+my_conn *my_open(const my_opts *o, my_rc *rc, char *err, size_t errlen);
+/* my_open with the options of a [mysql] section (opts_mysql). Defined by
+ * the adapter (opts.c); declared here so that its callers need not include it. */
+struct cfg_mysql;
+my_conn *my_connect(const struct cfg_mysql *m, my_rc *rc, char *err, size_t errlen);
 void my_close(my_conn *c);
 /* "host:port" or "socket PATH". */
 const char *my_peer(const my_conn *c);

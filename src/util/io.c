@@ -1,5 +1,7 @@
 /* util/io: see io.h. */
 #include "util/io.h"
+#include "util/buf.h"
+#include "util/mem.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -89,5 +91,43 @@ out:
         close(fd);
         unlink(tmp);
     }
+    return rc;
+}
+
+int ce_read_file(const char *path, size_t max, const char *what, char **out, size_t *len, char *err, size_t errlen)
+{
+    ce_buf b;
+    ce_buf_init(&b, max + 1);
+    int rc = -1;
+    *out = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        snprintf(err, errlen, "%s %s: cannot open: %s", what, path, strerror(errno));
+        goto out;
+    }
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (b.len + n > max || ce_buf_append(&b, chunk, n) != 0) {
+            snprintf(err, errlen, "%s %s: larger than %zu bytes", what, path, max);
+            goto out;
+        }
+    }
+    if (ferror(f) || ce_buf_terminate(&b) != 0) {
+        snprintf(err, errlen, "%s %s: cannot read", what, path);
+        goto out;
+    }
+    *len = b.len;
+    *out = b.data ? (char *)b.data : ce_strdup("");
+    b.data = NULL;
+    if (*out == NULL)
+        snprintf(err, errlen, "%s %s: out of memory", what, path);
+    else
+        rc = 0;
+out:
+    if (f)
+        fclose(f);
+    ce_buf_free(&b);
     return rc;
 }

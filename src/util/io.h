@@ -1,5 +1,6 @@
 /* util/io: small POSIX I/O helpers shared by the modules that write files
- * and sockets (checkpoint, replay's .remaining file, the ZooKeeper reader). */
+ * and sockets (checkpoint, replay's .remaining file, the ZooKeeper reader)
+ * and read small files whole (mapping files). */
 #ifndef CE_UTIL_IO_H
 #define CE_UTIL_IO_H
 
@@ -15,5 +16,10 @@ int ce_write_file_atomic(const char *path, const void *data, size_t len, const c
  * renamed or removed), so that the change itself is durable. 0, or -1 with
  * errno and the directory's name in dir (dirlen bytes). */
 int ce_sync_dir_of(const char *path, char *dir, size_t dirlen);
+/* The whole file at path, NUL-terminated, into *out (caller frees with
+ * ce_free), its length (without the NUL) in *len. -1 with err ("WHAT PATH:
+ * cannot open: why", "... larger than MAX bytes", "... cannot read") when it
+ * cannot be read or holds more than max bytes. */
+int ce_read_file(const char *path, size_t max, const char *what, char **out, size_t *len, char *err, size_t errlen);
 
 #endif

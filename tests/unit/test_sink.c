@@ -279,6 +279,68 @@ static void test_path_segment(void **state)
     assert_int_equal(strlen(path), 1 + 3 * CFG_INDEX_MAX);
 }
 
+/* The answer to sink_bulk's filter_path (only errors, _index, _id, status
+ * and error.type/reason), as OpenSearch 2.19 and Elasticsearch 7.17 send
+ * it: every item, in order, with its operation. */
+static void test_filtered_response(void **state)
+{
+    (void)state;
+    static const char resp[] =
+        "{\"errors\":true,\"items\":[{\"index\":{\"_index\":\"fp\",\"_id\":\"1\",\"status\":201}},"
+        "{\"index\":{\"_index\":\"fp\",\"_id\":\"2\",\"status\":400,\"error\":{\"type\":\"mapper_parsing_exception\","
+        "\"reason\":\"failed to parse field [n]\"}}},"
+        "{\"index\":{\"_index\":\"fp\",\"_id\":\"1\",\"status\":409,\"error\":{\"type\":"
+        "\"version_conflict_engine_exception\",\"reason\":\"[1]: version conflict\"}}},"
+        "{\"delete\":{\"_index\":\"fp\",\"_id\":\"nope\",\"status\":404}},"
+        "{\"create\":{\"_index\":\"fp\",\"_id\":\"3\",\"status\":201}},"
+        "{\"update\":{\"_index\":\"fp\",\"_id\":\"zz\",\"status\":404,\"error\":{\"type\":\"document_missing_exception\","
+        "\"reason\":\"[zz]: document missing\"}}}]}";
+    sink_item items[6];
+    sink_summary sum = {.item = items, .item_cap = 6};
+    char err[256] = "";
+    assert_int_equal(sink_parse_response(resp, sizeof resp - 1, &sum, err, sizeof err), 0);
+    assert_int_equal(sum.items, 6);
+    assert_int_equal(sum.ok, 4);
+    assert_int_equal(sum.dead, 2);
+    static const int status[] = {201, 400, 409, 404, 201, 404};
+    static const sink_item_class cls[] = {SINK_ITEM_OK, SINK_ITEM_DEAD, SINK_ITEM_OK,
+                                          SINK_ITEM_OK, SINK_ITEM_OK,   SINK_ITEM_DEAD};
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(items[i].status, status[i]);
+        assert_int_equal(items[i].cls, cls[i]);
+    }
+    assert_string_equal(items[2].type, "version_conflict_engine_exception");
+    assert_string_equal(items[5].type, "document_missing_exception");
+    assert_string_equal(items[5].reason, "[zz]: document missing");
+    assert_string_equal(sum.fail_id, "2");
+    assert_string_equal(sum.fail_index, "fp");
+}
+
+/* Fields the items are not judged by are skipped whatever their shape
+ * (objects, arrays, nested errors); the first of a repeated key counts;
+ * a value of the wrong kind is not taken. */
+static void test_response_skips_the_rest(void **state)
+{
+    (void)state;
+    static const char resp[] =
+        "{\"took\":{\"items\":[1]},\"x\":[{\"status\":1},[[]],null,true,1.5e3,\"s\"],\"errors\":true,\"items\":["
+        "{\"index\":{\"_shards\":{\"status\":500,\"error\":{\"type\":\"no\"}},\"status\":400,\"status\":201,"
+        "\"_id\":7,\"_index\":[\"no\"],\"error\":{\"caused_by\":{\"type\":\"inner\",\"reason\":\"inner\"},"
+        "\"root_cause\":[{\"type\":\"rc\"}],\"type\":\"mapper_parsing_exception\",\"reason\":{\"no\":1},"
+        "\"reason\":\"outer\"}}}],\"items\":[1]}";
+    sink_item items[1];
+    sink_summary sum = {.item = items, .item_cap = 1};
+    char err[256] = "";
+    assert_int_equal(sink_parse_response(resp, sizeof resp - 1, &sum, err, sizeof err), 0);
+    assert_int_equal(sum.items, 1);
+    assert_int_equal(items[0].status, 400);
+    assert_int_equal(items[0].cls, SINK_ITEM_DEAD);
+    assert_string_equal(items[0].type, "mapper_parsing_exception");
+    assert_string_equal(items[0].reason, "outer");
+    assert_string_equal(sum.fail_id, "7");
+    assert_string_equal(sum.fail_index, "");
+}
+
 static void test_empty_items(void **state)
 {
     (void)state;
@@ -681,6 +743,8 @@ int main(void)
         cmocka_unit_test(test_version_parse),
         cmocka_unit_test(test_gzip_roundtrip),
         cmocka_unit_test(test_redact),
+        cmocka_unit_test(test_filtered_response),
+        cmocka_unit_test(test_response_skips_the_rest),
         cmocka_unit_test(test_open_and_unreachable_nodes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

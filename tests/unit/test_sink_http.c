@@ -207,6 +207,17 @@ static void fake_reset(void)
     pthread_mutex_unlock(&fake.mu);
 }
 
+/* A request line that begins with prefix and contains part. */
+static int fake_logged_like(const char *prefix, const char *part)
+{
+    int found = 0;
+    pthread_mutex_lock(&fake.mu);
+    for (int i = 0; i < fake.n_log; i++)
+        found |= strncmp(fake.log[i], prefix, strlen(prefix)) == 0 && strstr(fake.log[i], part) != NULL;
+    pthread_mutex_unlock(&fake.mu);
+    return found;
+}
+
 static int fake_logged(const char *line)
 {
     int found = 0;
@@ -350,6 +361,9 @@ static void test_response_memory_is_bounded_per_process(void **state)
     if (sum.ok != 1)
         print_message("items %zu ok %zu failed %zu: %s %s\n", sum.items, sum.ok, sum.failed, sum.fail_type, sum.fail_reason);
     assert_int_equal(sum.ok, 1);
+    /* the node is asked for only the fields the items are judged by */
+    assert_true(fake_logged_like("POST /_bulk?filter_path=errors,", "items.*.status"));
+    assert_true(fake_logged_like("POST /_bulk?filter_path=", "items.*.error.type,items.*.error.reason"));
     assert_true(sink_response_bytes() < (size_t)(128 << 10)); /* large buffers went back after use */
     sink_free(a.s);
     sink_free(b);
