@@ -1,4 +1,5 @@
 /* check: configuration and connection verdicts. */
+#include "opts.h"
 #include "check.h"
 #include "config.h"
 #include "decode/decode.h"
@@ -310,7 +311,7 @@ static void check_canal(check_ctx *k, const cfg *c)
 {
     char err[1024];
     canal_opts co;
-    run_canal_opts(c, &co);
+    opts_canal(c, &co);
     co.fetch_timeout_ms = 1000; /* --peek stops after 1 s without a waiting change */
     co.no_rollback = !k->peek;  /* checking the connection must not disturb a running service's batches */
     canal_client *cc = canal_new(&co);

@@ -25,8 +25,6 @@ typedef struct run_opts {
 } run_opts;
 
 void run_opts_default(run_opts *o);
-/* The Canal client options of the configuration (no stop flag). */
-void run_canal_opts(const cfg *c, canal_opts *co);
 /* Returns the process exit code: 0 after a requested stop, 1 on failure. */
 int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop);
 

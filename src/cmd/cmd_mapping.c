@@ -2,6 +2,7 @@
  * batches waiting in Canal (never acked: Canal delivers them again) until a
  * change of the table shows its column types, and prints the mapping
  * mapping_suggest makes of them (mapping.h). */
+#include "opts.h"
 #include "cmd/cmd.h"
 #include "cmd/cmdline.h"
 #include "decode/decode.h"
@@ -95,7 +96,7 @@ int cmd_mapping(int argc, char **argv)
                 "and flat types\n", err);
     sink_free(s);
     canal_opts co;
-    run_canal_opts(&c, &co);
+    opts_canal(&c, &co);
     co.fetch_timeout_ms = 1000;
     cc = canal_new(&co);
     if (cc == NULL) {

@@ -2,6 +2,7 @@
  * and closed in reverse: counters, decoder and mapper, Canal client, the
  * charset read-back, the sinks (node detection on the setup sink), the
  * dead-letter file, the checkpoint owner check, the delivery thread. */
+#include "opts.h"
 #include "run/run_int.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -18,23 +19,6 @@ void run_opts_default(run_opts *o)
     o->jobs = NULL;
     o->exit_when_idle = 0;
     o->dry_run = 0;
-}
-
-void run_canal_opts(const cfg *c, canal_opts *co)
-{
-    *co = (canal_opts){
-        .addresses = c->canal.address,
-        .destination = c->canal.destination,
-        .username = c->canal.username,
-        .password = c->canal.password,
-        .client_id = c->canal.client_id,
-        .filter = c->canal.filter,
-        .fetch_size = c->canal.batch_size,
-        .fetch_timeout_ms = c->canal.fetch_timeout_ms,
-        .max_frame = (size_t)c->canal.max_frame_mb << 20,
-        .zookeeper = c->canal.zookeeper,
-        .zookeeper_timeout_ms = c->canal.zookeeper_timeout_ms,
-    };
 }
 
 static int run_setup_abort(void *ud) { return run_abandoned(ud); }
@@ -116,7 +100,7 @@ int run_open(run_ctx *r, const cfg *c, const run_opts *o, volatile sig_atomic_t 
     ce_backoff_init(&r->bo, (uint64_t)c->es.retry_initial_ms, (uint64_t)c->es.retry_max_ms);
     ce_backoff_init(&r->src_bo, (uint64_t)o->retry_initial_ms, (uint64_t)o->retry_max_ms);
     canal_opts co;
-    run_canal_opts(c, &co);
+    opts_canal(c, &co);
     /* With no batch in hand (connect, handshake, GET) nothing is lost by leaving at once: a stop
      * ends those waits. Batches in hand are finished and acked until shutdown_timeout_ms. */
     co.stop = r->stop;
