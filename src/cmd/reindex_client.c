@@ -8,6 +8,7 @@
  * before its worker starts and the service told to stop once idle; a thread
  * prints a progress line every 5 s from job_status. */
 #include "cmd/reindex_client.h"
+#include "util/json.h"
 #include "util/clock.h"
 
 #include "service.h"
@@ -141,29 +142,13 @@ out:
     return rc;
 }
 
-static const char *rc_str(yajl_val obj, const char *key)
-{
-    const char *path[] = {key, NULL};
-    yajl_val v = yajl_tree_get(obj, path, yajl_t_string);
-    return v != NULL ? YAJL_GET_STRING(v) : NULL;
-}
-
-static double rc_num(yajl_val obj, const char *key, double def)
-{
-    const char *path[] = {key, NULL};
-    yajl_val v = yajl_tree_get(obj, path, yajl_t_number);
-    if (v == NULL)
-        return def;
-    return YAJL_IS_INTEGER(v) ? (double)YAJL_GET_INTEGER(v) : YAJL_GET_DOUBLE(v);
-}
-
 static void rc_copy(char *dst, size_t len, const char *src) { snprintf(dst, len, "%s", src ? src : ""); }
 
 /* The "error" member of an answer, else its text (shortened). */
 static void rc_answer_error(const char *json, char *out, size_t len)
 {
     yajl_val v = yajl_tree_parse(json, NULL, 0);
-    const char *e = v != NULL ? rc_str(v, "error") : NULL;
+    const char *e = v != NULL ? ce_json_str(v, "error") : NULL;
     if (e != NULL)
         snprintf(out, len, "%s", e);
     else
@@ -191,18 +176,18 @@ static int rc_parse_jobs(const char *json, rc_job *jobs, size_t max, size_t *n)
             continue;
         rc_job *j = &jobs[(*n)++];
         memset(j, 0, sizeof *j);
-        j->id = (long)rc_num(o, "id", 0);
-        rc_copy(j->table, sizeof j->table, rc_str(o, "table"));
-        rc_copy(j->mode, sizeof j->mode, rc_str(o, "mode"));
-        rc_copy(j->state, sizeof j->state, rc_str(o, "state"));
-        rc_copy(j->index, sizeof j->index, rc_str(o, "index"));
-        rc_copy(j->alias, sizeof j->alias, rc_str(o, "alias"));
-        rc_copy(j->error, sizeof j->error, rc_str(o, "error"));
-        j->rows = (int64_t)rc_num(o, "rows", 0);
-        j->estimate = (int64_t)rc_num(o, "rows_estimate", 0);
-        j->eta_s = (int64_t)rc_num(o, "eta_s", -1);
-        j->lag_ms = (int64_t)rc_num(o, "stream_lag_ms", 0);
-        j->rps = rc_num(o, "rows_per_s", 0);
+        j->id = (long)ce_json_num(o, "id", 0);
+        rc_copy(j->table, sizeof j->table, ce_json_str(o, "table"));
+        rc_copy(j->mode, sizeof j->mode, ce_json_str(o, "mode"));
+        rc_copy(j->state, sizeof j->state, ce_json_str(o, "state"));
+        rc_copy(j->index, sizeof j->index, ce_json_str(o, "index"));
+        rc_copy(j->alias, sizeof j->alias, ce_json_str(o, "alias"));
+        rc_copy(j->error, sizeof j->error, ce_json_str(o, "error"));
+        j->rows = (int64_t)ce_json_num(o, "rows", 0);
+        j->estimate = (int64_t)ce_json_num(o, "rows_estimate", 0);
+        j->eta_s = (int64_t)ce_json_num(o, "eta_s", -1);
+        j->lag_ms = (int64_t)ce_json_num(o, "stream_lag_ms", 0);
+        j->rps = ce_json_num(o, "rows_per_s", 0);
     }
     yajl_tree_free(v);
     return 0;
@@ -434,8 +419,8 @@ static int rc_parse_submitted(const char *json, long *id, char *index, size_t le
     yajl_val v = yajl_tree_parse(json, NULL, 0);
     if (v == NULL)
         return -1;
-    *id = (long)rc_num(v, "id", 0);
-    rc_copy(index, len, rc_str(v, "index"));
+    *id = (long)ce_json_num(v, "id", 0);
+    rc_copy(index, len, ce_json_str(v, "index"));
     yajl_tree_free(v);
     return *id > 0 ? 0 : -1;
 }

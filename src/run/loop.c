@@ -379,6 +379,18 @@ static ce_result run_forget_in_hand(run_ctx *r)
     return rc;
 }
 
+/* run_forget_in_hand, keeping r->err (how the connection was lost) for the
+ * reconnect line. */
+static ce_result run_forget_keep_err(run_ctx *r)
+{
+    char saved[sizeof r->err];
+    snprintf(saved, sizeof saved, "%s", r->err);
+    ce_result rc = run_forget_in_hand(r);
+    if (rc == CE_OK)
+        snprintf(r->err, sizeof r->err, "%s", saved);
+    return rc;
+}
+
 /* The Canal connection was lost (r->err says how; `what` is appended):
  * logs one line with the delay, sleeps it (a stop ends the sleep) and
  * reconnects. */
@@ -483,12 +495,9 @@ static ce_result run_get_failed(run_ctx *r, canal_rc cr)
         ce_log(CE_LOG_ERROR, "source", "%s", r->err);
         return CE_FATAL;
     }
-    char saved[sizeof r->err];
-    snprintf(saved, sizeof saved, "%s", r->err);
-    ce_result rc = run_forget_in_hand(r);
+    ce_result rc = run_forget_keep_err(r);
     if (rc != CE_OK)
         return rc;
-    snprintf(r->err, sizeof r->err, "%s", saved);
     if (cr == CANAL_ERR_TOO_BIG) {
         /* Canal sends the same batch again after the rollback: retrying cannot help for long */
         CE_STAT_ADD(r->st, frames_too_big, 1);
@@ -511,12 +520,9 @@ static ce_result run_get_failed(run_ctx *r, canal_rc cr)
 /* An ack failed (connection lost): every batch in hand will be redelivered. */
 static ce_result run_ack_failed(run_ctx *r)
 {
-    char saved[sizeof r->err];
-    snprintf(saved, sizeof saved, "%s", r->err);
-    ce_result rc = run_forget_in_hand(r);
+    ce_result rc = run_forget_keep_err(r);
     if (rc != CE_OK)
         return rc;
-    snprintf(r->err, sizeof r->err, "%s", saved);
     if (run_stopping(r)) {
         ce_log(CE_LOG_WARN, "commit", "%s; the batch will be redelivered", r->err);
         CE_STAT_ADD(r->st, reconnects, 1);

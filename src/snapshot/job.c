@@ -5,6 +5,7 @@
  * bulk (deliver.c), then saves the job. The pipeline thread only reads the
  * tee target and reports its position, under the manager's mutex. */
 #include "snapshot/job.h"
+#include "util/json.h"
 #include "util/clock.h"
 #include "bulk/bulk.h"
 #include "deliver/deliver.h"
@@ -374,20 +375,6 @@ static int job_save(job_mgr *m)
     return rc;
 }
 
-static const char *job_jstr(yajl_val v, const char *key)
-{
-    const char *path[] = {key, NULL};
-    yajl_val x = yajl_tree_get(v, path, yajl_t_string);
-    return x != NULL ? YAJL_GET_STRING(x) : NULL;
-}
-
-static int64_t job_jint(yajl_val v, const char *key, int64_t def)
-{
-    const char *path[] = {key, NULL};
-    yajl_val x = yajl_tree_get(v, path, yajl_t_number);
-    return x != NULL && YAJL_IS_INTEGER(x) ? (int64_t)YAJL_GET_INTEGER(x) : def;
-}
-
 static void job_copy(char *dst, size_t len, const char *src) { snprintf(dst, len, "%s", src != NULL ? src : ""); }
 
 /* One job of the state file; NULL with err. */
@@ -398,21 +385,21 @@ static job *job_from_json(job_mgr *m, yajl_val v, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    const char *rule = job_jstr(v, "rule"), *state = job_jstr(v, "state"), *mode = job_jstr(v, "mode");
-    j->id = (long)job_jint(v, "id", 0);
+    const char *rule = ce_json_str(v, "rule"), *state = ce_json_str(v, "state"), *mode = ce_json_str(v, "mode");
+    j->id = (long)ce_json_int(v, "id", 0);
     if (rule == NULL || state == NULL || mode == NULL || j->id <= 0) {
         snprintf(err, errlen, "a job lacks id, rule, state or mode");
         goto fail;
     }
     job_copy(j->rule_name, sizeof j->rule_name, rule);
-    job_copy(j->table, sizeof j->table, job_jstr(v, "table"));
-    job_copy(j->index, sizeof j->index, job_jstr(v, "index"));
-    job_copy(j->p_file, sizeof j->p_file, job_jstr(v, "p_file"));
-    job_copy(j->p0_file, sizeof j->p0_file, job_jstr(v, "p0_file"));
-    j->p_pos = job_jint(v, "p_pos", 0);
-    j->p0_pos = job_jint(v, "p0_pos", 0);
+    job_copy(j->table, sizeof j->table, ce_json_str(v, "table"));
+    job_copy(j->index, sizeof j->index, ce_json_str(v, "index"));
+    job_copy(j->p_file, sizeof j->p_file, ce_json_str(v, "p_file"));
+    job_copy(j->p0_file, sizeof j->p0_file, ce_json_str(v, "p0_file"));
+    j->p_pos = ce_json_int(v, "p_pos", 0);
+    j->p0_pos = ce_json_int(v, "p0_pos", 0);
     j->alias_mode = strcmp(mode, "alias") == 0;
-    const char *origin = job_jstr(v, "origin");
+    const char *origin = ce_json_str(v, "origin");
     j->initial = origin != NULL && strcmp(origin, "initial") == 0;
     const char *mp[] = {"marks_loaded", NULL};
     j->marks_loaded = YAJL_IS_TRUE(yajl_tree_get(v, mp, yajl_t_true));
@@ -420,17 +407,17 @@ static job *job_from_json(job_mgr *m, yajl_val v, char *err, size_t errlen)
     for (size_t i = 0; i < JS_DONE; i++)
         if (strcmp(state, job_state_names[i]) == 0)
             j->state = (job_state)i;
-    j->rows = (uint64_t)job_jint(v, "rows", 0);
-    j->chunks = (uint64_t)job_jint(v, "chunks", 0);
-    j->estimate = job_jint(v, "estimate", 0);
-    j->started_ms = job_jint(v, "started_ms", 0);
-    j->resumes = (int)job_jint(v, "resumes", 0);
+    j->rows = (uint64_t)ce_json_int(v, "rows", 0);
+    j->chunks = (uint64_t)ce_json_int(v, "chunks", 0);
+    j->estimate = ce_json_int(v, "estimate", 0);
+    j->started_ms = ce_json_int(v, "started_ms", 0);
+    j->resumes = (int)ce_json_int(v, "resumes", 0);
     const char *sp[] = {"saved", NULL};
     yajl_val saved = yajl_tree_get(v, sp, yajl_t_object);
     if (saved != NULL) {
         j->saved_known = true;
         for (size_t i = 0; i < JOB_NSET; i++)
-            job_copy(j->saved[i], sizeof j->saved[i], job_jstr(saved, job_set_keys[i]));
+            job_copy(j->saved[i], sizeof j->saved[i], ce_json_str(saved, job_set_keys[i]));
     }
     const char *tp[] = {"tables", NULL};
     yajl_val tables = yajl_tree_get(v, tp, yajl_t_array);
@@ -442,14 +429,14 @@ static job *job_from_json(job_mgr *m, yajl_val v, char *err, size_t errlen)
     for (size_t i = 0; i < n; i++) {
         yajl_val t = YAJL_GET_ARRAY(tables)->values[i];
         job_tbl *jt = &j->tbls[j->n_tbls++];
-        const char *db = job_jstr(t, "db"), *tb = job_jstr(t, "table");
+        const char *db = ce_json_str(t, "db"), *tb = ce_json_str(t, "table");
         if (db == NULL || tb == NULL || (jt->db = ce_strdup(db)) == NULL || (jt->table = ce_strdup(tb)) == NULL) {
             snprintf(err, errlen, "job %ld: a table lacks db or table", j->id);
             goto fail;
         }
         const char *dp[] = {"done", NULL};
         jt->done = YAJL_IS_TRUE(yajl_tree_get(t, dp, yajl_t_true));
-        jt->rows = (uint64_t)job_jint(t, "rows", 0);
+        jt->rows = (uint64_t)ce_json_int(t, "rows", 0);
         const char *kp[] = {"key", NULL};
         yajl_val key = yajl_tree_get(t, kp, yajl_t_array);
         for (size_t k = 0; key != NULL && k < YAJL_GET_ARRAY(key)->len && k < JOB_KEYS_MAX; k++) {
@@ -499,8 +486,8 @@ static int job_load(job_mgr *m, char *err, size_t errlen)
                  m->state_path, perr);
         goto out;
     }
-    const char *dest = job_jstr(root, "destination");
-    int64_t cid = job_jint(root, "client_id", -1);
+    const char *dest = ce_json_str(root, "destination");
+    int64_t cid = ce_json_int(root, "client_id", -1);
     if (dest == NULL || strcmp(dest, m->c->canal.destination) != 0 || cid != m->c->canal.client_id) {
         snprintf(err, errlen,
                  "reindex state %s belongs to destination %s client %lld, not %s client %ld: use another checkpoint "
@@ -508,7 +495,7 @@ static int job_load(job_mgr *m, char *err, size_t errlen)
                  m->state_path, dest ? dest : "?", (long long)cid, m->c->canal.destination, m->c->canal.client_id);
         goto out;
     }
-    m->next_id = (long)job_jint(root, "next_id", 1);
+    m->next_id = (long)ce_json_int(root, "next_id", 1);
     const char *lp[] = {"loaded", NULL};
     yajl_val loaded = yajl_tree_get(root, lp, yajl_t_array);
     for (size_t i = 0; loaded != NULL && i < YAJL_GET_ARRAY(loaded)->len; i++) {
