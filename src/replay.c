@@ -414,7 +414,6 @@ static void replay_send(replay_ctx *x)
         replay_stop_sending(x, "interrupted");
         break;
     case DLV_FATAL:
-    case DLV_ERROR:
         replay_stop_sending(x, x->err);
         break;
     }

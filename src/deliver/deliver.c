@@ -71,7 +71,6 @@ const char *dlv_rc_name(dlv_rc rc)
     case DLV_FATAL: return "fatal";
     case DLV_HALTED: return "halted";
     case DLV_STOPPED: return "stopped";
-    case DLV_ERROR: return "error";
     }
     return "?";
 }
@@ -235,7 +234,7 @@ static dlv_rc dlv_round(dlv_stream *s, bool *whole_failed, long long *retry_afte
         size_t k, len;
         const void *body;
         if (dlv_build(s, pos, &k, &body, &len) != 0)
-            return DLV_ERROR;
+            return DLV_FATAL;
         long long ra = 0;
         uint64_t t0 = ce_mono_us();
         sink_rc rc = t->send(t->ud, s->idx, body, len, k, s->tmp, &ra, s->err, sizeof s->err);
@@ -364,7 +363,6 @@ static int dlv_rank(dlv_rc rc)
 {
     switch (rc) {
     case DLV_FATAL: return 5;
-    case DLV_ERROR: return 4;
     case DLV_HALTED: return 3;
     case DLV_GAVE_UP: return 2;
     case DLV_STOPPED: return 1;
@@ -375,7 +373,7 @@ static int dlv_rank(dlv_rc rc)
 dlv_rc dlv_send(const dlv_action *acts, size_t n, const dlv_transport *t, const dlv_opts *o, dlv_result *res,
                 char *err, size_t errlen)
 {
-    dlv_rc rc = DLV_ERROR;
+    dlv_rc rc = DLV_FATAL;
     size_t k = o->streams < 1 ? 1 : o->streams > DLV_MAX_STREAMS ? DLV_MAX_STREAMS : o->streams;
     dlv_shared sh = {.acts = acts, .t = t, .o = o, .res = res};
     atomic_init(&sh.cap, *o->req_cap > 0 ? *o->req_cap : 1);
@@ -429,7 +427,7 @@ dlv_rc dlv_send(const dlv_action *acts, size_t n, const dlv_transport *t, const 
             continue;
         if (pthread_create(&th[p], NULL, dlv_thread, &s[p]) != 0) {
             snprintf(s[p].err, sizeof s[p].err, "cannot start delivery stream %zu of %zu", p + 1, k);
-            s[p].rc = DLV_ERROR;
+            s[p].rc = DLV_FATAL;
             atomic_store(&sh.stop_all, 1);
             break;
         }

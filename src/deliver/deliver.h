@@ -24,6 +24,7 @@
 
 #include "sink/sink.h"
 #include "util/log.h"
+#include "util/result.h"
 
 struct ce_stats;
 
@@ -82,14 +83,18 @@ typedef struct dlv_opts {
     struct ce_stats *stats;
 } dlv_opts;
 
-typedef enum {
-    DLV_DONE = 0,  /* every action has a final result */
-    DLV_GAVE_UP,   /* whole requests still failed after max_retries rounds (err) */
-    DLV_FATAL,     /* credentials refused, for a request or an item (err) */
-    DLV_HALTED,    /* halt_on_dead and an item was dead */
-    DLV_STOPPED,   /* should_abort: nothing more was sent */
-    DLV_ERROR,     /* out of memory (err) */
-} dlv_rc;
+/* The outcome of dlv_send, as the shared result kinds (util/result.h):
+ * DLV_DONE     CE_OK         every action has a final result;
+ * DLV_GAVE_UP  CE_RETRY      whole requests still failed (transient) after max_retries rounds (err);
+ * DLV_HALTED   CE_PERMANENT  halt_on_dead and an item was dead (rejected for good);
+ * DLV_FATAL    CE_FATAL      credentials refused for a request or an item, or out of memory (err);
+ * DLV_STOPPED  CE_STOPPED    should_abort: nothing more was sent. */
+typedef ce_result dlv_rc;
+#define DLV_DONE CE_OK
+#define DLV_GAVE_UP CE_RETRY
+#define DLV_HALTED CE_PERMANENT
+#define DLV_FATAL CE_FATAL
+#define DLV_STOPPED CE_STOPPED
 
 typedef struct dlv_result {
     /* The node's last answer, or one made up by dlv (413 of a lone action,

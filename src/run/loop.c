@@ -154,9 +154,6 @@ static ce_result run_part_result(run_ctx *r, run_part *p)
     case DLV_FATAL:
         ce_log(CE_LOG_ERROR, "sink", "%s, stopping", p->err);
         return CE_FATAL;
-    case DLV_ERROR:
-        ce_log(CE_LOG_ERROR, "sink", "%s", p->err);
-        return CE_FATAL;
     }
     return CE_FATAL;
 }

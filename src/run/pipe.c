@@ -47,7 +47,7 @@ static void pipe_send(run_pipe *p, run_part *part)
     size_t n = part->bulk.n_actions;
     if (bulk_dlv_actions(&part->bulk, &part->acts, &part->res, &part->items_cap) != 0) {
         snprintf(part->err, sizeof part->err, "out of memory for %zu bulk items", n);
-        part->rc = DLV_ERROR;
+        part->rc = DLV_FATAL;
         return;
     }
     dlv_transport t;
