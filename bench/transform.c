@@ -25,7 +25,9 @@
  * with protobuf-c instead (Messages unpack, decode_next_pbc: the path before
  * the wire reader), to compare the two on the same bytes. Without --iterations
  * the count is chosen to run about 3 s. MB are 10^6 bytes. Prints rows/s,
- * input MB/s (Packet bytes), output MB/s (NDJSON bytes) and peak RSS KiB. */
+ * rows per CPU second (the process's CPU time: what one core does when
+ * others compete for it), input MB/s (Packet bytes), output MB/s (NDJSON
+ * bytes) and peak RSS KiB. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -510,12 +512,14 @@ out:
     return rc;
 }
 
-static double bench_now(void)
+static double bench_clock(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+
+static double bench_now(void) { return bench_clock(CLOCK_MONOTONIC); }
 
 static void usage(FILE *f)
 {
@@ -645,6 +649,7 @@ int main(int argc, char **argv)
     x.rows = x.actions = x.skipped = x.out_bytes = x.flushes = 0;
     bulk_reset(&x.b);
     t0 = bench_now();
+    double c0 = bench_clock(CLOCK_PROCESS_CPUTIME_ID);
     for (int64_t it = 0; it < iterations; it++) {
         if (bench_once(&x, packet.data, packet.len) != 0) {
             fprintf(stderr, "bench-transform: iteration %lld: %s\n", (long long)it, x.err);
@@ -652,6 +657,7 @@ int main(int argc, char **argv)
         }
     }
     double secs = bench_now() - t0;
+    double cpu = bench_clock(CLOCK_PROCESS_CPUTIME_ID) - c0;
     x.out_bytes += x.b.body.len;
 
     struct rusage ru;
@@ -665,6 +671,8 @@ int main(int argc, char **argv)
            (unsigned long long)out_per_batch);
     printf("iterations: %lld in %.3f s\n", (long long)iterations, secs);
     printf("rows/s: %.0f\n", (double)x.rows / secs);
+    printf("rows per CPU second: %.0f (%.3f s of CPU: on a busy machine, the figure of this process alone)\n",
+           (double)x.rows / (cpu > 1e-9 ? cpu : 1e-9), cpu);
     printf("input MB/s: %.1f\n", in_bytes / secs / 1e6);
     printf("output MB/s: %.1f\n", (double)x.out_bytes / secs / 1e6);
     printf("skipped rows: %llu\n", (unsigned long long)x.skipped);

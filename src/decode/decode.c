@@ -268,34 +268,30 @@ int decode_next_pbc(decode_ctx *d, const uint8_t *data, size_t len, decode_out *
 
 /* ---------------- the wire path ---------------- */
 
-/* One entry's walk: string copies go to one block of the entry's size (every
- * copied string is a distinct length-delimited field of the entry, with at
- * least two bytes of tag and length: its bytes and a NUL fit in the entry's
- * size), columns to d->scratch, rows (their column counts) to d->evs. */
+/* One entry's walk. The strings: the entry is copied once into the arena
+ * and every string handed out is its place in that copy, with a NUL written
+ * over the byte after it. That byte is never part of another string: it is
+ * the tag of the next field (of its message or of an enclosing one) or the
+ * end of the entry (the copy has one byte more). The walk reads the
+ * caller's bytes, never the copy, and those stay intact (decode_bad.entry).
+ * One memcpy per entry instead of one per string.
+ * Columns go to d->scratch, rows (their column counts first) to d->evs. */
 typedef struct decode_walk {
     decode_ctx *d;
-    char *bump;
-    char *bump_end;
-    size_t used; /* columns in scratch */
-    size_t rows; /* rows in evs */
-    bool oom;
+    const uint8_t *data; /* the entry as received */
+    char *copy;          /* its copy: len + 1 bytes */
+    size_t used;         /* columns in scratch */
+    size_t rows;         /* rows in evs */
 } decode_walk;
 
 #define DECODE_WALK_OOM (-2)
 
+/* s is a slice of w->data (decode/wire hands out nothing else). */
 static const char *decode_str(decode_walk *w, wire_slice s)
 {
     if (s.len == 0)
         return "";
-    char *q;
-    if ((size_t)(w->bump_end - w->bump) > s.len) {
-        q = w->bump;
-        w->bump += s.len + 1;
-    } else if ((q = ce_arena_alloc(&w->d->arena, s.len + 1)) == NULL) {
-        w->oom = true;
-        return "";
-    }
-    memcpy(q, s.p, s.len);
+    char *q = w->copy + (s.p - w->data);
     q[s.len] = '\0';
     return q;
 }
@@ -320,7 +316,7 @@ static int decode_wire_col(void *ud, bool after, const wire_column *c)
         ev->after.n++;
     else
         ev->before.n++;
-    return w->oom ? DECODE_WALK_OOM : 0;
+    return 0;
 }
 
 static int decode_wire_row(void *ud, const uint8_t *p, size_t len)
@@ -370,10 +366,6 @@ static int decode_rowdata_wire(decode_ctx *d, decode_walk *w, const uint8_t *dat
             .logfile = hp->logfile,
             .offset = hp->offset,
         };
-        if (w->oom) {
-            snprintf(err, errlen, "binlog %s:%lld: out of memory", hp->logfile, (long long)hp->offset);
-            return -1;
-        }
         return 0;
     }
     if (et != ENTRYPB__EVENT_TYPE__INSERT && et != ENTRYPB__EVENT_TYPE__UPDATE && et != ENTRYPB__EVENT_TYPE__DELETE) {
@@ -426,13 +418,14 @@ int decode_next(decode_ctx *d, const uint8_t *data, size_t len, decode_out *out,
         decode_set_bad(d, out, data, len, NULL);
         return 0;
     }
-    decode_walk w = {.d = d};
-    w.bump = ce_arena_alloc(&d->arena, len + 1);
-    if (w.bump == NULL) {
+    decode_walk w = {.d = d, .data = data};
+    w.copy = ce_arena_alloc(&d->arena, len + 1);
+    if (w.copy == NULL) {
         snprintf(err, errlen, "entry of %zu bytes: out of memory", len);
         return -1;
     }
-    w.bump_end = w.bump + len + 1;
+    if (len)
+        memcpy(w.copy, data, len);
     const wire_header *h = &e.header; /* all empty without a header */
     decode_pos hp = {.schema = decode_str(&w, h->schema_name),
                      .table = decode_str(&w, h->table_name),
@@ -448,10 +441,6 @@ int decode_next(decode_ctx *d, const uint8_t *data, size_t len, decode_out *out,
         const char *enc = decode_str(&w, h->serveren_code);
         if (enc[0] != '\0')
             snprintf(d->server_enc, sizeof d->server_enc, "%s", enc);
-    }
-    if (w.oom) { /* not expected: the block holds every string of the entry */
-        snprintf(err, errlen, "binlog %s:%lld: out of memory", hp.logfile, (long long)hp.offset);
-        return -1;
     }
     int32_t t = e.has_entry_type ? e.entry_type : ENTRYPB__ENTRY_TYPE__ROWDATA;
     switch (t) {
@@ -469,10 +458,6 @@ int decode_next(decode_ctx *d, const uint8_t *data, size_t len, decode_out *out,
         break;
     case ENTRYPB__ENTRY_TYPE__ROWDATA: {
         const char *gtid = decode_str(&w, h->gtid);
-        if (w.oom) {
-            snprintf(err, errlen, "binlog %s:%lld: out of memory", hp.logfile, (long long)hp.offset);
-            return -1;
-        }
         return decode_rowdata_wire(d, &w, data, len, &e, &hp, gtid, out, err, errlen);
     }
     default:

@@ -3,10 +3,11 @@
  * per-field allocation); transaction boundaries are told by entryType (BEGIN
  * optional, GTIDLOG tolerated); every row of a ROWDATA entry becomes a
  * row_event with its before and after images kept apart and all columns.
- * The strings of an entry (names, values, header fields) are copied, each
- * NUL-terminated, into one block of the entry's size in an arena reset per
- * entry (no per-row malloc). Events point into that arena and the context's
- * scratch space: they are valid until the next entry is decoded. */
+ * The strings of an entry (names, values, header fields) point into one
+ * copy of the entry, in an arena reset per entry, each NUL-terminated there
+ * (no per-row malloc, no copy per string). Events point into that arena and
+ * the context's scratch space: they are valid until the next entry is
+ * decoded. */
 #ifndef CE_DECODE_DECODE_H
 #define CE_DECODE_DECODE_H
 

@@ -4,15 +4,14 @@
 #include <limits.h>
 #include <string.h>
 
-/* The field at r->p, scanned with protobuf-c's limits (see wire.h). */
-static inline int wire_scan(wire_reader *r, wire_field *f)
+/* The field at p (before end), scanned with protobuf-c's limits (see
+ * wire.h): where the next one starts, or NULL when malformed. Takes no
+ * reader, so the walkers' readers stay in registers. */
+static const uint8_t *wire_scan_any(const uint8_t *p, const uint8_t *end, wire_field *f)
 {
-    const uint8_t *p = r->p;
-    size_t rem = (size_t)(r->end - p);
-    if (rem == 0)
-        return 0;
+    size_t rem = (size_t)(end - p);
     if ((p[0] & 0xf8) == 0)
-        return WIRE_BAD; /* field number 0 */
+        return NULL; /* field number 0 */
     uint32_t num = (uint32_t)(p[0] & 0x7f) >> 3;
     size_t used = 1;
     if (p[0] & 0x80) {
@@ -20,7 +19,7 @@ static inline int wire_scan(wire_reader *r, wire_field *f)
         unsigned shift = 4;
         for (;;) {
             if (used == max)
-                return WIRE_BAD;
+                return NULL;
             uint8_t b = p[used++];
             num |= (uint32_t)(b & 0x7f) << shift;
             if ((b & 0x80) == 0)
@@ -40,7 +39,7 @@ static inline int wire_scan(wire_reader *r, wire_field *f)
         uint64_t v = 0;
         for (;;) {
             if (i == max)
-                return WIRE_BAD; /* unterminated, or more than 10 bytes */
+                return NULL; /* unterminated, or more than 10 bytes */
             uint8_t b = p[i];
             v |= (uint64_t)(b & 0x7f) << (7 * i);
             i++;
@@ -53,7 +52,7 @@ static inline int wire_scan(wire_reader *r, wire_field *f)
     }
     case WIRE_I64:
         if (rem < 8)
-            return WIRE_BAD;
+            return NULL;
         f->v = 0;
         for (int i = 7; i >= 0; i--)
             f->v = (f->v << 8) | p[i];
@@ -61,7 +60,7 @@ static inline int wire_scan(wire_reader *r, wire_field *f)
         break;
     case WIRE_I32:
         if (rem < 4)
-            return WIRE_BAD;
+            return NULL;
         f->v = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24;
         f->raw_len = 4;
         break;
@@ -71,7 +70,7 @@ static inline int wire_scan(wire_reader *r, wire_field *f)
         size_t n = 0;
         for (;;) {
             if (i == max)
-                return WIRE_BAD; /* protobuf-c: at most 5 bytes of length */
+                return NULL; /* protobuf-c: at most 5 bytes of length */
             uint8_t b = p[i];
             n |= (size_t)(b & 0x7f) << (7 * i);
             i++;
@@ -79,28 +78,74 @@ static inline int wire_scan(wire_reader *r, wire_field *f)
                 break;
         }
         if (n > INT_MAX || n > rem - i)
-            return WIRE_BAD;
+            return NULL;
         f->data.p = p + i;
         f->data.len = n;
         f->raw_len = i + n;
         break;
     }
     default:
-        return WIRE_BAD; /* groups (3, 4) and 6, 7: protobuf-c refuses them */
+        return NULL; /* groups (3, 4) and 6, 7: protobuf-c refuses them */
     }
-    r->p = p + f->raw_len;
+    return p + f->raw_len;
+}
+
+#if defined(__GNUC__)
+#define WIRE_INLINE static inline __attribute__((always_inline))
+#else
+#define WIRE_INLINE static inline
+#endif
+
+/* wire_scan_any, with the common case inline: a one-byte tag and a one-byte
+ * varint or length (every field of a Column but its sqlType, for instance). */
+WIRE_INLINE int wire_scan(wire_reader *r, wire_field *f)
+{
+    const uint8_t *p = r->p;
+    size_t rem = (size_t)(r->end - p);
+    if (rem == 0)
+        return 0;
+    if (rem >= 2 && p[0] >= 8 && p[0] < 0x80 && p[1] < 0x80) {
+        uint8_t t = p[0], b = p[1];
+        if ((t & 7) == WIRE_VARINT) {
+            f->num = t >> 3;
+            f->type = WIRE_VARINT;
+            f->v = b;
+            f->raw = p + 1;
+            f->raw_len = 1;
+            r->p = p + 2;
+            return 1;
+        }
+        if ((t & 7) == WIRE_LEN && b <= rem - 2) {
+            f->num = t >> 3;
+            f->type = WIRE_LEN;
+            f->data.p = p + 2;
+            f->data.len = b;
+            f->raw = p + 1;
+            f->raw_len = 1 + (size_t)b;
+            r->p = p + 2 + b;
+            return 1;
+        }
+    }
+    wire_field t; /* not f: f stays out of memory (no call sees its address) */
+    const uint8_t *next = wire_scan_any(p, r->end, &t);
+    if (next == NULL)
+        return WIRE_BAD;
+    *f = t;
+    r->p = next;
     return 1;
 }
 
 int wire_next(wire_reader *r, wire_field *f) { return wire_scan(r, f); }
 
-bool wire_bool(const wire_field *f)
+WIRE_INLINE bool wire_bool_of(const uint8_t *raw, size_t n)
 {
-    for (size_t i = 0; i < f->raw_len; i++)
-        if (f->raw[i] & 0x7f)
+    for (size_t i = 0; i < n; i++)
+        if (raw[i] & 0x7f)
             return true;
     return false;
 }
+
+bool wire_bool(const wire_field *f) { return wire_bool_of(f->raw, f->raw_len); }
 
 /* Wire-type checks of known fields: a mismatch fails the message. */
 #define WIRE_WANT(f, t)                                                                                                \
@@ -109,8 +154,8 @@ bool wire_bool(const wire_field *f)
             return WIRE_BAD;                                                                                           \
     } while (0)
 
-static inline int32_t wire_i32(const wire_field *f) { return (int32_t)(uint32_t)f->v; }
-static inline int64_t wire_i64(const wire_field *f) { return (int64_t)f->v; }
+static inline int32_t wire_i32(uint64_t v) { return (int32_t)(uint32_t)v; }
+static inline int64_t wire_i64(uint64_t v) { return (int64_t)v; }
 
 int wire_messages(const uint8_t *p, size_t len, int64_t *batch_id, size_t *n, wire_msg_fn on_msg, void *ud)
 {
@@ -123,7 +168,7 @@ int wire_messages(const uint8_t *p, size_t len, int64_t *batch_id, size_t *n, wi
     while ((rc = wire_scan(&r, &f)) == 1) {
         if (f.num == 1) {
             WIRE_WANT(f, WIRE_VARINT);
-            *batch_id = wire_i64(&f);
+            *batch_id = wire_i64(f.v);
         } else if (f.num == 2) {
             WIRE_WANT(f, WIRE_LEN);
             if (on_msg != NULL)
@@ -136,12 +181,12 @@ int wire_messages(const uint8_t *p, size_t len, int64_t *batch_id, size_t *n, wi
 }
 
 /* Pair{key = 1, value = 2}: only checked. */
-static int wire_pair_check(const wire_slice *s)
+static int wire_pair_check(wire_slice s)
 {
     wire_reader r;
     wire_field f;
     int rc;
-    wire_init(&r, s->p, s->len);
+    wire_init(&r, s.p, s.len);
     while ((rc = wire_scan(&r, &f)) == 1)
         if (f.num == 1 || f.num == 2)
             WIRE_WANT(f, WIRE_LEN);
@@ -174,11 +219,11 @@ static int wire_header_occ(const wire_slice *s, wire_hdr_occ *o)
             break;
         case 3:
             WIRE_WANT(f, WIRE_VARINT);
-            o->h.logfile_offset = wire_i64(&f);
+            o->h.logfile_offset = wire_i64(f.v);
             break;
         case 4:
             WIRE_WANT(f, WIRE_VARINT);
-            o->h.server_id = wire_i64(&f);
+            o->h.server_id = wire_i64(f.v);
             break;
         case 5:
             WIRE_WANT(f, WIRE_LEN);
@@ -186,7 +231,7 @@ static int wire_header_occ(const wire_slice *s, wire_hdr_occ *o)
             break;
         case 6:
             WIRE_WANT(f, WIRE_VARINT);
-            o->h.execute_time = wire_i64(&f);
+            o->h.execute_time = wire_i64(f.v);
             break;
         case 7: /* sourceType */
             WIRE_WANT(f, WIRE_VARINT);
@@ -206,11 +251,11 @@ static int wire_header_occ(const wire_slice *s, wire_hdr_occ *o)
         case 11:
             WIRE_WANT(f, WIRE_VARINT);
             o->h.has_event_type = true;
-            o->h.event_type = wire_i32(&f);
+            o->h.event_type = wire_i32(f.v);
             break;
         case 12: /* props */
             WIRE_WANT(f, WIRE_LEN);
-            if (wire_pair_check(&f.data) != WIRE_OK)
+            if (wire_pair_check(f.data) != WIRE_OK)
                 return WIRE_BAD;
             break;
         case 13:
@@ -274,7 +319,7 @@ int wire_entry_parse(const uint8_t *p, size_t len, wire_entry *e)
         case 2:
             WIRE_WANT(f, WIRE_VARINT);
             e->has_entry_type = true;
-            e->entry_type = wire_i32(&f);
+            e->entry_type = wire_i32(f.v);
             break;
         case 3:
             WIRE_WANT(f, WIRE_LEN);
@@ -305,11 +350,11 @@ int wire_rowchange_parse(const uint8_t *p, size_t len, wire_rowchange *rc, wire_
         case 2:
             WIRE_WANT(f, WIRE_VARINT);
             rc->has_event_type = true;
-            rc->event_type = wire_i32(&f);
+            rc->event_type = wire_i32(f.v);
             break;
         case 10: /* bool: any wire type */
             rc->has_is_ddl = true;
-            rc->is_ddl = wire_bool(&f);
+            rc->is_ddl = wire_bool_of(f.raw, f.raw_len);
             break;
         case 11:
             WIRE_WANT(f, WIRE_LEN);
@@ -325,7 +370,7 @@ int wire_rowchange_parse(const uint8_t *p, size_t len, wire_rowchange *rc, wire_
         }
         case 13:
             WIRE_WANT(f, WIRE_LEN);
-            if (wire_pair_check(&f.data) != WIRE_OK)
+            if (wire_pair_check(f.data) != WIRE_OK)
                 return WIRE_BAD;
             break;
         case 14:
@@ -354,25 +399,25 @@ int wire_column_parse(const uint8_t *p, size_t len, wire_column *c)
             break;
         case 2:
             WIRE_WANT(f, WIRE_VARINT);
-            c->sql_type = wire_i32(&f);
+            c->sql_type = wire_i32(f.v);
             break;
         case 3:
             WIRE_WANT(f, WIRE_LEN);
             c->name = f.data;
             break;
         case 4:
-            c->is_key = wire_bool(&f);
+            c->is_key = wire_bool_of(f.raw, f.raw_len);
             break;
         case 5:
-            c->updated = wire_bool(&f);
+            c->updated = wire_bool_of(f.raw, f.raw_len);
             break;
         case 6:
             c->has_is_null = true;
-            c->is_null = wire_bool(&f);
+            c->is_null = wire_bool_of(f.raw, f.raw_len);
             break;
         case 7:
             WIRE_WANT(f, WIRE_LEN);
-            if (wire_pair_check(&f.data) != WIRE_OK)
+            if (wire_pair_check(f.data) != WIRE_OK)
                 return WIRE_BAD;
             break;
         case 8:
@@ -419,7 +464,7 @@ int wire_rowdata_parse(const uint8_t *p, size_t len, wire_col_fn on_col, void *u
             break;
         case 3:
             WIRE_WANT(f, WIRE_LEN);
-            if (wire_pair_check(&f.data) != WIRE_OK)
+            if (wire_pair_check(f.data) != WIRE_OK)
                 return WIRE_BAD;
             break;
         default:
