@@ -286,6 +286,14 @@ typedef struct decode_walk {
 
 #define DECODE_WALK_OOM (-2)
 
+/* snprintf(dst, cap, "%s", src) without the formatting (once per entry). */
+static void decode_set_str(char *dst, size_t cap, const char *src)
+{
+    size_t n = strnlen(src, cap - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 /* s is a slice of w->data (decode/wire hands out nothing else). */
 static const char *decode_str(decode_walk *w, wire_slice s)
 {
@@ -434,13 +442,13 @@ int decode_next(decode_ctx *d, const uint8_t *data, size_t len, decode_out *out,
                      .execute_time = h->execute_time};
     d->stats.entries++;
     if (hp.logfile[0] != '\0') {
-        snprintf(d->pos_file, sizeof d->pos_file, "%s", hp.logfile);
+        decode_set_str(d->pos_file, sizeof d->pos_file, hp.logfile);
         d->pos_offset = h->logfile_offset;
         if (h->server_id != 0)
             d->server_id = h->server_id;
         const char *enc = decode_str(&w, h->serveren_code);
         if (enc[0] != '\0')
-            snprintf(d->server_enc, sizeof d->server_enc, "%s", enc);
+            decode_set_str(d->server_enc, sizeof d->server_enc, enc);
     }
     int32_t t = e.has_entry_type ? e.entry_type : ENTRYPB__ENTRY_TYPE__ROWDATA;
     switch (t) {
