@@ -3,16 +3,22 @@
  * truncated and overlong varints, lengths past the end, unknown fields of
  * every wire type, wrong wire types of every known field, the absence of
  * required fields, a Header given twice, bool fields of other wire types,
- * NUL bytes and invalid UTF-8 in strings, the fuzz seed corpora, and the
- * batch that canal_batch_parse builds. Inputs are encoded by hand here (e_*
+ * NUL bytes and invalid UTF-8 in strings, the fuzz seed corpora, the batch
+ * that canal_batch_parse builds and the one canal_get returns from a local
+ * server (it takes the packet and outlives the client). Inputs are encoded by hand here (e_*
  * helpers), so neither decoder checks itself. */
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -22,6 +28,8 @@
 #include "decode/wire.h"
 #include "entry_protocol.pb-c.h"
 #include "source/canal.h"
+#include "source/frame.h"
+#include "source/packet.h"
 
 /* ---------- encoding ---------- */
 
@@ -550,6 +558,110 @@ static void test_batch_parse(void **state)
     canal_batch_free(NULL);
 }
 
+/* ---------- canal_get on a local server: the batch takes the packet and outlives the client ---------- */
+
+typedef struct fake_srv {
+    int lfd;
+    const enc *entry;
+    int ok;
+} fake_srv;
+
+static int srv_send(int fd, Canalpb__PacketType type, const ProtobufCMessage *body)
+{
+    ce_buf out;
+    char err[256];
+    ce_buf_init(&out, 1 << 20);
+    int rc = packet_encode(type, body, &out);
+    if (rc == 0)
+        rc = frame_write(fd, out.data + FRAME_HEADER_LEN, out.len - FRAME_HEADER_LEN, err, sizeof err) == FRAME_IO_OK
+                 ? 0
+                 : -1;
+    ce_buf_free(&out);
+    return rc;
+}
+
+static void *srv_main(void *ud)
+{
+    fake_srv *s = ud;
+    int fd = accept(s->lfd, NULL, NULL);
+    if (fd < 0)
+        return NULL;
+    ce_buf in;
+    char err[256];
+    ce_buf_init(&in, 1 << 20);
+    Canalpb__Handshake hs = CANALPB__HANDSHAKE__INIT;
+    hs.seeds.data = (uint8_t *)"12345678";
+    hs.seeds.len = 8;
+    Canalpb__Ack ack = CANALPB__ACK__INIT;
+    ProtobufCBinaryData msgs[2] = {{s->entry->n, (uint8_t *)s->entry->b}, {0, NULL}};
+    Canalpb__Messages m = CANALPB__MESSAGES__INIT, none = CANALPB__MESSAGES__INIT;
+    m.batch_id = 7;
+    m.n_messages = 2;
+    m.messages = msgs;
+    none.batch_id = -1;
+    int ok = srv_send(fd, CANALPB__PACKET_TYPE__HANDSHAKE, &hs.base) == 0 &&
+             frame_read(fd, &in, 1 << 20, err, sizeof err) == FRAME_IO_OK && /* auth */
+             srv_send(fd, CANALPB__PACKET_TYPE__ACK, &ack.base) == 0 &&
+             frame_read(fd, &in, 1 << 20, err, sizeof err) == FRAME_IO_OK && /* subscribe */
+             srv_send(fd, CANALPB__PACKET_TYPE__ACK, &ack.base) == 0 &&
+             frame_read(fd, &in, 1 << 20, err, sizeof err) == FRAME_IO_OK && /* rollback */
+             frame_read(fd, &in, 1 << 20, err, sizeof err) == FRAME_IO_OK && /* get */
+             srv_send(fd, CANALPB__PACKET_TYPE__MESSAGES, &m.base) == 0 &&
+             frame_read(fd, &in, 1 << 20, err, sizeof err) == FRAME_IO_OK && /* get */
+             srv_send(fd, CANALPB__PACKET_TYPE__MESSAGES, &none.base) == 0;
+    s->ok = ok;
+    ce_buf_free(&in);
+    close(fd);
+    return NULL;
+}
+
+static void test_canal_get_batch(void **state)
+{
+    pair_ctx *pc = *state;
+    enc e, extra = {.n = 0};
+    entry_with(&e, 0, &extra);
+    fake_srv s = {.entry = &e};
+    s.lfd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(s.lfd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof sa;
+    assert_int_equal(bind(s.lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(s.lfd, 1), 0);
+    assert_int_equal(getsockname(s.lfd, (struct sockaddr *)&sa, &sl), 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, srv_main, &s), 0);
+    char addr[64], err[1024];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", ntohs(sa.sin_port));
+    canal_opts o = {.addresses = addr, .destination = "example", .username = "canal", .password = "canal",
+                    .client_id = 1001, .filter = "", .fetch_size = 100, .fetch_timeout_ms = 1000,
+                    .connect_timeout_ms = 5000};
+    canal_client *c = canal_new(&o);
+    assert_non_null(c);
+    canal_batch *b = NULL, *empty = NULL;
+    if (canal_connect(c, err, sizeof err) != CANAL_OK)
+        fail_msg("connect: %s", err);
+    if (canal_get(c, &b, err, sizeof err) != CANAL_OK)
+        fail_msg("get: %s", err);
+    assert_int_equal(canal_get(c, &empty, err, sizeof err), CANAL_OK);
+    assert_null(empty); /* batch -1 */
+    canal_free(c);
+    pthread_join(th, NULL);
+    close(s.lfd);
+    assert_true(s.ok);
+    /* the batch is the caller's: valid after the client is gone */
+    assert_non_null(b);
+    assert_int_equal(b->id, 7);
+    assert_int_equal(b->n, 2);
+    assert_int_equal(b->entries[0].len, e.n);
+    assert_memory_equal(b->entries[0].p, e.b, e.n);
+    assert_int_equal(b->entries[1].len, 0);
+    decode_out out;
+    decode_both(pc, b->entries[0].p, b->entries[0].len, &out);
+    assert_int_equal(out.kind, DECODE_ROWS);
+    assert_int_equal(out.n, 1);
+    canal_batch_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -558,6 +670,7 @@ int main(void)
         cmocka_unit_test(test_no_required_fields), cmocka_unit_test(test_header_twice),
         cmocka_unit_test(test_bool_wire_types),  cmocka_unit_test(test_nul_and_invalid_utf8),
         cmocka_unit_test(test_corpora),          cmocka_unit_test(test_batch_parse),
+        cmocka_unit_test(test_canal_get_batch),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
