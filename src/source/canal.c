@@ -1,5 +1,6 @@
 /* source/canal: the Canal conversation over one TCP connection. */
 #include "source/canal.h"
+#include "decode/wire.h"
 #include "source/frame.h"
 #include "source/packet.h"
 #include "source/scramble.h"
@@ -91,11 +92,12 @@ void canal_free(canal_client *c)
 
 const char *canal_peer(const canal_client *c) { return c->peer; }
 
-/* The batch and its entry array in one allocation; the entries point into
- * the unpacked Messages it owns. */
+/* The batch and its entry array in one allocation; the entries are slices
+ * of the MESSAGES body, which is either the Packet it owns (as unpacked by
+ * packet_decode) or a copy right after the entries. */
 typedef struct canal_batch_mem {
     canal_batch b;
-    Canalpb__Messages *m;
+    Canalpb__Packet *pkt;
     canal_entry entries[];
 } canal_batch_mem;
 
@@ -104,19 +106,47 @@ void canal_batch_free(canal_batch *b)
     if (b == NULL)
         return;
     canal_batch_mem *bm = b->priv;
-    canalpb__messages__free_unpacked(bm->m, NULL);
+    if (bm->pkt)
+        canalpb__packet__free_unpacked(bm->pkt, NULL);
     ce_free(bm);
 }
 
-static canal_batch *canal_batch_of(Canalpb__Messages *m, size_t bytes)
+static void canal_batch_put(void *ud, size_t i, const uint8_t *p, size_t len)
 {
-    canal_batch_mem *bm = ce_malloc(sizeof *bm + m->n_messages * sizeof(canal_entry));
-    if (bm == NULL)
+    canal_batch_mem *bm = ud;
+    if (i < bm->b.n)
+        bm->entries[i] = (canal_entry){.p = p, .len = len};
+}
+
+canal_batch *canal_batch_parse(const uint8_t *body, size_t len, Canalpb__Packet *owner, char *err, size_t errlen)
+{
+    int64_t id = 0;
+    size_t n = 0;
+    if (wire_messages(body, len, &id, &n, NULL, NULL) != WIRE_OK) {
+        snprintf(err, errlen, "malformed MESSAGES body (%zu bytes)", len);
         return NULL;
-    bm->m = m;
-    for (size_t i = 0; i < m->n_messages; i++)
-        bm->entries[i] = (canal_entry){.p = m->messages[i].data, .len = m->messages[i].len};
-    bm->b = (canal_batch){.id = m->batch_id, .n = m->n_messages, .entries = bm->entries, .bytes = bytes, .priv = bm};
+    }
+    size_t copy = owner ? 0 : len;
+    if (n > (SIZE_MAX - sizeof(canal_batch_mem) - copy) / sizeof(canal_entry)) {
+        snprintf(err, errlen, "out of memory for a batch of %zu entries", n);
+        return NULL;
+    }
+    size_t head = sizeof(canal_batch_mem) + n * sizeof(canal_entry);
+    canal_batch_mem *bm = ce_malloc(head + copy);
+    if (bm == NULL) {
+        snprintf(err, errlen, "out of memory for a batch of %zu entries (%zu bytes)", n, len);
+        return NULL;
+    }
+    const uint8_t *src = body;
+    if (copy) {
+        src = (const uint8_t *)bm + head;
+        memcpy((uint8_t *)bm + head, body, len);
+    }
+    bm->pkt = owner;
+    bm->b = (canal_batch){.id = id, .n = n, .entries = bm->entries, .bytes = len, .priv = bm};
+    /* the same walk on the bytes the batch keeps: the entries are slices of them */
+    size_t again = 0;
+    (void)wire_messages(src, len, &id, &again, canal_batch_put, bm);
     return &bm->b;
 }
 
@@ -490,20 +520,15 @@ canal_rc canal_get_mode(canal_client *c, canal_wait mode, canal_batch **out, cha
         snprintf(detail, sizeof detail, "unexpected packet type %d in reply to GET", (int)pv.type);
         rc = CANAL_ERR_IO;
     } else {
-        Canalpb__Messages *m = canalpb__messages__unpack(NULL, pv.body_len, pv.body);
-        if (m == NULL) {
-            snprintf(detail, sizeof detail, "malformed MESSAGES body (%zu bytes)", pv.body_len);
+        canal_batch *b = canal_batch_parse(pv.body, pv.body_len, pv.msg, detail, sizeof detail);
+        if (b == NULL) {
             rc = CANAL_ERR_IO;
-        } else if (m->batch_id == -1) {
-            canalpb__messages__free_unpacked(m, NULL);
         } else {
-            canal_batch *b = canal_batch_of(m, pv.body_len);
-            if (b == NULL) {
-                canalpb__messages__free_unpacked(m, NULL);
-                snprintf(detail, sizeof detail, "out of memory for a batch of %zu entries", m->n_messages);
-                rc = CANAL_ERR_IO;
+            pv.msg = NULL; /* the batch owns the packet and its body now */
+            if (b->id == -1) {
+                canal_batch_free(b);
             } else {
-                c->outstanding[(c->out_head + c->out_count) % CANAL_MAX_OUTSTANDING] = m->batch_id;
+                c->outstanding[(c->out_head + c->out_count) % CANAL_MAX_OUTSTANDING] = b->id;
                 c->out_count++;
                 *out = b;
             }

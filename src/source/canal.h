@@ -67,6 +67,13 @@ typedef struct canal_batch {
 } canal_batch;
 
 void canal_batch_free(canal_batch *b);
+/* The batch of a MESSAGES body (walked on its bytes, decode/wire): its entries
+ * are slices of the body. With owner (the Packet body points into, as
+ * packet_decode unpacked it) the batch takes that packet on success and
+ * frees it with itself; without, the batch holds one copy of the body.
+ * NULL with err filled when the body is not a Messages or memory runs out.
+ * A batch id of -1 (nothing to fetch) is returned as it is. */
+canal_batch *canal_batch_parse(const uint8_t *body, size_t len, Canalpb__Packet *owner, char *err, size_t errlen);
 
 canal_client *canal_new(const canal_opts *opts);
 void canal_free(canal_client *c);

@@ -1,0 +1,490 @@
+/* decode/wire: protobuf wire scanning and the Canal message walkers. */
+#include "decode/wire.h"
+
+#include <limits.h>
+#include <string.h>
+
+/* The field at p (before end), scanned with protobuf-c's limits (see
+ * wire.h): where the next one starts, or NULL when malformed. Takes no
+ * reader, so the walkers' readers stay in registers. */
+static const uint8_t *wire_scan_any(const uint8_t *p, const uint8_t *end, wire_field *f)
+{
+    size_t rem = (size_t)(end - p);
+    if ((p[0] & 0xf8) == 0)
+        return NULL; /* field number 0 */
+    uint32_t num = (uint32_t)(p[0] & 0x7f) >> 3;
+    size_t used = 1;
+    if (p[0] & 0x80) {
+        size_t max = rem > 5 ? 5 : rem;
+        unsigned shift = 4;
+        for (;;) {
+            if (used == max)
+                return NULL;
+            uint8_t b = p[used++];
+            num |= (uint32_t)(b & 0x7f) << shift;
+            if ((b & 0x80) == 0)
+                break;
+            shift += 7;
+        }
+    }
+    f->num = num;
+    f->type = p[0] & 7;
+    p += used;
+    rem -= used;
+    f->raw = p;
+    switch (f->type) {
+    case WIRE_VARINT: {
+        size_t max = rem > 10 ? 10 : rem;
+        size_t i = 0;
+        uint64_t v = 0;
+        for (;;) {
+            if (i == max)
+                return NULL; /* unterminated, or more than 10 bytes */
+            uint8_t b = p[i];
+            v |= (uint64_t)(b & 0x7f) << (7 * i);
+            i++;
+            if ((b & 0x80) == 0)
+                break;
+        }
+        f->v = v;
+        f->raw_len = i;
+        break;
+    }
+    case WIRE_I64:
+        if (rem < 8)
+            return NULL;
+        f->v = 0;
+        for (int i = 7; i >= 0; i--)
+            f->v = (f->v << 8) | p[i];
+        f->raw_len = 8;
+        break;
+    case WIRE_I32:
+        if (rem < 4)
+            return NULL;
+        f->v = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24;
+        f->raw_len = 4;
+        break;
+    case WIRE_LEN: {
+        size_t max = rem > 5 ? 5 : rem;
+        size_t i = 0;
+        size_t n = 0;
+        for (;;) {
+            if (i == max)
+                return NULL; /* protobuf-c: at most 5 bytes of length */
+            uint8_t b = p[i];
+            n |= (size_t)(b & 0x7f) << (7 * i);
+            i++;
+            if ((b & 0x80) == 0)
+                break;
+        }
+        if (n > INT_MAX || n > rem - i)
+            return NULL;
+        f->data.p = p + i;
+        f->data.len = n;
+        f->raw_len = i + n;
+        break;
+    }
+    default:
+        return NULL; /* groups (3, 4) and 6, 7: protobuf-c refuses them */
+    }
+    return p + f->raw_len;
+}
+
+#if defined(__GNUC__)
+#define WIRE_INLINE static inline __attribute__((always_inline))
+#else
+#define WIRE_INLINE static inline
+#endif
+
+/* wire_scan_any, with the common case inline: a one-byte tag and a one-byte
+ * varint or length (every field of a Column but its sqlType, for instance). */
+WIRE_INLINE int wire_scan(wire_reader *r, wire_field *f)
+{
+    const uint8_t *p = r->p;
+    size_t rem = (size_t)(r->end - p);
+    if (rem == 0)
+        return 0;
+    if (rem >= 2 && p[0] >= 8 && p[0] < 0x80 && p[1] < 0x80) {
+        uint8_t t = p[0], b = p[1];
+        if ((t & 7) == WIRE_VARINT) {
+            f->num = t >> 3;
+            f->type = WIRE_VARINT;
+            f->v = b;
+            f->raw = p + 1;
+            f->raw_len = 1;
+            r->p = p + 2;
+            return 1;
+        }
+        if ((t & 7) == WIRE_LEN && b <= rem - 2) {
+            f->num = t >> 3;
+            f->type = WIRE_LEN;
+            f->data.p = p + 2;
+            f->data.len = b;
+            f->raw = p + 1;
+            f->raw_len = 1 + (size_t)b;
+            r->p = p + 2 + b;
+            return 1;
+        }
+    }
+    wire_field t; /* not f: f stays out of memory (no call sees its address) */
+    const uint8_t *next = wire_scan_any(p, r->end, &t);
+    if (next == NULL)
+        return WIRE_BAD;
+    *f = t;
+    r->p = next;
+    return 1;
+}
+
+int wire_next(wire_reader *r, wire_field *f) { return wire_scan(r, f); }
+
+WIRE_INLINE bool wire_bool_of(const uint8_t *raw, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (raw[i] & 0x7f)
+            return true;
+    return false;
+}
+
+bool wire_bool(const wire_field *f) { return wire_bool_of(f->raw, f->raw_len); }
+
+/* Wire-type checks of known fields: a mismatch fails the message. */
+#define WIRE_WANT(f, t)                                                                                                \
+    do {                                                                                                               \
+        if ((f).type != (t))                                                                                           \
+            return WIRE_BAD;                                                                                           \
+    } while (0)
+
+static inline int32_t wire_i32(uint64_t v) { return (int32_t)(uint32_t)v; }
+static inline int64_t wire_i64(uint64_t v) { return (int64_t)v; }
+
+int wire_messages(const uint8_t *p, size_t len, int64_t *batch_id, size_t *n, wire_msg_fn on_msg, void *ud)
+{
+    wire_reader r;
+    wire_field f;
+    int rc;
+    size_t k = 0;
+    *batch_id = 0;
+    wire_init(&r, p, len);
+    while ((rc = wire_scan(&r, &f)) == 1) {
+        if (f.num == 1) {
+            WIRE_WANT(f, WIRE_VARINT);
+            *batch_id = wire_i64(f.v);
+        } else if (f.num == 2) {
+            WIRE_WANT(f, WIRE_LEN);
+            if (on_msg != NULL)
+                on_msg(ud, k, f.data.p, f.data.len);
+            k++;
+        }
+    }
+    *n = k;
+    return rc == 0 ? WIRE_OK : WIRE_BAD;
+}
+
+/* Pair{key = 1, value = 2}: only checked. */
+static int wire_pair_check(wire_slice s)
+{
+    wire_reader r;
+    wire_field f;
+    int rc;
+    wire_init(&r, s.p, s.len);
+    while ((rc = wire_scan(&r, &f)) == 1)
+        if (f.num == 1 || f.num == 2)
+            WIRE_WANT(f, WIRE_LEN);
+    return rc == 0 ? WIRE_OK : WIRE_BAD;
+}
+
+/* One occurrence of a Header, with the oneof presence a merge needs. */
+typedef struct wire_hdr_occ {
+    wire_header h;
+    bool has_version;
+    bool has_source_type;
+} wire_hdr_occ;
+
+static int wire_header_occ(const wire_slice *s, wire_hdr_occ *o)
+{
+    wire_reader r;
+    wire_field f;
+    int rc;
+    memset(o, 0, sizeof *o);
+    wire_init(&r, s->p, s->len);
+    while ((rc = wire_scan(&r, &f)) == 1) {
+        switch (f.num) {
+        case 1: /* version */
+            WIRE_WANT(f, WIRE_VARINT);
+            o->has_version = true;
+            break;
+        case 2:
+            WIRE_WANT(f, WIRE_LEN);
+            o->h.logfile_name = f.data;
+            break;
+        case 3:
+            WIRE_WANT(f, WIRE_VARINT);
+            o->h.logfile_offset = wire_i64(f.v);
+            break;
+        case 4:
+            WIRE_WANT(f, WIRE_VARINT);
+            o->h.server_id = wire_i64(f.v);
+            break;
+        case 5:
+            WIRE_WANT(f, WIRE_LEN);
+            o->h.serveren_code = f.data;
+            break;
+        case 6:
+            WIRE_WANT(f, WIRE_VARINT);
+            o->h.execute_time = wire_i64(f.v);
+            break;
+        case 7: /* sourceType */
+            WIRE_WANT(f, WIRE_VARINT);
+            o->has_source_type = true;
+            break;
+        case 8:
+            WIRE_WANT(f, WIRE_LEN);
+            o->h.schema_name = f.data;
+            break;
+        case 9:
+            WIRE_WANT(f, WIRE_LEN);
+            o->h.table_name = f.data;
+            break;
+        case 10: /* eventLength */
+            WIRE_WANT(f, WIRE_VARINT);
+            break;
+        case 11:
+            WIRE_WANT(f, WIRE_VARINT);
+            o->h.has_event_type = true;
+            o->h.event_type = wire_i32(f.v);
+            break;
+        case 12: /* props */
+            WIRE_WANT(f, WIRE_LEN);
+            if (wire_pair_check(f.data) != WIRE_OK)
+                return WIRE_BAD;
+            break;
+        case 13:
+            WIRE_WANT(f, WIRE_LEN);
+            o->h.gtid = f.data;
+            break;
+        default:
+            break;
+        }
+    }
+    return rc == 0 ? WIRE_OK : WIRE_BAD;
+}
+
+static void wire_keep(wire_slice *latter, const wire_slice *earlier)
+{
+    if (latter->p == NULL)
+        *latter = *earlier;
+}
+
+/* protobuf-c's merge of a repeated Header into the latter occurrence. */
+static int wire_header_merge(wire_hdr_occ *l, const wire_hdr_occ *e)
+{
+    /* a oneof set in neither fails the merge (protobuf-c looks up field 0) */
+    if ((!l->has_version && !e->has_version) || (!l->has_source_type && !e->has_source_type) ||
+        (!l->h.has_event_type && !e->h.has_event_type))
+        return WIRE_BAD;
+    l->has_version = true;
+    l->has_source_type = true;
+    if (!l->h.has_event_type) {
+        l->h.has_event_type = true;
+        l->h.event_type = e->h.event_type;
+    }
+    wire_keep(&l->h.logfile_name, &e->h.logfile_name);
+    wire_keep(&l->h.serveren_code, &e->h.serveren_code);
+    wire_keep(&l->h.schema_name, &e->h.schema_name);
+    wire_keep(&l->h.table_name, &e->h.table_name);
+    wire_keep(&l->h.gtid, &e->h.gtid);
+    return WIRE_OK; /* plain integers: the latter's, present or not */
+}
+
+int wire_entry_parse(const uint8_t *p, size_t len, wire_entry *e)
+{
+    wire_reader r;
+    wire_field f;
+    int rc;
+    wire_hdr_occ acc, occ;
+    memset(e, 0, sizeof *e);
+    memset(&acc, 0, sizeof acc);
+    wire_init(&r, p, len);
+    while ((rc = wire_scan(&r, &f)) == 1) {
+        switch (f.num) {
+        case 1:
+            WIRE_WANT(f, WIRE_LEN);
+            if (wire_header_occ(&f.data, &occ) != WIRE_OK)
+                return WIRE_BAD;
+            if (e->has_header && wire_header_merge(&occ, &acc) != WIRE_OK)
+                return WIRE_BAD;
+            acc = occ;
+            e->has_header = true;
+            break;
+        case 2:
+            WIRE_WANT(f, WIRE_VARINT);
+            e->has_entry_type = true;
+            e->entry_type = wire_i32(f.v);
+            break;
+        case 3:
+            WIRE_WANT(f, WIRE_LEN);
+            e->store_value = f.data;
+            break;
+        default:
+            break;
+        }
+    }
+    if (rc != 0)
+        return WIRE_BAD;
+    e->header = acc.h;
+    return WIRE_OK;
+}
+
+int wire_rowchange_parse(const uint8_t *p, size_t len, wire_rowchange *rc, wire_row_fn on_row, void *ud)
+{
+    wire_reader r;
+    wire_field f;
+    int st;
+    memset(rc, 0, sizeof *rc);
+    wire_init(&r, p, len);
+    while ((st = wire_scan(&r, &f)) == 1) {
+        switch (f.num) {
+        case 1: /* tableId */
+            WIRE_WANT(f, WIRE_VARINT);
+            break;
+        case 2:
+            WIRE_WANT(f, WIRE_VARINT);
+            rc->has_event_type = true;
+            rc->event_type = wire_i32(f.v);
+            break;
+        case 10: /* bool: any wire type */
+            rc->has_is_ddl = true;
+            rc->is_ddl = wire_bool_of(f.raw, f.raw_len);
+            break;
+        case 11:
+            WIRE_WANT(f, WIRE_LEN);
+            rc->sql = f.data;
+            break;
+        case 12: {
+            WIRE_WANT(f, WIRE_LEN);
+            rc->n_rows++;
+            int cr = on_row(ud, f.data.p, f.data.len);
+            if (cr != 0)
+                return cr;
+            break;
+        }
+        case 13:
+            WIRE_WANT(f, WIRE_LEN);
+            if (wire_pair_check(f.data) != WIRE_OK)
+                return WIRE_BAD;
+            break;
+        case 14:
+            WIRE_WANT(f, WIRE_LEN);
+            rc->ddl_schema_name = f.data;
+            break;
+        default:
+            break;
+        }
+    }
+    return st == 0 ? WIRE_OK : WIRE_BAD;
+}
+
+int wire_column_parse(const uint8_t *p, size_t len, wire_column *c)
+{
+    wire_reader r;
+    wire_field f;
+    int rc;
+    memset(c, 0, sizeof *c);
+    wire_init(&r, p, len);
+    while ((rc = wire_scan(&r, &f)) == 1) {
+        switch (f.num) {
+        case 1: /* index */
+        case 9: /* length */
+            WIRE_WANT(f, WIRE_VARINT);
+            break;
+        case 2:
+            WIRE_WANT(f, WIRE_VARINT);
+            c->sql_type = wire_i32(f.v);
+            break;
+        case 3:
+            WIRE_WANT(f, WIRE_LEN);
+            c->name = f.data;
+            break;
+        case 4:
+            c->is_key = wire_bool_of(f.raw, f.raw_len);
+            break;
+        case 5:
+            c->updated = wire_bool_of(f.raw, f.raw_len);
+            break;
+        case 6:
+            c->has_is_null = true;
+            c->is_null = wire_bool_of(f.raw, f.raw_len);
+            break;
+        case 7:
+            WIRE_WANT(f, WIRE_LEN);
+            if (wire_pair_check(f.data) != WIRE_OK)
+                return WIRE_BAD;
+            break;
+        case 8:
+            WIRE_WANT(f, WIRE_LEN);
+            c->value = f.data;
+            break;
+        case 10:
+            WIRE_WANT(f, WIRE_LEN);
+            c->mysql_type = f.data;
+            break;
+        default:
+            break;
+        }
+    }
+    return rc == 0 ? WIRE_OK : WIRE_BAD;
+}
+
+int wire_rowdata_parse(const uint8_t *p, size_t len, wire_col_fn on_col, void *ud)
+{
+    wire_reader r;
+    wire_field f;
+    wire_column c;
+    int rc;
+    const uint8_t *first_after = NULL; /* the tag of the first after column */
+    wire_init(&r, p, len);
+    for (;;) {
+        const uint8_t *at = r.p;
+        if ((rc = wire_scan(&r, &f)) != 1)
+            break;
+        switch (f.num) {
+        case 1: {
+            WIRE_WANT(f, WIRE_LEN);
+            if (wire_column_parse(f.data.p, f.data.len, &c) != WIRE_OK)
+                return WIRE_BAD;
+            int cr = on_col(ud, false, &c);
+            if (cr != 0)
+                return cr;
+            break;
+        }
+        case 2:
+            WIRE_WANT(f, WIRE_LEN);
+            if (first_after == NULL)
+                first_after = at;
+            break;
+        case 3:
+            WIRE_WANT(f, WIRE_LEN);
+            if (wire_pair_check(f.data) != WIRE_OK)
+                return WIRE_BAD;
+            break;
+        default:
+            break;
+        }
+    }
+    if (rc != 0)
+        return WIRE_BAD;
+    if (first_after == NULL)
+        return WIRE_OK;
+    /* the after columns, in order; the framing of everything was checked above */
+    r.p = first_after;
+    while (wire_scan(&r, &f) == 1) {
+        if (f.num != 2)
+            continue;
+        if (wire_column_parse(f.data.p, f.data.len, &c) != WIRE_OK)
+            return WIRE_BAD;
+        int cr = on_col(ud, true, &c);
+        if (cr != 0)
+            return cr;
+    }
+    return WIRE_OK;
+}
