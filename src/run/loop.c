@@ -166,7 +166,7 @@ static run_batch *run_batch_at(run_ctx *r, size_t i) { return &r->batches[(r->b_
 static ce_result run_ack(run_ctx *r, run_batch *b)
 {
     canal_rc ar = canal_ack(r->canal, b->id, r->err, sizeof r->err);
-    if (ar == CANAL_ERR_ORDER) {
+    if (canal_rc_kind(ar) == CE_FATAL) {
         ce_log(CE_LOG_ERROR, "commit", "%s", r->err);
         return CE_FATAL;
     }
@@ -327,7 +327,7 @@ static ce_result run_connect(run_ctx *r)
         }
         if (run_stopping(r))
             break; /* the connect was abandoned (CANAL_ERR_INTR) or failed meanwhile */
-        if (rc == CANAL_ERR_AUTH || rc == CANAL_ERR_SERVER) {
+        if (canal_rc_kind(rc) == CE_FATAL) {
             ce_log(CE_LOG_ERROR, "source", "%s; check [canal] %s in %s (canal-es check-config -c %s tries it)", r->err,
                    rc == CANAL_ERR_AUTH ? "username and password" : "destination and filter", r->c->path,
                    r->c->path);
@@ -488,14 +488,15 @@ static ce_result run_get_failed(run_ctx *r, canal_rc cr)
             ce_log(CE_LOG_INFO, "run", "stop requested while waiting for Canal: no batch in hand, leaving now");
         return CE_STOPPED;
     }
-    if (cr == CANAL_ERR_ORDER) {
+    ce_result kind = canal_rc_kind(cr);
+    if (kind == CE_FATAL) {
         ce_log(CE_LOG_ERROR, "source", "%s", r->err);
         return CE_FATAL;
     }
     ce_result rc = run_forget_keep_err(r);
     if (rc != CE_OK)
         return rc;
-    if (cr == CANAL_ERR_TOO_BIG) {
+    if (kind == CE_PERMANENT) {
         /* Canal sends the same batch again after the rollback: retrying cannot help for long */
         CE_STAT_ADD(r->st, frames_too_big, 1);
         char hint[300];

@@ -569,3 +569,18 @@ canal_rc canal_ack(canal_client *c, int64_t batch_id, char *err, size_t errlen)
     c->out_count--;
     return CANAL_OK;
 }
+
+ce_result canal_rc_kind(canal_rc rc)
+{
+    switch (rc) {
+    case CANAL_OK: return CE_OK;
+    case CANAL_ERR_IO:
+    case CANAL_ERR_STANDBY: return CE_RETRY;
+    case CANAL_ERR_TOO_BIG: return CE_PERMANENT;
+    case CANAL_ERR_AUTH:
+    case CANAL_ERR_SERVER:
+    case CANAL_ERR_ORDER: return CE_FATAL;
+    case CANAL_ERR_INTR: return CE_STOPPED;
+    }
+    return CE_FATAL;
+}

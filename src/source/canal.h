@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "canal_protocol.pb-c.h"
+#include "util/result.h"
 
 typedef struct canal_opts {
     const char *addresses;  /* host:port[,host:port...] */
@@ -48,6 +49,12 @@ typedef enum {
     CANAL_ERR_ORDER = -6,   /* caller acked out of order: a bug, fatal */
     CANAL_ERR_TOO_BIG = -7, /* a frame above max_frame (err names both sizes); the connection is closed */
 } canal_rc;
+
+/* The kind of a canal_rc (util/result.h), so callers decide by kind:
+ * OK; RETRY (IO, STANDBY: reconnect with backoff); PERMANENT (TOO_BIG: the
+ * same batch comes again, retrying helps only so often); FATAL (AUTH,
+ * SERVER, ORDER: the configuration or the caller is wrong); STOPPED (INTR). */
+ce_result canal_rc_kind(canal_rc rc);
 
 typedef struct canal_client canal_client;
 
