@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct ce_buf {
     uint8_t *data;
@@ -22,6 +23,17 @@ int ce_buf_reserve(ce_buf *b, size_t extra);
 size_t ce_buf_grow_size(const ce_buf *b, size_t extra);
 int ce_buf_append(ce_buf *b, const void *p, size_t n);
 int ce_buf_append_str(ce_buf *b, const char *s);
+/* ce_buf_append, inline when the bytes fit the capacity already (hot paths). */
+static inline int ce_buf_add(ce_buf *b, const void *p, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if (n > b->cap - b->len)
+        return ce_buf_append(b, p, n);
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return 0;
+}
 int ce_buf_putc(ce_buf *b, uint8_t c);
 /* Appends a NUL that is not counted in len (for C-string consumers). */
 int ce_buf_terminate(ce_buf *b);
