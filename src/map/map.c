@@ -42,7 +42,7 @@ static int map_id_part(const cfg_table *rule, const row_event *ev, const row_col
         return MAP_ERR;
     }
     if ((key->len > 0 && ce_buf_append_str(key, rule->id_separator ? rule->id_separator : "_") != 0) ||
-        ce_buf_append(key, c->value, c->value_len) != 0) {
+        ce_buf_add(key, c->value, c->value_len) != 0) {
         snprintf(err, errlen, "binlog %s:%lld: %s.%s: key longer than %zu bytes", ev->logfile, (long long)ev->offset,
                  ev->schema, ev->table, MAP_KEY_MAX);
         return MAP_ERR;
@@ -58,7 +58,7 @@ static int map_put_id(const row_event *ev, const char *prefix, const ce_buf *k, 
     int hashed = k->len == 0 || plen + k->len > MAP_ID_MAX ||
                  (k->len >= mlen && memcmp(k->data, MAP_ID_HASHED, mlen) == 0);
     if (!hashed) {
-        if (ce_buf_append_str(ids, prefix) == 0 && ce_buf_append(ids, k->data, k->len) == 0)
+        if (ce_buf_add(ids, prefix, plen) == 0 && ce_buf_add(ids, k->data, k->len) == 0)
             return MAP_OK;
         goto nomem;
     }
