@@ -44,6 +44,8 @@
 #   STACK_TIMEOUT    seconds to wait for each component to become ready (default 180)
 #   STACK_HA         0 (default) | 1: also ZooKeeper and the two-server Canal cluster (see above)
 #   STACK_MQ         unset/none (default) | kafka: also Kafka and Canal's Kafka mode (see above)
+#   STACK_CANAL_MQ_PROPS  with STACK_MQ=kafka: extra Canal MQ / producer properties, KEY=VALUE,... (read
+#                    whenever Canal starts, also by `start canal`), e.g. kafka.delivery.timeout.ms=5000
 #   STACK_MVN        maven command (default mvn); JAVA_HOME is honoured for java
 set -euo pipefail
 
@@ -317,7 +319,8 @@ start_canal() {
   if [[ "$RUNNING_MQ" == kafka ]]; then
     mq_args=(--mq-destination="$CANAL_MQ_DESTINATION" --mq-slave-id="$CANAL_MQ_SLAVE_ID"
              --kafka-brokers="127.0.0.1:$(port_of kafka_port)" --mq-topic="$KAFKA_TOPIC"
-             --mq-partitions="$KAFKA_PARTITIONS" --mq-partition-hash="$CANAL_MQ_PARTITION_HASH")
+             --mq-partitions="$KAFKA_PARTITIONS" --mq-partition-hash="$CANAL_MQ_PARTITION_HASH"
+             --mq-prop="${STACK_CANAL_MQ_PROPS:-}")
     log "starting Canal on 127.0.0.1:$port (auth $auth), destination $CANAL_MQ_DESTINATION to Kafka topic $KAFKA_TOPIC"
   else
     log "starting Canal on 127.0.0.1:$port (auth $auth)"

@@ -12,6 +12,8 @@ import java.io.ByteArrayOutputStream;
 import java.io.FileInputStream;
 import java.io.InputStream;
 import java.io.PrintStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -70,18 +72,36 @@ public final class KafkaMain {
         Thread broker = new Thread(() -> kafka.Kafka.main(new String[] {config}), "kafka-main");
         broker.start();
 
-        ensureTopic(bootstrap, topic, partitions, timeoutMs);
+        long deadline = System.currentTimeMillis() + timeoutMs;
+        awaitPort(bootstrap, deadline); // the admin client would log every refused connection
+        ensureTopic(bootstrap, topic, partitions, deadline);
         System.err.println("kafka-stack: ready brokers=" + bootstrap + " topic=" + topic + " partitions=" + partitions);
         broker.join();
     }
 
-    private static void ensureTopic(String bootstrap, String topic, int partitions, long timeoutMs) throws Exception {
+    private static void awaitPort(String bootstrap, long deadline) throws InterruptedException {
+        int colon = bootstrap.lastIndexOf(':');
+        InetSocketAddress addr = new InetSocketAddress(bootstrap.substring(0, colon),
+                Integer.parseInt(bootstrap.substring(colon + 1)));
+        while (System.currentTimeMillis() < deadline) {
+            try (Socket s = new Socket()) {
+                s.connect(addr, 1000);
+                return;
+            } catch (java.io.IOException e) {
+                Thread.sleep(200); // poll interval, bounded by the deadline
+            }
+        }
+        fail("the broker does not accept on " + bootstrap);
+    }
+
+    private static void ensureTopic(String bootstrap, String topic, int partitions, long deadline) throws Exception {
         Properties ap = new Properties();
         ap.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         ap.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "5000");
         ap.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "10000");
         ap.put(AdminClientConfig.CLIENT_ID_CONFIG, "canal-es-stack-admin");
-        long deadline = System.currentTimeMillis() + timeoutMs;
+        ap.put(AdminClientConfig.RECONNECT_BACKOFF_MS_CONFIG, "200");
+        ap.put(AdminClientConfig.RECONNECT_BACKOFF_MAX_MS_CONFIG, "1000");
         String last = "";
         try (Admin admin = Admin.create(ap)) {
             boolean created = false;
@@ -121,7 +141,7 @@ public final class KafkaMain {
                 Thread.sleep(200); // poll interval, bounded by the deadline
             }
         }
-        fail("topic " + topic + " not ready after " + timeoutMs / 1000 + "s: " + last);
+        fail("topic " + topic + " not ready in time: " + last);
     }
 
     private static void fail(String msg) {
