@@ -177,12 +177,11 @@ public final class CanalMain {
                 embedded.start(mqDestination);
             }
         }
-        CanalMQStarter mqStarter = null;
         if (mq) {
             CanalKafkaProducer producer = new CanalKafkaProducer();
             producer.init(mqProperties(opt));
-            mqStarter = new CanalMQStarter(producer);
-            mqStarter.start(mqDestination); // its workers subscribe as client 1001 and log "is running now"
+            // its workers subscribe as client 1001 and log "the MQ producer: NAME is running now"
+            new CanalMQStarter(producer).start(mqDestination);
         }
 
         CanalServerWithNetty netty = CanalServerWithNetty.instance();
@@ -193,18 +192,12 @@ public final class CanalMain {
 
         CountDownLatch done = new CountDownLatch(1);
         final ZkClientx zkFinal = zkClient;
-        final CanalMQStarter mqFinal = mqStarter;
+        // CanalMQStarter registers a shutdown hook of its own that stops its workers and closes the producer
+        // (its destroy() cannot run from a hook: it removes that hook, which throws during shutdown)
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             for (ServerRunningMonitor m : monitors.values()) {
                 try {
                     m.stop(); // releases the running node at once: a standby takes over after --ha-delay
-                } catch (Throwable t) {
-                    t.printStackTrace();
-                }
-            }
-            if (mqFinal != null) {
-                try {
-                    mqFinal.destroy(); // stops the workers' loop and closes the producer (flushes what it holds)
                 } catch (Throwable t) {
                     t.printStackTrace();
                 }
