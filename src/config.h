@@ -8,7 +8,7 @@
 #include <regex.h>
 #include <stddef.h>
 
-#include "map/value.h"
+#include "map/value_opts.h"
 
 #define CFG_MAX_ADDRESSES 16
 
