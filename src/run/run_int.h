@@ -160,6 +160,9 @@ ce_result run_bad(run_ctx *r, const decode_bad *b);
 /* A DDL statement: what came before is delivered first (loop.c's
  * run_drain), then TRUNCATE/DROP are applied. */
 ce_result run_ddl(run_ctx *r, const ddl_event *ev);
+/* [kafka]: the actions of one row mapped with row index 0 get the versions
+ * of the Kafka scheme: deletes v(offset), index actions v(offset) + 1. */
+void run_kafka_versions(map_out *mo);
 /* The per-table skip counts for the stats line. */
 void run_log_skipped(run_ctx *r);
 void run_rows_free(run_ctx *r);
