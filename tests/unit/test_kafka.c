@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "map/map.h"
+#include "metrics/metrics.h"
 #include "run/run_int.h"
 #include "source/frame.h"
 #include "source/kafka_off.h"
@@ -317,13 +318,59 @@ static void test_versions_key_change(void **state)
     assert_true(map_version("mysql-bin.000003", 519, 0, 0) - 1 > idx4);
 }
 
+/* ---- per-partition metrics ------------------------------------------------- */
+
+static void test_metrics_partitions(void **state)
+{
+    (void)state;
+    static ce_stats s;
+    stats_init(&s);
+    ce_stats_kpart *p0 = stats_kpart(&s, "example", 0);
+    ce_stats_kpart *p3 = stats_kpart(&s, "example", 3);
+    assert_non_null(p0);
+    assert_ptr_equal(stats_kpart(&s, "example", 0), p0);
+    atomic_store(&s.source_kafka, 1);
+    atomic_store(&p0->assigned, 1);
+    atomic_store(&p0->high, 120);
+    atomic_store(&p0->committed, 90);
+    assert_int_equal(stats_kpart_lag(p0), 30); /* before any ack: from the committed offset */
+    atomic_store(&p0->stored, 100);
+    atomic_store(&p0->last_ts_ms, 1000);
+    assert_int_equal(stats_kpart_lag(p0), 20);
+    assert_true(stats_kpart_lag_seconds(p0, 3500) > 2.49 && stats_kpart_lag_seconds(p0, 3500) < 2.51);
+    atomic_store(&p3->high, 7);
+    atomic_store(&p3->stored, 7);
+    assert_int_equal(stats_kpart_lag(p3), 0);
+    assert_true(stats_kpart_lag_seconds(p3, 3500) == 0.0);
+    ce_buf out;
+    ce_buf_init(&out, 1 << 20);
+    assert_int_equal(metrics_render(&s, 3500, "t", &out), 0);
+    assert_int_equal(ce_buf_terminate(&out), 0);
+    const char *t = (const char *)out.data;
+    assert_non_null(strstr(t, "canal_es_kafka_partition_assigned{topic=\"example\",partition=\"0\"} 1\n"));
+    assert_non_null(strstr(t, "canal_es_kafka_partition_assigned{topic=\"example\",partition=\"3\"} 0\n"));
+    assert_non_null(strstr(t, "canal_es_kafka_partition_lag_records{topic=\"example\",partition=\"0\"} 20\n"));
+    assert_non_null(strstr(t, "canal_es_kafka_partition_lag_seconds{topic=\"example\",partition=\"0\"} 2.5\n"));
+    assert_non_null(strstr(t, "canal_es_kafka_partition_committed_offset{topic=\"example\",partition=\"0\"} 90\n"));
+    assert_non_null(strstr(t, "canal_es_kafka_partition_stored_offset{topic=\"example\",partition=\"3\"} 7\n"));
+    ce_buf_reset(&out);
+    assert_int_equal(metrics_health(&s, 3500, 60, &out), 503);
+    assert_int_equal(ce_buf_terminate(&out), 0);
+    t = (const char *)out.data;
+    assert_non_null(strstr(t, "\"not connected to Kafka\""));
+    assert_non_null(strstr(t, "\"kafka_partitions\":[{\"topic\":\"example\",\"partition\":0,\"lag_records\":20,"
+                              "\"lag_seconds\":2.500,\"committed\":90}]"));
+    ce_buf_free(&out);
+    stats_destroy(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_off_marks),       cmocka_unit_test(test_off_forget),
         cmocka_unit_test(test_rec_messages),    cmocka_unit_test(test_rec_refused),
         cmocka_unit_test(test_cfg_kafka),       cmocka_unit_test(test_cfg_kafka_refused),
-        cmocka_unit_test(test_versions_key_change),
+        cmocka_unit_test(test_versions_key_change), cmocka_unit_test(test_metrics_partitions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
