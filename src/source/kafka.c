@@ -25,6 +25,7 @@ typedef struct kafka_src {
     rd_kafka_t *rk;
     koff off;
     bool rebalanced;          /* set by the rebalance callback (inside a poll) */
+    rd_kafka_message_t *pending; /* returned by the poll that assigned: the first record of the new assignment */
     char rebalance_what[512];
     _Atomic int brokers_down; /* error callback: all brokers down */
     struct {
@@ -258,6 +259,9 @@ static void kafka_close(kafka_src *k)
 {
     if (k->rk == NULL)
         return;
+    if (k->pending != NULL)
+        rd_kafka_message_destroy(k->pending);
+    k->pending = NULL;
     rd_kafka_consumer_close(k->rk); /* commits what is stored, leaves the group (revoke callback) */
     rd_kafka_destroy(k->rk);
     k->rk = NULL;
@@ -451,10 +455,15 @@ static src_rc kf_get(void *impl, src_wait mode, src_batch **out, char *err, size
         int t = 0;
         if (records == 0 && now < end)
             t = (int)(end - now > KAFKA_SLICE_MS ? KAFKA_SLICE_MS : end - now);
-        rd_kafka_message_t *msg = rd_kafka_consumer_poll(k->rk, t);
+        rd_kafka_message_t *msg = k->pending;
+        k->pending = NULL;
+        if (msg == NULL)
+            msg = rd_kafka_consumer_poll(k->rk, t);
         if (k->rebalanced) {
-            if (msg != NULL)
-                rd_kafka_message_destroy(msg);
+            /* The records taken before belong to the old assignment: dropped, their partitions are read again
+             * from the committed offsets. A record the same poll returned after the callback is the first one
+             * of the new assignment (its position has moved past it): kept for the next round. */
+            k->pending = msg;
             snprintf(err, errlen, "%s", k->rebalance_what);
             rc = SRC_ERR_REBALANCE;
             break;
