@@ -94,7 +94,7 @@ class Workload:
         stmts.append(f"DELETE FROM {t} WHERE id BETWEEN {b} AND {b + 3};")
         c = r.randrange(lo, hi)
         # a key change across partitions (the new ids are far above next_id, kept free by it)
-        stmts.append(f"UPDATE {t} SET id = id + 100000000 WHERE id BETWEEN {c} AND {c + 2} AND id < 100000000;")
+        stmts.append(f"UPDATE IGNORE {t} SET id = id + 100000000 WHERE id BETWEEN {c} AND {c + 2} AND id < 100000000;")
         # a chain inside one event: (k+3 -> k+4), (k+2 -> k+3), ... — documents deleted and indexed in one event
         self.next_id += 8
         k = self.next_id - 8
