@@ -595,6 +595,35 @@ static void test_column_orders(void **state)
     assert_true(c->is_key && c->updated && c->is_null);
 }
 
+/* row_event.layout: the rows of one entry share one, never 0; the next entry (the same bytes too) and
+ * the reference decoder's get others. */
+static void test_layout_tokens(void **state)
+{
+    pair_ctx *pc = *state;
+    enc h, col, rd = {.n = 0}, rc = {.n = 0}, e = {.n = 0};
+    header(&h, "mysql-bin.000003", 4);
+    column(&col, "id", "42", true);
+    e_sub(&rd, 2, &col);
+    e_vf(&rc, 2, 1);
+    e_sub(&rc, 12, &rd);
+    e_sub(&rc, 12, &rd);
+    e_sub(&e, 1, &h);
+    e_vf(&e, 2, 2);
+    e_sub(&e, 3, &rc);
+    decode_out o, r;
+    char err[256];
+    assert_int_equal(decode_next(&pc->w, e.b, e.n, &o, err, sizeof err), 0);
+    assert_int_equal(o.n, 2);
+    uint64_t first = o.rows[0].layout;
+    assert_true(first != 0);
+    assert_true(o.rows[1].layout == first);
+    assert_int_equal(decode_next_pbc(&pc->r, e.b, e.n, &r, err, sizeof err), 0);
+    assert_int_equal(r.n, 2);
+    assert_true(r.rows[0].layout != 0 && r.rows[0].layout == r.rows[1].layout && r.rows[0].layout != first);
+    assert_int_equal(decode_next(&pc->w, e.b, e.n, &o, err, sizeof err), 0);
+    assert_true(o.rows[0].layout != 0 && o.rows[0].layout != first && o.rows[0].layout != r.rows[0].layout);
+}
+
 /* canal_batch_parse: entries are slices of the batch's own bytes; an id of -1 comes back as it is. */
 static void test_batch_parse(void **state)
 {
@@ -741,7 +770,7 @@ int main(void)
         cmocka_unit_test(test_no_required_fields), cmocka_unit_test(test_header_twice),
         cmocka_unit_test(test_bool_wire_types),  cmocka_unit_test(test_nul_and_invalid_utf8),
         cmocka_unit_test(test_corpora),          cmocka_unit_test(test_batch_parse),
-        cmocka_unit_test(test_column_orders),
+        cmocka_unit_test(test_column_orders),    cmocka_unit_test(test_layout_tokens),
         cmocka_unit_test(test_canal_get_batch),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
