@@ -170,6 +170,45 @@ bool wire_bool(const wire_field *f) { return wire_bool_of(f->raw, f->raw_len); }
 static inline int32_t wire_i32(uint64_t v) { return (int32_t)(uint32_t)v; }
 static inline int64_t wire_i64(uint64_t v) { return (int64_t)v; }
 
+int wire_packet_parse(const uint8_t *p, size_t len, wire_packet *pk)
+{
+    wire_reader r;
+    wire_field f;
+    int rc;
+    memset(pk, 0, sizeof *pk);
+    wire_init(&r, p, len);
+    while ((rc = wire_scan(&r, &f)) == 1) {
+        switch (f.num) {
+        case 1:
+            WIRE_WANT(f, WIRE_VARINT);
+            pk->has_magic = true;
+            pk->magic = wire_i32(f.v);
+            break;
+        case 2:
+            WIRE_WANT(f, WIRE_VARINT);
+            pk->has_version = true;
+            pk->version = wire_i32(f.v);
+            break;
+        case 3:
+            WIRE_WANT(f, WIRE_VARINT);
+            pk->type = wire_i32(f.v);
+            break;
+        case 4:
+            WIRE_WANT(f, WIRE_VARINT);
+            pk->has_compression = true;
+            pk->compression = wire_i32(f.v);
+            break;
+        case 5:
+            WIRE_WANT(f, WIRE_LEN);
+            pk->body = f.data;
+            break;
+        default:
+            break;
+        }
+    }
+    return rc == 0 ? WIRE_OK : WIRE_BAD;
+}
+
 int wire_messages(const uint8_t *p, size_t len, int64_t *batch_id, size_t *n, wire_msg_fn on_msg, void *ud)
 {
     wire_reader r;

@@ -699,12 +699,26 @@ static void *srv_main(void *ud)
     m.n_messages = 2;
     m.messages = msgs;
     none.batch_id = -1;
+    /* a body above CANAL_TAKE_FRAME_MIN: the batch keeps the frame buffer */
+    static uint8_t filler[70000];
+    for (size_t i = 0; i < sizeof filler; i++)
+        filler[i] = (uint8_t)(i * 7);
+    ProtobufCBinaryData bigmsgs[3] = {{s->entry->n, (uint8_t *)s->entry->b}, {sizeof filler, filler},
+                                      {s->entry->n, (uint8_t *)s->entry->b}};
+    Canalpb__Messages big = CANALPB__MESSAGES__INIT;
+    big.batch_id = 8;
+    big.n_messages = 3;
+    big.messages = bigmsgs;
     int ok = srv_send(fd, CANALPB__PACKET_TYPE__HANDSHAKE, &hs.base) == 0 &&
              frame_read(fd, &in, 1 << 20, err, sizeof err) == FRAME_IO_OK && /* auth */
              srv_send(fd, CANALPB__PACKET_TYPE__ACK, &ack.base) == 0 &&
              frame_read(fd, &in, 1 << 20, err, sizeof err) == FRAME_IO_OK && /* subscribe */
              srv_send(fd, CANALPB__PACKET_TYPE__ACK, &ack.base) == 0 &&
              frame_read(fd, &in, 1 << 20, err, sizeof err) == FRAME_IO_OK && /* rollback */
+             frame_read(fd, &in, 1 << 20, err, sizeof err) == FRAME_IO_OK && /* get */
+             srv_send(fd, CANALPB__PACKET_TYPE__MESSAGES, &m.base) == 0 &&
+             frame_read(fd, &in, 1 << 20, err, sizeof err) == FRAME_IO_OK && /* get */
+             srv_send(fd, CANALPB__PACKET_TYPE__MESSAGES, &big.base) == 0 &&
              frame_read(fd, &in, 1 << 20, err, sizeof err) == FRAME_IO_OK && /* get */
              srv_send(fd, CANALPB__PACKET_TYPE__MESSAGES, &m.base) == 0 &&
              frame_read(fd, &in, 1 << 20, err, sizeof err) == FRAME_IO_OK && /* get */
@@ -737,10 +751,14 @@ static void test_canal_get_batch(void **state)
                     .connect_timeout_ms = 5000};
     canal_client *c = canal_new(&o);
     assert_non_null(c);
-    canal_batch *b = NULL, *empty = NULL;
+    canal_batch *b = NULL, *empty = NULL, *big = NULL, *again = NULL;
     if (canal_connect(c, err, sizeof err) != CANAL_OK)
         fail_msg("connect: %s", err);
     if (canal_get(c, &b, err, sizeof err) != CANAL_OK)
+        fail_msg("get: %s", err);
+    if (canal_get(c, &big, err, sizeof err) != CANAL_OK)
+        fail_msg("get: %s", err);
+    if (canal_get(c, &again, err, sizeof err) != CANAL_OK) /* into a new receive buffer */
         fail_msg("get: %s", err);
     assert_int_equal(canal_get(c, &empty, err, sizeof err), CANAL_OK);
     assert_null(empty); /* batch -1 */
@@ -760,6 +778,25 @@ static void test_canal_get_batch(void **state)
     assert_int_equal(out.kind, DECODE_ROWS);
     assert_int_equal(out.n, 1);
     canal_batch_free(b);
+    /* the big batch (the frame buffer it took) and the one read after it */
+    assert_non_null(big);
+    assert_int_equal(big->id, 8);
+    assert_int_equal(big->n, 3);
+    assert_int_equal(big->entries[0].len, e.n);
+    assert_memory_equal(big->entries[0].p, e.b, e.n);
+    assert_int_equal(big->entries[1].len, 70000);
+    for (size_t i = 0; i < 70000; i++)
+        if (big->entries[1].p[i] != (uint8_t)(i * 7))
+            fail_msg("big batch byte %zu differs", i);
+    assert_memory_equal(big->entries[2].p, e.b, e.n);
+    assert_non_null(again);
+    assert_int_equal(again->id, 7);
+    assert_int_equal(again->n, 2);
+    assert_memory_equal(again->entries[0].p, e.b, e.n);
+    decode_both(pc, big->entries[2].p, big->entries[2].len, &out);
+    assert_int_equal(out.n, 1);
+    canal_batch_free(big);
+    canal_batch_free(again);
 }
 
 int main(void)
