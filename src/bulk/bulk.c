@@ -70,6 +70,7 @@ int bulk_init(bulk *b, size_t max_bytes)
     ce_buf_init(&b->body, max_bytes);
     ce_buf_init(&b->strings, max_bytes);
     b->last_where = SIZE_MAX;
+    b->last_where_layout = 0;
     value_ctx_init(&b->values);
     b->plans = ce_calloc(BULK_PLANS, sizeof *b->plans);
     if (b->plans == NULL)
@@ -96,6 +97,7 @@ void bulk_reset(bulk *b)
     ce_buf_reset(&b->body);
     ce_buf_reset(&b->strings);
     b->last_where = SIZE_MAX;
+    b->last_where_layout = 0;
     b->n_actions = 0;
 }
 
@@ -370,11 +372,16 @@ static int bulk_where(bulk *b, const row_event *ev, size_t *where)
     if (ev == NULL)
         ev = &none;
     if (b->last_where != SIZE_MAX) {
+        if (ev->layout != 0 && ev->layout == b->last_where_layout) {
+            *where = b->last_where; /* a row of the same entry: its schema, table and logfile */
+            return 0;
+        }
         const char *prev = (const char *)b->strings.data + b->last_where;
         size_t sl = strlen(ev->schema), tl = strlen(ev->table);
         if (strncmp(prev, ev->schema, sl) == 0 && prev[sl] == '.' && strcmp(prev + sl + 1, ev->table) == 0 &&
             strcmp(prev + sl + 1 + tl + 1, ev->logfile) == 0) {
             *where = b->last_where;
+            b->last_where_layout = ev->layout;
             return 0;
         }
     }
@@ -386,6 +393,7 @@ static int bulk_where(bulk *b, const row_event *ev, size_t *where)
         return -1;
     }
     b->last_where = at;
+    b->last_where_layout = ev->layout;
     *where = at;
     return 0;
 }

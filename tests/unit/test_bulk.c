@@ -740,7 +740,7 @@ static void test_plans_by_layout(void **state)
     const row_col img2[] = {KEY("id", "1", "int(11)"), COL("qty", "2", "int(11)")};
     const row_col before[] = {KEY("id", "1", "int(11)"), COL("other", "y", "varchar(8)"), COL("z", "3", "int(11)")};
     const row_col other[] = {KEY("id", "1", "int(11)"), COL("Name", "x", "varchar(8)"), COL("q", "2", "int(11)")};
-    const uint64_t l1 = UINT64_MAX - 10, l2 = UINT64_MAX - 11;
+    const uint64_t l1 = UINT64_MAX - 10, l2 = UINT64_MAX - 11, l3 = UINT64_MAX - 12; /* l3: table b */
     for (int round = 0; round < 2; round++) {
         row_event ev = mk_event(ROW_INSERT, (row_image)NO_IMG, (row_image)IMG(img));
         ev.table = "a";
@@ -757,17 +757,23 @@ static void test_plans_by_layout(void **state)
         ev.layout = 0;
         ev.after = (row_image)IMG(img);
         expect_last_doc(b, ra, &ev, "{\"id\":1,\"title\":\"x\",\"qty\":2}\n");
-        /* the before image of layout l1 (a soft delete documents it): not the after images' plan */
+        /* the before image of layout l3 (a soft delete documents it): not the after images' plan */
         row_event del = mk_event(ROW_DELETE, (row_image)IMG(before), (row_image)NO_IMG);
         del.table = "b";
-        del.layout = l1;
+        del.layout = l3;
         expect_last_doc(b, rb, &del, "{\"id\":1,\"other\":\"y\",\"z\":3,\"gone\":true}\n");
         ev.table = "b";
-        ev.layout = l1;
+        ev.layout = l3;
         ev.after = (row_image)IMG(other);
         expect_last_doc(b, rb, &ev, "{\"id\":1,\"Name\":\"x\",\"q\":2,\"gone\":false}\n");
         expect_last_doc(b, rb, &del, "{\"id\":1,\"other\":\"y\",\"z\":3,\"gone\":true}\n");
     }
+    /* each action's table: the rows of one layout share it; layout 0 and a layout in between compare it */
+    static const char *const tables[] = {"shop.a", "shop.a", "shop.a", "shop.a", "shop.a", "shop.a",
+                                         "shop.b", "shop.b", "shop.b"};
+    for (size_t i = 0; i < b->n_actions; i++)
+        if (strcmp(bulk_table(b, i), tables[i % 9]) != 0)
+            fail_msg("action %zu: table %s, want %s", i, bulk_table(b, i), tables[i % 9]);
     assert_ndjson_valid(b);
     cfg_free(&c);
 }
