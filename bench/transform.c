@@ -2,7 +2,8 @@
  *
  * Builds (or reads) one serialized Canal Packet{type MESSAGES, body Messages}
  * and runs, for every iteration, what the service does with a fetched batch:
- *   packet_decode → canal_batch_parse (the zero-copy Messages walk) →
+ *   packet_decode (the Packet walked on its bytes) → canal_batch_parse_frame
+ *   (the zero-copy Messages walk; canal_get gives the batch the frame) →
  *   decode_next per entry (the wire reader) → cfg_find_table (cached per
  *   table like the service's run_rule) → map_row →
  *   bulk_append (bulk_reset once the body passes 8 MiB).
@@ -479,7 +480,7 @@ static int bench_entry(bench_ctx *x, size_t i, const uint8_t *p, size_t len)
 }
 
 /* One batch, as the service handles it: canal_get's packet_decode and
- * canal_batch_parse (the batch takes the packet), decode_next per entry.
+ * canal_batch_parse_frame (on the payload: no copy), decode_next per entry.
  * --reference: the protobuf-c path (Messages unpack, decode_next_pbc). */
 static int bench_once(bench_ctx *x, const uint8_t *payload, size_t len)
 {
@@ -505,10 +506,10 @@ static int bench_once(bench_ctx *x, const uint8_t *payload, size_t len)
         rc = 0;
         goto out;
     }
-    b = canal_batch_parse(pv.body, pv.body_len, pv.msg, x->err, sizeof x->err);
+    /* canal_get hands a big body's frame buffer to the batch; here the payload stays ours */
+    b = canal_batch_parse_frame(pv.body, pv.body_len, NULL, x->err, sizeof x->err);
     if (b == NULL)
         goto out;
-    pv.msg = NULL; /* the batch's */
     for (size_t i = 0; i < b->n; i++)
         if (bench_entry(x, i, b->entries[i].p, b->entries[i].len) != 0)
             goto out;

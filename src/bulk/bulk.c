@@ -52,6 +52,9 @@ typedef struct bulk_plan {
     size_t tail, tail_len;  /* ,"a":"b" per add_field, then ,"FIELD": of a soft delete */
     bool soft;              /* the tail ends with the soft field's key */
     uint64_t repairs;       /* U+FFFD in the names and add_field values of one document */
+    uint64_t layout;        /* 0, or a row_event.layout whose images of kind `after` have the names and
+                               mysqlTypes of cols (checked once, for the first of them) */
+    bool after;
 } bulk_plan;
 
 static void bulk_plan_free(bulk_plan *p)
@@ -67,6 +70,7 @@ int bulk_init(bulk *b, size_t max_bytes)
     ce_buf_init(&b->body, max_bytes);
     ce_buf_init(&b->strings, max_bytes);
     b->last_where = SIZE_MAX;
+    b->last_where_layout = 0;
     value_ctx_init(&b->values);
     b->plans = ce_calloc(BULK_PLANS, sizeof *b->plans);
     if (b->plans == NULL)
@@ -93,6 +97,7 @@ void bulk_reset(bulk *b)
     ce_buf_reset(&b->body);
     ce_buf_reset(&b->strings);
     b->last_where = SIZE_MAX;
+    b->last_where_layout = 0;
     b->n_actions = 0;
 }
 
@@ -201,10 +206,31 @@ static void bulk_rule_key_of(bulk_rule_key *k, const map_action *a)
     }
 }
 
-static bool bulk_plan_fits(const bulk_plan *p, const bulk_rule_key *k, const row_image *img)
+/* The layout of the action's document (row_event.layout): 0 when unknown or
+ * when the document is not one of its event's images; *after: which. */
+static uint64_t bulk_layout_of(const map_action *a, bool *after)
+{
+    *after = false;
+    if (a->ev == NULL || a->ev->layout == 0)
+        return 0;
+    if (a->doc == &a->ev->after) {
+        *after = true;
+        return a->ev->layout;
+    }
+    return a->doc == &a->ev->before ? a->ev->layout : 0;
+}
+
+static bool bulk_plan_fits(bulk_plan *p, const bulk_rule_key *k, const row_image *img, uint64_t layout, bool after)
 {
     if (!p->used || p->n != img->n || memcmp(&p->rk, k, sizeof *k) != 0)
         return false;
+    if (layout != 0 && p->layout == layout && p->after == after) {
+        /* names and mysqlTypes as the first image of this layout's kind: only the sqlTypes */
+        for (size_t i = 0; i < img->n; i++)
+            if (img->cols[i].sql_type != p->cols[i].sql_type)
+                return false;
+        return true;
+    }
     const char *text = (const char *)p->text.data;
     for (size_t i = 0; i < img->n; i++) {
         const row_col *c = &img->cols[i];
@@ -215,6 +241,8 @@ static bool bulk_plan_fits(const bulk_plan *p, const bulk_rule_key *k, const row
                                  : c->mysql_type == NULL || strcmp(c->mysql_type, text + cp->type) != 0)
             return false;
     }
+    p->layout = layout; /* the other images of this layout and kind share these names and types */
+    p->after = after;
     return true;
 }
 
@@ -289,13 +317,19 @@ static int bulk_plan_build(bulk_plan *p, const bulk_rule_key *k, const map_actio
 static const bulk_plan *bulk_plan_for(bulk *b, const map_action *a)
 {
     bulk_rule_key k;
+    bool after;
+    uint64_t layout = bulk_layout_of(a, &after);
     bulk_rule_key_of(&k, a);
     for (size_t i = 0; i < BULK_PLANS; i++)
-        if (bulk_plan_fits(&b->plans[i], &k, a->doc))
+        if (bulk_plan_fits(&b->plans[i], &k, a->doc, layout, after))
             return &b->plans[i];
     bulk_plan *p = &b->plans[b->plan_next];
     b->plan_next = (b->plan_next + 1) % BULK_PLANS;
-    return bulk_plan_build(p, &k, a) == 0 ? p : NULL;
+    if (bulk_plan_build(p, &k, a) != 0)
+        return NULL;
+    p->layout = layout;
+    p->after = after;
+    return p;
 }
 
 /* The document: every column by its value_opts and the rule's
@@ -338,11 +372,16 @@ static int bulk_where(bulk *b, const row_event *ev, size_t *where)
     if (ev == NULL)
         ev = &none;
     if (b->last_where != SIZE_MAX) {
+        if (ev->layout != 0 && ev->layout == b->last_where_layout) {
+            *where = b->last_where; /* a row of the same entry: its schema, table and logfile */
+            return 0;
+        }
         const char *prev = (const char *)b->strings.data + b->last_where;
         size_t sl = strlen(ev->schema), tl = strlen(ev->table);
         if (strncmp(prev, ev->schema, sl) == 0 && prev[sl] == '.' && strcmp(prev + sl + 1, ev->table) == 0 &&
             strcmp(prev + sl + 1 + tl + 1, ev->logfile) == 0) {
             *where = b->last_where;
+            b->last_where_layout = ev->layout;
             return 0;
         }
     }
@@ -354,6 +393,7 @@ static int bulk_where(bulk *b, const row_event *ev, size_t *where)
         return -1;
     }
     b->last_where = at;
+    b->last_where_layout = ev->layout;
     *where = at;
     return 0;
 }

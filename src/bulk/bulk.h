@@ -41,6 +41,7 @@ typedef struct bulk {
     size_t meta_cap;
     ce_buf strings;      /* "db.table\0logfile\0" pairs, shared by consecutive actions */
     size_t last_where;
+    uint64_t last_where_layout; /* row_event.layout of the events last_where was checked for (0: none) */
     struct bulk_plan *plans; /* BULK_PLANS document plans (bulk.c) */
     unsigned plan_next;      /* the plan to replace next */
 } bulk;

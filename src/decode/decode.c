@@ -8,10 +8,17 @@
 #include "util/log.h"
 #include "util/mem.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
 #define DECODE_ARENA_MAX ((size_t)1 << 30)
+
+/* row_event.layout: one per ROWDATA entry decoded in the process (any
+ * decode_ctx, any thread), never 0. */
+static _Atomic uint64_t decode_layouts;
+
+static uint64_t decode_layout_next(void) { return atomic_fetch_add_explicit(&decode_layouts, 1, memory_order_relaxed) + 1; }
 
 void decode_init(decode_ctx *d)
 {
@@ -181,6 +188,7 @@ static int decode_rowdata_pbc(decode_ctx *d, const uint8_t *data, size_t len, co
         .offset = pos_off,
         .execute_time = h ? h->execute_time : 0,
         .gtid = h ? h->gtid : empty,
+        .layout = decode_layout_next(),
     };
     /* every row (the columns of all rows side by side in scratch), so the caller sees them together */
     size_t total = 0;
@@ -384,6 +392,7 @@ static int decode_rowdata_wire(decode_ctx *d, decode_walk *w, const uint8_t *dat
                                                                                                    : ROW_UPDATE;
     /* the rows hold their column counts: give them their columns and header, keep those with their image */
     size_t at = 0, n_ok = 0;
+    uint64_t layout = decode_layout_next();
     for (size_t r = 0; r < w->rows; r++) {
         size_t nb = d->evs[r].before.n, na = d->evs[r].after.n;
         row_event ev = {
@@ -397,6 +406,7 @@ static int decode_rowdata_wire(decode_ctx *d, decode_walk *w, const uint8_t *dat
             .execute_time = hp->execute_time,
             .row_index = (uint32_t)r,
             .gtid = gtid,
+            .layout = layout,
         };
         at += nb + na;
         if (!decode_row_bad(&ev)) {

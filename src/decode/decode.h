@@ -49,6 +49,15 @@ typedef struct row_event {
     const char *gtid;
     bool snapshot;         /* read by the snapshot at binlog position logfile:offset
                               (src/snapshot): its version is that position's minus one */
+    uint64_t layout;       /* 0: unknown. Else the rows of one RowChange (one binlog rows event: one
+                              table map, one column bitmap per image), unique in the process: every
+                              row_event with this layout has the same schema, table, logfile and offset
+                              and, before image with before image and after with after, the same
+                              column names and mysqlTypes in the same order (the
+                              counts and sqlTypes are still to be compared: Canal widens the sqlType of
+                              an unsigned value out of the signed range). Copies of an event that change
+                              only values (snapshot/refetch) keep it; producers of other layouts leave it
+                              0 (row_event literals do). */
 } row_event;
 
 typedef struct decode_stats {

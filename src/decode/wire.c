@@ -125,6 +125,19 @@ WIRE_INLINE int wire_scan(wire_reader *r, wire_field *f)
             r->p = p + 2 + b;
             return 1;
         }
+    } else if (rem >= 3 && p[0] >= 8 && p[0] < 0x80 && (p[0] & 7) == WIRE_LEN && p[2] < 0x80) {
+        /* a two-byte length (a Column, a RowData of 128 bytes and more) */
+        size_t n = (size_t)(p[1] & 0x7f) | (size_t)p[2] << 7;
+        if (n <= rem - 3) {
+            f->num = (uint32_t)p[0] >> 3;
+            f->type = WIRE_LEN;
+            f->data.p = p + 3;
+            f->data.len = n;
+            f->raw = p + 1;
+            f->raw_len = 2 + n;
+            r->p = p + 3 + n;
+            return 1;
+        }
     }
     wire_field t; /* not f: f stays out of memory (no call sees its address) */
     const uint8_t *next = wire_scan_any(p, r->end, &t);
@@ -156,6 +169,45 @@ bool wire_bool(const wire_field *f) { return wire_bool_of(f->raw, f->raw_len); }
 
 static inline int32_t wire_i32(uint64_t v) { return (int32_t)(uint32_t)v; }
 static inline int64_t wire_i64(uint64_t v) { return (int64_t)v; }
+
+int wire_packet_parse(const uint8_t *p, size_t len, wire_packet *pk)
+{
+    wire_reader r;
+    wire_field f;
+    int rc;
+    memset(pk, 0, sizeof *pk);
+    wire_init(&r, p, len);
+    while ((rc = wire_scan(&r, &f)) == 1) {
+        switch (f.num) {
+        case 1:
+            WIRE_WANT(f, WIRE_VARINT);
+            pk->has_magic = true;
+            pk->magic = wire_i32(f.v);
+            break;
+        case 2:
+            WIRE_WANT(f, WIRE_VARINT);
+            pk->has_version = true;
+            pk->version = wire_i32(f.v);
+            break;
+        case 3:
+            WIRE_WANT(f, WIRE_VARINT);
+            pk->type = wire_i32(f.v);
+            break;
+        case 4:
+            WIRE_WANT(f, WIRE_VARINT);
+            pk->has_compression = true;
+            pk->compression = wire_i32(f.v);
+            break;
+        case 5:
+            WIRE_WANT(f, WIRE_LEN);
+            pk->body = f.data;
+            break;
+        default:
+            break;
+        }
+    }
+    return rc == 0 ? WIRE_OK : WIRE_BAD;
+}
 
 int wire_messages(const uint8_t *p, size_t len, int64_t *batch_id, size_t *n, wire_msg_fn on_msg, void *ud)
 {
@@ -384,13 +436,142 @@ int wire_rowchange_parse(const uint8_t *p, size_t len, wire_rowchange *rc, wire_
     return st == 0 ? WIRE_OK : WIRE_BAD;
 }
 
+/* The varint at p (before end), at most 10 bytes as protobuf-c reads it:
+ * where the next field starts, or NULL when malformed; *v: its low 32 bits
+ * (all an int32 or enum keeps; a bool reads the bytes). With ten bytes at
+ * hand it is read as two words, without a loop: Canal's negative sqlTypes
+ * (BIGINT -5, TINYINT -6, BIT -7, ...) take all ten. */
+WIRE_INLINE const uint8_t *wire_varint_at(const uint8_t *p, const uint8_t *end, uint32_t *v)
+{
+    size_t rem = (size_t)(end - p);
+    if (rem > 0 && p[0] < 0x80) {
+        *v = p[0];
+        return p + 1;
+    }
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (rem >= 10) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        uint64_t stop = ~w & 0x8080808080808080ull; /* the high bit clear: the last byte */
+        size_t n;
+        if (stop != 0)
+            n = (size_t)__builtin_ctzll(stop) / 8 + 1;
+        else if (p[8] < 0x80)
+            n = 9;
+        else if (p[9] < 0x80)
+            n = 10;
+        else
+            return NULL; /* more than 10 bytes */
+        if (n < 8)
+            w &= ((uint64_t)1 << (8 * n)) - 1; /* the bytes after it are not its */
+        *v = (uint32_t)((w & 0x7f) | (w >> 1 & 0x3f80) | (w >> 2 & 0x1fc000) | (w >> 3 & 0xfe00000) |
+                        (w >> 4 & 0x7f0000000ull));
+        return p + n;
+    }
+#endif
+    size_t max = rem > 10 ? 10 : rem;
+    uint64_t x = 0;
+    for (size_t i = 0; i < max; i++) {
+        x |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+        if ((p[i] & 0x80) == 0) {
+            *v = (uint32_t)x;
+            return p + i + 1;
+        }
+    }
+    return NULL;
+}
+
+/* The length-delimited payload at p (its length prefix; before end), as
+ * wire_scan_any checks it: where the next field starts, or NULL. */
+WIRE_INLINE const uint8_t *wire_len_at(const uint8_t *p, const uint8_t *end, wire_slice *s)
+{
+    size_t rem = (size_t)(end - p);
+    size_t n, i;
+    if (rem > 0 && p[0] < 0x80) {
+        n = p[0];
+        i = 1;
+    } else if (rem > 1 && p[1] < 0x80) {
+        n = (size_t)(p[0] & 0x7f) | (size_t)p[1] << 7;
+        i = 2;
+    } else {
+        return NULL; /* longer prefixes: left to wire_scan_any */
+    }
+    if (n > rem - i)
+        return NULL;
+    s->p = p + i;
+    s->len = n;
+    return p + i + n;
+}
+
+/* A Column's fields in field-number order, the order every protobuf encoder
+ * (Canal's Java one, protobuf-c) writes them in, each optional: the walk
+ * takes them with one well-predicted test per field. At the first field it
+ * does not expect (another order, another wire type, props, a long prefix,
+ * malformed bytes) it hands the rest, from that field's tag on, to the
+ * general loop, which scans it as if from the start (a later occurrence of
+ * a field wins there as it does everywhere). */
 int wire_column_parse(const uint8_t *p, size_t len, wire_column *c)
 {
     wire_reader r;
     wire_field f;
     int rc;
+    const uint8_t *end = p + len, *q;
+    uint32_t v;
     memset(c, 0, sizeof *c);
-    wire_init(&r, p, len);
+    if (p < end && p[0] == 0x08) { /* index */
+        if ((q = wire_varint_at(p + 1, end, &v)) == NULL)
+            goto general;
+        p = q;
+    }
+    if (p < end && p[0] == 0x10) { /* sqlType */
+        if ((q = wire_varint_at(p + 1, end, &v)) == NULL)
+            goto general;
+        c->sql_type = (int32_t)v;
+        p = q;
+    }
+    if (p < end && p[0] == 0x1a) { /* name */
+        if ((q = wire_len_at(p + 1, end, &c->name)) == NULL)
+            goto general;
+        p = q;
+    }
+    if (p < end && p[0] == 0x20) { /* isKey */
+        if ((q = wire_varint_at(p + 1, end, &v)) == NULL)
+            goto general;
+        c->is_key = wire_bool_of(p + 1, (size_t)(q - p - 1));
+        p = q;
+    }
+    if (p < end && p[0] == 0x28) { /* updated */
+        if ((q = wire_varint_at(p + 1, end, &v)) == NULL)
+            goto general;
+        c->updated = wire_bool_of(p + 1, (size_t)(q - p - 1));
+        p = q;
+    }
+    if (p < end && p[0] == 0x30) { /* isNull */
+        if ((q = wire_varint_at(p + 1, end, &v)) == NULL)
+            goto general;
+        c->has_is_null = true;
+        c->is_null = wire_bool_of(p + 1, (size_t)(q - p - 1));
+        p = q;
+    }
+    if (p < end && p[0] == 0x42) { /* value */
+        if ((q = wire_len_at(p + 1, end, &c->value)) == NULL)
+            goto general;
+        p = q;
+    }
+    if (p < end && p[0] == 0x48) { /* length */
+        if ((q = wire_varint_at(p + 1, end, &v)) == NULL)
+            goto general;
+        p = q;
+    }
+    if (p < end && p[0] == 0x52) { /* mysqlType */
+        if ((q = wire_len_at(p + 1, end, &c->mysql_type)) == NULL)
+            goto general;
+        p = q;
+    }
+    if (p == end)
+        return WIRE_OK;
+general:
+    wire_init(&r, p, (size_t)(end - p));
     while ((rc = wire_scan(&r, &f)) == 1) {
         switch (f.num) {
         case 1: /* index */

@@ -1,5 +1,5 @@
 /* decode/wire: a bounded protobuf wire reader and zero-copy walkers for the
- * Canal messages on the hot path (Messages, Entry/Header, RowChange, RowData,
+ * Canal messages on the hot path (Packet, Messages, Entry/Header, RowChange, RowData,
  * Column; proto/canal_protocol.proto and entry_protocol.proto give the field numbers).
  *
  * Nothing is allocated and nothing is copied: every string or bytes field is
@@ -69,6 +69,16 @@ static inline void wire_init(wire_reader *r, const uint8_t *p, size_t len)
 int wire_next(wire_reader *r, wire_field *f);
 /* The bool protobuf-c reads from a field of any wire type. */
 bool wire_bool(const wire_field *f);
+
+/* Packet (canal_protocol.proto): the envelope, its body a slice of the
+ * bytes (p NULL when absent). The has_ flags tell the oneofs that were set. */
+typedef struct wire_packet {
+    bool has_magic, has_version, has_compression;
+    int32_t magic, version, type, compression;
+    wire_slice body;
+} wire_packet;
+
+int wire_packet_parse(const uint8_t *p, size_t len, wire_packet *pk);
 
 /* Messages (canal_protocol.proto): batch_id, repeated bytes messages.
  * Hands every message to on_msg (optional) in order and counts them in *n. */

@@ -24,6 +24,7 @@
 
 #define CANAL_MAX_OUTSTANDING 64
 #define CANAL_READ_MARGIN_MS 30000
+#define CANAL_TAKE_FRAME_MIN ((size_t)64 << 10) /* a MESSAGES body from here on keeps its frame buffer */
 
 struct canal_client {
     canal_opts o;
@@ -93,11 +94,13 @@ void canal_free(canal_client *c)
 const char *canal_peer(const canal_client *c) { return c->peer; }
 
 /* The batch and its entry array in one allocation; the entries are slices
- * of the MESSAGES body, which is either the Packet it owns (as unpacked by
- * packet_decode) or a copy right after the entries. */
+ * of the MESSAGES body, which lies in the Packet it owns (as unpacked by
+ * protobuf-c), in the frame buffer it owns, in the caller's bytes (borrowed)
+ * or in a copy right after the entries. */
 typedef struct canal_batch_mem {
     canal_batch b;
     Canalpb__Packet *pkt;
+    void *frame;
     canal_entry entries[];
 } canal_batch_mem;
 
@@ -108,6 +111,7 @@ void canal_batch_free(canal_batch *b)
     canal_batch_mem *bm = b->priv;
     if (bm->pkt)
         canalpb__packet__free_unpacked(bm->pkt, NULL);
+    ce_free(bm->frame);
     ce_free(bm);
 }
 
@@ -118,35 +122,59 @@ static void canal_batch_put(void *ud, size_t i, const uint8_t *p, size_t len)
         bm->entries[i] = (canal_entry){.p = p, .len = len};
 }
 
-canal_batch *canal_batch_parse(const uint8_t *body, size_t len, Canalpb__Packet *owner, char *err, size_t errlen)
+/* The batch of body: copied when `copy`, else the bytes stay where they are
+ * (their owner, if any, is set by the caller on success). */
+static canal_batch_mem *canal_batch_walk(const uint8_t *body, size_t len, bool copy, char *err, size_t errlen)
 {
     int64_t id = 0;
     size_t n = 0;
+    static const uint8_t none[1];
+    if (body == NULL)
+        body = none; /* len is 0 */
     if (wire_messages(body, len, &id, &n, NULL, NULL) != WIRE_OK) {
         snprintf(err, errlen, "malformed MESSAGES body (%zu bytes)", len);
         return NULL;
     }
-    size_t copy = owner ? 0 : len;
-    if (n > (SIZE_MAX - sizeof(canal_batch_mem) - copy) / sizeof(canal_entry)) {
+    size_t extra = copy ? len : 0;
+    if (n > (SIZE_MAX - sizeof(canal_batch_mem) - extra) / sizeof(canal_entry)) {
         snprintf(err, errlen, "out of memory for a batch of %zu entries", n);
         return NULL;
     }
     size_t head = sizeof(canal_batch_mem) + n * sizeof(canal_entry);
-    canal_batch_mem *bm = ce_malloc(head + copy);
+    canal_batch_mem *bm = ce_malloc(head + extra);
     if (bm == NULL) {
         snprintf(err, errlen, "out of memory for a batch of %zu entries (%zu bytes)", n, len);
         return NULL;
     }
     const uint8_t *src = body;
-    if (copy) {
+    if (extra) {
         src = (const uint8_t *)bm + head;
         memcpy((uint8_t *)bm + head, body, len);
     }
-    bm->pkt = owner;
+    bm->pkt = NULL;
+    bm->frame = NULL;
     bm->b = (canal_batch){.id = id, .n = n, .entries = bm->entries, .bytes = len, .priv = bm};
     /* the same walk on the bytes the batch keeps: the entries are slices of them */
     size_t again = 0;
     (void)wire_messages(src, len, &id, &again, canal_batch_put, bm);
+    return bm;
+}
+
+canal_batch *canal_batch_parse(const uint8_t *body, size_t len, Canalpb__Packet *owner, char *err, size_t errlen)
+{
+    canal_batch_mem *bm = canal_batch_walk(body, len, owner == NULL, err, errlen);
+    if (bm == NULL)
+        return NULL;
+    bm->pkt = owner;
+    return &bm->b;
+}
+
+canal_batch *canal_batch_parse_frame(const uint8_t *body, size_t len, void *frame, char *err, size_t errlen)
+{
+    canal_batch_mem *bm = canal_batch_walk(body, len, false, err, errlen);
+    if (bm == NULL)
+        return NULL;
+    bm->frame = frame;
     return &bm->b;
 }
 
@@ -466,6 +494,34 @@ canal_rc canal_get(canal_client *c, canal_batch **out, char *err, size_t errlen)
     return canal_get_mode(c, CANAL_GET_WAIT, out, err, errlen);
 }
 
+/* The batch of the MESSAGES packet pv (walked on c->rx). A big body is not
+ * copied: the batch takes the frame buffer (shrunk to the frame), and the
+ * next frame is read into a new one; a small one is copied and the buffer
+ * stays for the next frame. */
+static canal_batch *canal_batch_of_rx(canal_client *c, const packet_view *pv, char *err, size_t errlen)
+{
+    if (pv->body == NULL || pv->body_len < CANAL_TAKE_FRAME_MIN)
+        return canal_batch_parse(pv->body, pv->body_len, NULL, err, errlen);
+    size_t off = (size_t)(pv->body - c->rx.data);
+    uint8_t *frame = c->rx.data;
+    size_t cap = c->rx.cap;
+    if (cap > c->rx.len) {
+        uint8_t *shrunk = ce_realloc(frame, c->rx.len); /* in place as a rule; the original stays on failure */
+        if (shrunk != NULL) {
+            frame = shrunk;
+            cap = c->rx.len;
+        }
+    }
+    canal_batch *b = canal_batch_parse_frame(frame + off, pv->body_len, frame, err, errlen);
+    if (b == NULL) {
+        c->rx.data = frame; /* still the receive buffer */
+        c->rx.cap = cap;
+        return NULL;
+    }
+    ce_buf_init(&c->rx, c->rx.max);
+    return b;
+}
+
 canal_rc canal_get_mode(canal_client *c, canal_wait mode, canal_batch **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -520,11 +576,10 @@ canal_rc canal_get_mode(canal_client *c, canal_wait mode, canal_batch **out, cha
         snprintf(detail, sizeof detail, "unexpected packet type %d in reply to GET", (int)pv.type);
         rc = CANAL_ERR_IO;
     } else {
-        canal_batch *b = canal_batch_parse(pv.body, pv.body_len, pv.msg, detail, sizeof detail);
+        canal_batch *b = canal_batch_of_rx(c, &pv, detail, sizeof detail);
         if (b == NULL) {
             rc = CANAL_ERR_IO;
         } else {
-            pv.msg = NULL; /* the batch owns the packet and its body now */
             if (b->id == -1) {
                 canal_batch_free(b);
             } else {

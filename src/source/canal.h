@@ -75,12 +75,17 @@ typedef struct canal_batch {
 
 void canal_batch_free(canal_batch *b);
 /* The batch of a MESSAGES body (walked on its bytes, decode/wire): its entries
- * are slices of the body. With owner (the Packet body points into, as
- * packet_decode unpacked it) the batch takes that packet on success and
+ * are slices of the body. With owner (a Packet body points into, as
+ * protobuf-c unpacked it) the batch takes that packet on success and
  * frees it with itself; without, the batch holds one copy of the body.
  * NULL with err filled when the body is not a Messages or memory runs out.
  * A batch id of -1 (nothing to fetch) is returned as it is. */
 canal_batch *canal_batch_parse(const uint8_t *body, size_t len, Canalpb__Packet *owner, char *err, size_t errlen);
+/* The same for a body in `frame`, a buffer from ce_malloc (util/mem.h) the
+ * batch takes on success and frees with itself (a frame read off the
+ * socket, walked by packet_decode: nothing copied). frame NULL: the body
+ * stays the caller's, not copied, and must outlive the batch. */
+canal_batch *canal_batch_parse_frame(const uint8_t *body, size_t len, void *frame, char *err, size_t errlen);
 
 canal_client *canal_new(const canal_opts *opts);
 void canal_free(canal_client *c);

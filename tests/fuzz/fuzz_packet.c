@@ -99,13 +99,13 @@ static void fuzz_entry(decode_ctx *d, const uint8_t *p, size_t n)
 static void fuzz_messages(decode_ctx *d, const uint8_t *p, size_t n, packet_view *pv)
 {
     char err[512] = "";
-    canal_batch *b = canal_batch_parse(p, n, pv ? pv->msg : NULL, err, sizeof err);
+    /* in a packet: on the frame's bytes, as canal_get keeps a big frame */
+    canal_batch *b = pv ? canal_batch_parse_frame(p, n, NULL, err, sizeof err)
+                        : canal_batch_parse(p, n, NULL, err, sizeof err);
     if (b == NULL) {
         fuzz_err(err, sizeof err);
         return;
     }
-    if (pv)
-        pv->msg = NULL;
     if (b->n > 0 && b->entries == NULL)
         fuzz_fail("batch entries missing");
     for (size_t i = 0; i < b->n; i++)
@@ -113,11 +113,42 @@ static void fuzz_messages(decode_ctx *d, const uint8_t *p, size_t n, packet_view
     canal_batch_free(b);
 }
 
+/* packet_decode (the wire walk) against protobuf-c's unpack with the same
+ * defaults and checks: the same verdict, type, version and body. */
+static void fuzz_packet_diff(const uint8_t *payload, size_t n, int rc, const packet_view *pv)
+{
+    Canalpb__Packet *pkt = canalpb__packet__unpack(NULL, n, payload);
+    int ok = 0;
+    if (pkt != NULL) {
+        int magic = pkt->magic_number_present_case == CANALPB__PACKET__MAGIC_NUMBER_PRESENT_MAGIC_NUMBER
+                        ? pkt->magic_number
+                        : 17;
+        int comp = pkt->compression_present_case == CANALPB__PACKET__COMPRESSION_PRESENT_COMPRESSION
+                       ? (int)pkt->compression
+                       : CANALPB__COMPRESSION__NONE;
+        ok = magic == 17 && (comp == CANALPB__COMPRESSION__NONE || comp == 0);
+    }
+    if (ok != (rc == 0))
+        fuzz_fail("packet_decode and protobuf-c disagree on accepting a Packet");
+    if (ok) {
+        int version = pkt->version_present_case == CANALPB__PACKET__VERSION_PRESENT_VERSION ? pkt->version : 1;
+        if (pv->type != pkt->type || pv->version != version || pv->body_len != pkt->body.len ||
+            (pv->body_len > 0 && memcmp(pv->body, pkt->body.data, pv->body_len) != 0))
+            fuzz_fail("packet_decode and protobuf-c disagree on a Packet's fields");
+        if (pv->body_len > 0 && (pv->body < payload || pv->body + pv->body_len > payload + n))
+            fuzz_fail("packet body outside the payload");
+    }
+    if (pkt)
+        canalpb__packet__free_unpacked(pkt, NULL);
+}
+
 static void fuzz_packet(decode_ctx *d, const uint8_t *payload, size_t n)
 {
     packet_view pv;
     char err[512] = "";
-    if (packet_decode(payload, n, &pv, err, sizeof err) != 0) {
+    int rc = packet_decode(payload, n, &pv, err, sizeof err);
+    fuzz_packet_diff(payload, n, rc, &pv);
+    if (rc != 0) {
         fuzz_err(err, sizeof err);
         return;
     }

@@ -721,6 +721,63 @@ static void test_plans_follow_rule_and_layout(void **state)
     cfg_free(&c);
 }
 
+/* row_event.layout: the images of one kind of one layout share names and mysqlTypes, so the plan is
+ * checked in full once per layout and kind; sqlTypes, counts, the other kind and other layouts still
+ * choose their own plan. */
+static void test_plans_by_layout(void **state)
+{
+    bulk *b = *state;
+    static const char text[] = "[table shop.a]\nindex = a\nrename = name:title\n"
+                               "[table shop.b]\nindex = b\ndelete = soft:gone\n";
+    cfg c;
+    char err[512] = "";
+    if (cfg_load_string(text, "t.ini", &c, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    const cfg_table *ra = cfg_find_table(&c, "shop", "a"), *rb = cfg_find_table(&c, "shop", "b");
+    const row_col img[] = {KEY("id", "1", "int(11)"), COL("name", "x", "varchar(8)"), COL("qty", "2", "int(11)")};
+    row_col img_sql[] = {KEY("id", "1", "int(11)"), COL("name", "x", "varchar(8)"), COL("qty", "2", NULL)};
+    img_sql[2].sql_type = 12; /* VARCHAR by sqlType: a string */
+    const row_col img2[] = {KEY("id", "1", "int(11)"), COL("qty", "2", "int(11)")};
+    const row_col before[] = {KEY("id", "1", "int(11)"), COL("other", "y", "varchar(8)"), COL("z", "3", "int(11)")};
+    const row_col other[] = {KEY("id", "1", "int(11)"), COL("Name", "x", "varchar(8)"), COL("q", "2", "int(11)")};
+    const uint64_t l1 = UINT64_MAX - 10, l2 = UINT64_MAX - 11, l3 = UINT64_MAX - 12; /* l3: table b */
+    for (int round = 0; round < 2; round++) {
+        row_event ev = mk_event(ROW_INSERT, (row_image)NO_IMG, (row_image)IMG(img));
+        ev.table = "a";
+        ev.layout = l1;
+        expect_last_doc(b, ra, &ev, "{\"id\":1,\"title\":\"x\",\"qty\":2}\n");
+        expect_last_doc(b, ra, &ev, "{\"id\":1,\"title\":\"x\",\"qty\":2}\n");
+        ev.after = (row_image)IMG(img_sql); /* same layout, another sqlType */
+        expect_last_doc(b, ra, &ev, "{\"id\":1,\"title\":\"x\",\"qty\":\"2\"}\n");
+        ev.after = (row_image)IMG(img2); /* another count */
+        expect_last_doc(b, ra, &ev, "{\"id\":1,\"qty\":2}\n");
+        ev.after = (row_image)IMG(other); /* another layout */
+        ev.layout = l2;
+        expect_last_doc(b, ra, &ev, "{\"id\":1,\"title\":\"x\",\"q\":2}\n"); /* rename: any case */
+        ev.layout = 0;
+        ev.after = (row_image)IMG(img);
+        expect_last_doc(b, ra, &ev, "{\"id\":1,\"title\":\"x\",\"qty\":2}\n");
+        /* the before image of layout l3 (a soft delete documents it): not the after images' plan */
+        row_event del = mk_event(ROW_DELETE, (row_image)IMG(before), (row_image)NO_IMG);
+        del.table = "b";
+        del.layout = l3;
+        expect_last_doc(b, rb, &del, "{\"id\":1,\"other\":\"y\",\"z\":3,\"gone\":true}\n");
+        ev.table = "b";
+        ev.layout = l3;
+        ev.after = (row_image)IMG(other);
+        expect_last_doc(b, rb, &ev, "{\"id\":1,\"Name\":\"x\",\"q\":2,\"gone\":false}\n");
+        expect_last_doc(b, rb, &del, "{\"id\":1,\"other\":\"y\",\"z\":3,\"gone\":true}\n");
+    }
+    /* each action's table: the rows of one layout share it; layout 0 and a layout in between compare it */
+    static const char *const tables[] = {"shop.a", "shop.a", "shop.a", "shop.a", "shop.a", "shop.a",
+                                         "shop.b", "shop.b", "shop.b"};
+    for (size_t i = 0; i < b->n_actions; i++)
+        if (strcmp(bulk_table(b, i), tables[i % 9]) != 0)
+            fail_msg("action %zu: table %s, want %s", i, bulk_table(b, i), tables[i % 9]);
+    assert_ndjson_valid(b);
+    cfg_free(&c);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 /* External versions: epoch | file sequence | offset + row; growing along the binlog. */
@@ -778,6 +835,7 @@ int main(void)
         T(test_rule_features),
         T(test_rule_exclude_and_delete),
         T(test_plans_follow_rule_and_layout),
+        T(test_plans_by_layout),
         cmocka_unit_test(test_version_line),
         T(test_insert),
         T(test_update_same_id),

@@ -524,6 +524,106 @@ static void test_corpora(void **state)
     assert_true(files >= 10);
 }
 
+/* A Column of the fields in `order` (field numbers; 0 ends), `wide` bools and ints as ten-byte varints
+ * and a two-byte length for the value, wrapped in an INSERT entry. */
+static void column_entry(enc *out, const int *order, bool wide, size_t cut)
+{
+    enc h, col = {.n = 0}, rd = {.n = 0}, rc = {.n = 0};
+    static const char value[] = "a value of more than one hundred and twenty-eight bytes, so that its length "
+                                "prefix takes two bytes on the wire; then some more text to be sure of it";
+    header(&h, "mysql-bin.000003", 4);
+    for (const int *f = order; *f; f++) {
+        switch (*f) {
+        case 3: e_sf(&col, 3, "name"); break;
+        case 7: { enc pair = {.n = 0}; e_sf(&pair, 1, "k"); e_sub(&col, 7, &pair); break; }
+        case 8: e_bf(&col, 8, value, wide ? sizeof value - 1 : 5); break;
+        case 10: e_sf(&col, 10, "varchar(255)"); break;
+        default:
+            if (wide) {
+                e_tag(&col, (uint32_t)*f, WIRE_VARINT);
+                e_raw(&col, "\x81\x80\x80\x80\x80\x80\x80\x80\x80\x02", 10);
+            } else {
+                e_vf(&col, (uint32_t)*f, (uint64_t)(*f == 2 ? -5 : 1));
+            }
+        }
+    }
+    if (cut < col.n)
+        col.n = cut;
+    e_sub(&rd, 2, &col);
+    e_vf(&rc, 2, 1);
+    e_sub(&rc, 12, &rd);
+    out->n = 0;
+    e_sub(out, 1, &h);
+    e_vf(out, 2, 2);
+    e_sub(out, 3, &rc);
+}
+
+/* The Column walk takes fields in number order and leaves any other order, repeat, wire type or
+ * malformed field to the general loop: both decoders agree on all of them, cut at every byte too. */
+static void test_column_orders(void **state)
+{
+    pair_ctx *pc = *state;
+    static const int orders[][12] = {
+        {1, 2, 3, 4, 5, 6, 8, 9, 10, 0}, {2, 3, 6, 8, 10, 0},          {10, 8, 6, 5, 4, 3, 2, 1, 0},
+        {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 0}, {3, 3, 8, 8, 10, 10, 0},    {1, 2, 3, 8, 10, 3, 8, 10, 0},
+        {4, 5, 6, 4, 5, 6, 0},           {8, 0},                         {1, 2, 11, 3, 8, 10, 0},
+        {0},
+    };
+    for (size_t i = 0; i < sizeof orders / sizeof orders[0]; i++) {
+        for (int wide = 0; wide <= 1; wide++) {
+            enc e;
+            column_entry(&e, orders[i], wide, SIZE_MAX);
+            assert_int_equal(agree(pc, e.b, e.n), DECODE_ROWS);
+            for (size_t cut = 0; cut < 400; cut++) {
+                column_entry(&e, orders[i], wide, cut);
+                agree(pc, e.b, e.n);
+            }
+        }
+    }
+    /* by hand: the ordered walk's values */
+    static const int full[] = {1, 2, 3, 4, 5, 6, 8, 9, 10, 0};
+    enc e;
+    column_entry(&e, full, false, SIZE_MAX);
+    decode_out o;
+    decode_both(pc, e.b, e.n, &o);
+    assert_int_equal(o.n, 1);
+    const row_col *c = &o.rows[0].after.cols[0];
+    assert_string_equal(c->name, "name");
+    assert_string_equal(c->value, "a val");
+    assert_string_equal(c->mysql_type, "varchar(255)");
+    assert_int_equal(c->sql_type, -5);
+    assert_true(c->is_key && c->updated && c->is_null);
+}
+
+/* row_event.layout: the rows of one entry share one, never 0; the next entry (the same bytes too) and
+ * the reference decoder's get others. */
+static void test_layout_tokens(void **state)
+{
+    pair_ctx *pc = *state;
+    enc h, col, rd = {.n = 0}, rc = {.n = 0}, e = {.n = 0};
+    header(&h, "mysql-bin.000003", 4);
+    column(&col, "id", "42", true);
+    e_sub(&rd, 2, &col);
+    e_vf(&rc, 2, 1);
+    e_sub(&rc, 12, &rd);
+    e_sub(&rc, 12, &rd);
+    e_sub(&e, 1, &h);
+    e_vf(&e, 2, 2);
+    e_sub(&e, 3, &rc);
+    decode_out o, r;
+    char err[256];
+    assert_int_equal(decode_next(&pc->w, e.b, e.n, &o, err, sizeof err), 0);
+    assert_int_equal(o.n, 2);
+    uint64_t first = o.rows[0].layout;
+    assert_true(first != 0);
+    assert_true(o.rows[1].layout == first);
+    assert_int_equal(decode_next_pbc(&pc->r, e.b, e.n, &r, err, sizeof err), 0);
+    assert_int_equal(r.n, 2);
+    assert_true(r.rows[0].layout != 0 && r.rows[0].layout == r.rows[1].layout && r.rows[0].layout != first);
+    assert_int_equal(decode_next(&pc->w, e.b, e.n, &o, err, sizeof err), 0);
+    assert_true(o.rows[0].layout != 0 && o.rows[0].layout != first && o.rows[0].layout != r.rows[0].layout);
+}
+
 /* canal_batch_parse: entries are slices of the batch's own bytes; an id of -1 comes back as it is. */
 static void test_batch_parse(void **state)
 {
@@ -599,12 +699,26 @@ static void *srv_main(void *ud)
     m.n_messages = 2;
     m.messages = msgs;
     none.batch_id = -1;
+    /* a body above CANAL_TAKE_FRAME_MIN: the batch keeps the frame buffer */
+    static uint8_t filler[70000];
+    for (size_t i = 0; i < sizeof filler; i++)
+        filler[i] = (uint8_t)(i * 7);
+    ProtobufCBinaryData bigmsgs[3] = {{s->entry->n, (uint8_t *)s->entry->b}, {sizeof filler, filler},
+                                      {s->entry->n, (uint8_t *)s->entry->b}};
+    Canalpb__Messages big = CANALPB__MESSAGES__INIT;
+    big.batch_id = 8;
+    big.n_messages = 3;
+    big.messages = bigmsgs;
     int ok = srv_send(fd, CANALPB__PACKET_TYPE__HANDSHAKE, &hs.base) == 0 &&
              frame_read(fd, &in, 1 << 20, err, sizeof err) == FRAME_IO_OK && /* auth */
              srv_send(fd, CANALPB__PACKET_TYPE__ACK, &ack.base) == 0 &&
              frame_read(fd, &in, 1 << 20, err, sizeof err) == FRAME_IO_OK && /* subscribe */
              srv_send(fd, CANALPB__PACKET_TYPE__ACK, &ack.base) == 0 &&
              frame_read(fd, &in, 1 << 20, err, sizeof err) == FRAME_IO_OK && /* rollback */
+             frame_read(fd, &in, 1 << 20, err, sizeof err) == FRAME_IO_OK && /* get */
+             srv_send(fd, CANALPB__PACKET_TYPE__MESSAGES, &m.base) == 0 &&
+             frame_read(fd, &in, 1 << 20, err, sizeof err) == FRAME_IO_OK && /* get */
+             srv_send(fd, CANALPB__PACKET_TYPE__MESSAGES, &big.base) == 0 &&
              frame_read(fd, &in, 1 << 20, err, sizeof err) == FRAME_IO_OK && /* get */
              srv_send(fd, CANALPB__PACKET_TYPE__MESSAGES, &m.base) == 0 &&
              frame_read(fd, &in, 1 << 20, err, sizeof err) == FRAME_IO_OK && /* get */
@@ -637,10 +751,14 @@ static void test_canal_get_batch(void **state)
                     .connect_timeout_ms = 5000};
     canal_client *c = canal_new(&o);
     assert_non_null(c);
-    canal_batch *b = NULL, *empty = NULL;
+    canal_batch *b = NULL, *empty = NULL, *big = NULL, *again = NULL;
     if (canal_connect(c, err, sizeof err) != CANAL_OK)
         fail_msg("connect: %s", err);
     if (canal_get(c, &b, err, sizeof err) != CANAL_OK)
+        fail_msg("get: %s", err);
+    if (canal_get(c, &big, err, sizeof err) != CANAL_OK)
+        fail_msg("get: %s", err);
+    if (canal_get(c, &again, err, sizeof err) != CANAL_OK) /* into a new receive buffer */
         fail_msg("get: %s", err);
     assert_int_equal(canal_get(c, &empty, err, sizeof err), CANAL_OK);
     assert_null(empty); /* batch -1 */
@@ -660,6 +778,25 @@ static void test_canal_get_batch(void **state)
     assert_int_equal(out.kind, DECODE_ROWS);
     assert_int_equal(out.n, 1);
     canal_batch_free(b);
+    /* the big batch (the frame buffer it took) and the one read after it */
+    assert_non_null(big);
+    assert_int_equal(big->id, 8);
+    assert_int_equal(big->n, 3);
+    assert_int_equal(big->entries[0].len, e.n);
+    assert_memory_equal(big->entries[0].p, e.b, e.n);
+    assert_int_equal(big->entries[1].len, 70000);
+    for (size_t i = 0; i < 70000; i++)
+        if (big->entries[1].p[i] != (uint8_t)(i * 7))
+            fail_msg("big batch byte %zu differs", i);
+    assert_memory_equal(big->entries[2].p, e.b, e.n);
+    assert_non_null(again);
+    assert_int_equal(again->id, 7);
+    assert_int_equal(again->n, 2);
+    assert_memory_equal(again->entries[0].p, e.b, e.n);
+    decode_both(pc, big->entries[2].p, big->entries[2].len, &out);
+    assert_int_equal(out.n, 1);
+    canal_batch_free(big);
+    canal_batch_free(again);
 }
 
 int main(void)
@@ -670,6 +807,7 @@ int main(void)
         cmocka_unit_test(test_no_required_fields), cmocka_unit_test(test_header_twice),
         cmocka_unit_test(test_bool_wire_types),  cmocka_unit_test(test_nul_and_invalid_utf8),
         cmocka_unit_test(test_corpora),          cmocka_unit_test(test_batch_parse),
+        cmocka_unit_test(test_column_orders),    cmocka_unit_test(test_layout_tokens),
         cmocka_unit_test(test_canal_get_batch),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
