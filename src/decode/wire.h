@@ -62,7 +62,7 @@ typedef struct wire_field {
 static inline void wire_init(wire_reader *r, const uint8_t *p, size_t len)
 {
     r->p = p;
-    r->end = p + len;
+    r->end = p != NULL ? p + len : p; /* an absent field: NULL, 0 (NULL + 0 is undefined in C) */
 }
 
 /* 1 with *f filled, 0 at the end, WIRE_BAD when malformed. */
