@@ -488,8 +488,14 @@ static ce_result run_get_failed(run_ctx *r, src_rc cr)
 {
     CE_STAT_SET(r->st, canal_connected, 0);
     if (run_stopping(r)) {
-        if (r->b_count == 0)
+        if (r->b_count == 0) {
             ce_log(CE_LOG_INFO, "run", "stop requested while waiting for Canal: no batch in hand, leaving now");
+        } else { /* the connection is gone: what is in hand can no longer be acked on it */
+            size_t n = r->b_count;
+            (void)run_forget_keep_err(r);
+            ce_log(CE_LOG_WARN, "source", "%s; stop requested: the %zu batches in hand will be redelivered", r->err, n);
+            run_set_state(r, RUN_ABANDONED);
+        }
         return CE_STOPPED;
     }
     if (cr == SRC_ERR_ORDER || cr == SRC_ERR_FORMAT ||
@@ -583,16 +589,25 @@ static ce_result run_loop(run_ctx *r, bool *idle_exit, int *jobs_failed)
     bool idle = true; /* the last GET found nothing: wait on the server for the first change */
     uint64_t dry_batches = 0;
     while (rc == CE_OK && !run_stopping(r)) {
+        /* an ack can fail in any step that reaps (CE_RETRY: the connection is gone): every batch in hand is then
+         * delivered again after the reconnect */
         rc = run_reap(r, 0);
+        if (rc == CE_RETRY)
+            rc = run_ack_failed(r);
         if (rc != CE_OK)
             break;
         if (r->b_count >= r->max_in_hand) {
             rc = run_wait_one(r);
+            if (rc == CE_RETRY)
+                rc = run_ack_failed(r);
             continue;
         }
         bool busy = r->b_count > 0;
         src_batch *m = NULL;
         src_wait mode = idle && !busy ? SRC_GET_FIRST : SRC_GET_NOW;
+        /* with batches in hand a stop must not cut this GET off: the connection would close and they could
+         * not be acked (GET NOW answers at once) */
+        src_hold(r->src, busy);
         src_rc cr = src_get(r->src, mode, &m, r->err, sizeof r->err);
         if (cr != SRC_OK) {
             rc = run_get_failed(r, cr);
@@ -662,7 +677,11 @@ int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
         int jobs_failed = 0;
         ce_result rc = run_loop(r, &idle_exit, &jobs_failed);
         run_log_stats(r);
-        if (rc == CE_FATAL) {
+        if (rc == CE_RETRY || rc == CE_PERMANENT) { /* every step handles these: a bug if one gets here */
+            ce_log(CE_LOG_ERROR, "run", "the loop ended with '%s' (%s): exiting 1, nothing more acked",
+                   ce_result_name(rc), r->err);
+            exit_code = 1;
+        } else if (rc == CE_FATAL) {
             exit_code = 1;
         } else if (idle_exit) {
             exit_code = jobs_failed ? 1 : 0;

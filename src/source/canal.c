@@ -43,6 +43,7 @@ struct canal_client {
     int64_t outstanding[CANAL_MAX_OUTSTANDING]; /* batch ids fetched, not yet acked (FIFO) */
     size_t out_head;
     size_t out_count;
+    bool hold;             /* canal_hold: reads ignore the stop flag */
 };
 
 canal_client *canal_new(const canal_opts *opts)
@@ -187,6 +188,11 @@ static void canal_set_timeout(int fd, long ms)
 
 static bool canal_stopping(const canal_client *c) { return c->o.stop != NULL && *c->o.stop != 0; }
 
+void canal_hold(canal_client *c, int on) { c->hold = on != 0; }
+
+/* The stop flag the reads watch: none while the caller holds batches. */
+static volatile sig_atomic_t *canal_read_stop(const canal_client *c) { return c->hold ? NULL : c->o.stop; }
+
 #define CANAL_CONNECT_STOPPED (-2)
 
 /* Waits for a non-blocking connect in poll slices: 0 connected, -1 failed
@@ -291,7 +297,7 @@ static canal_rc canal_send(canal_client *c, Canalpb__PacketType type, const Prot
  * the GET timeout plus a margin without data. */
 static canal_rc canal_recv(canal_client *c, packet_view *pv, char *err, size_t errlen)
 {
-    frame_io io = frame_read_wait(c->fd, &c->rx, c->o.max_frame, c->o.stop,
+    frame_io io = frame_read_wait(c->fd, &c->rx, c->o.max_frame, canal_read_stop(c),
                                   c->o.fetch_timeout_ms + CANAL_READ_MARGIN_MS, err, errlen);
     if (io == FRAME_IO_EINTR || io == FRAME_IO_STOPPED)
         return CANAL_ERR_INTR;
@@ -556,7 +562,7 @@ canal_rc canal_get_mode(canal_client *c, canal_wait mode, canal_batch **out, cha
     packet_view pv;
     do {
         rc = canal_recv(c, &pv, detail, sizeof detail);
-    } while (rc == CANAL_ERR_INTR && !(c->o.stop && *c->o.stop));
+    } while (rc == CANAL_ERR_INTR && !(canal_read_stop(c) && *canal_read_stop(c)));
     if (rc == CANAL_ERR_INTR)
         snprintf(detail, sizeof detail, "GET abandoned: stop requested");
     if (rc != CANAL_OK)

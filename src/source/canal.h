@@ -107,6 +107,11 @@ canal_rc canal_get(canal_client *c, canal_batch **out, char *err, size_t errlen)
  * fill nor for the timeout. */
 typedef enum { CANAL_GET_WAIT = 0, CANAL_GET_NOW, CANAL_GET_FIRST } canal_wait;
 canal_rc canal_get_mode(canal_client *c, canal_wait mode, canal_batch **out, char *err, size_t errlen);
+/* on != 0: a stop request does not end a GET or ACK that waits for the
+ * server (the caller holds batches it wants to ack on this connection;
+ * the wait stays bounded by the read timeout). 0 (the default): a stop
+ * ends every wait at once and closes the connection. */
+void canal_hold(canal_client *c, int on);
 /* Acks the oldest outstanding batch; batch_id must be that one. */
 canal_rc canal_ack(canal_client *c, int64_t batch_id, char *err, size_t errlen);
 

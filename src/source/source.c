@@ -25,6 +25,12 @@ void src_batch_free(source *s, src_batch *b)
 }
 
 const char *src_peer(const source *s) { return s->ops->peer(s->impl); }
+
+void src_hold(source *s, int on)
+{
+    if (s->ops->hold != NULL)
+        s->ops->hold(s->impl, on);
+}
 const char *src_what(const source *s) { return s->ops->what(s->impl); }
 const char *src_kind(const source *s) { return s->ops->kind; }
 
@@ -65,6 +71,7 @@ static void sc_batch_free(void *impl, src_batch *b)
 }
 
 static const char *sc_peer(const void *impl) { return canal_peer(((const src_canal *)impl)->c); }
+static void sc_hold(void *impl, int on) { canal_hold(((src_canal *)impl)->c, on); }
 static const char *sc_what(const void *impl) { return ((const src_canal *)impl)->what; }
 
 static void sc_free(void *impl)
@@ -83,6 +90,7 @@ static const src_ops src_canal_ops = {
     .peer = sc_peer,
     .what = sc_what,
     .free = sc_free,
+    .hold = sc_hold,
 };
 
 source *src_canal_new(const canal_opts *opts)

@@ -52,6 +52,9 @@ typedef struct src_ops {
     const char *(*peer)(const void *impl);
     const char *(*what)(const void *impl); /* "destination example", "group g, topic t" */
     void (*free)(void *impl);
+    /* Optional: on != 0 while the caller holds batches it must ack on this
+     * connection: a stop request does not end a wait for the server then. */
+    void (*hold)(void *impl, int on);
 } src_ops;
 
 /* A source: its operations and its state. */
@@ -71,6 +74,8 @@ src_rc src_get(source *s, src_wait mode, src_batch **out, char *err, size_t errl
 /* Acks the oldest batch got and not acked; batch_id must be that one. */
 src_rc src_ack(source *s, int64_t batch_id, char *err, size_t errlen);
 void src_batch_free(source *s, src_batch *b);
+/* See src_ops.hold (a no-op for a source without it). */
+void src_hold(source *s, int on);
 /* The server in use or last tried ("host:port", or the broker list). */
 const char *src_peer(const source *s);
 /* What is subscribed, for log lines. */
