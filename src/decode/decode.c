@@ -229,6 +229,20 @@ static int decode_rowdata_pbc(decode_ctx *d, const uint8_t *data, size_t len, co
     return 0; /* ch lives in the arena */
 }
 
+
+/* Counts an entry by its type (decode_stats); true for ROWDATA, whose rows
+ * the caller decodes. Shared by the wire path and the reference path. */
+static bool decode_count_entry(decode_ctx *d, int32_t t)
+{
+    switch (t) {
+    case ENTRYPB__ENTRY_TYPE__TRANSACTIONBEGIN: d->stats.txn_begin++; return false;
+    case ENTRYPB__ENTRY_TYPE__TRANSACTIONEND: d->stats.txn_end++; return false;
+    case ENTRYPB__ENTRY_TYPE__GTIDLOG: d->stats.gtid++; return false;
+    case ENTRYPB__ENTRY_TYPE__HEARTBEAT: d->stats.heartbeat++; return false;
+    case ENTRYPB__ENTRY_TYPE__ROWDATA: return true;
+    default: d->stats.other++; return false;
+    }
+}
 int decode_next_pbc(decode_ctx *d, const uint8_t *data, size_t len, decode_out *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
@@ -252,25 +266,8 @@ int decode_next_pbc(decode_ctx *d, const uint8_t *data, size_t len, decode_out *
     Entrypb__EntryType t = e->entry_type_present_case == ENTRYPB__ENTRY__ENTRY_TYPE_PRESENT_ENTRY_TYPE
                                ? e->entry_type
                                : ENTRYPB__ENTRY_TYPE__ROWDATA;
-    switch (t) {
-    case ENTRYPB__ENTRY_TYPE__TRANSACTIONBEGIN:
-        d->stats.txn_begin++;
-        break;
-    case ENTRYPB__ENTRY_TYPE__TRANSACTIONEND:
-        d->stats.txn_end++;
-        break;
-    case ENTRYPB__ENTRY_TYPE__GTIDLOG:
-        d->stats.gtid++;
-        break;
-    case ENTRYPB__ENTRY_TYPE__HEARTBEAT:
-        d->stats.heartbeat++;
-        break;
-    case ENTRYPB__ENTRY_TYPE__ROWDATA:
+    if (decode_count_entry(d, (int32_t)t))
         return decode_rowdata_pbc(d, data, len, e, out, err, errlen);
-    default:
-        d->stats.other++;
-        break;
-    }
     return 0; /* e lives in the arena */
 }
 
@@ -461,26 +458,9 @@ int decode_next(decode_ctx *d, const uint8_t *data, size_t len, decode_out *out,
             decode_set_str(d->server_enc, sizeof d->server_enc, enc);
     }
     int32_t t = e.has_entry_type ? e.entry_type : ENTRYPB__ENTRY_TYPE__ROWDATA;
-    switch (t) {
-    case ENTRYPB__ENTRY_TYPE__TRANSACTIONBEGIN:
-        d->stats.txn_begin++;
-        break;
-    case ENTRYPB__ENTRY_TYPE__TRANSACTIONEND:
-        d->stats.txn_end++;
-        break;
-    case ENTRYPB__ENTRY_TYPE__GTIDLOG:
-        d->stats.gtid++;
-        break;
-    case ENTRYPB__ENTRY_TYPE__HEARTBEAT:
-        d->stats.heartbeat++;
-        break;
-    case ENTRYPB__ENTRY_TYPE__ROWDATA: {
+    if (decode_count_entry(d, t)) {
         const char *gtid = decode_str(&w, h->gtid);
         return decode_rowdata_wire(d, &w, data, len, &e, &hp, gtid, out, err, errlen);
-    }
-    default:
-        d->stats.other++;
-        break;
     }
     return 0;
 }
