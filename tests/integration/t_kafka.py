@@ -139,7 +139,10 @@ def test_kafka_group_kill_join():
         for m in members:
             if m is not victim:
                 check(m.alive(), "an instance exited: " + m.tail())
-                check("ERROR" not in m.log_text(), "an instance logged an error: " + m.tail())
+                # a line of level ERROR (a fresh group reads the whole topic: other tests' table names, such as
+                # t_hostile's "evil\n... ERROR forged", appear escaped inside INFO/WARN lines)
+                errors = [ln for ln in m.log_text().splitlines() if re.match(r"\S+ ERROR ", ln)]
+                check(not errors, f"an instance logged an error: {errors[:3]}")
         # the survivors and the joiner end without leaving work undone: stop them and compare once more
         for m in members:
             if m is not victim:
