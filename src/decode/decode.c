@@ -36,7 +36,7 @@ void decode_free(decode_ctx *d)
 
 static int decode_reserve(decode_ctx *d, size_t n)
 {
-    if (n <= d->scratch_cap)
+    if (n <= d->scratch_cap && d->scratch != NULL) /* allocated even for 0: NULL + 0 is undefined */
         return 0;
     size_t cap = d->scratch_cap ? d->scratch_cap : 64;
     while (cap < n)
@@ -201,7 +201,7 @@ static int decode_rowdata_pbc(decode_ctx *d, const uint8_t *data, size_t len, co
     size_t used = 0, n_ok = 0;
     for (size_t r = 0; r < ch->n_row_datas; r++) {
         const Entrypb__RowData *rd = ch->row_datas[r];
-        row_col *cols = d->scratch + used;
+        row_col *cols = d->scratch + used; /* decode_reserve above: never NULL */
         if (decode_columns_pbc(d, cols, rd->before_columns, rd->n_before_columns) != 0 ||
             decode_columns_pbc(d, cols + rd->n_before_columns, rd->after_columns, rd->n_after_columns) != 0) {
             snprintf(err, errlen, "binlog %s:%lld: out of memory", pos_file, pos_off);
@@ -396,8 +396,9 @@ static int decode_rowdata_wire(decode_ctx *d, decode_walk *w, const uint8_t *dat
             .schema = hp->schema,
             .table = hp->table,
             .op = op,
-            .before = {.cols = d->scratch + at, .n = nb},
-            .after = {.cols = d->scratch + at + nb, .n = na},
+            /* rows without columns: scratch may be NULL (NULL + 0 is undefined in C) */
+            .before = {.cols = d->scratch != NULL ? d->scratch + at : NULL, .n = nb},
+            .after = {.cols = d->scratch != NULL ? d->scratch + at + nb : NULL, .n = na},
             .logfile = hp->logfile,
             .offset = hp->offset,
             .execute_time = hp->execute_time,
