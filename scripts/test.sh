@@ -81,6 +81,7 @@ export STACK_HA=${STACK_HA:-1}
 # STACK_SEARCH, else opensearch), e.g. TEST_NODES="opensearch os3 es8" (docs/operations.md, "Search nodes")
 for node in ${TEST_NODES:-${STACK_SEARCH:-opensearch}}; do
   export STACK_SEARCH=$node
+  t_node=$(date +%s)
   step "local stack ($node, HA $STACK_HA)"
   stack_env=$(./scripts/stack.sh up)
   if [ $? -ne 0 ] || [ -z "$stack_env" ]; then
@@ -98,7 +99,7 @@ for node in ${TEST_NODES:-${STACK_SEARCH:-opensearch}}; do
   )
   if [ -f build/integration-summary ]; then
     read -r ip if_ is_ < build/integration-summary
-    echo "integration on $node: $ip passed, $if_ failed, ${is_:-0} skipped" >&2
+    echo "integration on $node: $ip passed, $if_ failed, ${is_:-0} skipped ($(( $(date +%s) - t_node )) s with the stack)" >&2
     passed=$((passed + ip)); failed=$((failed + if_)); skipped=$((skipped + ${is_:-0}))
   else
     failed=$((failed + 1))

@@ -117,8 +117,8 @@ PARSE_ERRORS = ("mapper_parsing_exception", "document_parsing_exception")
 def node_has_type(t):
     """The node accepts a field of type t (the _index_template/_simulate probe of mapping = auto)."""
     if t not in _NODE:
-        probe = {"index_patterns": ["canal-es-it-probe"],
-                 "template": {"mappings": {"properties": {"f": {"type": t}}}}}
+        field = {"type": t, "scaling_factor": 100} if t == "scaled_float" else {"type": t}  # required there
+        probe = {"index_patterns": ["canal-es-it-probe"], "template": {"mappings": {"properties": {"f": field}}}}
         st, _ = http("POST", "/_index_template/_simulate", probe, ok=None)
         _NODE[t] = st == 200
     return _NODE[t]
