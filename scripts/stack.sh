@@ -278,7 +278,7 @@ start_mysql() {
   rm -rf "$D/mysql"
   mkdir -p "$data" "$D/tmp"
   log "initialising MariaDB in $data"
-  mariadb-install-db --no-defaults --user="$me" --datadir="$data" \
+  mariadb-install-db --no-defaults --user="$me" --datadir="$data" --tmpdir="$D/tmp" \
       --auth-root-authentication-method=normal --skip-test-db --skip-name-resolve \
       > "$D/mysql-install.log" 2>&1 || die "mariadb-install-db failed" "$D/mysql-install.log"
   log "starting MariaDB on 127.0.0.1:$port"
