@@ -29,17 +29,26 @@ def extra_value(extra, section, key):
     return None
 
 
-def default_canal_es(binary, tables, concurrency=None, extra=None):
+def default_canal_es(binary, tables, concurrency=None, extra=None, kafka_group=None):
     """A CanalEs whose INI holds only the connection keys, the table rules, [elasticsearch] concurrency
     when given and the extra keys: every other setting is canal-es' default (harness.CanalEs sets
-    batch_size and fetch_timeout_ms for the tests; a benchmark of the defaults must not)."""
+    batch_size and fetch_timeout_ms for the tests; a benchmark of the defaults must not).
+    With kafka_group the source is [kafka] (the stack's brokers and topic, group_id = kafka_group)
+    instead of [canal]; extra keys of the other source's section are left out."""
     extra = dict(extra or {})
     es = CanalEs(binary, tables)
+    if kafka_group is None:
+        extra.pop("kafka", None)
+        source = ("canal", [("address", f"{ENV['CANAL_HOST']}:{ENV['CANAL_PORT']}"),
+                            ("destination", ENV["CANAL_DESTINATION"]),
+                            ("username", ENV["CANAL_USER"]),
+                            ("password", "${IT_CANAL_PASSWORD}")])
+    else:
+        extra.pop("canal", None)
+        source = ("kafka", [("brokers", ENV["KAFKA_BROKERS"]), ("topic", ENV["KAFKA_TOPIC"]),
+                            ("group_id", kafka_group)])
     sections = {
-        "canal": [("address", f"{ENV['CANAL_HOST']}:{ENV['CANAL_PORT']}"),
-                  ("destination", ENV["CANAL_DESTINATION"]),
-                  ("username", ENV["CANAL_USER"]),
-                  ("password", "${IT_CANAL_PASSWORD}")],
+        source[0]: list(source[1]),
         "elasticsearch": [("url", ENV["ES_URL"])],
     }
     if concurrency is not None:

@@ -2,8 +2,11 @@
  *
  * Builds (or reads) one serialized Canal Packet{type MESSAGES, body Messages}
  * and runs, for every iteration, what the service does with a fetched batch:
- *   packet_decode → Messages unpack → decode_entry per entry → cfg_find_table
- *   → map_row → bulk_append (bulk_reset once the body passes 8 MiB).
+ *   packet_decode (the Packet walked on its bytes) → canal_batch_parse_frame
+ *   (the zero-copy Messages walk; canal_get gives the batch the frame) →
+ *   decode_next per entry (the wire reader) → cfg_find_table (cached per
+ *   table like the service's run_rule) → map_row →
+ *   bulk_append (bulk_reset once the body passes 8 MiB).
  *
  * The generated batch: 10 000 rows × 12 columns of mixed types (bigint key,
  * int, varchar, text with Chinese, decimal, datetime, tinyint, bigint
@@ -13,16 +16,20 @@
  * transaction between TRANSACTIONBEGIN and TRANSACTIONEND entries.
  *
  *   bench-transform [--iterations N] [--rows N] [--input FILE] [--write-input FILE]
- *                   [--write-output FILE] [--decode-only]
+ *                   [--write-output FILE] [--decode-only] [--reference]
  *
  * --input reads one serialized MESSAGES Packet (raw Packet bytes, or with the
  * 4-byte big-endian frame length in front); --write-input writes the
  * generated Packet (raw, no frame length) so other clients can be measured on
  * the same bytes; --write-output writes the NDJSON of one batch so their
- * output can be compared too; --decode-only stops after decode_entry, to
- * tell the protobuf share from the map/NDJSON share. Without --iterations
+ * output can be compared too; --decode-only stops after decode_next, to
+ * tell the protobuf share from the map/NDJSON share; --reference decodes
+ * with protobuf-c instead (Messages unpack, decode_next_pbc: the path before
+ * the wire reader), to compare the two on the same bytes. Without --iterations
  * the count is chosen to run about 3 s. MB are 10^6 bytes. Prints rows/s,
- * input MB/s (Packet bytes), output MB/s (NDJSON bytes) and peak RSS KiB. */
+ * rows per CPU second (the process's CPU time: what one core does when
+ * others compete for it), input MB/s (Packet bytes), output MB/s (NDJSON
+ * bytes) and peak RSS KiB. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -37,6 +44,7 @@
 #include "decode/decode.h"
 #include "entry_protocol.pb-c.h"
 #include "map/map.h"
+#include "source/canal.h"
 #include "source/frame.h"
 #include "source/packet.h"
 #include "util/buf.h"
@@ -406,7 +414,10 @@ typedef struct bench_ctx {
     uint64_t rows, actions, skipped, out_bytes, flushes;
     uint64_t ops[4]; /* by row_op */
     FILE *dump;      /* --write-output: NDJSON of the warm-up batch */
-    int decode_only; /* --decode-only: stop after decode_entry */
+    int decode_only; /* --decode-only: stop after decode_next */
+    int reference;   /* --reference: protobuf-c (Messages unpack, decode_next_pbc) */
+    char last_db[256], last_table[256]; /* the service's one-entry rule cache (run_rule): rows come in runs */
+    const cfg_table *last_rule;
     char err[512];
 } bench_ctx;
 
@@ -417,9 +428,15 @@ static int bench_on_row(void *ud, const row_event *ev)
     x->ops[ev->op & 3]++;
     if (x->decode_only)
         return 0;
-    const cfg_table *rule = cfg_find_table(x->c, ev->schema, ev->table);
-    if (rule == NULL)
-        rule = x->fallback;
+    const cfg_table *rule = x->last_rule;
+    if (rule == NULL || strcmp(x->last_db, ev->schema) != 0 || strcmp(x->last_table, ev->table) != 0) {
+        rule = cfg_find_table(x->c, ev->schema, ev->table);
+        if (rule == NULL)
+            rule = x->fallback;
+        snprintf(x->last_db, sizeof x->last_db, "%s", ev->schema);
+        snprintf(x->last_table, sizeof x->last_table, "%s", ev->table);
+        x->last_rule = rule;
+    }
     int mrc = map_row(rule, ev, &x->mo, x->err, sizeof x->err);
     if (mrc == MAP_NO_ID) {
         x->skipped++;
@@ -444,7 +461,27 @@ static int bench_on_row(void *ud, const row_event *ev)
     return 0;
 }
 
-/* One batch, as the service handles it. */
+/* One entry's rows, as decode_entry hands them out. */
+static int bench_entry(bench_ctx *x, size_t i, const uint8_t *p, size_t len)
+{
+    char derr[512] = "";
+    decode_out o;
+    int rc = x->reference ? decode_next_pbc(&x->dec, p, len, &o, derr, sizeof derr)
+                          : decode_next(&x->dec, p, len, &o, derr, sizeof derr);
+    if (rc == 0 && o.n_bad > 0) {
+        snprintf(derr, sizeof derr, "%s", o.bad.reason);
+        rc = -1;
+    }
+    for (size_t k = 0; rc == 0 && o.kind == DECODE_ROWS && k < o.n; k++)
+        rc = bench_on_row(x, &o.rows[k]);
+    if (rc != 0 && derr[0])
+        snprintf(x->err, sizeof x->err, "entry %zu: %s", i, derr);
+    return rc;
+}
+
+/* One batch, as the service handles it: canal_get's packet_decode and
+ * canal_batch_parse_frame (on the payload: no copy), decode_next per entry.
+ * --reference: the protobuf-c path (Messages unpack, decode_next_pbc). */
 static int bench_once(bench_ctx *x, const uint8_t *payload, size_t len)
 {
     packet_view pv;
@@ -452,55 +489,66 @@ static int bench_once(bench_ctx *x, const uint8_t *payload, size_t len)
         return -1;
     int rc = -1;
     Canalpb__Messages *m = NULL;
+    canal_batch *b = NULL;
     if (pv.type != CANALPB__PACKET_TYPE__MESSAGES) {
         snprintf(x->err, sizeof x->err, "packet type %d is not MESSAGES (7)", (int)pv.type);
         goto out;
     }
-    m = canalpb__messages__unpack(NULL, pv.body_len, pv.body);
-    if (m == NULL) {
-        snprintf(x->err, sizeof x->err, "body is not a Messages");
-        goto out;
-    }
-    for (size_t i = 0; i < m->n_messages; i++) {
-        char derr[512] = "";
-        if (decode_entry(&x->dec, m->messages[i].data, m->messages[i].len, bench_on_row, x, derr, sizeof derr) != 0) {
-            if (derr[0])
-                snprintf(x->err, sizeof x->err, "entry %zu: %s", i, derr);
+    if (x->reference) {
+        m = canalpb__messages__unpack(NULL, pv.body_len, pv.body);
+        if (m == NULL) {
+            snprintf(x->err, sizeof x->err, "body is not a Messages");
             goto out;
         }
+        for (size_t i = 0; i < m->n_messages; i++)
+            if (bench_entry(x, i, m->messages[i].data, m->messages[i].len) != 0)
+                goto out;
+        rc = 0;
+        goto out;
     }
+    /* canal_get hands a big body's frame buffer to the batch; here the payload stays ours */
+    b = canal_batch_parse_frame(pv.body, pv.body_len, NULL, x->err, sizeof x->err);
+    if (b == NULL)
+        goto out;
+    for (size_t i = 0; i < b->n; i++)
+        if (bench_entry(x, i, b->entries[i].p, b->entries[i].len) != 0)
+            goto out;
     rc = 0;
 out:
+    canal_batch_free(b);
     if (m)
         canalpb__messages__free_unpacked(m, NULL);
     packet_free(&pv);
     return rc;
 }
 
-static double bench_now(void)
+static double bench_clock(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+
+static double bench_now(void) { return bench_clock(CLOCK_MONOTONIC); }
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: bench-transform [--iterations N] [--rows N] [--input FILE] [--write-input FILE]\n"
-               "                       [--write-output FILE] [--decode-only]\n"
+               "                       [--write-output FILE] [--decode-only] [--reference]\n"
                "  --iterations N     batches to transform (default: about %.0f s worth)\n"
                "  --rows N           rows in the generated batch (default 10000)\n"
                "  --input FILE       read one serialized MESSAGES Packet (raw, or with its frame length)\n"
                "  --write-input FILE write the generated Packet (raw Packet bytes) and go on\n"
                "  --write-output FILE write the NDJSON of one batch (to compare clients' output)\n"
-               "  --decode-only      stop after decode_entry (no map, no NDJSON): the protobuf share\n",
+               "  --decode-only      stop after decode_next (no map, no NDJSON): the protobuf share\n"
+               "  --reference        decode with protobuf-c (Messages unpack, decode_next_pbc) to compare\n",
                BENCH_TARGET_SECONDS);
 }
 
 int main(int argc, char **argv)
 {
     int64_t iterations = 0, nrows = 10000;
-    int decode_only = 0;
+    int decode_only = 0, reference = 0;
     const char *input = NULL, *write_input = NULL, *write_output = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -511,6 +559,9 @@ int main(int argc, char **argv)
             return 0;
         } else if (strcmp(a, "--decode-only") == 0) {
             decode_only = 1;
+            continue;
+        } else if (strcmp(a, "--reference") == 0) {
+            reference = 1;
             continue;
         } else if (strcmp(a, "--iterations") == 0) {
             bad = v == NULL || ce_parse_i64(v, 1, INT64_C(1000000000), &iterations) != 0;
@@ -545,7 +596,7 @@ int main(int argc, char **argv)
     cfg c = {0};
     char fb_index[] = "bench";
     cfg_table fallback = {.index = fb_index}; /* any other table: its isKey columns */
-    bench_ctx x = {.c = &c, .fallback = &fallback, .decode_only = decode_only};
+    bench_ctx x = {.c = &c, .fallback = &fallback, .decode_only = decode_only, .reference = reference};
     map_out_init(&x.mo);
     decode_init(&x.dec);
     int have_bulk = bulk_init(&x.b, BENCH_BODY_MAX) == 0;
@@ -608,6 +659,7 @@ int main(int argc, char **argv)
     x.rows = x.actions = x.skipped = x.out_bytes = x.flushes = 0;
     bulk_reset(&x.b);
     t0 = bench_now();
+    double c0 = bench_clock(CLOCK_PROCESS_CPUTIME_ID);
     for (int64_t it = 0; it < iterations; it++) {
         if (bench_once(&x, packet.data, packet.len) != 0) {
             fprintf(stderr, "bench-transform: iteration %lld: %s\n", (long long)it, x.err);
@@ -615,6 +667,7 @@ int main(int argc, char **argv)
         }
     }
     double secs = bench_now() - t0;
+    double cpu = bench_clock(CLOCK_PROCESS_CPUTIME_ID) - c0;
     x.out_bytes += x.b.body.len;
 
     struct rusage ru;
@@ -628,6 +681,8 @@ int main(int argc, char **argv)
            (unsigned long long)out_per_batch);
     printf("iterations: %lld in %.3f s\n", (long long)iterations, secs);
     printf("rows/s: %.0f\n", (double)x.rows / secs);
+    printf("rows per CPU second: %.0f (%.3f s of CPU: on a busy machine, the figure of this process alone)\n",
+           (double)x.rows / (cpu > 1e-9 ? cpu : 1e-9), cpu);
     printf("input MB/s: %.1f\n", in_bytes / secs / 1e6);
     printf("output MB/s: %.1f\n", (double)x.out_bytes / secs / 1e6);
     printf("skipped rows: %llu\n", (unsigned long long)x.skipped);

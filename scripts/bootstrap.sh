@@ -2,6 +2,7 @@
 # Installs every system package canal-es needs to build, test and run its
 # demo stack (Debian packages via apt-get). Idempotent; silent when all are
 # already installed.
+#   STACK_MQ=kafka  also the tools of the Kafka test stack (kcat, to read the topic back)
 set -euo pipefail
 
 PACKAGES=(
@@ -10,6 +11,8 @@ PACKAGES=(
   protobuf-c-compiler libprotobuf-c-dev
   libcurl4-openssl-dev libyajl-dev libinih-dev libssl-dev libzookeeper-mt-dev zlib1g-dev libmicrohttpd-dev
   libmariadb-dev
+  # the Kafka source (issue 15): librdkafka 2.0.2 on Debian 12
+  librdkafka-dev
   # tests
   libcmocka-dev python3 curl ca-certificates procps
   # TLS/credential tests: an HTTPS reverse proxy and a throwaway CA
@@ -19,6 +22,10 @@ PACKAGES=(
   # the local stack: MariaDB, Java launchers for Canal and the search node
   mariadb-server mariadb-client openjdk-17-jdk-headless maven
 )
+# the Kafka test stack (scripts/stack.sh with STACK_MQ=kafka): its tests read the topic with kcat
+if [ "${STACK_MQ:-}" = kafka ]; then
+  PACKAGES+=(kcat)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -4,7 +4,13 @@
 #   OpenSearch 2.19 (default), OpenSearch 3.x, Elasticsearch 7.17 or Elasticsearch 8.x (STACK_SEARCH)
 #   with STACK_HA=1 also: ZooKeeper (ZooKeeperServerMain from the zookeeper jar Canal depends on) and a
 #   Canal cluster of two more servers (canal-ha1, canal-ha2) serving destination `ha` from the same
-#   MariaDB: one runs it, the other is a standby that takes over when the first goes.
+#   one runs it, the other is a standby that takes over when the first goes.
+#   with STACK_MQ=kafka also: a single-node Kafka 4.1 broker (KRaft: broker and controller in one JVM)
+#   with one topic of KAFKA_PARTITIONS partitions (created before Canal starts), and the Canal server
+#   serves a second destination (`kafka`, its own binlog dump as replica 1004) to that topic through
+#   Canal's MQ mode: protobuf records (canal.mq.flatMessage=false), canal.mq.partitionHash by primary key
+#   (.*\\..*:$pk$), canal.mq.partitionsNum=KAFKA_PARTITIONS. The TCP destination stays as it is, so the
+#   rest of the suite runs on a Kafka stack too. See docs/kafka.md.
 #
 # Usage: scripts/stack.sh up|down|env|status|stop SERVICE|start SERVICE
 #   up      start the stack (idempotent: when it is already up, just print its env)
@@ -14,7 +20,7 @@
 #   stop SERVICE   stop one service of the stack (SIGTERM, SIGKILL after 40 s), keep its data
 #   start SERVICE  start it again on the same port with the same data, wait until it is ready;
 #                  prints nothing on stdout (a no-op when it runs already)
-#     SERVICE: canal | search, and with STACK_HA=1: canal-ha1 | canal-ha2 | zk
+#     SERVICE: canal | search, with STACK_HA=1: canal-ha1 | canal-ha2 | zk, with STACK_MQ=kafka: kafka
 #   While a service is stopped, `env` and `status` say the stack is not up, and `up` would rebuild
 #   the whole stack: `start` it again (or `down`) first.
 #
@@ -28,6 +34,8 @@
 #   STACK_DIR (so that `stack.sh stop|start` run from that environment act on this stack)
 # and, only with STACK_HA=1:
 #   ZK_ADDRESS CANAL_HA_ADDRESSES (host:port of canal-ha1,canal-ha2) CANAL_HA_DESTINATION
+# and, only with STACK_MQ=kafka:
+#   KAFKA_BROKERS (host:port) KAFKA_TOPIC KAFKA_PARTITIONS
 # so callers do:  eval "$(scripts/stack.sh up)"   or   set -a; . <(scripts/stack.sh up); set +a
 #
 # Environment:
@@ -40,6 +48,9 @@
 #   STACK_CANAL_AUTH 1 (default): Canal requires user canal / password canal; 0: Canal accepts anyone
 #   STACK_TIMEOUT    seconds to wait for each component to become ready (default 180)
 #   STACK_HA         0 (default) | 1: also ZooKeeper and the two-server Canal cluster (see above)
+#   STACK_MQ         unset/none (default) | kafka: also Kafka and Canal's Kafka mode (see above)
+#   STACK_CANAL_MQ_PROPS  with STACK_MQ=kafka: extra Canal MQ / producer properties, KEY=VALUE,... (read
+#                    whenever Canal starts, also by `start canal`), e.g. kafka.delivery.timeout.ms=5000
 #   STACK_MVN        maven command (default mvn); JAVA_HOME is honoured for java
 set -euo pipefail
 
@@ -65,6 +76,8 @@ case "$SEARCH" in opensearch|os3|es7|es8) ;; *) echo "stack: STACK_SEARCH must b
 case "$CANAL_AUTH" in 1|true|on|yes) CANAL_AUTH=1 ;; 0|false|off|no) CANAL_AUTH=0 ;; *) echo "stack: STACK_CANAL_AUTH must be 1 or 0"; exit 2 ;; esac
 HA=${STACK_HA:-0}
 case "$HA" in 1|true|on|yes) HA=1 ;; 0|false|off|no|"") HA=0 ;; *) echo "stack: STACK_HA must be 1 or 0"; exit 2 ;; esac
+MQ=${STACK_MQ:-none}
+case "$MQ" in kafka) ;; none|"") MQ=none ;; *) echo "stack: STACK_MQ must be kafka or unset, not '$MQ'"; exit 2 ;; esac
 
 # Unix socket paths must stay short (sun_path is 108 bytes): fall back to /tmp when the state dir is deep.
 SOCK="$D/mysql.sock"
@@ -83,10 +96,18 @@ CANAL_META="$D/canal-meta"   # file meta manager of the standalone Canal server
 CANAL_HA_DESTINATION=ha
 CANAL_HA1_SLAVE_ID=1002
 CANAL_HA2_SLAVE_ID=1003
+# Kafka mode (STACK_MQ=kafka)
+KAFKA_TOPIC=canal-es
+KAFKA_PARTITIONS=6
+CANAL_MQ_DESTINATION=kafka
+CANAL_MQ_SLAVE_ID=1004
+CANAL_MQ_PARTITION_HASH='.*\..*:$pk$'   # canal.mq.partitionHash: every table, hashed by its primary key
 # what the running stack was started with (recorded by `up`) decides what belongs to it
 if [[ -f "$D/stack.ha" ]]; then RUNNING_HA=$(cat "$D/stack.ha"); else RUNNING_HA=$HA; fi
+if [[ -f "$D/stack.mq" ]]; then RUNNING_MQ=$(cat "$D/stack.mq"); else RUNNING_MQ=$MQ; fi
 if [[ "$RUNNING_HA" == 1 ]]; then SERVICES=(canal canal-ha1 canal-ha2 zk search mysql); else SERVICES=(canal search mysql); fi
-ALL_SERVICES=(canal canal-ha1 canal-ha2 zk search mysql)
+if [[ "$RUNNING_MQ" == kafka ]]; then SERVICES+=(kafka); fi
+ALL_SERVICES=(canal canal-ha1 canal-ha2 zk search kafka mysql)
 
 java_major() { # java_major JAVA_HOME: the feature version of that JDK (from its release file), or 0
   local v
@@ -145,13 +166,14 @@ pid_of() { # pid_of NAME: print the pid if that process is alive and is ours
   echo "$pid"
 }
 
-stop_all() { # the Canal servers and the search node first (together), then ZooKeeper, then MariaDB; remove data
+stop_all() { # the Canal servers and the search node first (together), then Kafka, ZooKeeper, MariaDB; remove data
   stop_group canal canal-ha1 canal-ha2 search
+  stop_group kafka
   stop_group zk
   stop_group mysql
   local s
   for s in "${ALL_SERVICES[@]}"; do rm -f "$D/$s.pid"; done
-  rm -rf "$D/mysql" "$D/search" "$D/env" "$D/tmp" "$D/ports" "$CANAL_META" "$D/zk" "$D/stack.ha"
+  rm -rf "$D/mysql" "$D/search" "$D/env" "$D/tmp" "$D/ports" "$CANAL_META" "$D/zk" "$D/kafka" "$D/stack.ha" "$D/stack.mq"
   rm -f "$SOCK" "$D/mysql.sock"
 }
 
@@ -320,7 +342,16 @@ JVM_COMMON=(-XX:+UseG1GC -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true -D
 start_canal() {
   local port=$1 mysql_port=$2 dir="$STACK_SRC/canal" auth=false
   [[ "$CANAL_AUTH" == 1 ]] && auth=true
-  log "starting Canal on 127.0.0.1:$port (auth $auth)"
+  local mq_args=()
+  if [[ "$RUNNING_MQ" == kafka ]]; then
+    mq_args=(--mq-destination="$CANAL_MQ_DESTINATION" --mq-slave-id="$CANAL_MQ_SLAVE_ID"
+             --kafka-brokers="127.0.0.1:$(port_of kafka_port)" --mq-topic="$KAFKA_TOPIC"
+             --mq-partitions="$KAFKA_PARTITIONS" --mq-partition-hash="$CANAL_MQ_PARTITION_HASH"
+             --mq-prop="${STACK_CANAL_MQ_PROPS:-}")
+    log "starting Canal on 127.0.0.1:$port (auth $auth), destination $CANAL_MQ_DESTINATION to Kafka topic $KAFKA_TOPIC"
+  else
+    log "starting Canal on 127.0.0.1:$port (auth $auth)"
+  fi
   spawn canal "$D/canal.log" "$JAVA" -Xms256m -Xmx512m "${JVM_COMMON[@]}" \
       --add-opens=java.base/java.lang=ALL-UNNAMED --add-opens=java.base/java.nio=ALL-UNNAMED \
       --add-opens=java.base/sun.nio.ch=ALL-UNNAMED --add-opens=java.base/java.util=ALL-UNNAMED \
@@ -330,7 +361,7 @@ start_canal() {
       --mysql-host=127.0.0.1 --mysql-port="$mysql_port" \
       --mysql-user="$CANAL_USER" --mysql-password="$CANAL_PASSWORD" \
       --destinations="$CANAL_DESTINATION" --slave-id="$CANAL_SLAVE_ID" \
-      --filter='.*\..*' --auth="$auth" --user="$CANAL_USER" --meta-dir="$CANAL_META"
+      --filter='.*\..*' --auth="$auth" --user="$CANAL_USER" --meta-dir="$CANAL_META" "${mq_args[@]}"
 }
 
 # ---------------------------------------------------------------- HA: ZooKeeper + Canal cluster
@@ -424,6 +455,61 @@ search_jdk() { # the JDK of the search node: '' (the stack's java) or, for os3, 
   if [[ "$SEARCH" == os3 ]]; then find_jdk21; fi
 }
 
+# ---------------------------------------------------------------- Kafka (STACK_MQ=kafka)
+
+# One JVM (tests/stack/kafka, canales.stack.KafkaMain): formats the log dir on first start (StorageTool
+# with a random cluster id), runs kafka.Kafka, creates the topic with exactly KAFKA_PARTITIONS partitions
+# and prints "kafka-stack: ready" once every partition has a leader.
+start_kafka() { # start_kafka PORT CONTROLLER_PORT
+  local port=$1 cport=$2 dir="$STACK_SRC/kafka"
+  mkdir -p "$D/kafka/data"
+  cat > "$D/kafka/server.properties" <<KCFG
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$cport
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$D/kafka/data
+auto.create.topics.enable=false
+num.partitions=1
+default.replication.factor=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+share.coordinator.state.topic.num.partitions=1
+group.initial.rebalance.delay.ms=0
+num.network.threads=2
+num.io.threads=2
+background.threads=2
+num.recovery.threads.per.data.dir=1
+log.retention.hours=-1
+log.retention.bytes=-1
+KCFG
+  log "starting Kafka on 127.0.0.1:$port (controller $cport, topic $KAFKA_TOPIC with $KAFKA_PARTITIONS partitions)"
+  spawn kafka "$D/kafka.log" "$JAVA" -Xms256m -Xmx512m "${JVM_COMMON[@]}" \
+      -Dlog4j2.disable.jmx=true \
+      -cp "$dir/target/classes:$(cat "$dir/target/classpath.txt")" canales.stack.KafkaMain \
+      --config="$D/kafka/server.properties" --bootstrap="127.0.0.1:$port" \
+      --topic="$KAFKA_TOPIC" --partitions="$KAFKA_PARTITIONS" --timeout="$TIMEOUT"
+}
+
+wait_kafka() {
+  local port=$1 deadline=$(( $(now) + TIMEOUT ))
+  until grep -q '^kafka-stack: ready ' "$D/kafka.log"; do
+    pid_of kafka >/dev/null || die "Kafka exited during startup" "$D/kafka.log"
+    (( $(now) < deadline )) || die "Kafka not ready after ${TIMEOUT}s" "$D/kafka.log"
+    sleep 0.2
+  done
+  log "Kafka ready on 127.0.0.1:$port (topic $KAFKA_TOPIC, $KAFKA_PARTITIONS partitions)"
+}
+
 start_search() {
   local http=$1 transport=$2 dir="$STACK_SRC/$SEARCH" java=$JAVA jdk extra=()
   jdk=$(search_jdk) || die "$NO_JDK21"
@@ -466,7 +552,8 @@ mysql_conn_id() { # the id of a new connection: every connection opened later ha
 # user runs on a connection opened after $3 (a connection id taken before the start: neither a dump of
 # another Canal server nor the stale one of a previous run of this server counts)
 wait_canal() { # wait_canal PORT MIN_CONN_ID
-  local port=$1 since=${2:-0} deadline=$(( $(now) + TIMEOUT )) hosts dumps
+  local port=$1 since=${2:-0} deadline=$(( $(now) + TIMEOUT )) hosts dumps want=1 mq_ok=1
+  [[ "$RUNNING_MQ" == kafka ]] && want=2   # the Kafka destination runs a dump of its own
   while :; do
     pid_of canal >/dev/null || die "Canal exited during startup" "$D/canal.log"
     # the launcher prints this line once the (synchronous) bind succeeded; probing the port
@@ -474,12 +561,23 @@ wait_canal() { # wait_canal PORT MIN_CONN_ID
     if grep -q '^canal-stack: listening on ' "$D/canal.log"; then
       hosts=$(mysql_q "SHOW SLAVE HOSTS" 2>/dev/null | awk -v id="$CANAL_SLAVE_ID" '$1 == id' || true)
       dumps=$(mysql_q "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%' AND USER = '$CANAL_USER' AND ID > $since" 2>/dev/null || echo 0)
-      if [[ -n "$hosts" && "${dumps:-0}" -ge 1 ]]; then break; fi
+      if [[ "$RUNNING_MQ" == kafka ]]; then
+        # the MQ worker has subscribed, and MariaDB lists the Kafka destination's replica too
+        mq_ok=0
+        if grep -qF "the MQ producer: $CANAL_MQ_DESTINATION is running now" "$D/canal.log" \
+           && mysql_q "SHOW SLAVE HOSTS" 2>/dev/null | awk -v id="$CANAL_MQ_SLAVE_ID" '$1 == id' | grep -q .; then
+          mq_ok=1
+        fi
+      fi
+      if [[ -n "$hosts" && "${dumps:-0}" -ge "$want" && "$mq_ok" == 1 ]]; then break; fi
     fi
     (( $(now) < deadline )) || die "Canal not ready after ${TIMEOUT}s (port or binlog dump missing)" "$D/canal.log" "$D/mysql.log"
     sleep 0.2
   done
   log "Canal ready on 127.0.0.1:$port (replica $CANAL_SLAVE_ID dumping the binlog)"
+  if [[ "$RUNNING_MQ" == kafka ]]; then
+    log "Canal destination $CANAL_MQ_DESTINATION sends to Kafka topic $KAFKA_TOPIC (replica $CANAL_MQ_SLAVE_ID)"
+  fi
 }
 
 # ---------------------------------------------------------------- commands
@@ -487,15 +585,17 @@ wait_canal() { # wait_canal PORT MIN_CONN_ID
 print_env() { cat "$D/env" >&3; }
 
 cmd_up() {
-  local t0 ports mysql_port canal_port http_port transport_port zk_port ha1_port ha2_port build_pid
+  local t0 ports mysql_port canal_port http_port transport_port zk_port ha1_port ha2_port kafka_port kafka_cport build_pid
   t0=$(now)
   if all_up; then
     local running_search running_auth
     running_search=$(cat "$D/search.flavor" 2>/dev/null || echo "?")
     running_auth=$(cat "$D/canal.auth" 2>/dev/null || echo "?")
     # a stack with the HA cluster also serves callers that do not ask for it
-    if [[ "$running_search" != "$SEARCH" || "$running_auth" != "$CANAL_AUTH" || "$RUNNING_HA" < "$HA" ]]; then
-      die "stack in $D is already up with STACK_SEARCH=$running_search STACK_CANAL_AUTH=$running_auth STACK_HA=$RUNNING_HA; run 'scripts/stack.sh down' first"
+    # and so does a stack with Kafka
+    if [[ "$running_search" != "$SEARCH" || "$running_auth" != "$CANAL_AUTH" || "$RUNNING_HA" < "$HA" \
+          || ( "$MQ" == kafka && "$RUNNING_MQ" != kafka ) ]]; then
+      die "stack in $D is already up with STACK_SEARCH=$running_search STACK_CANAL_AUTH=$running_auth STACK_HA=$RUNNING_HA STACK_MQ=$RUNNING_MQ; run 'scripts/stack.sh down' first"
     fi
     log "already up ($D)"
     print_env
@@ -510,22 +610,27 @@ cmd_up() {
   echo "$CANAL_AUTH" > "$D/canal.auth"
   echo "$HA" > "$D/stack.ha"
   RUNNING_HA=$HA
+  echo "$MQ" > "$D/stack.mq"
+  RUNNING_MQ=$MQ
   command -v "$JAVA" >/dev/null 2>&1 || die "java not found (apt-get install -y openjdk-17-jdk-headless)"
   command -v mariadb-install-db >/dev/null 2>&1 || die "mariadb-install-db not found (apt-get install -y mariadb-server mariadb-client)"
 
   # build the launchers in the background while MariaDB initialises
   local search_jdk
   search_jdk=$(search_jdk) || die "$NO_JDK21"
-  ( build_one "$SEARCH" "$search_jdk" && build_one canal ) 3>&- &
+  ( build_one "$SEARCH" "$search_jdk" && build_one canal && if [[ "$MQ" == kafka ]]; then build_one kafka; fi ) 3>&- &
   build_pid=$!
 
-  read -r mysql_port canal_port http_port transport_port zk_port ha1_port ha2_port < <(pick_ports 7)
-  [[ -n "${ha2_port:-}" ]] || die "could not find free ports"
+  read -r mysql_port canal_port http_port transport_port zk_port ha1_port ha2_port kafka_port kafka_cport < <(pick_ports 9)
+  [[ -n "${kafka_cport:-}" ]] || die "could not find free ports"
   # `start SERVICE` reuses these
   printf 'mysql_port=%s\ncanal_port=%s\nhttp_port=%s\ntransport_port=%s\n' \
       "$mysql_port" "$canal_port" "$http_port" "$transport_port" > "$D/ports"
   if [[ "$HA" == 1 ]]; then
     printf 'zk_port=%s\ncanal-ha1_port=%s\ncanal-ha2_port=%s\n' "$zk_port" "$ha1_port" "$ha2_port" >> "$D/ports"
+  fi
+  if [[ "$MQ" == kafka ]]; then
+    printf 'kafka_port=%s\nkafka_controller_port=%s\n' "$kafka_port" "$kafka_cport" >> "$D/ports"
   fi
 
   start_mysql "$mysql_port"
@@ -534,7 +639,15 @@ cmd_up() {
     die "Maven build of the launchers failed" "$D/build.log"
   fi
 
-  start_search "$http_port" "$transport_port"
+  if [[ "$MQ" == kafka ]]; then
+    # 2 cores: one JVM after the other. Kafka first: the topic must exist before Canal sends to it.
+    start_kafka "$kafka_port" "$kafka_cport"
+    wait_kafka "$kafka_port"
+    start_search "$http_port" "$transport_port"
+    wait_search "http://127.0.0.1:$http_port"
+  else
+    start_search "$http_port" "$transport_port"
+  fi
   local since
   since=$(mysql_conn_id)
   start_canal "$canal_port" "$mysql_port"
@@ -571,15 +684,26 @@ CANAL_HA_ADDRESSES=127.0.0.1:$ha1_port,127.0.0.1:$ha2_port
 CANAL_HA_DESTINATION=$CANAL_HA_DESTINATION
 EOF
   fi
+  if [[ "$MQ" == kafka ]]; then
+    cat >> "$D/env.tmp" <<EOF
+KAFKA_BROKERS=127.0.0.1:$kafka_port
+KAFKA_TOPIC=$KAFKA_TOPIC
+KAFKA_PARTITIONS=$KAFKA_PARTITIONS
+EOF
+  fi
   mv "$D/env.tmp" "$D/env"
   STARTING=0
-  log "up in $(( $(now) - t0 ))s (state dir $D, search $SEARCH, HA $HA)"
+  if [[ "$MQ" == kafka ]]; then
+    log "up in $(( $(now) - t0 ))s (state dir $D, search $SEARCH, HA $HA, MQ kafka)"
+  else
+    log "up in $(( $(now) - t0 ))s (state dir $D, search $SEARCH, HA $HA)"
+  fi
   print_env
 }
 
 cmd_down() {
   stop_all
-  rm -f "$D/search.flavor" "$D/canal.auth" "$D/stack.ha"
+  rm -f "$D/search.flavor" "$D/canal.auth" "$D/stack.ha" "$D/stack.mq"
   log "down ($D; logs kept)"
 }
 
@@ -589,7 +713,14 @@ cmd_env() {
 }
 
 cmd_status() {
-  if all_up; then log "up ($D, search $(cat "$D/search.flavor" 2>/dev/null), HA $RUNNING_HA)"; return 0; fi
+  if all_up; then
+    if [[ "$RUNNING_MQ" == kafka ]]; then
+      log "up ($D, search $(cat "$D/search.flavor" 2>/dev/null), HA $RUNNING_HA, MQ kafka)"
+    else
+      log "up ($D, search $(cat "$D/search.flavor" 2>/dev/null), HA $RUNNING_HA)"
+    fi
+    return 0
+  fi
   local s
   for s in "${SERVICES[@]}"; do
     if pid_of "$s" >/dev/null; then log "$s: running"; else log "$s: not running"; fi
@@ -643,6 +774,10 @@ cmd_start() { # cmd_start SERVICE: start it again on the same ports, wait until 
       start_zk "$(port_of zk_port)"
       wait_zk "$(port_of zk_port)"
       ;;
+    kafka)
+      start_kafka "$(port_of kafka_port)" "$(port_of kafka_controller_port)"
+      wait_kafka "$(port_of kafka_port)"
+      ;;
     canal-ha1|canal-ha2)
       local id=$CANAL_HA1_SLAVE_ID
       [[ "$svc" == canal-ha2 ]] && id=$CANAL_HA2_SLAVE_ID
@@ -655,16 +790,17 @@ cmd_start() { # cmd_start SERVICE: start it again on the same ports, wait until 
 ha_service_ok() { # the HA services exist only in a stack started with STACK_HA=1
   case "$1" in
     canal-ha1|canal-ha2|zk) [[ "$RUNNING_HA" == 1 ]] || die "$1: the stack in $D runs without STACK_HA=1" ;;
+    kafka) [[ "$RUNNING_MQ" == kafka ]] || die "kafka: the stack in $D runs without STACK_MQ=kafka" ;;
   esac
 }
 
 cmd=${1:-}
 svc=${2:-}
-usage="usage: scripts/stack.sh up|down|env|status|stop SERVICE|start SERVICE (SERVICE: canal|search|canal-ha1|canal-ha2|zk)"
+usage="usage: scripts/stack.sh up|down|env|status|stop SERVICE|start SERVICE (SERVICE: canal|search|canal-ha1|canal-ha2|zk|kafka)"
 case "$cmd" in
   up|down|env|status) ;;
   stop|start)
-    case "$svc" in canal|search|canal-ha1|canal-ha2|zk) ;; *) echo "$usage"; exit 2 ;; esac
+    case "$svc" in canal|search|canal-ha1|canal-ha2|zk|kafka) ;; *) echo "$usage"; exit 2 ;; esac
     ;;
   *) echo "$usage" ; exit 2 ;;
 esac

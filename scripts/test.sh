@@ -47,7 +47,8 @@ done
 
 # libFuzzer targets (an input slower than 25 s fails the run: -timeout): fuzz_value (Canal values,
 # FUZZ_SECONDS, default 60 s), fuzz_input (INI loader, _bulk responses, dead-letter lines; FUZZ_INPUT_SECONDS,
-# default 30 s) and fuzz_packet (frames, packets, Entry/RowChange; FUZZ_PACKET_SECONDS, default 30 s)
+# default 30 s), fuzz_packet (frames, packets, Entry/RowChange; FUZZ_PACKET_SECONDS, default 30 s) and fuzz_wire
+# (the wire reader against protobuf-c, field by field; FUZZ_WIRE_SECONDS, default 30 s)
 fuzz_one() { # fuzz_one NAME SECONDS
   local name=$1 secs=$2 corpus=tests/fuzz/corpus/${1#fuzz_}
   mkdir -p "build-fuzz/corpus-$name" build-fuzz/artifacts
@@ -65,12 +66,13 @@ fuzz_one() { # fuzz_one NAME SECONDS
 }
 step "fuzz (libFuzzer)"
 if cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCANAL_ES_FUZZ=ON -DCANAL_ES_TESTS=OFF -DCANAL_ES_BENCH=OFF \
-     >/dev/null && cmake --build build-fuzz -j"$JOBS" --target fuzz_value fuzz_input fuzz_packet >/dev/null; then
+     >/dev/null && cmake --build build-fuzz -j"$JOBS" --target fuzz_value fuzz_input fuzz_packet fuzz_wire >/dev/null; then
   fuzz_one fuzz_value "${FUZZ_SECONDS:-60}"
   fuzz_one fuzz_input "${FUZZ_INPUT_SECONDS:-30}"
   fuzz_one fuzz_packet "${FUZZ_PACKET_SECONDS:-30}"
+  fuzz_one fuzz_wire "${FUZZ_WIRE_SECONDS:-30}"
 else
-  cmake --build build-fuzz --target fuzz_value fuzz_input fuzz_packet 2>&1 | tail -20 >&2
+  cmake --build build-fuzz --target fuzz_value fuzz_input fuzz_packet fuzz_wire 2>&1 | tail -20 >&2
   echo "fuzz: build failed" >&2
   failed=$((failed + 1))
 fi

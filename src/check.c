@@ -348,6 +348,62 @@ static void check_canal(check_ctx *k, const cfg *c)
     canal_free(cc); /* nothing acked */
 }
 
+/* [kafka]: brokers, topic and partitions, the group and its commits (a
+ * client that joins nothing and commits nothing). */
+static void check_kafka(check_ctx *k, const cfg *c)
+{
+    kafka_opts ko;
+    opts_kafka(c, &ko);
+    kafka_probe *p = ce_calloc(1, sizeof *p);
+    if (p == NULL) {
+        check_say(k, "FAIL", "kafka: out of memory");
+        return;
+    }
+    if (kafka_probe_run(&ko, 10000, p) != 0) {
+        check_say(k, "FAIL", "%s (check [kafka] brokers, tls and sasl_mechanism)", p->err);
+        goto out;
+    }
+    check_say(k, "ok", "kafka %s: %d brokers in the cluster", c->kafka.brokers, p->brokers_up);
+    k->canal_ok = 1;
+    if (p->topic[0] == '^') {
+        check_say(k, "warn", "kafka: %s", p->err);
+        goto out;
+    }
+    if (!p->topic_exists) {
+        check_say(k, "FAIL",
+                  "kafka: %s (create it with as many partitions as Canal's canal.mq.partitionsNum, or check [kafka] "
+                  "topic)",
+                  p->err);
+        goto out;
+    }
+    long long lag = 0, behind_unknown = 0;
+    size_t committed = 0;
+    for (size_t i = 0; i < p->n_parts; i++) {
+        const kafka_probe_part *pp = &p->parts[i];
+        if (pp->committed >= 0)
+            committed++;
+        int64_t from = pp->committed >= 0 ? pp->committed : pp->low;
+        if (pp->high >= 0 && from >= 0 && pp->high > from)
+            lag += pp->high - from;
+        else if (pp->high < 0)
+            behind_unknown++;
+    }
+    check_say(k, p->n_parts > 1 ? "ok" : "warn",
+              "kafka topic %s: %zu partitions%s", p->topic, p->n_parts,
+              p->n_parts > 1 ? "" : " (one partition: one instance of the group does all the work; Canal's "
+                                   "canal.mq.partitionsNum and partitionHash spread it)");
+    char members[32] = "members unknown";
+    if (p->group_members >= 0)
+        snprintf(members, sizeof members, "%d members", p->group_members);
+    check_say(k, "ok",
+              "kafka group %s: state %s, %s; offsets committed for %zu of %zu partitions (the others start at their "
+              "earliest record), %lld records behind%s",
+              c->kafka.group_id, p->group_state[0] ? p->group_state : "unknown", members, committed, p->n_parts, lag,
+              behind_unknown ? " (some watermarks unknown)" : "");
+out:
+    ce_free(p);
+}
+
 /* GET / → distribution and version; false when the node cannot be used. */
 /* The URL list without user:password@ (single-threaded command: one buffer). */
 static const char *shown_url(const cfg *c)
@@ -722,7 +778,10 @@ int check_run(const cfg *c, const char *path, bool peek)
     k.c = c;
     check_say(&k, "ok", "config %s: %zu table rule(s), destination %s", path, c->n_tables, c->canal.destination);
     check_local(c, 0, check_say_local, &k);
-    check_canal(&k, c);
+    if (c->kafka.on)
+        check_kafka(&k, c);
+    else
+        check_canal(&k, c);
     check_mysql(&k, c);
     check_fffd(&k, c);
     sink_opts so;

@@ -66,6 +66,21 @@ static const cfg_key cfg_keys[] = {
     CK_STR("canal", "zookeeper", "", canal.zookeeper),
     CK_LONG("canal", "zookeeper_timeout_ms", "10000", 1000, 600000, canal.zookeeper_timeout_ms),
     CK_STR("canal", "connection_charset", "UTF-8", canal.connection_charset),
+    CK_STR("kafka", "brokers", "", kafka.brokers),
+    CK_STR("kafka", "topic", "", kafka.topic),
+    CK_STR("kafka", "group_id", "canal-es", kafka.group_id),
+    CK_STR("kafka", "client_id", "canal-es", kafka.client_id),
+    CK_ENUM("kafka", "tls", "false", "true|false", kafka.tls),
+    CK_STR("kafka", "ca_file", "", kafka.ca_file),
+    CK_STR("kafka", "cert_file", "", kafka.cert_file),
+    CK_STR("kafka", "key_file", "", kafka.key_file),
+    CK_ENUM("kafka", "verify", "true", "true|false", kafka.verify),
+    CK_STR("kafka", "sasl_mechanism", "", kafka.sasl_mechanism),
+    CK_SECRET("kafka", "username", kafka.username),
+    CK_SECRET("kafka", "password", kafka.password),
+    CK_LONG("kafka", "session_timeout_ms", "45000", 6000, 3600000, kafka.session_timeout_ms),
+    CK_LONG("kafka", "max_poll_records", "1000", 1, 1000000, kafka.max_poll_records),
+    CK_LONG("kafka", "poll_timeout_ms", "500", 1, 600000, kafka.poll_timeout_ms),
     CK_STR("elasticsearch", "url", "http://127.0.0.1:9200", es.url),
     CK_SECRET("elasticsearch", "username", es.username),
     CK_SECRET("elasticsearch", "password", es.password),
@@ -112,7 +127,7 @@ static const cfg_key cfg_keys[] = {
     CK_STR("log", "file", "", log.file),
 };
 #define CFG_NKEYS (sizeof cfg_keys / sizeof cfg_keys[0])
-_Static_assert(CFG_NKEYS <= 64, "seen_keys has a bit per key");
+_Static_assert(CFG_NKEYS <= 128, "seen_keys has a bit per key");
 
 typedef enum { SEC_NONE, SEC_FIXED, SEC_TABLE, SEC_DEFAULTS } sec_kind;
 
@@ -131,7 +146,8 @@ typedef struct cfg_parser {
     sec_kind kind;
     char section[256];
     int section_line;
-    uint64_t seen_keys;      /* bit per cfg_keys entry (fixed sections) */
+    uint64_t seen_keys[2];   /* bit per cfg_keys entry (fixed sections) */
+    int canal_line;          /* where [canal] started, 0 if absent */
     unsigned table_seen;     /* bit per table key */
     unsigned defaults_seen;  /* bit per [defaults] key */
     int defaults_line;       /* where [defaults] started, 0 if absent */
@@ -745,8 +761,11 @@ static int cfg_begin_section(cfg_parser *p, const char *name, int line)
     /* seen_keys is not reset: its bits are per key of the whole schema, so a
      * key set again in a repeated [canal] section is still a duplicate. */
     p->table_seen = 0;
-    if (strcmp(name, "canal") == 0 || strcmp(name, "elasticsearch") == 0 || strcmp(name, "checkpoint") == 0 ||
-        strcmp(name, "mysql") == 0 || strcmp(name, "reindex") == 0 || strcmp(name, "http") == 0 || strcmp(name, "log") == 0) {
+    if (strcmp(name, "canal") == 0 && p->canal_line == 0)
+        p->canal_line = line;
+    if (strcmp(name, "canal") == 0 || strcmp(name, "kafka") == 0 || strcmp(name, "elasticsearch") == 0 ||
+        strcmp(name, "checkpoint") == 0 || strcmp(name, "mysql") == 0 || strcmp(name, "reindex") == 0 ||
+        strcmp(name, "http") == 0 || strcmp(name, "log") == 0) {
         p->kind = SEC_FIXED;
         return 0;
     }
@@ -760,7 +779,7 @@ static int cfg_begin_section(cfg_parser *p, const char *name, int line)
         return 0;
     }
     if (strncmp(name, "table ", 6) != 0) {
-        cfg_fail(p, line, "unknown section [%s] (known: [canal], [elasticsearch], [checkpoint], [http], [log], [defaults], "
+        cfg_fail(p, line, "unknown section [%s] (known: [canal], [kafka], [elasticsearch], [checkpoint], [http], [log], [defaults], "
                    "[table DB.TABLE])",
                  name);
         return -1;
@@ -927,11 +946,11 @@ static int cfg_handler(void *user, const char *section, const char *name, const 
         const cfg_key *k = &cfg_keys[i];
         if (strcmp(k->section, p->section) != 0 || strcmp(k->key, name) != 0)
             continue;
-        if (p->seen_keys & ((uint64_t)1 << i)) {
+        if (p->seen_keys[i / 64] & ((uint64_t)1 << (i % 64))) {
             cfg_fail(p, p->line, "[%s]: duplicate key '%s'", p->section, name);
             return 0;
         }
-        p->seen_keys |= (uint64_t)1 << i;
+        p->seen_keys[i / 64] |= (uint64_t)1 << (i % 64);
         return cfg_set_key(p, k, value, p->line) == 0;
     }
     char known[768] = "";
@@ -1138,6 +1157,113 @@ static int cfg_validate_mysql(cfg_parser *p)
     return 0;
 }
 
+/* [kafka]: on when brokers is set, and then the only source: [canal] absent,
+ * brokers host:port, a topic and a group, SASL complete, TLS files readable.
+ * A TRUNCATE or DROP read from partition 0 is unordered against the rows
+ * of the other partitions (docs/kafka.md): on_truncate / on_drop = delete
+ * are refused, and their default is ignore. */
+static int cfg_validate_kafka(cfg_parser *p)
+{
+    cfg *c = p->c;
+    cfg_kafka *k = &c->kafka;
+    if (k->brokers[0] == '\0')
+        return 0;
+    k->on = 1;
+    if (p->canal_line != 0) {
+        cfg_fail(p, p->canal_line,
+                 "[canal] and [kafka] brokers are both given: canal-es reads one source, Canal's TCP port ([canal]) "
+                 "or its Kafka topic ([kafka]); remove one of them");
+        return -1;
+    }
+    char *copy = ce_strdup(k->brokers);
+    if (copy == NULL) {
+        cfg_fail(p, 0, "out of memory");
+        return -1;
+    }
+    int rc = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, ",", &save); tok != NULL && rc == 0; tok = strtok_r(NULL, ",", &save)) {
+        char host[256];
+        int port;
+        ce_trim(tok);
+        if (ce_parse_hostport(tok, host, sizeof host, &port) != 0) {
+            cfg_fail(p, 0, "[kafka] brokers: '%s' is not host:port", tok);
+            rc = -1;
+        }
+    }
+    ce_free(copy);
+    if (rc != 0)
+        return -1;
+    if (k->topic[0] == '\0' || k->group_id[0] == '\0' || k->client_id[0] == '\0') {
+        cfg_fail(p, 0, "[kafka] %s must not be empty (the topic Canal writes: canal.mq.topic)",
+                 k->topic[0] == '\0' ? "topic" : k->group_id[0] == '\0' ? "group_id" : "client_id");
+        return -1;
+    }
+    if (k->topic[0] == '^') {
+        regex_t re;
+        if (regcomp(&re, k->topic, REG_EXTENDED | REG_NOSUB) != 0) {
+            cfg_fail(p, 0, "[kafka] topic: '%.200s' is not a regular expression", k->topic);
+            return -1;
+        }
+        regfree(&re);
+    }
+    const char *m = k->sasl_mechanism;
+    if (m[0] != '\0' && strcmp(m, "PLAIN") != 0 && strcmp(m, "SCRAM-SHA-256") != 0 && strcmp(m, "SCRAM-SHA-512") != 0) {
+        cfg_fail(p, 0, "[kafka] sasl_mechanism: '%.60s' is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512", m);
+        return -1;
+    }
+    if (m[0] != '\0' && (k->username[0] == '\0' || k->password[0] == '\0')) {
+        cfg_fail(p, 0, "[kafka] sasl_mechanism = %s needs username and password", m);
+        return -1;
+    }
+    if (m[0] == '\0' && (k->username[0] != '\0' || k->password[0] != '\0')) {
+        cfg_fail(p, 0, "[kafka] username or password is set but sasl_mechanism is not (PLAIN, SCRAM-SHA-256, "
+                       "SCRAM-SHA-512)");
+        return -1;
+    }
+    if ((k->cert_file[0] != '\0') != (k->key_file[0] != '\0')) {
+        cfg_fail(p, 0, "[kafka] %s is set without %s (a client certificate needs both)",
+                 k->cert_file[0] != '\0' ? "cert_file" : "key_file", k->cert_file[0] != '\0' ? "key_file" : "cert_file");
+        return -1;
+    }
+    const struct {
+        const char *key;
+        const char *path;
+    } files[] = {{"ca_file", k->ca_file}, {"cert_file", k->cert_file}, {"key_file", k->key_file}};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        if (files[i].path[0] == '\0')
+            continue;
+        k->tls_on = 1;
+        if (access(files[i].path, R_OK) != 0) {
+            cfg_fail(p, 0, "[kafka] %s: cannot read %s: %s", files[i].key, files[i].path, strerror(errno));
+            return -1;
+        }
+    }
+    if (strcmp(k->tls, "true") == 0)
+        k->tls_on = 1;
+    for (size_t i = 0; i < c->n_tables; i++) {
+        cfg_table *t = &c->tables[i];
+        const char *key = NULL;
+        if (t->on_truncate == CFG_DDL_DELETE && ((t->set | c->defaults.set) & CFG_OPT_ON_TRUNCATE))
+            key = "on_truncate";
+        else if (t->on_drop == CFG_DDL_DELETE && ((t->set | c->defaults.set) & CFG_OPT_ON_DROP))
+            key = "on_drop";
+        if (key != NULL) {
+            char name[300];
+            cfg_fail(p, t->line,
+                     "[table %s] %s = delete cannot be used with [kafka]: Canal writes DDL to partition 0, unordered "
+                     "against the rows other partitions' consumers write, so deleting every document could delete "
+                     "rows written after the statement; set %s = ignore and rebuild the index with canal-es reindex "
+                     "after a TRUNCATE (docs/kafka.md)",
+                     cfg_rule_name(t, name, sizeof name), key, key);
+            return -1;
+        }
+        t->on_truncate = CFG_DDL_IGNORE;
+        t->on_drop = CFG_DDL_IGNORE;
+    }
+    return 0;
+}
+
 static int cfg_validate(cfg_parser *p)
 {
     cfg *c = p->c;
@@ -1205,6 +1331,8 @@ static int cfg_validate(cfg_parser *p)
         rc = cfg_validate_transport(p);
     if (rc == 0)
         rc = cfg_validate_mysql(p);
+    if (rc == 0)
+        rc = cfg_validate_kafka(p);
     if (rc == 0 && c->http.listen[0] != '\0') {
         char host[256];
         int port = 0;

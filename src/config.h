@@ -8,7 +8,7 @@
 #include <regex.h>
 #include <stddef.h>
 
-#include "map/value.h"
+#include "map/value_opts.h"
 
 #define CFG_MAX_ADDRESSES 16
 
@@ -92,6 +92,29 @@ typedef struct cfg_canal {
     char *connection_charset; /* the Java charset the Canal instance decodes text with (connectionCharset) */
 } cfg_canal;
 
+/* [kafka]: Canal's MQ mode as the source instead of [canal] (docs/kafka.md).
+ * On when brokers is set; [canal] must then be absent. */
+typedef struct cfg_kafka {
+    char *brokers;           /* host:port[,host:port...]; "" = off */
+    char *topic;             /* a topic, several comma-separated, or ^REGEX */
+    char *group_id;
+    char *client_id;
+    char *tls;               /* "true" | "false"; true when a TLS file is given */
+    char *ca_file;
+    char *cert_file;
+    char *key_file;
+    char *verify;            /* "true" | "false" */
+    char *sasl_mechanism;    /* "" | PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512 */
+    char *username;          /* secret */
+    char *password;          /* secret: never logged */
+    long session_timeout_ms;
+    long max_poll_records;   /* records of one poll round (one batch) */
+    long poll_timeout_ms;    /* how long an idle poll waits for the first record */
+    /* resolved by validation */
+    int on;
+    int tls_on;
+} cfg_kafka;
+
 typedef struct cfg_es {
     char *url;               /* one URL, or several comma-separated (round-robin, failover) */
     char *username;          /* basic auth; "" = none */
@@ -167,6 +190,7 @@ typedef struct cfg {
     cfg_log log;
     cfg_table defaults;  /* [defaults]: only the option fields are used */
     cfg_canal canal;
+    cfg_kafka kafka;
     cfg_es es;
     cfg_mysql mysql;
     cfg_reindex reindex;

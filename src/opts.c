@@ -20,6 +20,29 @@ void opts_canal(const cfg *c, canal_opts *co)
     };
 }
 
+void opts_kafka(const cfg *c, kafka_opts *ko)
+{
+    const cfg_kafka *k = &c->kafka;
+    *ko = (kafka_opts){
+        .brokers = k->brokers,
+        .topic = k->topic,
+        .group_id = k->group_id,
+        .client_id = k->client_id,
+        .tls = k->tls_on,
+        .ca_file = k->ca_file,
+        .cert_file = k->cert_file,
+        .key_file = k->key_file,
+        .verify = strcmp(k->verify, "false") != 0,
+        .sasl_mechanism = k->sasl_mechanism,
+        .username = k->username,
+        .password = k->password,
+        .session_timeout_ms = k->session_timeout_ms,
+        .max_poll_records = k->max_poll_records,
+        .poll_timeout_ms = k->poll_timeout_ms,
+        .max_bytes = (size_t)c->canal.max_frame_mb << 20,
+    };
+}
+
 void opts_sink(const cfg_es *es, sink_opts *o)
 {
     *o = (sink_opts){

@@ -13,10 +13,13 @@
 #include "sink/sink.h"
 #include "snapshot/refetch.h"
 #include "source/canal.h"
+#include "source/kafka.h"
 #include "source/mysql.h"
 
 /* The Canal client options of [canal] (no stop flag, rollback on connect). */
 void opts_canal(const cfg *c, canal_opts *co);
+/* The Kafka consumer options of [kafka] (no stop flag, no stats). */
+void opts_kafka(const cfg *c, kafka_opts *ko);
 /* The transport of [elasticsearch]: URLs, timeout, credentials, TLS, gzip. */
 void opts_sink(const cfg_es *es, sink_opts *o);
 /* max_retries, retry_initial_ms, retry_max_ms of [elasticsearch] into o (the

@@ -114,7 +114,12 @@ int service_prepare(cfg *c, bool level_given, bool dry_run)
     if (!level_given && ce_log_parse_level(c->log.level, &lv) == 0)
         ce_log_set_level(lv);
     ce_log_set_format(strcmp(c->log.format, "json") == 0 ? CE_LOG_JSON : CE_LOG_TEXT);
-    ce_log_set_destination(c->canal.destination);
+    char dest[300];
+    if (c->kafka.on)
+        snprintf(dest, sizeof dest, "kafka:%s", c->kafka.group_id); /* the group is what instances share */
+    else
+        snprintf(dest, sizeof dest, "%s", c->canal.destination);
+    ce_log_set_destination(dest);
     if (check_local(c, dry_run, service_say_local, NULL) != 0)
         return 2;
     if (ce_log_open(c->log.file, err, sizeof err) != 0) {
@@ -186,8 +191,8 @@ service *service_open(const cfg *c, bool dry_run)
     stats_init(s->st);
     char shown[1024];
     node_shown_list(c->es.url, shown, sizeof shown);
-    ce_log(CE_LOG_INFO, "main", "canal-es %s starting: canal %s, search %s, %zu table rule(s)", CANAL_ES_VERSION,
-           c->canal.address, shown, c->n_tables);
+    ce_log(CE_LOG_INFO, "main", "canal-es %s starting: %s %s, search %s, %zu table rule(s)", CANAL_ES_VERSION,
+           c->kafka.on ? "kafka" : "canal", c->kafka.on ? c->kafka.brokers : c->canal.address, shown, c->n_tables);
     if (!dry_run) {
         s->jm = job_mgr_new(c, s->st, err, sizeof err);
         if (s->jm == NULL) {

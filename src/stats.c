@@ -24,6 +24,45 @@ void stats_init(ce_stats *s)
 
 void stats_destroy(ce_stats *s) { pthread_mutex_destroy(&s->mu); }
 
+ce_stats_kpart *stats_kpart(ce_stats *s, const char *topic, int32_t partition)
+{
+    size_t n = atomic_load_explicit(&s->n_kparts, memory_order_acquire);
+    for (size_t i = 0; i < n; i++)
+        if (s->kparts[i].partition == partition && strcmp(s->kparts[i].topic, topic) == 0)
+            return &s->kparts[i];
+    if (n >= STATS_MAX_KPARTS)
+        return NULL;
+    ce_stats_kpart *k = &s->kparts[n];
+    snprintf(k->topic, sizeof k->topic, "%s", topic);
+    k->partition = partition;
+    atomic_store(&k->assigned, 0);
+    atomic_store(&k->committed, -1);
+    atomic_store(&k->stored, -1);
+    atomic_store(&k->high, -1);
+    atomic_store(&k->last_ts_ms, 0);
+    atomic_store_explicit(&s->n_kparts, n + 1, memory_order_release);
+    return k;
+}
+
+int64_t stats_kpart_lag(const ce_stats_kpart *k)
+{
+    int64_t high = atomic_load(&k->high);
+    int64_t at = atomic_load(&k->stored);
+    if (at < 0)
+        at = atomic_load(&k->committed);
+    if (high < 0 || at < 0 || high <= at)
+        return 0;
+    return high - at;
+}
+
+double stats_kpart_lag_seconds(const ce_stats_kpart *k, int64_t now_ms)
+{
+    int64_t ts = atomic_load(&k->last_ts_ms);
+    if (stats_kpart_lag(k) == 0 || ts <= 0 || now_ms <= ts)
+        return 0.0;
+    return (double)(now_ms - ts) / 1000.0;
+}
+
 void stats_observe_request(ce_stats *s, uint64_t micros)
 {
     double sec = (double)micros / 1e6;

@@ -31,6 +31,22 @@ typedef struct ce_stats_fffd {
     _Atomic uint64_t values;
 } ce_stats_fffd;
 
+#define STATS_MAX_KPARTS 256    /* Kafka partitions with their own series; more are not shown */
+#define STATS_TOPIC_NAME 250
+
+/* One Kafka partition this consumer was assigned at some point (source/kafka.c
+ * writes; the metrics thread reads). topic and partition are written once,
+ * before the slot is published (n_kparts, release). */
+typedef struct ce_stats_kpart {
+    char topic[STATS_TOPIC_NAME];
+    int32_t partition;
+    _Atomic int assigned;        /* 1 while assigned to this consumer */
+    _Atomic int64_t committed;   /* the group's committed offset (-1 = none known) */
+    _Atomic int64_t stored;      /* offset + 1 of the last record whose batch was acked (-1 = none) */
+    _Atomic int64_t high;        /* high watermark last seen (-1 = unknown) */
+    _Atomic int64_t last_ts_ms;  /* timestamp of the last acked record (0 = none) */
+} ce_stats_kpart;
+
 typedef struct ce_stats {
     _Atomic uint64_t rows_in;        /* row changes decoded (mapped or not) */
     _Atomic uint64_t rows_skipped;   /* rows of tables without a rule / without an id */
@@ -77,6 +93,10 @@ typedef struct ce_stats {
     _Atomic uint64_t charset_reads;     /* rows whose text was read back from [mysql] */
     _Atomic uint64_t charset_read_us;   /* time spent in those reads */
     _Atomic uint64_t charset_gone;      /* rows no longer in MySQL when read back */
+    /* the Kafka source (source/kafka.c): 0 = Canal TCP */
+    _Atomic int source_kafka;
+    ce_stats_kpart kparts[STATS_MAX_KPARTS];
+    _Atomic size_t n_kparts;
     /* position of the last ack */
     pthread_mutex_t mu;              /* guards ack_file */
     char ack_file[128];
@@ -104,6 +124,14 @@ int64_t stats_ack_position(ce_stats *s, char *file, size_t len);
 /* Seconds between the source time of the last acked change and now_ms;
  * 0 when caught up or when nothing was acked yet. */
 double stats_lag_seconds(const ce_stats *s, int64_t now_ms);
+/* The slot of topic/partition, created (unassigned, offsets -1) when new;
+ * NULL when STATS_MAX_KPARTS are taken. One writer thread. */
+ce_stats_kpart *stats_kpart(ce_stats *s, const char *topic, int32_t partition);
+/* Records behind the high watermark (0 when unknown or caught up) and
+ * seconds since the last acked record's timestamp while behind (0 when
+ * caught up). */
+int64_t stats_kpart_lag(const ce_stats_kpart *k);
+double stats_kpart_lag_seconds(const ce_stats_kpart *k, int64_t now_ms);
 /* One "key=value ..." line of every counter, NUL-terminated in out. */
 void stats_format(const ce_stats *s, int64_t now_ms, char *out, size_t outlen);
 

@@ -1,6 +1,13 @@
-/* bulk: document actions → an NDJSON `_bulk` body, generated with yajl.
+/* bulk: document actions → an NDJSON `_bulk` body.
  * index: {"index":{"_index":…,"_id":…}}\n{full document}\n
  * delete: {"delete":{"_index":…,"_id":…}}\n
+ * The lines are written straight into the body (compact JSON, strings
+ * repaired and escaped by value_write_string, byte for byte what yajl_gen
+ * would print): one pass per string instead of a validation pass, a repair
+ * pass and yajl's escaping pass, no per-token calls. For a document, the
+ * field names (JSON-escaped, quoted, with their ':'), the add_field members
+ * and each column's conversion are worked out once per (rule, column layout)
+ * and reused while rows keep that layout (a few layouts are kept).
  * The body buffer has a hard cap; callers flush by size before it is reached. */
 #ifndef CE_BULK_BULK_H
 #define CE_BULK_BULK_H
@@ -8,7 +15,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <yajl/yajl_gen.h>
 
 #include "map/map.h"
 #include "map/value.h"
@@ -25,16 +31,19 @@ typedef struct bulk_meta {
     uint32_t id_hash;    /* FNV-1a of the _id: actions on one document share it (concurrency partitions) */
 } bulk_meta;
 
+struct bulk_plan;
+
 typedef struct bulk {
-    yajl_gen g;
     ce_buf body;
-    bool overflow;
     size_t n_actions;
     value_ctx values;
     bulk_meta *meta;     /* n_actions entries */
     size_t meta_cap;
     ce_buf strings;      /* "db.table\0logfile\0" pairs, shared by consecutive actions */
     size_t last_where;
+    uint64_t last_where_layout; /* row_event.layout of the events last_where was checked for (0: none) */
+    struct bulk_plan *plans; /* BULK_PLANS document plans (bulk.c) */
+    unsigned plan_next;      /* the plan to replace next */
 } bulk;
 
 int bulk_init(bulk *b, size_t max_bytes);

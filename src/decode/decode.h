@@ -1,10 +1,13 @@
 /* decode: serialized Canal Entry → row events.
- * One Entry is unpacked with protobuf-c; transaction boundaries are told by
- * entryType (BEGIN optional, GTIDLOG tolerated); every row of a ROWDATA entry
- * becomes a row_event with its before and after images kept apart and all
- * columns. Messages are unpacked into an arena reset per entry (no per-row
- * malloc). Events point into the unpacked messages and the context's scratch
- * space: they are valid only inside the callback. */
+ * One Entry is walked on its wire bytes (decode/wire: no protobuf-c, no
+ * per-field allocation); transaction boundaries are told by entryType (BEGIN
+ * optional, GTIDLOG tolerated); every row of a ROWDATA entry becomes a
+ * row_event with its before and after images kept apart and all columns.
+ * The strings of an entry (names, values, header fields) point into one
+ * copy of the entry, in an arena reset per entry, each NUL-terminated there
+ * (no per-row malloc, no copy per string). Events point into that arena and
+ * the context's scratch space: they are valid until the next entry is
+ * decoded. */
 #ifndef CE_DECODE_DECODE_H
 #define CE_DECODE_DECODE_H
 
@@ -46,6 +49,15 @@ typedef struct row_event {
     const char *gtid;
     bool snapshot;         /* read by the snapshot at binlog position logfile:offset
                               (src/snapshot): its version is that position's minus one */
+    uint64_t layout;       /* 0: unknown. Else the rows of one RowChange (one binlog rows event: one
+                              table map, one column bitmap per image), unique in the process: every
+                              row_event with this layout has the same schema, table, logfile and offset
+                              and, before image with before image and after with after, the same
+                              column names and mysqlTypes in the same order (the
+                              counts and sqlTypes are still to be compared: Canal widens the sqlType of
+                              an unsigned value out of the signed range). Copies of an event that change
+                              only values (snapshot/refetch) keep it; producers of other layouts leave it
+                              0 (row_event literals do). */
 } row_event;
 
 typedef struct decode_stats {
@@ -100,7 +112,7 @@ typedef struct decode_ctx {
     decode_bad_fn on_bad;  /* optional: bad data goes here and decoding goes on
                               (its non-zero result is passed back); without it
                               decode_entry returns -1 */
-    ce_arena arena;        /* unpacked messages of the current entry */
+    ce_arena arena;        /* the strings (reference path: unpacked messages) of the current entry */
     row_col *scratch;      /* the columns of every row of the current entry */
     size_t scratch_cap;
     row_event *evs;        /* its rows */
@@ -149,6 +161,9 @@ typedef struct decode_out {
  * with err filled when out of memory. Bad bytes are a result (DECODE_BAD),
  * not an error. Counts d->stats. */
 int decode_next(decode_ctx *d, const uint8_t *data, size_t len, decode_out *out, char *err, size_t errlen);
+/* decode_next done with protobuf-c's unpack: the reference decoder, for tests,
+ * fuzzers and benchmarks (the same results; slower). */
+int decode_next_pbc(decode_ctx *d, const uint8_t *data, size_t len, decode_out *out, char *err, size_t errlen);
 /* The INFO line of a DDL statement (its first 200 bytes on one line). */
 void decode_log_ddl(const ddl_event *ev);
 /* decode_next with callbacks (the tools that only look at rows: check-config,

@@ -2,6 +2,7 @@
 #include "map/map.h"
 
 #include <openssl/evp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,12 +13,16 @@ void map_out_init(map_out *o)
     memset(o, 0, sizeof *o);
     ce_buf_init(&o->ids, 4 * MAP_ID_MAX);
     ce_buf_init(&o->key, MAP_KEY_MAX);
+    ce_buf_init(&o->index_key, 4 * MAP_INDEX_BUF + 4 * CFG_INDEX_MAX);
+    o->index_bad = -1;
 }
 
 void map_out_free(map_out *o)
 {
     ce_buf_free(&o->ids);
     ce_buf_free(&o->key);
+    ce_buf_free(&o->index_key);
+    o->index_bad = -1;
 }
 
 static const row_col *map_find_col(const row_image *img, const char *name)
@@ -37,7 +42,7 @@ static int map_id_part(const cfg_table *rule, const row_event *ev, const row_col
         return MAP_ERR;
     }
     if ((key->len > 0 && ce_buf_append_str(key, rule->id_separator ? rule->id_separator : "_") != 0) ||
-        ce_buf_append(key, c->value, c->value_len) != 0) {
+        ce_buf_add(key, c->value, c->value_len) != 0) {
         snprintf(err, errlen, "binlog %s:%lld: %s.%s: key longer than %zu bytes", ev->logfile, (long long)ev->offset,
                  ev->schema, ev->table, MAP_KEY_MAX);
         return MAP_ERR;
@@ -53,7 +58,7 @@ static int map_put_id(const row_event *ev, const char *prefix, const ce_buf *k, 
     int hashed = k->len == 0 || plen + k->len > MAP_ID_MAX ||
                  (k->len >= mlen && memcmp(k->data, MAP_ID_HASHED, mlen) == 0);
     if (!hashed) {
-        if (ce_buf_append_str(ids, prefix) == 0 && ce_buf_append(ids, k->data, k->len) == 0)
+        if (ce_buf_add(ids, prefix, plen) == 0 && ce_buf_add(ids, k->data, k->len) == 0)
             return MAP_OK;
         goto nomem;
     }
@@ -94,7 +99,8 @@ static int map_build_id(const cfg_table *rule, const row_event *ev, const row_im
     ce_buf *ids = &out->ids, *key = &out->key;
     size_t start = ids->len;
     int rc = MAP_OK;
-    char prefix[MAP_ID_MAX + 1] = "";
+    char prefix[MAP_ID_MAX + 1];
+    prefix[0] = '\0';
     if (rule->id_prefix != NULL &&
         cfg_expand_template(rule->id_prefix, ev->schema, ev->table, 0, prefix, sizeof prefix) != 0) {
         snprintf(err, errlen, "binlog %s:%lld: %s.%s: id_prefix longer than %d bytes", ev->logfile,
@@ -194,10 +200,50 @@ static int map_add(const cfg_table *rule, const row_event *ev, map_out *out, map
 
 static int map_actions(const cfg_table *rule, const row_event *ev, map_out *out, char *err, size_t errlen);
 
+/* s equals the NUL-terminated string at *k (NULL equals "\x01", which no
+ * template or name holds); *k moves past it. */
+static bool map_key_eq(const char **k, const char *s)
+{
+    const char *t = s ? s : "\x01";
+    bool eq = strcmp(*k, t) == 0;
+    *k += strlen(*k) + 1;
+    return eq;
+}
+
+/* cfg_index_check, or the kept result of the same template, db and table. */
+static int map_index(const cfg_table *rule, const row_event *ev, map_out *out, char *why, size_t whylen)
+{
+    ce_buf *kb = &out->index_key;
+    if (out->index_bad >= 0) {
+        const char *k = (const char *)kb->data;
+        if (map_key_eq(&k, rule->alias) && map_key_eq(&k, rule->index) && map_key_eq(&k, ev->schema) &&
+            map_key_eq(&k, ev->table)) {
+            memcpy(out->index, out->index_kept, strlen(out->index_kept) + 1);
+            if (out->index_bad)
+                snprintf(why, whylen, "%s", out->index_why);
+            return out->index_bad;
+        }
+    }
+    int bad = cfg_index_check(rule, ev->schema, ev->table, out->index, sizeof out->index, why, whylen) != 0;
+    out->index_bad = -1;
+    ce_buf_reset(kb);
+    const char *parts[4] = {rule->alias ? rule->alias : "\x01", rule->index ? rule->index : "\x01", ev->schema,
+                            ev->table};
+    int rc = 0;
+    for (size_t i = 0; i < 4 && rc == 0; i++)
+        rc = ce_buf_append(kb, parts[i], strlen(parts[i]) + 1);
+    if (rc == 0) { /* else: not kept (a name too long to keep) */
+        memcpy(out->index_kept, out->index, strlen(out->index) + 1);
+        snprintf(out->index_why, sizeof out->index_why, "%s", bad ? why : "");
+        out->index_bad = bad;
+    }
+    return bad;
+}
+
 int map_row(const cfg_table *rule, const row_event *ev, map_out *out, char *err, size_t errlen)
 {
-    char why[64];
-    int bad = cfg_index_check(rule, ev->schema, ev->table, out->index, sizeof out->index, why, sizeof why) != 0;
+    char why[64] = "";
+    int bad = map_index(rule, ev, out, why, sizeof why);
     int rc = map_actions(rule, ev, out, err, errlen);
     if (rc != MAP_OK || !bad)
         return rc;

@@ -50,6 +50,12 @@ typedef struct map_out {
     char index[MAP_INDEX_BUF];     /* the rule's index for this row (or the refused name: MAP_BAD_INDEX) */
     ce_buf ids;
     ce_buf key;              /* scratch: the joined key of one image */
+    /* The last index check, reused while rows keep its template, db and
+     * table (all it depends on): "alias\0index\0db\0table\0" and the result. */
+    ce_buf index_key;
+    int index_bad;           /* -1: nothing kept; 0 valid; 1 refused with index_why */
+    char index_why[64];
+    char index_kept[MAP_INDEX_BUF];
     int versioning;          /* set by the caller: 1 = external versions */
     unsigned version_epoch;  /* 0..MAP_EPOCH_MAX, raised after a binlog numbering restart */
 } map_out;

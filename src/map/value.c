@@ -2,10 +2,11 @@
  * Facts about what Canal sends come from its LogEventConvert/RowsLogBuffer:
  * integers, BIT and SET bitmasks and ENUM indexes as decimal text, DECIMAL via
  * toPlainString, dates as text, binary/BLOB bytes mapped one byte per code
- * point (ISO-8859-1). Intermediate text lives in the ctx buffers:
- * `bytes` holds recovered bytes / unescaped members, `scratch` the final text
- * handed to yajl (value_emit_string repairs into `scratch`, so its input must
- * never be `scratch` itself). */
+ * point (ISO-8859-1). Values are written as JSON text straight into the
+ * caller's buffer: strings through ce_utf8_json_append (repair and escape in
+ * one pass), numbers and literals as they are. Intermediate text lives in the
+ * ctx buffers: `bytes` holds recovered bytes / unescaped members, `scratch`
+ * canonical numbers and padded decimals; neither is ever the output. */
 #include "map/value.h"
 #include "util/mem.h"
 #include "util/utf8.h"
@@ -32,12 +33,11 @@ typedef enum {
     VT_BLOB,
 } value_type;
 
-#define VALUE_ERR yajl_gen_invalid_string /* what a full buffer / failed allocation reports */
-
 void value_ctx_init(value_ctx *v)
 {
     ce_buf_init(&v->scratch, (size_t)1 << 30);
     ce_buf_init(&v->bytes, (size_t)1 << 30);
+    ce_buf_init(&v->text, (size_t)1 << 30);
     v->utf8_repairs = 0;
     v->pad_to = 0;
 }
@@ -46,6 +46,7 @@ void value_ctx_free(value_ctx *v)
 {
     ce_buf_free(&v->scratch);
     ce_buf_free(&v->bytes);
+    ce_buf_free(&v->text);
 }
 
 /* ---------------- classification ---------------- */
@@ -181,20 +182,35 @@ int value_decimal_scale(const char *t)
     return -1;
 }
 
+
 /* ---------------- strings and numbers ---------------- */
 
-yajl_gen_status value_emit_string(value_ctx *v, yajl_gen g, const char *s, size_t n)
+/* Raw JSON text (a number, a literal, punctuation) onto w. */
+static int value_raw(ce_buf *w, const char *s, size_t n) { return ce_buf_add(w, s, n) == 0 ? VALUE_OK : VALUE_FULL; }
+
+#define VALUE_LIT(w, lit) value_raw((w), (lit), sizeof(lit) - 1)
+
+int value_write_string(value_ctx *v, ce_buf *w, const char *s, size_t n)
 {
-    if (n == 0)
-        return yajl_gen_string(g, (const unsigned char *)"", 0);
-    if (ce_utf8_valid_prefix(s, n) == n)
-        return yajl_gen_string(g, (const unsigned char *)s, n);
     size_t repaired = 0;
-    ce_buf_reset(&v->scratch);
-    if (ce_utf8_repair(s, n, &v->scratch, &repaired) != 0)
-        return VALUE_ERR;
+    if (ce_utf8_json_append(s, n, w, &repaired) != 0)
+        return VALUE_FULL;
     v->utf8_repairs += repaired;
-    return yajl_gen_string(g, v->scratch.data, v->scratch.len);
+    return VALUE_OK;
+}
+
+/* Text known to need neither repair nor escapes (ASCII digits, signs, dots,
+ * dashes, colons) as a JSON string. */
+static int value_plain_string(ce_buf *w, const char *s, size_t n)
+{
+    if (ce_buf_reserve(w, n + 2) != 0)
+        return VALUE_FULL;
+    uint8_t *d = w->data + w->len;
+    d[0] = '"';
+    memcpy(d + 1, s, n);
+    d[n + 1] = '"';
+    w->len += n + 2;
+    return VALUE_OK;
 }
 
 /* Writes the JSON form of a number written loosely ("+1", "007", ".5", "5.",
@@ -257,26 +273,25 @@ static bool value_is_nonfinite(const char *s, size_t n)
 
 /* A number when the text is one (normalized to the JSON grammar), null for
  * NaN/Infinity, else `fallback`: 's' the text as a string, 'n' null. */
-static yajl_gen_status value_emit_numeric(value_ctx *v, yajl_gen g, const char *s, size_t n, char fallback)
+static int value_numeric(value_ctx *v, ce_buf *w, const char *s, size_t n, char fallback)
 {
     if (value_is_json_number(s, n))
-        return yajl_gen_number(g, s, n);
+        return value_raw(w, s, n);
     int rc = value_num_canon(s, n, &v->scratch);
     if (rc < 0)
-        return VALUE_ERR;
+        return VALUE_FAIL;
     if (rc > 0)
-        return yajl_gen_number(g, (const char *)v->scratch.data, v->scratch.len);
+        return value_raw(w, (const char *)v->scratch.data, v->scratch.len);
     if (fallback == 'n' || value_is_nonfinite(s, n))
-        return yajl_gen_null(g);
-    return value_emit_string(v, g, s, n);
+        return VALUE_LIT(w, "null");
+    return value_write_string(v, w, s, n);
 }
 
 /* Canal renders DECIMAL through BigDecimal, which can drop the declared scale
  * ("100.0" for 100.00 in a DECIMAL(10,2)): pad the fraction with zeros up to
  * the scale of mysqlType. Digits are never removed. decimal=number sends the
  * same digits as a JSON number when they form one. */
-static yajl_gen_status value_emit_decimal(value_ctx *v, yajl_gen g, const char *s, size_t n, int scale,
-                                          value_decimal_mode mode)
+static int value_decimal(value_ctx *v, ce_buf *w, const char *s, size_t n, int scale, value_decimal_mode mode)
 {
     size_t i = (n > 0 && (s[0] == '-' || s[0] == '+')) ? 1 : 0, int_digits = 0, frac = 0;
     while (i < n && value_is_digit(s[i]))
@@ -290,18 +305,18 @@ static yajl_gen_status value_emit_decimal(value_ctx *v, yajl_gen g, const char *
     if (i == n && int_digits > 0 && (int)frac < scale) {
         ce_buf_reset(&v->scratch);
         if (ce_buf_append(&v->scratch, s, n) != 0 || (!dot && ce_buf_putc(&v->scratch, '.') != 0))
-            return VALUE_ERR;
+            return VALUE_FAIL;
         for (size_t k = frac; k < (size_t)scale; k++)
             if (ce_buf_putc(&v->scratch, '0') != 0)
-                return VALUE_ERR;
+                return VALUE_FAIL;
         out = (const char *)v->scratch.data;
         out_n = v->scratch.len;
     }
     if (mode == VALUE_DECIMAL_NUMBER && value_is_json_number(out, out_n))
-        return yajl_gen_number(g, out, out_n);
-    if (out == s)
-        return value_emit_string(v, g, s, n);
-    return yajl_gen_string(g, (const unsigned char *)out, out_n); /* ASCII digits */
+        return value_raw(w, out, out_n);
+    if (i == n) /* sign, digits, dot: ASCII that needs no escape */
+        return value_plain_string(w, out, out_n);
+    return value_write_string(v, w, s, n);
 }
 
 /* ---------------- dates ---------------- */
@@ -327,44 +342,53 @@ static bool value_date_zero(const char *s)
     return (s[5] == '0' && s[6] == '0') || (s[8] == '0' && s[9] == '0');
 }
 
-static yajl_gen_status value_emit_date(value_ctx *v, yajl_gen g, const char *s, size_t n)
+static int value_date(value_ctx *v, ce_buf *w, const char *s, size_t n)
 {
-    if (n == 10 && value_date_shape(s, n) && value_date_zero(s))
-        return yajl_gen_null(g);
-    return value_emit_string(v, g, s, n);
-}
-
-static int value_put_offset(ce_buf *b, int off)
-{
-    if (off == 0)
-        return ce_buf_putc(b, 'Z');
-    int a = off < 0 ? -off : off;
-    char t[6] = {off < 0 ? '-' : '+', (char)('0' + a / 600), (char)('0' + a / 60 % 10), ':',
-                 (char)('0' + a % 60 / 10), (char)('0' + a % 10)};
-    return ce_buf_append(b, t, sizeof t);
+    if (n == 10 && value_date_shape(s, n)) {
+        if (value_date_zero(s))
+            return VALUE_LIT(w, "null");
+        return value_plain_string(w, s, n);
+    }
+    return value_write_string(v, w, s, n);
 }
 
 /* "yyyy-MM-dd HH:mm:ss[.f…]" → "yyyy-MM-ddTHH:mm:ss[.f…][offset]". */
-static yajl_gen_status value_emit_datetime(value_ctx *v, yajl_gen g, const char *s, size_t n, const value_opts *o)
+static int value_datetime(value_ctx *v, ce_buf *w, const char *s, size_t n, const value_opts *o)
 {
     bool shape = n >= 19 && value_date_shape(s, n) && (s[10] == ' ' || s[10] == 'T') && value_digits_at(s, 11, 2) &&
                  s[13] == ':' && value_digits_at(s, 14, 2) && s[16] == ':' && value_digits_at(s, 17, 2);
     if (shape && n > 19)
         shape = s[19] == '.' && n > 20 && n <= 29 && value_digits_at(s, 20, n - 20);
     if (!shape)
-        return value_emit_string(v, g, s, n);
+        return value_write_string(v, w, s, n);
     if (value_date_zero(s))
-        return yajl_gen_null(g);
-    ce_buf_reset(&v->scratch);
-    int rc = ce_buf_append(&v->scratch, s, n);
-    if (rc == 0) {
-        v->scratch.data[10] = 'T';
-        if (o->tz_set)
-            rc = value_put_offset(&v->scratch, o->tz_offset_min);
+        return VALUE_LIT(w, "null");
+    /* "…" + up to 6 bytes of offset; the text is digits and punctuation */
+    if (ce_buf_reserve(w, n + 8) != 0)
+        return VALUE_FULL;
+    uint8_t *d = w->data + w->len;
+    size_t k = 0;
+    d[k++] = '"';
+    memcpy(d + k, s, n);
+    d[k + 10] = 'T';
+    k += n;
+    if (o->tz_set) {
+        int off = o->tz_offset_min;
+        if (off == 0) {
+            d[k++] = 'Z';
+        } else {
+            int a = off < 0 ? -off : off;
+            d[k++] = off < 0 ? '-' : '+';
+            d[k++] = (uint8_t)('0' + a / 600);
+            d[k++] = (uint8_t)('0' + a / 60 % 10);
+            d[k++] = ':';
+            d[k++] = (uint8_t)('0' + a % 60 / 10);
+            d[k++] = (uint8_t)('0' + a % 10);
+        }
     }
-    if (rc != 0)
-        return VALUE_ERR;
-    return yajl_gen_string(g, v->scratch.data, v->scratch.len);
+    d[k++] = '"';
+    w->len += k;
+    return VALUE_OK;
 }
 
 /* ---------------- bytes: BLOB recovery, base64 ---------------- */
@@ -419,50 +443,51 @@ static size_t value_binary_len(const char *t)
     return len <= 255 ? len : 0;
 }
 
-/* Standard alphabet, padded (RFC 4648 §4); written here rather than through
- * OpenSSL's EVP_EncodeBlock, which takes an int length. */
-static yajl_gen_status value_emit_base64(value_ctx *v, yajl_gen g, const char *s, size_t n)
+/* Standard alphabet, padded (RFC 4648 §4), quoted; written here rather than
+ * through OpenSSL's EVP_EncodeBlock, which takes an int length. */
+static int value_base64(ce_buf *w, const char *s, size_t n)
 {
     static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     const unsigned char *p = (const unsigned char *)s;
     if (n > (SIZE_MAX / 4 - 1) * 3)
-        return VALUE_ERR;
+        return VALUE_FULL;
     size_t need = (n + 2) / 3 * 4;
-    ce_buf_reset(&v->scratch);
-    if (ce_buf_reserve(&v->scratch, need) != 0)
-        return VALUE_ERR;
-    uint8_t *o = v->scratch.data;
+    if (need > SIZE_MAX - 2 || ce_buf_reserve(w, need + 2) != 0)
+        return VALUE_FULL;
+    uint8_t *o = w->data + w->len;
     size_t i = 0, k = 0;
+    o[k++] = '"';
     for (; i + 3 <= n; i += 3) {
-        uint32_t w = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-        o[k++] = (uint8_t)abc[w >> 18];
-        o[k++] = (uint8_t)abc[(w >> 12) & 63];
-        o[k++] = (uint8_t)abc[(w >> 6) & 63];
-        o[k++] = (uint8_t)abc[w & 63];
+        uint32_t x = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        o[k++] = (uint8_t)abc[x >> 18];
+        o[k++] = (uint8_t)abc[(x >> 12) & 63];
+        o[k++] = (uint8_t)abc[(x >> 6) & 63];
+        o[k++] = (uint8_t)abc[x & 63];
     }
     if (i < n) {
-        uint32_t w = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
-        o[k++] = (uint8_t)abc[w >> 18];
-        o[k++] = (uint8_t)abc[(w >> 12) & 63];
-        o[k++] = i + 1 < n ? (uint8_t)abc[(w >> 6) & 63] : '=';
+        uint32_t x = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
+        o[k++] = (uint8_t)abc[x >> 18];
+        o[k++] = (uint8_t)abc[(x >> 12) & 63];
+        o[k++] = i + 1 < n ? (uint8_t)abc[(x >> 6) & 63] : '=';
         o[k++] = '=';
     }
-    v->scratch.len = k;
-    return yajl_gen_string(g, o, k);
+    o[k++] = '"';
+    w->len += k;
+    return VALUE_OK;
 }
 
-static yajl_gen_status value_emit_blob(value_ctx *v, yajl_gen g, const char *s, size_t n, value_blob_mode mode)
+static int value_blob(value_ctx *v, ce_buf *w, const char *s, size_t n, value_blob_mode mode)
 {
     const char *b;
     size_t bn;
     int rc = value_recover(v, s, n, &b, &bn);
     if (rc < 0)
-        return VALUE_ERR;
+        return VALUE_FAIL;
     if (rc == 0) /* text already: only base64 changes it */
-        return mode == VALUE_BLOB_BASE64 ? value_emit_base64(v, g, s, n) : value_emit_string(v, g, s, n);
+        return mode == VALUE_BLOB_BASE64 ? value_base64(w, s, n) : value_write_string(v, w, s, n);
     if (mode == VALUE_BLOB_BASE64 || (mode == VALUE_BLOB_AUTO && ce_utf8_valid_prefix(b, bn) != bn))
-        return value_emit_base64(v, g, b, bn);
-    return value_emit_string(v, g, b, bn);
+        return value_base64(w, b, bn);
+    return value_write_string(v, w, b, bn);
 }
 
 /* The bytes of a column for json/base64/text/split conversions: recovered for
@@ -478,43 +503,43 @@ static int value_source(value_ctx *v, value_type t, const char *s, size_t n, con
 
 /* ---------------- BIT, YEAR ---------------- */
 
-static yajl_gen_status value_emit_uint(yajl_gen g, uint64_t x)
+static int value_uint(ce_buf *w, uint64_t x)
 {
     char d[20];
     size_t k = sizeof d;
     do
         d[--k] = (char)('0' + x % 10);
     while ((x /= 10) != 0);
-    return yajl_gen_number(g, d + k, sizeof d - k);
+    return value_raw(w, d + k, sizeof d - k);
 }
 
 /* Canal sends BIT as the decimal number; bytes (one per code point, big
  * endian, up to 8) are accepted too. */
-static yajl_gen_status value_emit_bit(value_ctx *v, yajl_gen g, const char *s, size_t n)
+static int value_bit(value_ctx *v, ce_buf *w, const char *s, size_t n)
 {
     if (n > 0 && n <= 20 && value_digits_at(s, 0, n))
-        return value_emit_numeric(v, g, s, n, 's');
+        return value_numeric(v, w, s, n, 's');
     const char *b;
     size_t bn;
     int rc = value_recover(v, s, n, &b, &bn);
     if (rc < 0)
-        return VALUE_ERR;
+        return VALUE_FAIL;
     if (rc == 0 || bn == 0 || bn > 8)
-        return value_emit_string(v, g, s, n);
+        return value_write_string(v, w, s, n);
     uint64_t x = 0;
     for (size_t i = 0; i < bn; i++)
         x = x << 8 | (unsigned char)b[i];
-    return value_emit_uint(g, x);
+    return value_uint(w, x);
 }
 
-static yajl_gen_status value_emit_year(value_ctx *v, yajl_gen g, const char *s, size_t n)
+static int value_year(value_ctx *v, ce_buf *w, const char *s, size_t n)
 {
     size_t i = 0;
     while (i < n && s[i] == '0')
         i++;
     if (n > 0 && i == n)
-        return yajl_gen_null(g); /* "0000": MySQL's zero year */
-    return value_emit_numeric(v, g, s, n, 's');
+        return VALUE_LIT(w, "null"); /* "0000": MySQL's zero year */
+    return value_numeric(v, w, s, n, 's');
 }
 
 /* ---------------- ENUM, SET ---------------- */
@@ -577,10 +602,10 @@ static int value_member_next(const char **pp, const char **m, size_t *mlen, bool
     return 1;
 }
 
-static yajl_gen_status value_emit_member(value_ctx *v, yajl_gen g, const char *m, size_t n, bool esc)
+static int value_member(value_ctx *v, ce_buf *w, const char *m, size_t n, bool esc)
 {
     if (!esc)
-        return value_emit_string(v, g, m, n);
+        return value_write_string(v, w, m, n);
     ce_buf_reset(&v->bytes);
     for (size_t i = 0; i < n; i++) {
         char c = m[i];
@@ -592,20 +617,20 @@ static yajl_gen_status value_emit_member(value_ctx *v, yajl_gen g, const char *m
             i++;
         }
         if (ce_buf_putc(&v->bytes, (uint8_t)c) != 0)
-            return VALUE_ERR;
+            return VALUE_FAIL;
     }
-    return value_emit_string(v, g, (const char *)v->bytes.data, v->bytes.len);
+    return value_write_string(v, w, (const char *)v->bytes.data, v->bytes.len);
 }
 
 /* Canal sends the 1-based index; 0 is MySQL's '' for invalid values. An
  * index without a member, or a type without a list, is sent as the text. */
-static yajl_gen_status value_emit_enum(value_ctx *v, yajl_gen g, const char *t, const char *s, size_t n)
+static int value_enum(value_ctx *v, ce_buf *w, const char *t, const char *s, size_t n)
 {
     uint64_t idx;
     if (!value_parse_u64(s, n, &idx))
-        return value_emit_string(v, g, s, n); /* the member text itself */
+        return value_write_string(v, w, s, n); /* the member text itself */
     if (idx == 0)
-        return yajl_gen_string(g, (const unsigned char *)"", 0);
+        return VALUE_LIT(w, "\"\"");
     const char *p = t ? strchr(t, '(') : NULL;
     if (p != NULL) {
         p++;
@@ -614,9 +639,9 @@ static yajl_gen_status value_emit_enum(value_ctx *v, yajl_gen g, const char *t, 
         bool esc;
         for (uint64_t i = 1; value_member_next(&p, &m, &mlen, &esc) == 1; i++)
             if (i == idx)
-                return value_emit_member(v, g, m, mlen, esc);
+                return value_member(v, w, m, mlen, esc);
     }
-    return value_emit_string(v, g, s, n);
+    return value_write_string(v, w, s, n);
 }
 
 /* The first sep[0..sl) in p[0..n), or NULL (memmem is a GNU extension). */
@@ -635,44 +660,52 @@ static const char *value_find(const char *p, size_t n, const char *sep, size_t s
 }
 
 /* Parts of s separated by sep (n == 0 → []); each a UTF-8-safe string. */
-static yajl_gen_status value_emit_split(value_ctx *v, yajl_gen g, const char *s, size_t n, const char *sep)
+static int value_split(value_ctx *v, ce_buf *w, const char *s, size_t n, const char *sep)
 {
     size_t sl = sep ? strlen(sep) : 0;
-    yajl_gen_status st = yajl_gen_array_open(g);
+    int st = VALUE_LIT(w, "[");
     const char *p = s, *end = s + n;
-    while (st == yajl_gen_status_ok && n > 0) {
+    for (bool first = true; st == VALUE_OK && n > 0; first = false) {
         const char *hit = sl ? value_find(p, (size_t)(end - p), sep, sl) : NULL;
         const char *stop = hit ? hit : end;
-        st = value_emit_string(v, g, p, (size_t)(stop - p));
+        if (!first)
+            st = VALUE_LIT(w, ",");
+        if (st == VALUE_OK)
+            st = value_write_string(v, w, p, (size_t)(stop - p));
         if (hit == NULL)
             break;
         p = hit + sl;
     }
-    return st == yajl_gen_status_ok ? yajl_gen_array_close(g) : st;
+    return st == VALUE_OK ? VALUE_LIT(w, "]") : st;
 }
 
 /* Canal sends the bitmask in decimal: members of set bits, in definition
  * order. Non-numeric text is split on ','. */
-static yajl_gen_status value_emit_set(value_ctx *v, yajl_gen g, const char *t, const char *s, size_t n)
+static int value_set(value_ctx *v, ce_buf *w, const char *t, const char *s, size_t n)
 {
     uint64_t mask;
     if (!value_parse_u64(s, n, &mask))
-        return value_emit_split(v, g, s, n, ",");
+        return value_split(v, w, s, n, ",");
     const char *p = t ? strchr(t, '(') : NULL;
     if (p == NULL)
-        return value_emit_string(v, g, s, n);
+        return value_write_string(v, w, s, n);
     p++;
-    yajl_gen_status st = yajl_gen_array_open(g);
+    int st = VALUE_LIT(w, "[");
     const char *m;
     size_t mlen;
-    bool esc;
-    for (unsigned i = 0; i < 64 && st == yajl_gen_status_ok && (mask >> i) != 0; i++) {
+    bool esc, first = true;
+    for (unsigned i = 0; i < 64 && st == VALUE_OK && (mask >> i) != 0; i++) {
         if (value_member_next(&p, &m, &mlen, &esc) != 1)
             break; /* bits above the member list are ignored */
-        if (mask >> i & 1)
-            st = value_emit_member(v, g, m, mlen, esc);
+        if (mask >> i & 1) {
+            if (!first)
+                st = VALUE_LIT(w, ",");
+            first = false;
+            if (st == VALUE_OK)
+                st = value_member(v, w, m, mlen, esc);
+        }
     }
-    return st == yajl_gen_status_ok ? yajl_gen_array_close(g) : st;
+    return st == VALUE_OK ? VALUE_LIT(w, "]") : st;
 }
 
 /* ---------------- JSON ---------------- */
@@ -694,49 +727,81 @@ static void value_yajl_free(void *ctx, void *p)
     ce_free(p);
 }
 
+/* The parser's tokens written back as compact JSON: per open container
+ * whether it is an object and whether a member was written yet. */
 typedef struct value_json {
     value_ctx *v;
-    yajl_gen g;
-    yajl_gen_status st;
-    int depth;
+    ce_buf *w;
+    int st;    /* VALUE_OK, or the first write failure */
+    int depth; /* open containers */
+    bool is_map[VALUE_JSON_MAX_DEPTH + 1];
+    bool any[VALUE_JSON_MAX_DEPTH + 1];
 } value_json;
 
 #define VJ ((value_json *)ctx)
-#define VJ_EMIT(call) (VJ->g == NULL ? 1 : (VJ->st = (call)) == yajl_gen_status_ok)
 
-static int vj_null(void *ctx) { return VJ_EMIT(yajl_gen_null(VJ->g)); }
-static int vj_bool(void *ctx, int b) { return VJ_EMIT(yajl_gen_bool(VJ->g, b)); }
-static int vj_number(void *ctx, const char *s, size_t n) { return VJ_EMIT(yajl_gen_number(VJ->g, s, n)); }
+/* The separator before a value or key at the current depth; a value inside
+ * an object follows its key's ':' instead. */
+static int vj_sep(value_json *j, bool key)
+{
+    if (j->depth == 0 || (j->is_map[j->depth] && !key))
+        return 1;
+    bool any = j->any[j->depth];
+    j->any[j->depth] = true;
+    if (any && (j->st = VALUE_LIT(j->w, ",")) != VALUE_OK)
+        return 0;
+    return 1;
+}
+
+static int vj_put(value_json *j, const char *s, size_t n)
+{
+    if (!vj_sep(j, false))
+        return 0;
+    return (j->st = value_raw(j->w, s, n)) == VALUE_OK;
+}
+
+static int vj_null(void *ctx) { return vj_put(VJ, "null", 4); }
+static int vj_bool(void *ctx, int b) { return b ? vj_put(VJ, "true", 4) : vj_put(VJ, "false", 5); }
+/* the number's text as written (a JSON number: the parser checked it) */
+static int vj_number(void *ctx, const char *s, size_t n) { return vj_put(VJ, s, n); }
 /* escapes are decoded by yajl and may form lone surrogates: repaired */
 static int vj_string(void *ctx, const unsigned char *s, size_t n)
 {
-    return VJ_EMIT(value_emit_string(VJ->v, VJ->g, (const char *)s, n));
-}
-static int vj_start_map(void *ctx)
-{
-    if (++VJ->depth > VALUE_JSON_MAX_DEPTH)
+    if (!vj_sep(VJ, false))
         return 0;
-    return VJ_EMIT(yajl_gen_map_open(VJ->g));
+    return (VJ->st = value_write_string(VJ->v, VJ->w, (const char *)s, n)) == VALUE_OK;
 }
-static int vj_end_map(void *ctx)
+static int vj_key(void *ctx, const unsigned char *s, size_t n)
 {
-    VJ->depth--;
-    return VJ_EMIT(yajl_gen_map_close(VJ->g));
-}
-static int vj_start_array(void *ctx)
-{
-    if (++VJ->depth > VALUE_JSON_MAX_DEPTH)
+    if (!vj_sep(VJ, true))
         return 0;
-    return VJ_EMIT(yajl_gen_array_open(VJ->g));
+    if ((VJ->st = value_write_string(VJ->v, VJ->w, (const char *)s, n)) != VALUE_OK)
+        return 0;
+    return (VJ->st = VALUE_LIT(VJ->w, ":")) == VALUE_OK;
 }
-static int vj_end_array(void *ctx)
+static int vj_open(value_json *j, bool map)
 {
-    VJ->depth--;
-    return VJ_EMIT(yajl_gen_array_close(VJ->g));
+    if (j->depth >= VALUE_JSON_MAX_DEPTH || !vj_sep(j, false))
+        return 0; /* too deep: the value is sent as a string */
+    if ((j->st = map ? VALUE_LIT(j->w, "{") : VALUE_LIT(j->w, "[")) != VALUE_OK)
+        return 0;
+    j->depth++;
+    j->is_map[j->depth] = map;
+    j->any[j->depth] = false;
+    return 1;
 }
+static int vj_close(value_json *j, bool map)
+{
+    j->depth--;
+    return (j->st = map ? VALUE_LIT(j->w, "}") : VALUE_LIT(j->w, "]")) == VALUE_OK;
+}
+static int vj_start_map(void *ctx) { return vj_open(VJ, true); }
+static int vj_end_map(void *ctx) { return vj_close(VJ, true); }
+static int vj_start_array(void *ctx) { return vj_open(VJ, false); }
+static int vj_end_array(void *ctx) { return vj_close(VJ, false); }
 
-static const yajl_callbacks value_json_cb = {vj_null,      vj_bool,   NULL,       NULL,         vj_number,
-                                             vj_string,    vj_start_map, vj_string, vj_end_map, vj_start_array,
+static const yajl_callbacks value_json_cb = {vj_null,      vj_bool, NULL,       NULL,           vj_number,
+                                             vj_string,    vj_start_map, vj_key, vj_end_map, vj_start_array,
                                              vj_end_array};
 
 /* Runs the parser over s; 1 parsed completely, 0 invalid (or canceled), -1 no memory. */
@@ -753,60 +818,58 @@ static int value_json_run(value_json *j, const char *s, size_t n)
     return st == yajl_status_ok ? 1 : 0;
 }
 
-/* The JSON value itself, re-generated token by token (canonical, valid):
- * first a pass that only checks it, then one that emits. Invalid JSON, or
- * nesting deeper than VALUE_JSON_MAX_DEPTH, is sent as a string; "" as null. */
-static yajl_gen_status value_emit_json(value_ctx *v, yajl_gen g, const char *s, size_t n)
+/* The JSON value itself, re-written token by token (canonical, valid) as it
+ * is parsed. Invalid JSON, or nesting deeper than VALUE_JSON_MAX_DEPTH, is
+ * taken back and sent as a string; "" as null. */
+static int value_json_value(value_ctx *v, ce_buf *w, const char *s, size_t n)
 {
     if (n == 0)
-        return yajl_gen_null(g);
-    value_json j = {.v = v, .g = NULL, .st = yajl_gen_status_ok};
+        return VALUE_LIT(w, "null");
+    size_t mark = w->len;
+    value_json j = {.v = v, .w = w, .st = VALUE_OK};
     int rc = value_json_run(&j, s, n);
-    if (rc < 0)
-        return VALUE_ERR;
-    if (rc == 0)
-        return value_emit_string(v, g, s, n);
-    j = (value_json){.v = v, .g = g, .st = yajl_gen_status_ok};
-    rc = value_json_run(&j, s, n);
-    if (j.st != yajl_gen_status_ok)
+    if (rc == 1 && j.st == VALUE_OK)
+        return VALUE_OK;
+    w->len = mark;
+    if (j.st != VALUE_OK)
         return j.st;
-    return rc == 1 ? yajl_gen_status_ok : VALUE_ERR;
+    if (rc < 0)
+        return VALUE_FAIL;
+    return value_write_string(v, w, s, n);
 }
 
 /* ---------------- dispatch ---------------- */
 
-static yajl_gen_status value_by_type(value_ctx *v, yajl_gen g, const row_col *c, value_type t, const char *s,
-                                     size_t n, const value_opts *o)
+static int value_by_type(value_ctx *v, ce_buf *w, const row_col *c, const value_prep *p, const char *s, size_t n,
+                         const value_opts *o)
 {
-    switch (t) {
+    switch ((value_type)p->type) {
     case VT_INT:
     case VT_FLOAT:
-        return value_emit_numeric(v, g, s, n, 's');
-    case VT_DECIMAL: {
-        int scale = c->mysql_type ? value_decimal_scale(c->mysql_type) : 0;
-        return value_emit_decimal(v, g, s, n, scale < 0 ? 0 : scale, o->decimal);
-    }
+        return value_numeric(v, w, s, n, 's');
+    case VT_DECIMAL:
+        return value_decimal(v, w, s, n, p->scale, o->decimal);
     case VT_BIT:
-        return value_emit_bit(v, g, s, n);
+        return value_bit(v, w, s, n);
     case VT_YEAR:
-        return value_emit_year(v, g, s, n);
+        return value_year(v, w, s, n);
     case VT_DATE:
-        return value_emit_date(v, g, s, n);
+        return value_date(v, w, s, n);
     case VT_DATETIME:
-        return value_emit_datetime(v, g, s, n, o);
+        return value_datetime(v, w, s, n, o);
     case VT_ENUM:
-        return value_emit_enum(v, g, c->mysql_type, s, n);
+        return value_enum(v, w, c->mysql_type, s, n);
     case VT_SET:
-        return value_emit_set(v, g, c->mysql_type, s, n);
+        return value_set(v, w, c->mysql_type, s, n);
     case VT_JSON:
-        return value_emit_json(v, g, s, n);
+        return value_json_value(v, w, s, n);
     case VT_BLOB:
-        return value_emit_blob(v, g, s, n, o->blob);
+        return value_blob(v, w, s, n, o->blob);
     case VT_TIME:
     case VT_STRING:
         break;
     }
-    return value_emit_string(v, g, s, n);
+    return value_write_string(v, w, s, n);
 }
 
 static void value_trim(const char **s, size_t *n)
@@ -817,18 +880,20 @@ static void value_trim(const char **s, size_t *n)
         (*n)--;
 }
 
+static int value_lit_bool(ce_buf *w, bool b) { return b ? VALUE_LIT(w, "true") : VALUE_LIT(w, "false"); }
+
 /* 0 → false, other numbers → true, "true"/"false" as such, else null; a BIT
  * column sent as bytes is true when a byte is not zero. */
-static yajl_gen_status value_emit_bool(value_ctx *v, yajl_gen g, value_type t, const char *s, size_t n)
+static int value_bool(value_ctx *v, ce_buf *w, value_type t, const char *s, size_t n)
 {
     value_trim(&s, &n);
     if (n == 4 && strncasecmp(s, "true", 4) == 0)
-        return yajl_gen_bool(g, 1);
+        return value_lit_bool(w, true);
     if (n == 5 && strncasecmp(s, "false", 5) == 0)
-        return yajl_gen_bool(g, 0);
+        return value_lit_bool(w, false);
     int rc = value_num_canon(s, n, &v->scratch);
     if (rc < 0)
-        return VALUE_ERR;
+        return VALUE_FAIL;
     if (rc > 0) {
         bool zero = true;
         for (size_t i = 0; i < v->scratch.len; i++) {
@@ -838,71 +903,97 @@ static yajl_gen_status value_emit_bool(value_ctx *v, yajl_gen g, value_type t, c
             if (ch >= '1' && ch <= '9')
                 zero = false;
         }
-        return yajl_gen_bool(g, !zero);
+        return value_lit_bool(w, !zero);
     }
     if (t == VT_BIT && n > 0) {
         const char *b;
         size_t bn;
         rc = value_recover(v, s, n, &b, &bn);
         if (rc < 0)
-            return VALUE_ERR;
+            return VALUE_FAIL;
         if (rc > 0) {
             bool any = false;
             for (size_t i = 0; i < bn; i++)
                 any |= b[i] != 0;
-            return yajl_gen_bool(g, any);
+            return value_lit_bool(w, any);
         }
     }
-    return yajl_gen_null(g);
+    return VALUE_LIT(w, "null");
 }
 
-static yajl_gen_status value_by_conv(value_ctx *v, yajl_gen g, value_type t, const char *s, size_t n,
-                                     const value_conv *conv)
+static int value_by_conv(value_ctx *v, ce_buf *w, value_type t, const char *s, size_t n, const value_conv *conv)
 {
     const char *b;
     size_t bn;
     switch (conv->kind) {
     case VALUE_CONV_STRING:
-        return value_emit_string(v, g, s, n);
+        return value_write_string(v, w, s, n);
     case VALUE_CONV_NUMBER:
         value_trim(&s, &n);
-        return value_emit_numeric(v, g, s, n, 'n');
+        return value_numeric(v, w, s, n, 'n');
     case VALUE_CONV_BOOL:
-        return value_emit_bool(v, g, t, s, n);
+        return value_bool(v, w, t, s, n);
     case VALUE_CONV_JSON:
     case VALUE_CONV_BASE64:
     case VALUE_CONV_TEXT:
     case VALUE_CONV_SPLIT:
         if (value_source(v, t, s, n, &b, &bn) != 0)
-            return VALUE_ERR;
+            return VALUE_FAIL;
         if (conv->kind == VALUE_CONV_JSON)
-            return value_emit_json(v, g, b, bn);
+            return value_json_value(v, w, b, bn);
         if (conv->kind == VALUE_CONV_BASE64)
-            return value_emit_base64(v, g, b, bn);
+            return value_base64(w, b, bn);
         if (conv->kind == VALUE_CONV_TEXT)
-            return value_emit_string(v, g, b, bn);
-        return value_emit_split(v, g, b, bn, conv->sep);
+            return value_write_string(v, w, b, bn);
+        return value_split(v, w, b, bn, conv->sep);
     case VALUE_CONV_DROP:
     case VALUE_CONV_NONE:
         break;
     }
-    return yajl_gen_null(g);
+    return VALUE_LIT(w, "null");
 }
 
-yajl_gen_status value_emit(value_ctx *v, yajl_gen g, const row_col *c, const value_opts *o, const value_conv *conv)
+void value_prepare(value_prep *p, const row_col *c, const value_conv *conv)
+{
+    value_type t = value_classify(c->mysql_type, c->sql_type);
+    int scale = t == VT_DECIMAL && c->mysql_type ? value_decimal_scale(c->mysql_type) : 0;
+    *p = (value_prep){.type = (int)t,
+                      .scale = scale < 0 ? 0 : scale,
+                      .pad_to = t == VT_BLOB ? value_binary_len(c->mysql_type) : 0,
+                      .conv = conv != NULL && conv->kind != VALUE_CONV_NONE ? conv : NULL};
+}
+
+int value_write_prepared(value_ctx *v, ce_buf *w, const row_col *c, const value_opts *o, const value_prep *p)
 {
     static const value_opts defaults; /* decimal=string, blob=auto, no timezone */
     if (c->is_null)
-        return yajl_gen_null(g);
+        return VALUE_LIT(w, "null");
     if (o == NULL)
         o = &defaults;
     const char *s = c->value ? c->value : "";
     size_t n = c->value ? c->value_len : 0;
-    value_type t = value_classify(c->mysql_type, c->sql_type);
-    v->pad_to = t == VT_BLOB ? value_binary_len(c->mysql_type) : 0;
-    if (conv != NULL && conv->kind != VALUE_CONV_NONE)
-        return value_by_conv(v, g, t, s, n, conv);
-    return value_by_type(v, g, c, t, s, n, o);
+    v->pad_to = p->pad_to;
+    if (p->conv != NULL)
+        return value_by_conv(v, w, (value_type)p->type, s, n, p->conv);
+    return value_by_type(v, w, c, p, s, n, o);
+}
+
+int value_write(value_ctx *v, ce_buf *w, const row_col *c, const value_opts *o, const value_conv *conv)
+{
+    value_prep p;
+    if (c->is_null)
+        return VALUE_LIT(w, "null");
+    value_prepare(&p, c, conv);
+    return value_write_prepared(v, w, c, o, &p);
+}
+
+yajl_gen_status value_emit(value_ctx *v, yajl_gen g, const row_col *c, const value_opts *o, const value_conv *conv)
+{
+    ce_buf_reset(&v->text);
+    if (value_write(v, &v->text, c, o, conv) != VALUE_OK)
+        return yajl_gen_invalid_string;
+    /* yajl_gen_number copies its text as it is: the JSON value, whole */
+    return yajl_gen_number(g, (const char *)v->text.data, v->text.len);
 }
 
 const value_conv *value_find_conv(const value_opts *o, const char *column)
@@ -914,4 +1005,3 @@ const value_conv *value_find_conv(const value_opts *o, const char *column)
             return &o->convs[i];
     return NULL;
 }
-

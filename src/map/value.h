@@ -1,9 +1,11 @@
 /* map/value: one Canal column value (text + isNull + mysqlType) → one JSON
- * value on a yajl generator. The rules by mysqlType, the per-column convert
- * kinds and the options are listed in docs/type-mapping.md. Every string the
- * generator gets is valid UTF-8: invalid sequences become U+FFFD and are
- * counted in value_ctx.utf8_repairs.
- * Ownership: value_ctx owns two capped scratch buffers reused for every value
+ * value, written as text into a ce_buf (value_write) or handed to a yajl
+ * generator (value_emit, for callers that build a document with yajl). The
+ * rules by mysqlType, the per-column convert kinds and the options are listed
+ * in docs/type-mapping.md. Every string written is valid UTF-8: invalid
+ * sequences become U+FFFD and are counted in value_ctx.utf8_repairs; strings
+ * are escaped as yajl_gen_string escapes them, in the same pass.
+ * Ownership: value_ctx owns capped scratch buffers reused for every value
  * (no allocation per value, except a yajl parser for JSON values);
  * value_parse_convert returns an array the caller frees with value_convs_free. */
 #ifndef CE_MAP_VALUE_H
@@ -14,45 +16,15 @@
 #include <yajl/yajl_gen.h>
 
 #include "decode/decode.h"
+#include "map/value_opts.h"
 #include "util/buf.h"
 
-/* Conversion options (issue 3): set per table, defaults from [defaults]. */
-typedef enum { VALUE_DECIMAL_STRING = 0, VALUE_DECIMAL_NUMBER } value_decimal_mode;
-typedef enum { VALUE_BLOB_AUTO = 0, VALUE_BLOB_BASE64, VALUE_BLOB_TEXT } value_blob_mode;
-typedef enum {
-    VALUE_CONV_NONE = 0, /* by mysqlType */
-    VALUE_CONV_STRING,
-    VALUE_CONV_NUMBER,
-    VALUE_CONV_BOOL,
-    VALUE_CONV_JSON,
-    VALUE_CONV_BASE64,
-    VALUE_CONV_TEXT,
-    VALUE_CONV_SPLIT,
-    VALUE_CONV_DROP,
-} value_conv_kind;
-
-typedef struct value_conv {
-    char *column;
-    value_conv_kind kind;
-    char *sep; /* VALUE_CONV_SPLIT only */
-} value_conv;
-
-typedef struct value_opts {
-    value_decimal_mode decimal;
-    value_blob_mode blob;
-    int tz_set;           /* 0: DATETIME/TIMESTAMP without offset */
-    int tz_offset_min;    /* when tz_set: minutes east of UTC; 0 prints "Z" */
-    value_conv *convs;    /* per-column overrides (owned by the config) */
-    size_t n_convs;
-} value_opts;
-
 #define VALUE_JSON_MAX_DEPTH 100 /* deeper JSON values are sent as a string */
-#define VALUE_CONV_SEP_MAX 32    /* bytes of a split(SEP) separator */
-#define VALUE_CONV_NAME_MAX 256  /* bytes of a column name in `convert` */
 
 typedef struct value_ctx {
-    ce_buf scratch;          /* the final text of one value (repair, padding, base64, dates) */
+    ce_buf scratch;          /* intermediate text of one value (canonical numbers, padded decimals) */
     ce_buf bytes;            /* recovered BLOB bytes, unescaped ENUM/SET members */
+    ce_buf text;             /* value_emit: the JSON text handed to the generator */
     uint64_t utf8_repairs;   /* invalid UTF-8 sequences replaced so far */
     size_t pad_to;         /* BINARY(n): recovered bytes are zero-padded to n */
 } value_ctx;
@@ -67,31 +39,33 @@ int value_is_integer_text(const char *s, size_t n);
 int value_is_json_number(const char *s, size_t n);
 /* The scale of a decimal(p,s)/numeric type (0 for decimal(p)); -1 otherwise. */
 int value_decimal_scale(const char *mysql_type);
-/* Emits a UTF-8-safe JSON string. yajl status. */
-yajl_gen_status value_emit_string(value_ctx *v, yajl_gen g, const char *s, size_t n);
-/* Emits the column's value: NULL → null; with conv (not NONE) by the convert
- * kind, else by mysqlType (by sqlType when Canal sent no mysqlType).
- * o NULL = the defaults. VALUE_CONV_DROP emits null: callers omit the column. */
+/* Results of the value_write functions. On failure `out` keeps its length. */
+enum { VALUE_OK = 0, VALUE_FULL = -1 /* `out` is full */, VALUE_FAIL = -2 /* scratch full, no memory */ };
+
+/* What a column's conversion depends on besides its value (mysqlType,
+ * sqlType, its convert override), worked out once: callers that see the same
+ * column layout row after row keep it (bulk caches one per column). */
+typedef struct value_prep {
+    int type;               /* the value's class by mysqlType / sqlType (private to value.c) */
+    int scale;              /* DECIMAL: the declared scale */
+    size_t pad_to;          /* BINARY(n): n */
+    const value_conv *conv; /* NULL, or the override (not VALUE_CONV_NONE) */
+} value_prep;
+
+void value_prepare(value_prep *p, const row_col *c, const value_conv *conv);
+/* Appends a UTF-8-safe JSON string. */
+int value_write_string(value_ctx *v, ce_buf *out, const char *s, size_t n);
+/* Appends the column's JSON value: NULL → null; with conv (not NONE) by the
+ * convert kind, else by mysqlType (by sqlType when Canal sent no mysqlType).
+ * o NULL = the defaults. VALUE_CONV_DROP writes null: callers omit the column. */
+int value_write(value_ctx *v, ce_buf *out, const row_col *c, const value_opts *o, const value_conv *conv);
+/* value_write with p from value_prepare(p, c', conv) for a column c' of the
+ * same mysqlType and sqlType. */
+int value_write_prepared(value_ctx *v, ce_buf *out, const row_col *c, const value_opts *o, const value_prep *p);
+/* value_write onto a generator (as one value, where a value may go). */
 yajl_gen_status value_emit(value_ctx *v, yajl_gen g, const row_col *c, const value_opts *o,
                            const value_conv *conv);
 /* The override for `column` (ASCII case-insensitive, as MySQL names), or NULL. */
 const value_conv *value_find_conv(const value_opts *o, const char *column);
-
-/* ---- option parsers (pure; used by the config loader) ---- */
-
-/* "COLUMN:KIND, COLUMN:KIND" with KIND one of string, number, bool, json,
- * base64, text, split(SEP), drop (case-insensitive). SEP is the text up to
- * the ')' that ends the entry (followed by ',' or the end), so "tags:split(,)"
- * splits on ','. 0 with *out and *n set (NULL/0 for a blank spec); -1 with err
- * filled and *out and *n untouched. */
-int value_parse_convert(const char *spec, value_conv **out, size_t *n, char *err, size_t errlen);
-void value_convs_free(value_conv *c, size_t n);
-/* "" (unset), "UTC" or "Z" (offset 0), "+HH:MM", "+HHMM" or "+HH" (also '-'),
- * within ±14:00. 0 and outputs set, or -1 and outputs untouched. */
-int value_parse_timezone(const char *s, int *tz_set, int *offset_min);
-/* "string" | "number" (case-insensitive). 0 or -1. */
-int value_parse_decimal(const char *s, value_decimal_mode *out);
-/* "auto" | "base64" | "text" (case-insensitive). 0 or -1. */
-int value_parse_blob(const char *s, value_blob_mode *out);
 
 #endif

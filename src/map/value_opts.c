@@ -1,7 +1,7 @@
 /* map/value_opts: parsers for the conversion options of [defaults] and
  * [table] sections (decimal, timezone, blob, convert). Pure functions; on
  * error they return -1 and leave their outputs untouched. */
-#include "map/value.h"
+#include "map/value_opts.h"
 #include "util/mem.h"
 
 #include <stdbool.h>

@@ -89,6 +89,40 @@ static int metrics_gauge(ce_buf *out, const char *name, const char *help, double
     return metrics_printf(out, "# HELP %s %s\n# TYPE %s gauge\n%s %.17g\n", name, help, name, name, v);
 }
 
+/* The Kafka source's partitions (source/kafka.c), one series each. */
+static int metrics_kafka(ce_stats *s, int64_t now_ms, ce_buf *out)
+{
+    size_t n = atomic_load_explicit(&s->n_kparts, memory_order_acquire);
+    if (n == 0)
+        return 0;
+    static const struct {
+        const char *name, *help;
+    } fam[] = {
+        {"canal_es_kafka_partition_assigned", "1 while this instance owns the partition."},
+        {"canal_es_kafka_partition_lag_records", "Records between the high watermark and the last acked one."},
+        {"canal_es_kafka_partition_lag_seconds", "While behind: seconds since the last acked record's timestamp."},
+        {"canal_es_kafka_partition_committed_offset", "The group's committed offset (-1 = none yet)."},
+        {"canal_es_kafka_partition_stored_offset", "Offset + 1 of the last acked record (-1 = none yet)."},
+    };
+    int rc = 0;
+    for (size_t f = 0; f < sizeof fam / sizeof fam[0]; f++) {
+        rc |= metrics_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", fam[f].name, fam[f].help, fam[f].name);
+        for (size_t i = 0; i < n; i++) {
+            const ce_stats_kpart *k = &s->kparts[i];
+            char lbl[4 * STATS_TOPIC_NAME];
+            metrics_label(k->topic, lbl, sizeof lbl);
+            double v = f == 0   ? (double)atomic_load(&k->assigned)
+                       : f == 1 ? (double)stats_kpart_lag(k)
+                       : f == 2 ? stats_kpart_lag_seconds(k, now_ms)
+                       : f == 3 ? (double)atomic_load(&k->committed)
+                                : (double)atomic_load(&k->stored);
+            rc |= metrics_printf(out, "%s{topic=\"%s\",partition=\"%d\"} %.17g\n", fam[f].name, lbl,
+                                 (int)k->partition, v);
+        }
+    }
+    return rc;
+}
+
 int metrics_render(ce_stats *s, int64_t now_ms, const char *version, ce_buf *out)
 {
     int rc = 0;
@@ -204,6 +238,7 @@ int metrics_render(ce_stats *s, int64_t now_ms, const char *version, ce_buf *out
                         CE_STAT_GET(s, canal_connected) ? 1 : 0);
     rc |= metrics_gauge(out, "canal_es_search_reachable", "1 while the search node answered the last request.",
                         CE_STAT_GET(s, search_reachable) ? 1 : 0);
+    rc |= metrics_kafka(s, now_ms, out);
     rc |= metrics_counter(out, "canal_es_reindex_rows_total", "Snapshot rows written by initial loads and reindexes.",
                           CE_STAT_GET(s, reindex_rows));
     rc |= metrics_counter(out, "canal_es_reindex_chunks_total", "Snapshot chunks completed and saved.",
@@ -235,7 +270,8 @@ int metrics_health(ce_stats *s, int64_t now_ms, long max_lag_s, ce_buf *out)
     char reasons[512] = "";
     size_t n = 0;
     if (!canal)
-        n += (size_t)snprintf(reasons + n, sizeof reasons - n, "%s\"not connected to Canal\"", n ? "," : "");
+        n += (size_t)snprintf(reasons + n, sizeof reasons - n, "%s\"not connected to %s\"", n ? "," : "",
+                              CE_STAT_GET(s, source_kafka) ? "Kafka" : "Canal");
     if (!search && n < sizeof reasons)
         n += (size_t)snprintf(reasons + n, sizeof reasons - n, "%s\"the search node did not answer the last request\"",
                               n ? "," : "");
@@ -243,10 +279,28 @@ int metrics_health(ce_stats *s, int64_t now_ms, long max_lag_s, ce_buf *out)
         snprintf(reasons + n, sizeof reasons - n, "%s\"lag %.1f s is over health_max_lag_s (%ld)\"", n ? "," : "", lag,
                  max_lag_s);
     bool ok = canal && search && lag_ok;
-    metrics_printf(out,
-                   "{\"status\":\"%s\",\"canal_connected\":%s,\"search_reachable\":%s,\"lag_seconds\":%.3f,"
-                   "\"reasons\":[%s]}\n",
-                   ok ? "ok" : "unhealthy", canal ? "true" : "false", search ? "true" : "false", lag, reasons);
+    metrics_printf(out, "{\"status\":\"%s\",\"canal_connected\":%s,\"search_reachable\":%s,\"lag_seconds\":%.3f,",
+                   ok ? "ok" : "unhealthy", canal ? "true" : "false", search ? "true" : "false", lag);
+    size_t nk = atomic_load_explicit(&s->n_kparts, memory_order_acquire);
+    if (nk > 0) {
+        metrics_printf(out, "\"kafka_partitions\":[");
+        bool first = true;
+        for (size_t i = 0; i < nk; i++) {
+            const ce_stats_kpart *k = &s->kparts[i];
+            if (!atomic_load(&k->assigned))
+                continue;
+            char lbl[4 * STATS_TOPIC_NAME];
+            metrics_label(k->topic, lbl, sizeof lbl);
+            metrics_printf(out,
+                           "%s{\"topic\":\"%s\",\"partition\":%d,\"lag_records\":%lld,\"lag_seconds\":%.3f,"
+                           "\"committed\":%lld}",
+                           first ? "" : ",", lbl, (int)k->partition, (long long)stats_kpart_lag(k),
+                           stats_kpart_lag_seconds(k, now_ms), (long long)atomic_load(&k->committed));
+            first = false;
+        }
+        metrics_printf(out, "],");
+    }
+    metrics_printf(out, "\"reasons\":[%s]}\n", reasons);
     return ok ? 200 : 503;
 }
 

@@ -165,12 +165,12 @@ static run_batch *run_batch_at(run_ctx *r, size_t i) { return &r->batches[(r->b_
  * redelivered; r->err says how). */
 static ce_result run_ack(run_ctx *r, run_batch *b)
 {
-    canal_rc ar = canal_ack(r->canal, b->id, r->err, sizeof r->err);
-    if (ar == CANAL_ERR_ORDER) {
+    src_rc ar = src_ack(r->src, b->id, r->err, sizeof r->err);
+    if (ar == SRC_ERR_ORDER) {
         ce_log(CE_LOG_ERROR, "commit", "%s", r->err);
         return CE_FATAL;
     }
-    if (ar != CANAL_OK) {
+    if (ar != SRC_OK) {
         CE_STAT_SET(r->st, canal_connected, 0);
         return CE_RETRY;
     }
@@ -311,26 +311,30 @@ ce_result run_drain(run_ctx *r)
 static ce_result run_connect(run_ctx *r)
 {
     while (!run_stopping(r)) {
-        canal_rc rc = canal_connect(r->canal, r->err, sizeof r->err);
-        if (rc == CANAL_OK) {
-            const char *peer = canal_peer(r->canal);
+        src_rc rc = src_connect(r->src, r->err, sizeof r->err);
+        if (rc == SRC_OK) {
+            const char *peer = src_peer(r->src);
             CE_STAT_SET(r->st, canal_connected, 1);
             r->src_since_ms = ce_mono_ms();
             /* the last connection to this server answered no GET: the "reconnecting" line of each
              * attempt of such a storm says enough */
             bool again = !r->src_served && strcmp(peer, r->src_peer) == 0;
             r->src_served = false;
-            ce_log(again ? CE_LOG_DEBUG : CE_LOG_INFO, "source", "connected to canal %s, subscribed to destination %s",
-                   peer, r->c->canal.destination);
+            ce_log(again ? CE_LOG_DEBUG : CE_LOG_INFO, "source", "connected to %s %s, subscribed to %s",
+                   src_kind(r->src), peer, src_what(r->src));
             snprintf(r->src_peer, sizeof r->src_peer, "%s", peer);
             return CE_OK;
         }
         if (run_stopping(r))
             break; /* the connect was abandoned (CANAL_ERR_INTR) or failed meanwhile */
-        if (rc == CANAL_ERR_AUTH || rc == CANAL_ERR_SERVER) {
-            ce_log(CE_LOG_ERROR, "source", "%s; check [canal] %s in %s (canal-es check-config -c %s tries it)", r->err,
-                   rc == CANAL_ERR_AUTH ? "username and password" : "destination and filter", r->c->path,
-                   r->c->path);
+        if (rc == SRC_ERR_AUTH || rc == SRC_ERR_SERVER || rc == SRC_ERR_FORMAT) {
+            bool kafka = r->c->kafka.on;
+            ce_log(CE_LOG_ERROR, "source", "%s; check [%s] %s in %s (canal-es check-config -c %s tries it)", r->err,
+                   kafka ? "kafka" : "canal",
+                   rc == SRC_ERR_AUTH     ? (kafka ? "the TLS and SASL settings" : "username and password")
+                   : rc == SRC_ERR_SERVER ? (kafka ? "brokers, topic and group_id" : "destination and filter")
+                                          : "topic",
+                   r->c->path, r->c->path);
             return CE_FATAL;
         }
         uint64_t delay = ce_backoff_next(&r->src_bo);
@@ -407,7 +411,7 @@ static ce_result run_reconnect(run_ctx *r, ce_log_level level, const char *what)
 /* The first pass over a batch when [mysql] reads back garbled text: every
  * entry's rows go to rf_prefetch, so the text of the whole batch is read in
  * a few queries (one per 500 rows of a table) instead of one per entry. */
-static void run_prefetch_batch(run_ctx *r, const canal_batch *m)
+static void run_prefetch_batch(run_ctx *r, const src_batch *m)
 {
     decode_stats counted = r->dec.stats; /* the entries are counted by the pass that maps them */
     rf_prefetch_begin(r->rf);
@@ -426,7 +430,7 @@ static void run_prefetch_batch(run_ctx *r, const canal_batch *m)
 }
 
 /* Every entry of batch m into parts; the last part is handed off. */
-static ce_result run_batch_fill(run_ctx *r, const canal_batch *m)
+static ce_result run_batch_fill(run_ctx *r, const src_batch *m)
 {
     run_batch *b = run_batch_at(r, r->b_count++);
     *b = (run_batch){.id = m->id};
@@ -480,22 +484,40 @@ static void run_log_stats(run_ctx *r)
 }
 
 /* A failed GET (cr): CE_OK after a reconnect, or how the loop ends. */
-static ce_result run_get_failed(run_ctx *r, canal_rc cr)
+static ce_result run_get_failed(run_ctx *r, src_rc cr)
 {
     CE_STAT_SET(r->st, canal_connected, 0);
     if (run_stopping(r)) {
-        if (r->b_count == 0)
+        if (r->b_count == 0) {
             ce_log(CE_LOG_INFO, "run", "stop requested while waiting for Canal: no batch in hand, leaving now");
+        } else { /* the connection is gone: what is in hand can no longer be acked on it */
+            size_t n = r->b_count;
+            (void)run_forget_keep_err(r);
+            ce_log(CE_LOG_WARN, "source", "%s; stop requested: the %zu batches in hand will be redelivered", r->err, n);
+            run_set_state(r, RUN_ABANDONED);
+        }
         return CE_STOPPED;
     }
-    if (cr == CANAL_ERR_ORDER) {
+    if (cr == SRC_ERR_ORDER || cr == SRC_ERR_FORMAT ||
+        (r->c->kafka.on && (cr == SRC_ERR_AUTH || cr == SRC_ERR_SERVER))) {
         ce_log(CE_LOG_ERROR, "source", "%s", r->err);
         return CE_FATAL;
     }
+    size_t in_hand = r->b_count;
     ce_result rc = run_forget_keep_err(r);
     if (rc != CE_OK)
         return rc;
-    if (cr == CANAL_ERR_TOO_BIG) {
+    if (cr == SRC_ERR_REBALANCE) {
+        /* the consumer group moved partitions: what was in hand is read again from the committed offsets */
+        CE_STAT_SET(r->st, canal_connected, 1);
+        if (in_hand > 0)
+            ce_log(CE_LOG_INFO, "source", "%s; the %zu batches in hand stay unacked and are read again", r->err,
+                   in_hand);
+        else
+            ce_log(CE_LOG_INFO, "source", "%s", r->err);
+        return CE_OK;
+    }
+    if (cr == SRC_ERR_TOO_BIG) {
         /* Canal sends the same batch again after the rollback: retrying cannot help for long */
         CE_STAT_ADD(r->st, frames_too_big, 1);
         char hint[300];
@@ -567,18 +589,27 @@ static ce_result run_loop(run_ctx *r, bool *idle_exit, int *jobs_failed)
     bool idle = true; /* the last GET found nothing: wait on the server for the first change */
     uint64_t dry_batches = 0;
     while (rc == CE_OK && !run_stopping(r)) {
+        /* an ack can fail in any step that reaps (CE_RETRY: the connection is gone): every batch in hand is then
+         * delivered again after the reconnect */
         rc = run_reap(r, 0);
+        if (rc == CE_RETRY)
+            rc = run_ack_failed(r);
         if (rc != CE_OK)
             break;
         if (r->b_count >= r->max_in_hand) {
             rc = run_wait_one(r);
+            if (rc == CE_RETRY)
+                rc = run_ack_failed(r);
             continue;
         }
         bool busy = r->b_count > 0;
-        canal_batch *m = NULL;
-        canal_wait mode = idle && !busy ? CANAL_GET_FIRST : CANAL_GET_NOW;
-        canal_rc cr = canal_get_mode(r->canal, mode, &m, r->err, sizeof r->err);
-        if (cr != CANAL_OK) {
+        src_batch *m = NULL;
+        src_wait mode = idle && !busy ? SRC_GET_FIRST : SRC_GET_NOW;
+        /* with batches in hand a stop must not cut this GET off: the connection would close and they could
+         * not be acked (GET NOW answers at once) */
+        src_hold(r->src, busy);
+        src_rc cr = src_get(r->src, mode, &m, r->err, sizeof r->err);
+        if (cr != SRC_OK) {
             rc = run_get_failed(r, cr);
             continue;
         }
@@ -596,7 +627,7 @@ static ce_result run_loop(run_ctx *r, bool *idle_exit, int *jobs_failed)
         } else if (m != NULL) {
             /* A stop request from here on still lets this batch finish and be acked. */
             rc = run_batch_fill(r, m);
-            canal_batch_free(m);
+            src_batch_free(r->src, m);
             if (rc == CE_OK && o->dry_run) {
                 r->b_count = 0; /* printed, never acked */
                 CE_STAT_ADD(r->st, batches, 1);
@@ -646,7 +677,11 @@ int run_service(const cfg *c, const run_opts *o, volatile sig_atomic_t *stop)
         int jobs_failed = 0;
         ce_result rc = run_loop(r, &idle_exit, &jobs_failed);
         run_log_stats(r);
-        if (rc == CE_FATAL) {
+        if (rc == CE_RETRY || rc == CE_PERMANENT) { /* every step handles these: a bug if one gets here */
+            ce_log(CE_LOG_ERROR, "run", "the loop ended with '%s' (%s): exiting 1, nothing more acked",
+                   ce_result_name(rc), r->err);
+            exit_code = 1;
+        } else if (rc == CE_FATAL) {
             exit_code = 1;
         } else if (idle_exit) {
             exit_code = jobs_failed ? 1 : 0;

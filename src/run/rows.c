@@ -243,6 +243,23 @@ static ce_result run_charset(run_ctx *r, const cfg_table *rule, const row_event 
     }
 }
 
+/* Versions from Kafka records (run_int.h, docs/kafka.md#versions). With partitionHash
+ * Canal sends every row of a binlog event as its own Entry with the event's
+ * header, so the row index inside the event is lost and every row of one
+ * event has the event's offset o. Inside one rows event a document is at
+ * most deleted (the old id of a key-changing row, a DELETE row) and then
+ * indexed (the new id of a later row): a row a MySQL statement changes
+ * appears once in its event, and a key can be taken by another row only
+ * after its holder gave it up earlier in the same event. So deletes get
+ * v(o) and index actions v(o) + 1: both stay below the next event's v(o'),
+ * o' >= o + 19 (an event header), and above a snapshot's v(P) - 1. */
+void run_kafka_versions(map_out *mo)
+{
+    for (size_t i = 0; i < mo->n; i++)
+        if (mo->act[i].version > 0 && mo->act[i].op == MAP_INDEX && !mo->act[i].soft)
+            mo->act[i].version++;
+}
+
 static ce_result run_row(run_ctx *r, const row_event *ev)
 {
     CE_STAT_ADD(r->st, rows_in, 1);
@@ -267,6 +284,12 @@ static ce_result run_row(run_ctx *r, const row_event *ev)
             return crc;
     }
     rf_scan(r->rf, ev, r->c->canal.connection_charset, rule->soft_field != NULL);
+    row_event kev;
+    if (r->c->kafka.on && !ev->snapshot) {
+        kev = *ev; /* Kafka: the row index is not Canal's (run_kafka_versions) */
+        kev.row_index = 0;
+        ev = &kev;
+    }
     int mrc = map_row(rule, ev, &r->mo, r->err, sizeof r->err);
     if (mrc == MAP_NO_ID) {
         CE_STAT_ADD(r->st, rows_skipped, 1);
@@ -278,6 +301,8 @@ static ce_result run_row(run_ctx *r, const row_event *ev)
         return run_refuse_row(r);
     if (mrc != MAP_OK)
         return run_row_failed(r, ev);
+    if (ev == &kev)
+        run_kafka_versions(&r->mo);
     if ((rule->mapping != NULL || rule->mapping_mode == CFG_MAPPING_AUTO) && !r->o->dry_run) {
         ce_result erc = run_ensure_index(r, rule, r->mo.index, ev);
         if (erc != CE_OK)
@@ -357,6 +382,15 @@ static ce_result run_apply_ddl(run_ctx *r, const ddl_event *ev)
         return 0;
     }
     cfg_ddl_action act = ev->kind == DDL_TRUNCATE ? rule->on_truncate : rule->on_drop;
+    if (act == CFG_DDL_IGNORE && r->c->kafka.on) {
+        /* partition 0 carries the DDL, other partitions the rows around it: no delete can tell them apart */
+        ce_log(CE_LOG_WARN, "map",
+               "binlog %s:%lld: %s of %s.%s: index %s kept (Kafka source: the statement is unordered against the "
+               "rows of other partitions); its documents stay until the index is rebuilt (docs/kafka.md#ddl-truncate-"
+               "and-drop)",
+               ev->logfile, (long long)ev->offset, what, ev->schema, ev->table, index);
+        return 0;
+    }
     if (act == CFG_DDL_IGNORE) {
         ce_log(CE_LOG_INFO, "map", "binlog %s:%lld: %s of %s.%s: index %s kept (on_%s = ignore)", ev->logfile,
                (long long)ev->offset, what, ev->schema, ev->table, index,

@@ -8,8 +8,8 @@
  *   loop.c   results in part order → dead letters → ack in batch order →
  *            checkpoint
  *
- * Threads: the pipeline thread runs loop.c and rows.c and owns the Canal
- * client, the setup sink (index creation, TRUNCATE deletes), the decoder,
+ * Threads: the pipeline thread runs loop.c and rows.c and owns the source
+ * (Canal client or Kafka consumer), the setup sink (index creation, TRUNCATE deletes), the decoder,
  * the dead-letter file and every batch record; the delivery thread runs
  * pipe.c's worker and owns the delivery sinks while a part is being sent.
  * They share only the part queue (pipe.c, under its mutex), the stats
@@ -27,7 +27,7 @@
 #include "sink/deadletter.h"
 #include "sink/sink.h"
 #include "snapshot/refetch.h"
-#include "source/canal.h"
+#include "source/source.h"
 #include "stats.h"
 #include "util/backoff.h"
 #include "util/result.h"
@@ -91,7 +91,7 @@ typedef struct run_ctx {
     const cfg_table *cache_rule;
     size_t cache_slot;             /* its per-table stats slot */
     bool cache_valid;
-    canal_client *canal;
+    source *src;                   /* Canal TCP or Kafka (source/source.h) */
     sink *setup_sink;              /* pipeline thread: node detection, index setup, TRUNCATE/DROP deletes */
     sink *sinks[RUN_MAX_CONCURRENCY]; /* delivery thread: one per stream */
     size_t n_sinks;                /* [elasticsearch] concurrency */
@@ -160,6 +160,9 @@ ce_result run_bad(run_ctx *r, const decode_bad *b);
 /* A DDL statement: what came before is delivered first (loop.c's
  * run_drain), then TRUNCATE/DROP are applied. */
 ce_result run_ddl(run_ctx *r, const ddl_event *ev);
+/* [kafka]: the actions of one row mapped with row index 0 get the versions
+ * of the Kafka scheme: deletes v(offset), index actions v(offset) + 1. */
+void run_kafka_versions(map_out *mo);
 /* The per-table skip counts for the stats line. */
 void run_log_skipped(run_ctx *r);
 void run_rows_free(run_ctx *r);

@@ -59,13 +59,19 @@ static int run_open_sinks(run_ctx *r)
 static int run_check_checkpoint(run_ctx *r)
 {
     const cfg *c = r->c;
-    snprintf(r->last.destination, sizeof r->last.destination, "%s", c->canal.destination);
-    r->last.client_id = c->canal.client_id;
+    /* with [kafka] the owner is the group (the checkpoint is informational: the offsets are the group's) */
+    if (c->kafka.on) {
+        snprintf(r->last.destination, sizeof r->last.destination, "kafka:%s", c->kafka.group_id);
+        r->last.client_id = 0;
+    } else {
+        snprintf(r->last.destination, sizeof r->last.destination, "%s", c->canal.destination);
+        r->last.client_id = c->canal.client_id;
+    }
     if (c->checkpoint.file[0] == '\0' || r->o->dry_run)
         return 0;
     ckpt prev;
     int cr = ckpt_read(c->checkpoint.file, &prev, r->err, sizeof r->err);
-    if (cr < 0 || (cr == 0 && ckpt_check_owner(c->checkpoint.file, &prev, c->canal.destination, c->canal.client_id,
+    if (cr < 0 || (cr == 0 && ckpt_check_owner(c->checkpoint.file, &prev, r->last.destination, r->last.client_id,
                                                r->err, sizeof r->err) != 0)) {
         ce_log(CE_LOG_ERROR, "commit", "%s", r->err);
         return -1;
@@ -99,12 +105,21 @@ int run_open(run_ctx *r, const cfg *c, const run_opts *o, volatile sig_atomic_t 
     r->mo.version_epoch = (unsigned)c->es.version_epoch;
     ce_backoff_init(&r->bo, (uint64_t)c->es.retry_initial_ms, (uint64_t)c->es.retry_max_ms);
     ce_backoff_init(&r->src_bo, (uint64_t)o->retry_initial_ms, (uint64_t)o->retry_max_ms);
-    canal_opts co;
-    opts_canal(c, &co);
     /* With no batch in hand (connect, handshake, GET) nothing is lost by leaving at once: a stop
      * ends those waits. Batches in hand are finished and acked until shutdown_timeout_ms. */
-    co.stop = r->stop;
-    if ((r->canal = canal_new(&co)) == NULL || (r->rf = rf_new(&c->mysql, r->st)) == NULL) {
+    if (c->kafka.on) {
+        kafka_opts ko;
+        opts_kafka(c, &ko);
+        ko.stop = r->stop;
+        ko.stats = r->st;
+        r->src = src_kafka_new(&ko);
+    } else {
+        canal_opts co;
+        opts_canal(c, &co);
+        co.stop = r->stop;
+        r->src = src_canal_new(&co);
+    }
+    if (r->src == NULL || (r->rf = rf_new(&c->mysql, r->st)) == NULL) {
         ce_log(CE_LOG_ERROR, "run", "out of memory");
         return -1;
     }
@@ -128,7 +143,8 @@ void run_close(run_ctx *r)
     pipe_free(r->pipe); /* the delivery thread first: it uses the sinks */
     r->pipe = NULL;
     r->cur = NULL;
-    canal_free(r->canal);
+    src_free(r->src);
+    r->src = NULL;
     for (size_t i = 0; i < r->n_sinks; i++)
         sink_free(r->sinks[i]);
     sink_free(r->setup_sink);

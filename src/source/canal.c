@@ -1,5 +1,6 @@
 /* source/canal: the Canal conversation over one TCP connection. */
 #include "source/canal.h"
+#include "decode/wire.h"
 #include "source/frame.h"
 #include "source/packet.h"
 #include "source/scramble.h"
@@ -23,6 +24,7 @@
 
 #define CANAL_MAX_OUTSTANDING 64
 #define CANAL_READ_MARGIN_MS 30000
+#define CANAL_TAKE_FRAME_MIN ((size_t)64 << 10) /* a MESSAGES body from here on keeps its frame buffer */
 
 struct canal_client {
     canal_opts o;
@@ -41,6 +43,7 @@ struct canal_client {
     int64_t outstanding[CANAL_MAX_OUTSTANDING]; /* batch ids fetched, not yet acked (FIFO) */
     size_t out_head;
     size_t out_count;
+    bool hold;             /* canal_hold: reads ignore the stop flag */
 };
 
 canal_client *canal_new(const canal_opts *opts)
@@ -91,11 +94,14 @@ void canal_free(canal_client *c)
 
 const char *canal_peer(const canal_client *c) { return c->peer; }
 
-/* The batch and its entry array in one allocation; the entries point into
- * the unpacked Messages it owns. */
+/* The batch and its entry array in one allocation; the entries are slices
+ * of the MESSAGES body, which lies in the Packet it owns (as unpacked by
+ * protobuf-c), in the frame buffer it owns, in the caller's bytes (borrowed)
+ * or in a copy right after the entries. */
 typedef struct canal_batch_mem {
     canal_batch b;
-    Canalpb__Messages *m;
+    Canalpb__Packet *pkt;
+    void *frame;
     canal_entry entries[];
 } canal_batch_mem;
 
@@ -104,19 +110,72 @@ void canal_batch_free(canal_batch *b)
     if (b == NULL)
         return;
     canal_batch_mem *bm = b->priv;
-    canalpb__messages__free_unpacked(bm->m, NULL);
+    if (bm->pkt)
+        canalpb__packet__free_unpacked(bm->pkt, NULL);
+    ce_free(bm->frame);
     ce_free(bm);
 }
 
-static canal_batch *canal_batch_of(Canalpb__Messages *m, size_t bytes)
+static void canal_batch_put(void *ud, size_t i, const uint8_t *p, size_t len)
 {
-    canal_batch_mem *bm = ce_malloc(sizeof *bm + m->n_messages * sizeof(canal_entry));
+    canal_batch_mem *bm = ud;
+    if (i < bm->b.n)
+        bm->entries[i] = (canal_entry){.p = p, .len = len};
+}
+
+/* The batch of body: copied when `copy`, else the bytes stay where they are
+ * (their owner, if any, is set by the caller on success). */
+static canal_batch_mem *canal_batch_walk(const uint8_t *body, size_t len, bool copy, char *err, size_t errlen)
+{
+    int64_t id = 0;
+    size_t n = 0;
+    static const uint8_t none[1];
+    if (body == NULL)
+        body = none; /* len is 0 */
+    if (wire_messages(body, len, &id, &n, NULL, NULL) != WIRE_OK) {
+        snprintf(err, errlen, "malformed MESSAGES body (%zu bytes)", len);
+        return NULL;
+    }
+    size_t extra = copy ? len : 0;
+    if (n > (SIZE_MAX - sizeof(canal_batch_mem) - extra) / sizeof(canal_entry)) {
+        snprintf(err, errlen, "out of memory for a batch of %zu entries", n);
+        return NULL;
+    }
+    size_t head = sizeof(canal_batch_mem) + n * sizeof(canal_entry);
+    canal_batch_mem *bm = ce_malloc(head + extra);
+    if (bm == NULL) {
+        snprintf(err, errlen, "out of memory for a batch of %zu entries (%zu bytes)", n, len);
+        return NULL;
+    }
+    const uint8_t *src = body;
+    if (extra) {
+        src = (const uint8_t *)bm + head;
+        memcpy((uint8_t *)bm + head, body, len);
+    }
+    bm->pkt = NULL;
+    bm->frame = NULL;
+    bm->b = (canal_batch){.id = id, .n = n, .entries = bm->entries, .bytes = len, .priv = bm};
+    /* the same walk on the bytes the batch keeps: the entries are slices of them */
+    size_t again = 0;
+    (void)wire_messages(src, len, &id, &again, canal_batch_put, bm);
+    return bm;
+}
+
+canal_batch *canal_batch_parse(const uint8_t *body, size_t len, Canalpb__Packet *owner, char *err, size_t errlen)
+{
+    canal_batch_mem *bm = canal_batch_walk(body, len, owner == NULL, err, errlen);
     if (bm == NULL)
         return NULL;
-    bm->m = m;
-    for (size_t i = 0; i < m->n_messages; i++)
-        bm->entries[i] = (canal_entry){.p = m->messages[i].data, .len = m->messages[i].len};
-    bm->b = (canal_batch){.id = m->batch_id, .n = m->n_messages, .entries = bm->entries, .bytes = bytes, .priv = bm};
+    bm->pkt = owner;
+    return &bm->b;
+}
+
+canal_batch *canal_batch_parse_frame(const uint8_t *body, size_t len, void *frame, char *err, size_t errlen)
+{
+    canal_batch_mem *bm = canal_batch_walk(body, len, false, err, errlen);
+    if (bm == NULL)
+        return NULL;
+    bm->frame = frame;
     return &bm->b;
 }
 
@@ -128,6 +187,11 @@ static void canal_set_timeout(int fd, long ms)
 }
 
 static bool canal_stopping(const canal_client *c) { return c->o.stop != NULL && *c->o.stop != 0; }
+
+void canal_hold(canal_client *c, int on) { c->hold = on != 0; }
+
+/* The stop flag the reads watch: none while the caller holds batches. */
+static volatile sig_atomic_t *canal_read_stop(const canal_client *c) { return c->hold ? NULL : c->o.stop; }
 
 #define CANAL_CONNECT_STOPPED (-2)
 
@@ -233,7 +297,7 @@ static canal_rc canal_send(canal_client *c, Canalpb__PacketType type, const Prot
  * the GET timeout plus a margin without data. */
 static canal_rc canal_recv(canal_client *c, packet_view *pv, char *err, size_t errlen)
 {
-    frame_io io = frame_read_wait(c->fd, &c->rx, c->o.max_frame, c->o.stop,
+    frame_io io = frame_read_wait(c->fd, &c->rx, c->o.max_frame, canal_read_stop(c),
                                   c->o.fetch_timeout_ms + CANAL_READ_MARGIN_MS, err, errlen);
     if (io == FRAME_IO_EINTR || io == FRAME_IO_STOPPED)
         return CANAL_ERR_INTR;
@@ -436,6 +500,34 @@ canal_rc canal_get(canal_client *c, canal_batch **out, char *err, size_t errlen)
     return canal_get_mode(c, CANAL_GET_WAIT, out, err, errlen);
 }
 
+/* The batch of the MESSAGES packet pv (walked on c->rx). A big body is not
+ * copied: the batch takes the frame buffer (shrunk to the frame), and the
+ * next frame is read into a new one; a small one is copied and the buffer
+ * stays for the next frame. */
+static canal_batch *canal_batch_of_rx(canal_client *c, const packet_view *pv, char *err, size_t errlen)
+{
+    if (pv->body == NULL || pv->body_len < CANAL_TAKE_FRAME_MIN)
+        return canal_batch_parse(pv->body, pv->body_len, NULL, err, errlen);
+    size_t off = (size_t)(pv->body - c->rx.data);
+    uint8_t *frame = c->rx.data;
+    size_t cap = c->rx.cap;
+    if (cap > c->rx.len) {
+        uint8_t *shrunk = ce_realloc(frame, c->rx.len); /* in place as a rule; the original stays on failure */
+        if (shrunk != NULL) {
+            frame = shrunk;
+            cap = c->rx.len;
+        }
+    }
+    canal_batch *b = canal_batch_parse_frame(frame + off, pv->body_len, frame, err, errlen);
+    if (b == NULL) {
+        c->rx.data = frame; /* still the receive buffer */
+        c->rx.cap = cap;
+        return NULL;
+    }
+    ce_buf_init(&c->rx, c->rx.max);
+    return b;
+}
+
 canal_rc canal_get_mode(canal_client *c, canal_wait mode, canal_batch **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -470,7 +562,7 @@ canal_rc canal_get_mode(canal_client *c, canal_wait mode, canal_batch **out, cha
     packet_view pv;
     do {
         rc = canal_recv(c, &pv, detail, sizeof detail);
-    } while (rc == CANAL_ERR_INTR && !(c->o.stop && *c->o.stop));
+    } while (rc == CANAL_ERR_INTR && !(canal_read_stop(c) && *canal_read_stop(c)));
     if (rc == CANAL_ERR_INTR)
         snprintf(detail, sizeof detail, "GET abandoned: stop requested");
     if (rc != CANAL_OK)
@@ -490,20 +582,14 @@ canal_rc canal_get_mode(canal_client *c, canal_wait mode, canal_batch **out, cha
         snprintf(detail, sizeof detail, "unexpected packet type %d in reply to GET", (int)pv.type);
         rc = CANAL_ERR_IO;
     } else {
-        Canalpb__Messages *m = canalpb__messages__unpack(NULL, pv.body_len, pv.body);
-        if (m == NULL) {
-            snprintf(detail, sizeof detail, "malformed MESSAGES body (%zu bytes)", pv.body_len);
+        canal_batch *b = canal_batch_of_rx(c, &pv, detail, sizeof detail);
+        if (b == NULL) {
             rc = CANAL_ERR_IO;
-        } else if (m->batch_id == -1) {
-            canalpb__messages__free_unpacked(m, NULL);
         } else {
-            canal_batch *b = canal_batch_of(m, pv.body_len);
-            if (b == NULL) {
-                canalpb__messages__free_unpacked(m, NULL);
-                snprintf(detail, sizeof detail, "out of memory for a batch of %zu entries", m->n_messages);
-                rc = CANAL_ERR_IO;
+            if (b->id == -1) {
+                canal_batch_free(b);
             } else {
-                c->outstanding[(c->out_head + c->out_count) % CANAL_MAX_OUTSTANDING] = m->batch_id;
+                c->outstanding[(c->out_head + c->out_count) % CANAL_MAX_OUTSTANDING] = b->id;
                 c->out_count++;
                 *out = b;
             }
@@ -543,4 +629,19 @@ canal_rc canal_ack(canal_client *c, int64_t batch_id, char *err, size_t errlen)
     c->out_head = (c->out_head + 1) % CANAL_MAX_OUTSTANDING;
     c->out_count--;
     return CANAL_OK;
+}
+
+ce_result canal_rc_kind(canal_rc rc)
+{
+    switch (rc) {
+    case CANAL_OK: return CE_OK;
+    case CANAL_ERR_IO:
+    case CANAL_ERR_STANDBY: return CE_RETRY;
+    case CANAL_ERR_TOO_BIG: return CE_PERMANENT;
+    case CANAL_ERR_AUTH:
+    case CANAL_ERR_SERVER:
+    case CANAL_ERR_ORDER: return CE_FATAL;
+    case CANAL_ERR_INTR: return CE_STOPPED;
+    }
+    return CE_FATAL;
 }

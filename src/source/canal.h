@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "canal_protocol.pb-c.h"
+#include "util/result.h"
 
 typedef struct canal_opts {
     const char *addresses;  /* host:port[,host:port...] */
@@ -49,6 +50,12 @@ typedef enum {
     CANAL_ERR_TOO_BIG = -7, /* a frame above max_frame (err names both sizes); the connection is closed */
 } canal_rc;
 
+/* The kind of a canal_rc (util/result.h), so callers decide by kind:
+ * OK; RETRY (IO, STANDBY: reconnect with backoff); PERMANENT (TOO_BIG: the
+ * same batch comes again, retrying helps only so often); FATAL (AUTH,
+ * SERVER, ORDER: the configuration or the caller is wrong); STOPPED (INTR). */
+ce_result canal_rc_kind(canal_rc rc);
+
 typedef struct canal_client canal_client;
 
 /* One serialized Entry of a batch. */
@@ -67,6 +74,18 @@ typedef struct canal_batch {
 } canal_batch;
 
 void canal_batch_free(canal_batch *b);
+/* The batch of a MESSAGES body (walked on its bytes, decode/wire): its entries
+ * are slices of the body. With owner (a Packet body points into, as
+ * protobuf-c unpacked it) the batch takes that packet on success and
+ * frees it with itself; without, the batch holds one copy of the body.
+ * NULL with err filled when the body is not a Messages or memory runs out.
+ * A batch id of -1 (nothing to fetch) is returned as it is. */
+canal_batch *canal_batch_parse(const uint8_t *body, size_t len, Canalpb__Packet *owner, char *err, size_t errlen);
+/* The same for a body in `frame`, a buffer from ce_malloc (util/mem.h) the
+ * batch takes on success and frees with itself (a frame read off the
+ * socket, walked by packet_decode: nothing copied). frame NULL: the body
+ * stays the caller's, not copied, and must outlive the batch. */
+canal_batch *canal_batch_parse_frame(const uint8_t *body, size_t len, void *frame, char *err, size_t errlen);
 
 canal_client *canal_new(const canal_opts *opts);
 void canal_free(canal_client *c);
@@ -88,6 +107,11 @@ canal_rc canal_get(canal_client *c, canal_batch **out, char *err, size_t errlen)
  * fill nor for the timeout. */
 typedef enum { CANAL_GET_WAIT = 0, CANAL_GET_NOW, CANAL_GET_FIRST } canal_wait;
 canal_rc canal_get_mode(canal_client *c, canal_wait mode, canal_batch **out, char *err, size_t errlen);
+/* on != 0: a stop request does not end a GET or ACK that waits for the
+ * server (the caller holds batches it wants to ack on this connection;
+ * the wait stays bounded by the read timeout). 0 (the default): a stop
+ * ends every wait at once and closes the connection. */
+void canal_hold(canal_client *c, int on);
 /* Acks the oldest outstanding batch; batch_id must be that one. */
 canal_rc canal_ack(canal_client *c, int64_t batch_id, char *err, size_t errlen);
 

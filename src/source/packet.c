@@ -1,5 +1,6 @@
-/* source/packet: Packet envelope encode/decode. */
+/* source/packet: Packet envelope encode/decode (decode on the wire bytes). */
 #include "source/packet.h"
+#include "decode/wire.h"
 #include "source/frame.h"
 #include "util/mem.h"
 
@@ -41,41 +42,29 @@ out:
 int packet_decode(const uint8_t *payload, size_t len, packet_view *pv, char *err, size_t errlen)
 {
     memset(pv, 0, sizeof *pv);
-    Canalpb__Packet *pkt = canalpb__packet__unpack(NULL, len, payload);
-    if (pkt == NULL) {
+    wire_packet pk;
+    if (wire_packet_parse(payload, len, &pk) != WIRE_OK) {
         snprintf(err, errlen, "malformed packet (%zu bytes are not a Canal Packet)", len);
         return -1;
     }
-    int magic = pkt->magic_number_present_case == CANALPB__PACKET__MAGIC_NUMBER_PRESENT_MAGIC_NUMBER
-                    ? pkt->magic_number
-                    : PACKET_MAGIC;
-    Canalpb__Compression comp = pkt->compression_present_case == CANALPB__PACKET__COMPRESSION_PRESENT_COMPRESSION
-                                    ? pkt->compression
-                                    : CANALPB__COMPRESSION__NONE;
+    int magic = pk.has_magic ? pk.magic : PACKET_MAGIC;
+    int32_t comp = pk.has_compression ? pk.compression : CANALPB__COMPRESSION__NONE;
     if (magic != PACKET_MAGIC) {
         snprintf(err, errlen, "bad packet magic number %d (expected %d)", magic, PACKET_MAGIC);
-        goto fail;
+        return -1;
     }
     if (comp != CANALPB__COMPRESSION__NONE && comp != CANALPB__COMPRESSION__COMPRESSION_COMPATIBLE_PROTO2) {
         snprintf(err, errlen, "packet compression %d is not supported", (int)comp);
-        goto fail;
+        return -1;
     }
-    pv->type = pkt->type;
-    pv->body = pkt->body.data;
-    pv->body_len = pkt->body.len;
-    pv->msg = pkt;
+    pv->type = (Canalpb__PacketType)pk.type;
+    pv->body = pk.body.p;
+    pv->body_len = pk.body.len;
+    pv->version = pk.has_version ? pk.version : 1;
     return 0;
-fail:
-    canalpb__packet__free_unpacked(pkt, NULL);
-    return -1;
 }
 
-void packet_free(packet_view *pv)
-{
-    if (pv->msg)
-        canalpb__packet__free_unpacked(pv->msg, NULL);
-    memset(pv, 0, sizeof *pv);
-}
+void packet_free(packet_view *pv) { memset(pv, 0, sizeof *pv); }
 
 int packet_decode_ack(const packet_view *pv, int *code, char *msg, size_t msglen)
 {

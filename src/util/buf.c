@@ -20,6 +20,8 @@ size_t ce_buf_grow_size(const ce_buf *b, size_t extra)
     if (need <= b->cap)
         return b->cap;
     size_t ncap = b->cap ? b->cap : 256;
+    if (ncap > b->max)
+        ncap = b->max; /* the capacity never passes max: what fits it is within max */
     while (ncap < need)
         ncap = ncap > b->max / 2 ? b->max : ncap * 2;
     return ncap;

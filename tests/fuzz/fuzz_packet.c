@@ -1,7 +1,8 @@
 /* fuzz_packet: libFuzzer target for what a Canal server sends: frames,
  * Packet envelopes, Ack / Handshake / Messages bodies, and the Entry /
  * RowChange decoder behind them (source/frame, source/packet,
- * decode/decode), dispatched as canal_get and run_batch do.
+ * decode/decode), dispatched as canal_get and run_batch do: Messages bodies
+ * and entries go through the wire reader (canal_batch_parse, decode_next).
  *   byte 0 % 3 picks where the rest enters: 0 a stream of frames (the whole
  *   path), 1 a Messages body, 2 one serialized Entry; deeper layers are hard
  *   to reach through three length prefixes, so they get their own door.
@@ -15,6 +16,7 @@
 
 #include "canal_protocol.pb-c.h"
 #include "decode/decode.h"
+#include "source/canal.h"
 #include "source/frame.h"
 #include "source/packet.h"
 #include "source/scramble.h"
@@ -91,22 +93,62 @@ static void fuzz_entry(decode_ctx *d, const uint8_t *p, size_t n)
     fuzz_err(err, sizeof err);
 }
 
-/* As canal_get, then run_batch: each message of a batch is one Entry. */
-static void fuzz_messages(decode_ctx *d, const uint8_t *p, size_t n)
+/* As canal_get (canal_batch_parse: the zero-copy Messages walk), then
+ * run_batch: each message of a batch is one Entry. With the packet, the
+ * batch takes it (as canal_get does); without, it copies the body. */
+static void fuzz_messages(decode_ctx *d, const uint8_t *p, size_t n, packet_view *pv)
 {
-    Canalpb__Messages *m = canalpb__messages__unpack(NULL, n, p);
-    if (m == NULL)
+    char err[512] = "";
+    /* in a packet: on the frame's bytes, as canal_get keeps a big frame */
+    canal_batch *b = pv ? canal_batch_parse_frame(p, n, NULL, err, sizeof err)
+                        : canal_batch_parse(p, n, NULL, err, sizeof err);
+    if (b == NULL) {
+        fuzz_err(err, sizeof err);
         return;
-    for (size_t i = 0; i < m->n_messages; i++)
-        fuzz_entry(d, m->messages[i].data, m->messages[i].len);
-    canalpb__messages__free_unpacked(m, NULL);
+    }
+    if (b->n > 0 && b->entries == NULL)
+        fuzz_fail("batch entries missing");
+    for (size_t i = 0; i < b->n; i++)
+        fuzz_entry(d, b->entries[i].p, b->entries[i].len);
+    canal_batch_free(b);
+}
+
+/* packet_decode (the wire walk) against protobuf-c's unpack with the same
+ * defaults and checks: the same verdict, type, version and body. */
+static void fuzz_packet_diff(const uint8_t *payload, size_t n, int rc, const packet_view *pv)
+{
+    Canalpb__Packet *pkt = canalpb__packet__unpack(NULL, n, payload);
+    int ok = 0;
+    if (pkt != NULL) {
+        int magic = pkt->magic_number_present_case == CANALPB__PACKET__MAGIC_NUMBER_PRESENT_MAGIC_NUMBER
+                        ? pkt->magic_number
+                        : 17;
+        int comp = pkt->compression_present_case == CANALPB__PACKET__COMPRESSION_PRESENT_COMPRESSION
+                       ? (int)pkt->compression
+                       : CANALPB__COMPRESSION__NONE;
+        ok = magic == 17 && (comp == CANALPB__COMPRESSION__NONE || comp == 0);
+    }
+    if (ok != (rc == 0))
+        fuzz_fail("packet_decode and protobuf-c disagree on accepting a Packet");
+    if (ok) {
+        int version = pkt->version_present_case == CANALPB__PACKET__VERSION_PRESENT_VERSION ? pkt->version : 1;
+        if (pv->type != pkt->type || pv->version != version || pv->body_len != pkt->body.len ||
+            (pv->body_len > 0 && memcmp(pv->body, pkt->body.data, pv->body_len) != 0))
+            fuzz_fail("packet_decode and protobuf-c disagree on a Packet's fields");
+        if (pv->body_len > 0 && (pv->body < payload || pv->body + pv->body_len > payload + n))
+            fuzz_fail("packet body outside the payload");
+    }
+    if (pkt)
+        canalpb__packet__free_unpacked(pkt, NULL);
 }
 
 static void fuzz_packet(decode_ctx *d, const uint8_t *payload, size_t n)
 {
     packet_view pv;
     char err[512] = "";
-    if (packet_decode(payload, n, &pv, err, sizeof err) != 0) {
+    int rc = packet_decode(payload, n, &pv, err, sizeof err);
+    fuzz_packet_diff(payload, n, rc, &pv);
+    if (rc != 0) {
         fuzz_err(err, sizeof err);
         return;
     }
@@ -127,7 +169,7 @@ static void fuzz_packet(decode_ctx *d, const uint8_t *payload, size_t n)
             canalpb__handshake__free_unpacked(hs, NULL);
         }
     } else {
-        fuzz_messages(d, pv.body, pv.body_len); /* any other type too: the body is bytes */
+        fuzz_messages(d, pv.body, pv.body_len, &pv); /* any other type too: the body is bytes */
     }
     packet_free(&pv);
 }
@@ -153,7 +195,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *p = data + 1;
     size_t n = size - 1;
     if (door == 1) {
-        fuzz_messages(&d, p, n);
+        fuzz_messages(&d, p, n, NULL);
         return 0;
     }
     if (door == 2) {

@@ -654,7 +654,9 @@ def test_reindex_regex_shards_alias_swap():
         job = svc.submit(f"{DB}.{shards[0]}")
         j = svc.wait_jobs(lambda x: x["id"] == job["id"], 90)[0]
         w.finish()
-        common_checks(svc, j, "alias", "request", 15000)
+        # shards 1 and 3 are read whole; shard 2 loses rows the writer deletes or moves below the read key
+        # before its chunks are read (the stream tees those): the exact comparison below is what counts
+        common_checks(svc, j, "alias", "request", 10000)
         check(alias_targets(alias) == {j["index"]: True}, f"alias: {alias_targets(alias)}")
         got = exact(j["index"], expected)
         print(f"  regex alias swap: {brief([j])}; {len(got)} documents", flush=True)

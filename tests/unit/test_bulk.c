@@ -652,6 +652,132 @@ static void test_rule_exclude_and_delete(void **state)
     cfg_free(&c);
 }
 
+/* The document line of the last action in b equals want. */
+static void expect_last_doc(bulk *b, const cfg_table *rule, const row_event *ev, const char *want)
+{
+    map_out mo;
+    map_out_init(&mo);
+    char err[512] = "";
+    if (map_row(rule, ev, &mo, err, sizeof err) != MAP_OK || mo.n != 1 || bulk_append(b, &mo.act[0], err, sizeof err) != 0)
+        fail_msg("map_row/bulk_append: %s", err);
+    map_out_free(&mo);
+    const bulk_meta *m = &b->meta[b->n_actions - 1];
+    size_t n = b->body.len - m->doc;
+    if (n != strlen(want) || memcmp(b->body.data + m->doc, want, n) != 0)
+        fail_msg("document differs:\n got: %.*s\nwant: %s", (int)n, (const char *)b->body.data + m->doc, want);
+}
+
+/* The document plans kept per (rule, column layout): rules and layouts that
+ * alternate, more layouts than are kept, and a layout that differs only in a
+ * column's type (the scale of a DECIMAL, a mysqlType that is absent) each
+ * give the document their own rule and types prescribe. */
+static void test_plans_follow_rule_and_layout(void **state)
+{
+    bulk *b = *state;
+    static const char text[] = "[table shop.a]\nindex = a\nrename = name:title\nadd_field = k:v\n"
+                               "[table shop.b]\nindex = b\nexclude = name\ndelete = soft:gone\n"
+                               "[table shop.c]\nindex = c\nconvert = name:drop, qty:string\n";
+    cfg c;
+    char err[512] = "";
+    if (cfg_load_string(text, "t.ini", &c, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    const cfg_table *ra = cfg_find_table(&c, "shop", "a"), *rb = cfg_find_table(&c, "shop", "b"),
+                    *rc = cfg_find_table(&c, "shop", "c");
+    const row_col img[] = {KEY("id", "1", "int(11)"), COL("name", "n\"1", "varchar(8)"), COL("qty", "2", "int(11)"),
+                           COL("p", "1.5", "decimal(6,2)")};
+    const row_col img4[] = {KEY("id", "1", "int(11)"), COL("name", "n\"1", "varchar(8)"), COL("qty", "2", "int(11)"),
+                            COL("p", "1.5", "decimal(6,4)")};
+    row_col img_sql[] = {KEY("id", "1", "int(11)"), COL("name", "n\"1", "varchar(8)"), COL("qty", "2", NULL),
+                         COL("p", "1.5", "decimal(6,2)")};
+    img_sql[2].sql_type = 12; /* VARCHAR by sqlType: a string */
+    const row_col img_renamed[] = {KEY("id", "1", "int(11)"), COL("Name", "n\"1", "varchar(8)"),
+                                   COL("qty", "2", "int(11)"), COL("p", "1.5", "decimal(6,2)")};
+    row_event ev = mk_event(ROW_INSERT, (row_image)NO_IMG, (row_image)IMG(img));
+    static const char doc_a[] = "{\"id\":1,\"title\":\"n\\\"1\",\"qty\":2,\"p\":\"1.50\",\"k\":\"v\"}\n";
+    static const char doc_b[] = "{\"id\":1,\"qty\":2,\"p\":\"1.50\",\"gone\":false}\n";
+    static const char doc_c[] = "{\"id\":1,\"qty\":\"2\",\"p\":\"1.50\"}\n";
+    for (int round = 0; round < 3; round++) {
+        ev.table = "a";
+        ev.after = (row_image)IMG(img);
+        expect_last_doc(b, ra, &ev, doc_a);
+        ev.table = "b";
+        expect_last_doc(b, rb, &ev, doc_b);
+        ev.table = "c";
+        expect_last_doc(b, rc, &ev, doc_c);
+        ev.table = "a";
+        ev.after = (row_image)IMG(img4);
+        expect_last_doc(b, ra, &ev, "{\"id\":1,\"title\":\"n\\\"1\",\"qty\":2,\"p\":\"1.5000\",\"k\":\"v\"}\n");
+        ev.after = (row_image)IMG(img_sql);
+        expect_last_doc(b, ra, &ev, "{\"id\":1,\"title\":\"n\\\"1\",\"qty\":\"2\",\"p\":\"1.50\",\"k\":\"v\"}\n");
+        ev.after = (row_image)IMG(img_renamed); /* rename is case-insensitive, the plan keyed by the exact name */
+        expect_last_doc(b, ra, &ev, doc_a);
+        ev.after = (row_image)IMG(img);
+        expect_last_doc(b, ra, &ev, doc_a);
+        /* no rule: the column names as they are */
+        ev.table = "x";
+        expect_last_doc(b, &rule_keys, &ev, "{\"id\":1,\"name\":\"n\\\"1\",\"qty\":2,\"p\":\"1.50\"}\n");
+    }
+    assert_ndjson_valid(b);
+    cfg_free(&c);
+}
+
+/* row_event.layout: the images of one kind of one layout share names and mysqlTypes, so the plan is
+ * checked in full once per layout and kind; sqlTypes, counts, the other kind and other layouts still
+ * choose their own plan. */
+static void test_plans_by_layout(void **state)
+{
+    bulk *b = *state;
+    static const char text[] = "[table shop.a]\nindex = a\nrename = name:title\n"
+                               "[table shop.b]\nindex = b\ndelete = soft:gone\n";
+    cfg c;
+    char err[512] = "";
+    if (cfg_load_string(text, "t.ini", &c, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    const cfg_table *ra = cfg_find_table(&c, "shop", "a"), *rb = cfg_find_table(&c, "shop", "b");
+    const row_col img[] = {KEY("id", "1", "int(11)"), COL("name", "x", "varchar(8)"), COL("qty", "2", "int(11)")};
+    row_col img_sql[] = {KEY("id", "1", "int(11)"), COL("name", "x", "varchar(8)"), COL("qty", "2", NULL)};
+    img_sql[2].sql_type = 12; /* VARCHAR by sqlType: a string */
+    const row_col img2[] = {KEY("id", "1", "int(11)"), COL("qty", "2", "int(11)")};
+    const row_col before[] = {KEY("id", "1", "int(11)"), COL("other", "y", "varchar(8)"), COL("z", "3", "int(11)")};
+    const row_col other[] = {KEY("id", "1", "int(11)"), COL("Name", "x", "varchar(8)"), COL("q", "2", "int(11)")};
+    const uint64_t l1 = UINT64_MAX - 10, l2 = UINT64_MAX - 11, l3 = UINT64_MAX - 12; /* l3: table b */
+    for (int round = 0; round < 2; round++) {
+        row_event ev = mk_event(ROW_INSERT, (row_image)NO_IMG, (row_image)IMG(img));
+        ev.table = "a";
+        ev.layout = l1;
+        expect_last_doc(b, ra, &ev, "{\"id\":1,\"title\":\"x\",\"qty\":2}\n");
+        expect_last_doc(b, ra, &ev, "{\"id\":1,\"title\":\"x\",\"qty\":2}\n");
+        ev.after = (row_image)IMG(img_sql); /* same layout, another sqlType */
+        expect_last_doc(b, ra, &ev, "{\"id\":1,\"title\":\"x\",\"qty\":\"2\"}\n");
+        ev.after = (row_image)IMG(img2); /* another count */
+        expect_last_doc(b, ra, &ev, "{\"id\":1,\"qty\":2}\n");
+        ev.after = (row_image)IMG(other); /* another layout */
+        ev.layout = l2;
+        expect_last_doc(b, ra, &ev, "{\"id\":1,\"title\":\"x\",\"q\":2}\n"); /* rename: any case */
+        ev.layout = 0;
+        ev.after = (row_image)IMG(img);
+        expect_last_doc(b, ra, &ev, "{\"id\":1,\"title\":\"x\",\"qty\":2}\n");
+        /* the before image of layout l3 (a soft delete documents it): not the after images' plan */
+        row_event del = mk_event(ROW_DELETE, (row_image)IMG(before), (row_image)NO_IMG);
+        del.table = "b";
+        del.layout = l3;
+        expect_last_doc(b, rb, &del, "{\"id\":1,\"other\":\"y\",\"z\":3,\"gone\":true}\n");
+        ev.table = "b";
+        ev.layout = l3;
+        ev.after = (row_image)IMG(other);
+        expect_last_doc(b, rb, &ev, "{\"id\":1,\"Name\":\"x\",\"q\":2,\"gone\":false}\n");
+        expect_last_doc(b, rb, &del, "{\"id\":1,\"other\":\"y\",\"z\":3,\"gone\":true}\n");
+    }
+    /* each action's table: the rows of one layout share it; layout 0 and a layout in between compare it */
+    static const char *const tables[] = {"shop.a", "shop.a", "shop.a", "shop.a", "shop.a", "shop.a",
+                                         "shop.b", "shop.b", "shop.b"};
+    for (size_t i = 0; i < b->n_actions; i++)
+        if (strcmp(bulk_table(b, i), tables[i % 9]) != 0)
+            fail_msg("action %zu: table %s, want %s", i, bulk_table(b, i), tables[i % 9]);
+    assert_ndjson_valid(b);
+    cfg_free(&c);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 /* External versions: epoch | file sequence | offset + row; growing along the binlog. */
@@ -708,6 +834,8 @@ int main(void)
         cmocka_unit_test(test_versions),
         T(test_rule_features),
         T(test_rule_exclude_and_delete),
+        T(test_plans_follow_rule_and_layout),
+        T(test_plans_by_layout),
         cmocka_unit_test(test_version_line),
         T(test_insert),
         T(test_update_same_id),

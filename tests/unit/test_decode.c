@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "../fuzz/wire_diff.h"
 #include "decode/decode.h"
 #include "entry_protocol.pb-c.h"
 
@@ -905,6 +906,35 @@ static void test_wide_row(void **state)
     decode_free(&d);
 }
 
+/* The wire reader (decode_next) and protobuf-c (decode_next_pbc) agree on every vector above, field by
+ * field (tests/fuzz/wire_diff.h), in one stream so the positions and counters are compared too. */
+static void test_wire_matches_protobuf_c(void **state)
+{
+    (void)state;
+    static const struct {
+        const uint8_t *p;
+        size_t n;
+    } v[] = {
+#define V(x) {x, sizeof x}
+        V(entry_insert), V(entry_update), V(entry_delete), V(entry_no_entry_type), V(entry_no_event_type),
+        V(entry_begin),  V(entry_end),    V(entry_gtid),   V(entry_heartbeat),     V(entry_multi),
+        V(entry_ddl),    V(entry_query),  V(entry_truncated), V(entry_bad_rowchange), V(entry_insert_no_after),
+#undef V
+    };
+    decode_ctx w, r;
+    decode_init(&w);
+    decode_init(&r);
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        char why[512] = "";
+        if (wire_diff_entry(&w, &r, v[i].p, v[i].n, why, sizeof why) != 0)
+            fail_msg("vector %zu: %s", i, why);
+    }
+    assert_int_equal(w.stats.entries, 14); /* all but entry_truncated */
+    assert_int_equal(w.stats.bad, 3);
+    decode_free(&w);
+    decode_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -922,6 +952,7 @@ int main(void)
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_protobuf_c_built),
         cmocka_unit_test(test_wide_row),
+        cmocka_unit_test(test_wire_matches_protobuf_c),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,6 +20,7 @@
 
 #include "source/frame.h"
 #include "source/packet.h"
+#include "decode/wire.h"
 #include "util/buf.h"
 
 /* ---- frame_parse / frame_put_header ---- */
@@ -428,8 +429,9 @@ static void test_packet_round_trip(void **state)
     packet_view pv;
     assert_int_equal(packet_decode(out.data + FRAME_HEADER_LEN, n, &pv, err, sizeof err), 0);
     assert_int_equal(pv.type, CANALPB__PACKET_TYPE__SUBSCRIPTION);
-    assert_non_null(pv.msg);
-    assert_int_equal(pv.msg->version, 1);
+    assert_null(pv.msg); /* nothing unpacked: body is a slice of the payload */
+    assert_int_equal(pv.version, 1);
+    assert_true(pv.body >= out.data + FRAME_HEADER_LEN && pv.body + pv.body_len <= out.data + out.len);
     Canalpb__Sub *got = canalpb__sub__unpack(NULL, pv.body_len, pv.body);
     assert_non_null(got);
     assert_string_equal(got->destination, "example");
@@ -492,10 +494,11 @@ static void test_packet_defaults(void **state)
     assert_int_equal(packet_decode(raw, sizeof raw, &pv, err, sizeof err), 0);
     assert_int_equal(pv.type, CANALPB__PACKET_TYPE__MESSAGES);
     assert_int_equal(pv.body_len, 2);
-    assert_ptr_equal(pv.body, pv.msg->body.data);
-    assert_int_equal(pv.msg->magic_number_present_case, CANALPB__PACKET__MAGIC_NUMBER_PRESENT__NOT_SET);
-    assert_int_equal(pv.msg->version_present_case, CANALPB__PACKET__VERSION_PRESENT__NOT_SET);
-    assert_int_equal(pv.msg->compression_present_case, CANALPB__PACKET__COMPRESSION_PRESENT__NOT_SET);
+    assert_ptr_equal(pv.body, raw + 4);
+    assert_int_equal(pv.version, 1);
+    wire_packet pk;
+    assert_int_equal(wire_packet_parse(raw, sizeof raw, &pk), WIRE_OK);
+    assert_false(pk.has_magic || pk.has_version || pk.has_compression);
     Canalpb__Messages *m = canalpb__messages__unpack(NULL, pv.body_len, pv.body);
     assert_non_null(m);
     assert_int_equal(m->batch_id, 5);
@@ -514,6 +517,44 @@ static void test_packet_defaults(void **state)
     static const uint8_t comp0[] = {0x18, 0x07, 0x20, 0x00, 0x2a, 0x02, 0x08, 0x05};
     assert_int_equal(packet_decode(comp0, sizeof comp0, &pv, err, sizeof err), 0);
     packet_free(&pv);
+}
+
+/* The walk agrees with protobuf-c's unpack: the last body and version win, unknown fields are
+ * skipped, a known field of another wire type or a cut body refuses the Packet. */
+static void test_packet_as_protobuf_c(void **state)
+{
+    (void)state;
+    static const uint8_t twice[] = {0x2a, 0x01, 0x41, 0x10, 0x03, 0x18, 0x07, 0x10, 0x05,
+                                    0x78, 0x01, 0x2a, 0x02, 0x08, 0x05};
+    static const uint8_t type_bytes[] = {0x1a, 0x01, 0x07};
+    static const uint8_t cut[] = {0x18, 0x07, 0x2a, 0x03, 0x08, 0x05};
+    static const uint8_t big_type[] = {0x18, 0xff, 0xff, 0xff, 0xff, 0x0f}; /* enum: any int32 */
+    const struct {
+        const uint8_t *p;
+        size_t n;
+    } cases[] = {{twice, sizeof twice}, {type_bytes, sizeof type_bytes}, {cut, sizeof cut},
+                 {big_type, sizeof big_type}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char err[256] = "";
+        packet_view pv;
+        int rc = packet_decode(cases[i].p, cases[i].n, &pv, err, sizeof err);
+        Canalpb__Packet *pkt = canalpb__packet__unpack(NULL, cases[i].n, cases[i].p);
+        assert_int_equal(rc == 0, pkt != NULL);
+        if (pkt != NULL) {
+            assert_int_equal(pv.type, pkt->type);
+            assert_int_equal(pv.version,
+                             pkt->version_present_case == CANALPB__PACKET__VERSION_PRESENT_VERSION ? pkt->version : 1);
+            assert_int_equal(pv.body_len, pkt->body.len);
+            assert_memory_equal(pv.body, pkt->body.data, pv.body_len);
+            canalpb__packet__free_unpacked(pkt, NULL);
+        }
+        packet_free(&pv);
+    }
+    char err[256];
+    packet_view pv;
+    assert_int_equal(packet_decode(twice, sizeof twice, &pv, err, sizeof err), 0);
+    assert_ptr_equal(pv.body, twice + 13);
+    assert_int_equal(pv.version, 5);
 }
 
 /* The default magic must be 17 when absent: an explicit 0 is a bad magic. */
@@ -656,6 +697,7 @@ int main(void)
         cmocka_unit_test(test_packet_round_trip),
         cmocka_unit_test(test_packet_encode_cap),
         cmocka_unit_test(test_packet_defaults),
+        cmocka_unit_test(test_packet_as_protobuf_c),
         cmocka_unit_test(test_packet_bad_magic),
         cmocka_unit_test(test_packet_gzip_refused),
         cmocka_unit_test(test_ack_decode),

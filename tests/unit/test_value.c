@@ -670,6 +670,78 @@ static void test_json_number_grammar(void **state)
             fail_msg("'%s' is not a JSON number", no[i]);
 }
 
+/* yajl's printer into a ce_buf */
+static void print_to_buf(void *ctx, const char *s, size_t n) { assert_int_equal(ce_buf_append(ctx, s, n), 0); }
+
+/* The one-pass writer against the two passes it replaces (repair, then
+ * yajl_gen_string's escaping): byte for byte, with the same repair count,
+ * over crafted edge cases and pseudo-random byte strings weighted towards
+ * what the fast paths look at (ASCII words, 3-byte sequences, escapes). */
+static void test_json_string_like_yajl(void **state)
+{
+    (void)state;
+    static const char *const cases[] = {
+        "", "a", "plain ascii text, longer than a word", "\"quoted\" \\ back", "\b\t\n\f\r\x01\x1f\x7f/",
+        "这是中文，包含。", "\xe4\xb8", "\xed\xa0\x80\xed\xbf\xbf", "\xe0\x80\x80\xe0\xa0\x80", "\xef\xbf\xbd\xf4\x90\x80\x80",
+        "\xf0\x9f\x98\x80 emoji \xc3\xa9", "12345678\xe8\xbf\x99\xe8\xbf\x99\xe8\xbf", "\xe8\xbf\x99\xe8\xbf\x99\"\xe8\xbf\x99",
+    };
+    static const char alphabet[] = "ab\"\\\n\x01\x7f\x80\xbf\xc3\xa9\xe0\xe8\xed\xef\xf0\xf4\xff";
+    ce_buf mine, ref, rep;
+    ce_buf_init(&mine, 1 << 20);
+    ce_buf_init(&ref, 1 << 20);
+    ce_buf_init(&rep, 1 << 20);
+    uint32_t seed = 12345;
+    char text[64];
+    for (size_t round = 0; round < 20000; round++) {
+        const char *s = text;
+        size_t n;
+        if (round < sizeof cases / sizeof cases[0]) {
+            s = cases[round];
+            n = strlen(s);
+        } else {
+            seed = seed * 1103515245u + 12345u;
+            n = (seed >> 16) % sizeof text;
+            for (size_t i = 0; i < n; i++) {
+                seed = seed * 1103515245u + 12345u;
+                uint32_t r = seed >> 16;
+                if (r % 3 == 0 && i + 3 <= n) { /* a valid 3-byte sequence */
+                    text[i++] = (char)(0xE1 + r % 11);
+                    text[i++] = (char)(0x80 + (r >> 4) % 64);
+                    text[i] = (char)(0x80 + (r >> 10) % 64);
+                } else {
+                    text[i] = r % 2 ? 'x' : alphabet[(r >> 3) % (sizeof alphabet - 1)];
+                }
+            }
+        }
+        size_t mine_rep = 0, ref_rep = 0;
+        ce_buf_reset(&mine);
+        assert_int_equal(ce_utf8_json_append(s, n, &mine, &mine_rep), 0);
+        ce_buf_reset(&rep);
+        assert_int_equal(ce_utf8_repair(s, n, &rep, &ref_rep), 0);
+        ce_buf_reset(&ref);
+        yajl_gen g = yajl_gen_alloc(NULL);
+        assert_non_null(g);
+        yajl_gen_config(g, yajl_gen_print_callback, print_to_buf, &ref);
+        assert_int_equal(yajl_gen_string(g, rep.len ? rep.data : (const unsigned char *)"", rep.len), yajl_gen_status_ok);
+        yajl_gen_free(g);
+        if (mine.len != ref.len || memcmp(mine.data, ref.data, ref.len) != 0)
+            fail_msg("round %zu: '%.*s' != yajl's '%.*s'", round, (int)mine.len, (const char *)mine.data, (int)ref.len,
+                     (const char *)ref.data);
+        assert_int_equal(mine_rep, ref_rep);
+    }
+    /* a full buffer: -1 and the length as it was */
+    ce_buf small;
+    ce_buf_init(&small, 8);
+    size_t r = 0;
+    assert_int_equal(ce_utf8_json_append("abc", 3, &small, &r), 0);
+    assert_int_equal(ce_utf8_json_append("\n", 1, &small, &r), -1);
+    assert_int_equal(small.len, 5);
+    ce_buf_free(&small);
+    ce_buf_free(&mine);
+    ce_buf_free(&ref);
+    ce_buf_free(&rep);
+}
+
 #define U(f) cmocka_unit_test(f)
 
 int main(void)
@@ -680,6 +752,7 @@ int main(void)
         U(test_enum),          U(test_set),            U(test_json),          U(test_blob_all_bytes),
         U(test_blob),          U(test_by_sql_type),    U(test_convert_kinds), U(test_find_conv),
         U(test_parse_convert), U(test_parse_modes),    U(test_json_number_grammar), U(test_binary_padding),
+        U(test_json_string_like_yajl),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

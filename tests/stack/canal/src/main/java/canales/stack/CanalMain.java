@@ -6,10 +6,13 @@ import com.alibaba.otter.canal.common.zookeeper.running.ServerRunningData;
 import com.alibaba.otter.canal.common.zookeeper.running.ServerRunningListener;
 import com.alibaba.otter.canal.common.zookeeper.running.ServerRunningMonitor;
 import com.alibaba.otter.canal.common.zookeeper.running.ServerRunningMonitors;
+import com.alibaba.otter.canal.connector.kafka.producer.CanalKafkaProducer;
 import com.alibaba.otter.canal.instance.core.CanalInstanceGenerator;
+import com.alibaba.otter.canal.instance.core.CanalMQConfig;
 import com.alibaba.otter.canal.instance.manager.CanalInstanceWithManager;
 import com.alibaba.otter.canal.instance.manager.model.Canal;
 import com.alibaba.otter.canal.instance.manager.model.CanalParameter;
+import com.alibaba.otter.canal.server.CanalMQStarter;
 import com.alibaba.otter.canal.server.embedded.CanalServerWithEmbedded;
 import com.alibaba.otter.canal.server.netty.CanalServerWithNetty;
 
@@ -18,6 +21,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Properties;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 
@@ -45,6 +49,17 @@ import java.util.concurrent.CountDownLatch;
  *                           standby (clients get "should start first") and take over when it goes.
  *                           Cursors are shared through ZooKeeper (memory, flushed every second).
  *   --ha-delay=5            cluster mode: seconds a standby waits after the running node vanished
+ *
+ * Kafka mode (besides the TCP destinations above, in the same JVM; not with --zk):
+ *   --mq-destination=NAME   one more destination, served to Kafka by Canal's own CanalMQStarter with the
+ *                           Kafka producer of connector.kafka (protobuf records: canal.mq.flatMessage=false)
+ *   --mq-slave-id=1004      its replica id (each destination runs its own binlog dump)
+ *   --kafka-brokers=HOST:PORT --mq-topic=canal-es --mq-partitions=6
+ *   --mq-partition-hash=.*\..*:$pk$   canal.mq.partitionHash ("" sends everything to partition 0)
+ *   --mq-prop=KEY=VALUE,... extra producer / canal.mq.* properties (e.g. kafka.retries=3)
+ * CanalMQStarter reads the singleton CanalServerWithEmbedded.instance(), so in this mode the TCP
+ * destinations are served by that singleton too; CanalInstanceWithManager never sets the instance's
+ * mqConfig (the starter would loop on a NullPointerException), so the MQ destination's instance sets it.
  */
 public final class CanalMain {
 
@@ -70,8 +85,21 @@ public final class CanalMain {
         boolean cluster = zk != null && !zk.isEmpty();
         int haDelay = Integer.parseInt(opt.getOrDefault("ha-delay", "5"));
         String self = ip + ":" + port;
+        String mqDestination = opt.getOrDefault("mq-destination", "");
+        boolean mq = !mqDestination.isEmpty();
+        if (mq && cluster) {
+            throw new IllegalArgumentException("--mq-destination and --zk do not go together");
+        }
+        long mqSlaveId = Long.parseLong(opt.getOrDefault("mq-slave-id", "1004"));
+        CanalMQConfig mqConfig = new CanalMQConfig();
+        mqConfig.setTopic(opt.getOrDefault("mq-topic", "canal-es"));
+        mqConfig.setPartitionsNum(Integer.parseInt(opt.getOrDefault("mq-partitions", "6")));
+        String partitionHash = opt.getOrDefault("mq-partition-hash", ".*\\..*:$pk$");
+        mqConfig.setPartitionHash(partitionHash.isEmpty() ? null : partitionHash);
+        mqConfig.setPartition(0);
 
-        CanalServerWithEmbedded embedded = new CanalServerWithEmbedded();
+        // CanalMQStarter works on the singleton: the Kafka mode must use it for every destination
+        CanalServerWithEmbedded embedded = mq ? CanalServerWithEmbedded.instance() : new CanalServerWithEmbedded();
         CanalInstanceGenerator generator = destination -> {
             CanalParameter p = new CanalParameter();
             if (cluster) {
@@ -94,7 +122,8 @@ public final class CanalMain {
             p.setTsdbEnable(false);
             p.setGtidEnable(false);
             p.setMemoryStorageBufferSize(16384);
-            p.setSlaveId(slaveId);
+            boolean mqDest = mq && destination.equals(mqDestination);
+            p.setSlaveId(mqDest ? mqSlaveId : slaveId);
             p.setDbAddresses(List.of(new InetSocketAddress(mysqlHost, mysqlPort)));
             p.setDbUsername(mysqlUser);
             p.setDbPassword(mysqlPassword);
@@ -108,6 +137,9 @@ public final class CanalMain {
             canal.setId(1L);
             canal.setName(destination);
             canal.setCanalParameter(p);
+            if (mqDest) {
+                return new MqInstance(canal, filter, mqConfig);
+            }
             return new CanalInstanceWithManager(canal, filter);
         };
         embedded.setCanalInstanceGenerator(generator);
@@ -141,6 +173,15 @@ public final class CanalMain {
             for (String d : destinations) {
                 embedded.start(d.trim());
             }
+            if (mq) {
+                embedded.start(mqDestination);
+            }
+        }
+        if (mq) {
+            CanalKafkaProducer producer = new CanalKafkaProducer();
+            producer.init(mqProperties(opt));
+            // its workers subscribe as client 1001 and log "the MQ producer: NAME is running now"
+            new CanalMQStarter(producer).start(mqDestination);
         }
 
         CanalServerWithNetty netty = CanalServerWithNetty.instance();
@@ -151,6 +192,8 @@ public final class CanalMain {
 
         CountDownLatch done = new CountDownLatch(1);
         final ZkClientx zkFinal = zkClient;
+        // CanalMQStarter registers a shutdown hook of its own that stops its workers and closes the producer
+        // (its destroy() cannot run from a hook: it removes that hook, which throws during shutdown)
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             for (ServerRunningMonitor m : monitors.values()) {
                 try {
@@ -172,6 +215,9 @@ public final class CanalMain {
                             embedded.stop(d.trim());
                         }
                     }
+                    if (mq && embedded.isStart(mqDestination)) {
+                        embedded.stop(mqDestination);
+                    }
                     embedded.stop();
                 }
             } catch (Throwable t) {
@@ -189,7 +235,9 @@ public final class CanalMain {
         }, "canal-stack-shutdown"));
         System.err.println("canal-stack: listening on " + ip + ":" + port + " destinations="
                 + String.join(",", destinations) + " auth=" + auth + " slaveId=" + slaveId
-                + (cluster ? " zk=" + zk : "") + (metaDir != null ? " metaDir=" + metaDir : ""));
+                + (cluster ? " zk=" + zk : "") + (metaDir != null ? " metaDir=" + metaDir : "")
+                + (mq ? " mqDestination=" + mqDestination + " mqSlaveId=" + mqSlaveId + " topic=" + mqConfig.getTopic()
+                        + " partitions=" + mqConfig.getPartitionsNum() + " partitionHash=" + partitionHash : ""));
         done.await();
     }
 
@@ -240,6 +288,42 @@ public final class CanalMain {
                 embedded.stop(destination);
             }
         }
+    }
+
+    /** The MQ destination's instance: CanalInstanceWithManager leaves the protected mqConfig null. */
+    private static final class MqInstance extends CanalInstanceWithManager {
+        MqInstance(Canal canal, String filter, CanalMQConfig config) {
+            super(canal, filter);
+            this.mqConfig = config;
+        }
+    }
+
+    /** canal.properties of the Kafka mode: Canal's own defaults (deployer canal.properties), protobuf. */
+    private static Properties mqProperties(Map<String, String> opt) {
+        Properties p = new Properties();
+        p.setProperty("canal.mq.flatMessage", "false");
+        p.setProperty("canal.mq.canalBatchSize", "50");
+        p.setProperty("canal.mq.canalGetTimeout", "100");
+        p.setProperty("canal.mq.database.hash", "true");
+        p.setProperty("canal.mq.build.thread.size", "8");
+        p.setProperty("canal.mq.send.thread.size", "8");
+        p.setProperty("kafka.bootstrap.servers", opt.getOrDefault("kafka-brokers", "127.0.0.1:9092"));
+        p.setProperty("kafka.acks", "all");
+        p.setProperty("kafka.compression.type", "none");
+        p.setProperty("kafka.batch.size", "16384");
+        p.setProperty("kafka.linger.ms", "1");
+        p.setProperty("kafka.max.request.size", "1048576");
+        p.setProperty("kafka.buffer.memory", "33554432");
+        p.setProperty("kafka.max.in.flight.requests.per.connection", "1");
+        p.setProperty("kafka.retries", "0");
+        String extra = opt.getOrDefault("mq-prop", "");
+        for (String kv : extra.split(",")) {
+            int eq = kv.indexOf('=');
+            if (eq > 0) {
+                p.setProperty(kv.substring(0, eq).trim(), kv.substring(eq + 1).trim());
+            }
+        }
+        return p;
     }
 
     private static Map<String, String> parse(String[] args) {
