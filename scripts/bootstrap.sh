@@ -33,7 +33,21 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+# STACK_SEARCH=os3 (OpenSearch 3) needs a JDK >= 21: the one under /usr/lib/jvm when there is one (these
+# machines carry a Temurin 25 there), else Debian's openjdk-21/-25 where the release has it (Debian 12 has not)
+have_jdk21() {
+  local d v
+  for d in ${STACK_JAVA21_HOME:-} ${JAVA_HOME:-} /usr/lib/jvm/*/; do
+    d=${d%/}
+    v=$(sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$d/release" 2>/dev/null | head -n 1)
+    [[ "$v" =~ ^[0-9]+$ ]] && (( v >= 21 )) && [[ -x "$d/bin/java" ]] && return 0
+  done
+  return 1
+}
+need_jdk21=0
+if [[ " ${STACK_SEARCH:-} ${TEST_NODES:-} " == *" os3 "* ]] && ! have_jdk21; then need_jdk21=1; fi
+
+[ ${#missing[@]} -eq 0 ] && [ "$need_jdk21" -eq 0 ] && exit 0
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
@@ -49,4 +63,13 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
   trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
 fi
 $SUDO apt-get update -qq >&2
+if [ "$need_jdk21" -eq 1 ]; then
+  for p in openjdk-25-jdk-headless openjdk-21-jdk-headless; do
+    if apt-cache policy "$p" 2>/dev/null | grep -q 'Candidate: [0-9]'; then missing+=("$p"); need_jdk21=0; break; fi
+  done
+  if [ "$need_jdk21" -eq 1 ]; then
+    echo "bootstrap: no JDK >= 21 in /usr/lib/jvm and none in this release's packages: STACK_SEARCH=os3 cannot run here (set STACK_JAVA21_HOME to one)" >&2
+  fi
+fi
+[ ${#missing[@]} -eq 0 ] && exit 0
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The real test stack for canal-es, on loopback:
-#   MariaDB (private instance, binlog ROW) -> Canal server (embedded, Java) ; OpenSearch 2.19 or Elasticsearch 7.17 (embedded, Java)
+#   MariaDB (private instance, binlog ROW) -> Canal server (embedded, Java) ; a search node (embedded, Java):
+#   OpenSearch 2.19 (default), OpenSearch 3.x, Elasticsearch 7.17 or Elasticsearch 8.x (STACK_SEARCH)
 #   with STACK_HA=1 also: ZooKeeper (ZooKeeperServerMain from the zookeeper jar Canal depends on) and a
 #   Canal cluster of two more servers (canal-ha1, canal-ha2) serving destination `ha` from the same
 #   one runs it, the other is a standby that takes over when the first goes.
@@ -39,7 +40,11 @@
 #
 # Environment:
 #   STACK_DIR        state dir (default <repo>/.stack): logs, pids, data, env
-#   STACK_SEARCH     opensearch (default) | es7
+#   STACK_SEARCH     opensearch (default, OpenSearch 2.19) | os3 (OpenSearch 3.x, needs a JDK >= 21)
+#                    | es7 (Elasticsearch 7.17) | es8 (Elasticsearch 8.x; Maven Central has only its server
+#                    and transport-netty4 module: see tests/stack/es8/pom.xml and docs/operations.md)
+#   STACK_JAVA21_HOME  JDK >= 21 for the os3 node and its build (default: JAVA_HOME when it is >= 21,
+#                    else the newest JDK >= 21 under /usr/lib/jvm)
 #   STACK_CANAL_AUTH 1 (default): Canal requires user canal / password canal; 0: Canal accepts anyone
 #   STACK_TIMEOUT    seconds to wait for each component to become ready (default 180)
 #   STACK_HA         0 (default) | 1: also ZooKeeper and the two-server Canal cluster (see above)
@@ -67,7 +72,7 @@ TIMEOUT=${STACK_TIMEOUT:-180}
 MVN=${STACK_MVN:-mvn}
 if [[ -n "${JAVA_HOME:-}" && -x "$JAVA_HOME/bin/java" ]]; then JAVA="$JAVA_HOME/bin/java"; else JAVA=java; fi
 
-case "$SEARCH" in opensearch|es7) ;; *) echo "stack: STACK_SEARCH must be opensearch or es7, not '$SEARCH'"; exit 2 ;; esac
+case "$SEARCH" in opensearch|os3|es7|es8) ;; *) echo "stack: STACK_SEARCH must be opensearch, os3, es7 or es8, not '$SEARCH'"; exit 2 ;; esac
 case "$CANAL_AUTH" in 1|true|on|yes) CANAL_AUTH=1 ;; 0|false|off|no) CANAL_AUTH=0 ;; *) echo "stack: STACK_CANAL_AUTH must be 1 or 0"; exit 2 ;; esac
 HA=${STACK_HA:-0}
 case "$HA" in 1|true|on|yes) HA=1 ;; 0|false|off|no|"") HA=0 ;; *) echo "stack: STACK_HA must be 1 or 0"; exit 2 ;; esac
@@ -103,6 +108,28 @@ if [[ -f "$D/stack.mq" ]]; then RUNNING_MQ=$(cat "$D/stack.mq"); else RUNNING_MQ
 if [[ "$RUNNING_HA" == 1 ]]; then SERVICES=(canal canal-ha1 canal-ha2 zk search mysql); else SERVICES=(canal search mysql); fi
 if [[ "$RUNNING_MQ" == kafka ]]; then SERVICES+=(kafka); fi
 ALL_SERVICES=(canal canal-ha1 canal-ha2 zk search kafka mysql)
+
+java_major() { # java_major JAVA_HOME: the feature version of that JDK (from its release file), or 0
+  local v
+  v=$(sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$1/release" 2>/dev/null | head -n 1)
+  [[ "$v" =~ ^[0-9]+$ && -x "$1/bin/java" ]] && echo "$v" || echo 0
+}
+
+find_jdk21() { # a JDK >= 21 (OpenSearch 3 needs it): STACK_JAVA21_HOME, JAVA_HOME, or the newest in /usr/lib/jvm
+  local d best="" best_v=0 v
+  if [[ -n "${STACK_JAVA21_HOME:-}" ]]; then
+    (( $(java_major "$STACK_JAVA21_HOME") >= 21 )) && { echo "$STACK_JAVA21_HOME"; return 0; }
+    return 1
+  fi
+  if [[ -n "${JAVA_HOME:-}" ]] && (( $(java_major "$JAVA_HOME") >= 21 )); then echo "$JAVA_HOME"; return 0; fi
+  for d in /usr/lib/jvm/*/; do
+    d=${d%/}
+    [[ -L "$d" ]] && continue
+    v=$(java_major "$d")
+    if (( v >= 21 && v > best_v )); then best=$d; best_v=$v; fi
+  done
+  [[ -n "$best" ]] && echo "$best"
+}
 
 log() { printf 'stack: [%3ss] %s\n' "$SECONDS" "$*"; }
 
@@ -244,19 +271,19 @@ classpath_ok() { # every jar of the recorded classpath is still there (~/.m2 may
   for jar in $(cat "$1"); do [[ -f "$jar" ]] || return 1; done
 }
 
-build_one() { # build_one MODULE: compile the launcher and write its classpath (skipped when up to date)
-  local dir="$STACK_SRC/$1" stamp="$STACK_SRC/$1/target/.stack-built"
+build_one() { # build_one MODULE [JDK]: compile the launcher and write its classpath (skipped when up to date)
+  local dir="$STACK_SRC/$1" stamp="$STACK_SRC/$1/target/.stack-built" jdk=${2:-${JAVA_HOME:-}}
   if [[ -f "$stamp" && -s "$dir/target/classpath.txt" ]] \
-     && [[ "$(cat "$stamp")" == "$MVN" ]] \
+     && [[ "$(cat "$stamp")" == "$MVN${2:+ $2}" ]] \
      && [[ -z "$(find "$dir/pom.xml" "$dir/src" -newer "$stamp" -print -quit)" ]] \
      && classpath_ok "$dir/target/classpath.txt"; then
     return 0
   fi
   log "building the $1 launcher with Maven (first run downloads into ~/.m2)"
   mkdir -p "$dir/target"
-  $MVN -B -q -Dstyle.color=never -f "$dir/pom.xml" compile dependency:build-classpath \
+  JAVA_HOME=$jdk $MVN -B -q -Dstyle.color=never -f "$dir/pom.xml" compile dependency:build-classpath \
       -Dmdep.outputFile="$dir/target/classpath.txt" >> "$D/build.log" 2>&1 || return 1
-  printf '%s' "$MVN" > "$stamp"
+  printf '%s' "$MVN${2:+ $2}" > "$stamp"
 }
 
 # ---------------------------------------------------------------- mariadb
@@ -273,7 +300,7 @@ start_mysql() {
   rm -rf "$D/mysql"
   mkdir -p "$data" "$D/tmp"
   log "initialising MariaDB in $data"
-  mariadb-install-db --no-defaults --user="$me" --datadir="$data" \
+  mariadb-install-db --no-defaults --user="$me" --datadir="$data" --tmpdir="$D/tmp" \
       --auth-root-authentication-method=normal --skip-test-db --skip-name-resolve \
       > "$D/mysql-install.log" 2>&1 || die "mariadb-install-db failed" "$D/mysql-install.log"
   log "starting MariaDB on 127.0.0.1:$port"
@@ -422,6 +449,12 @@ wait_canal_ha() { # wait_canal_ha NAME SLAVE_ID
   log "$name ready ($role for destination $CANAL_HA_DESTINATION)"
 }
 
+NO_JDK21="STACK_SEARCH=os3 needs a JDK >= 21 (OpenSearch 3): none in STACK_JAVA21_HOME, JAVA_HOME or /usr/lib/jvm (Debian 12 ships only openjdk-17; scripts/bootstrap.sh installs openjdk-21-jdk-headless where the release has it)"
+
+search_jdk() { # the JDK of the search node: '' (the stack's java) or, for os3, one >= 21 (fails without)
+  if [[ "$SEARCH" == os3 ]]; then find_jdk21; fi
+}
+
 # ---------------------------------------------------------------- Kafka (STACK_MQ=kafka)
 
 # One JVM (tests/stack/kafka, canales.stack.KafkaMain): formats the log dir on first start (StorageTool
@@ -478,10 +511,15 @@ wait_kafka() {
 }
 
 start_search() {
-  local http=$1 transport=$2 dir="$STACK_SRC/$SEARCH"
-  log "starting $SEARCH on 127.0.0.1:$http (transport $transport)"
+  local http=$1 transport=$2 dir="$STACK_SRC/$SEARCH" java=$JAVA jdk extra=()
+  jdk=$(search_jdk) || die "$NO_JDK21"
+  if [[ -n "$jdk" ]]; then
+    java="$jdk/bin/java"
+    extra=(--enable-native-access=ALL-UNNAMED)
+  fi
+  log "starting $SEARCH on 127.0.0.1:$http (transport $transport)${jdk:+ with $jdk}"
   mkdir -p "$D/search"
-  spawn search "$D/search.log" "$JAVA" -Xms512m -Xmx512m "${JVM_COMMON[@]}" \
+  spawn search "$D/search.log" "$java" -Xms512m -Xmx512m "${JVM_COMMON[@]}" "${extra[@]}" \
       -Dlog4j2.disable.jmx=true -Dlog4j.shutdownHookEnabled=false \
       -Dio.netty.allocator.numDirectArenas=0 \
       -cp "$dir/target/classes:$(cat "$dir/target/classpath.txt")" canales.stack.SearchMain \
@@ -578,7 +616,9 @@ cmd_up() {
   command -v mariadb-install-db >/dev/null 2>&1 || die "mariadb-install-db not found (apt-get install -y mariadb-server mariadb-client)"
 
   # build the launchers in the background while MariaDB initialises
-  ( build_one "$SEARCH" && build_one canal && if [[ "$MQ" == kafka ]]; then build_one kafka; fi ) 3>&- &
+  local search_jdk
+  search_jdk=$(search_jdk) || die "$NO_JDK21"
+  ( build_one "$SEARCH" "$search_jdk" && build_one canal && if [[ "$MQ" == kafka ]]; then build_one kafka; fi ) 3>&- &
   build_pid=$!
 
   read -r mysql_port canal_port http_port transport_port zk_port ha1_port ha2_port kafka_port kafka_cport < <(pick_ports 9)

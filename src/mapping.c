@@ -151,7 +151,7 @@ mapping_ftype mapping_field_type(const cfg_table *rule, const char *column, cons
             p = 10; /* DECIMAL = DECIMAL(10,0) */
         if (s == 0 && p <= MAPPING_LONG_MAX_DIGITS)
             return mapping_t("long");
-        if (s > 0 && p <= MAPPING_SCALED_MAX_DIGITS) {
+        if (s > 0 && p <= MAPPING_SCALED_MAX_DIGITS && !(caps != NULL && caps->no_scaled_float)) {
             t = mapping_t("scaled_float");
             t.scale = (int)s;
             return t;

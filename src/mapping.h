@@ -22,6 +22,7 @@
 typedef struct mapping_caps {
     bool unsigned_long; /* the unsigned_long field type */
     const char *flat;   /* "flat_object", "flattened" or NULL (then object with enabled: false) */
+    bool no_scaled_float; /* the node lacks scaled_float (no mapper-extras module): DECIMAL(p,s) as double */
 } mapping_caps;
 
 /* The node field mapping of one column. */

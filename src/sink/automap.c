@@ -64,14 +64,16 @@ void automap_free(automap *am)
     ce_free(am);
 }
 
-/* 1: the node accepts a field of `type`, 0: it does not, -1: it would not say. */
-static int automap_probe(sink *s, const char *type)
+/* 1: the node accepts a field of `type` (with the parameters `params`, "" or ",\"key\":value"), 0: it
+ * does not, -1: it would not say. With `named`, a refusal counts only when the node names the type
+ * ("No handler for type [scaled_float] declared on field"). */
+static int automap_probe(sink *s, const char *type, const char *params, bool named)
 {
     char body[300], err[512];
     snprintf(body, sizeof body,
              "{\"index_patterns\":[\"" AUTOMAP_PROBE_INDEX "\"],\"template\":{\"mappings\":{\"properties\":"
-             "{\"f\":{\"type\":\"%s\"}}}}}",
-             type);
+             "{\"f\":{\"type\":\"%s\"%s}}}}}",
+             type, params);
     long status = 0;
     const char *resp = NULL;
     size_t rlen = 0;
@@ -80,10 +82,16 @@ static int automap_probe(sink *s, const char *type)
         return -1;
     if (status == 200)
         return 1;
-    if (status == 400 && resp != NULL && (strstr(resp, "mapper_parsing_exception") != NULL ||
-                                          strstr(resp, "illegal_argument_exception") != NULL))
-        return 0;
-    return -1;
+    if (status != 400 || resp == NULL ||
+        (strstr(resp, "mapper_parsing_exception") == NULL && strstr(resp, "illegal_argument_exception") == NULL))
+        return -1;
+    if (named) {
+        char bracketed[64];
+        snprintf(bracketed, sizeof bracketed, "[%s]", type);
+        if (strstr(resp, bracketed) == NULL)
+            return -1;
+    }
+    return 0;
 }
 
 sink_rc automap_caps(sink *s, mapping_caps *caps, char *err, size_t errlen)
@@ -97,12 +105,14 @@ sink_rc automap_caps(sink *s, mapping_caps *caps, char *err, size_t errlen)
     int ver = info.major * 100 + info.minor;
     /* by version where the probe is refused: OpenSearch 2.8 / 2.7; Elasticsearch 7.10 / 7.3 (default
      * distribution; a node without them refuses the mapping and the fallback follows) */
-    int p = automap_probe(s, "unsigned_long");
+    int p = automap_probe(s, "unsigned_long", "", false);
     caps->unsigned_long = p == 1 || (p < 0 && (os ? ver >= 208 : ver >= 710));
     const char *flat = os ? "flat_object" : "flattened";
-    p = automap_probe(s, flat);
+    p = automap_probe(s, flat, "", false);
     if (p == 1 || (p < 0 && (os ? ver >= 207 : ver >= 703)))
         caps->flat = flat;
+    /* every distribution has it (mapper-extras module); a node assembled without that module refuses it */
+    caps->no_scaled_float = automap_probe(s, "scaled_float", ",\"scaling_factor\":100", true) == 0;
     return SINK_OK;
 }
 
@@ -351,9 +361,10 @@ sink_rc automap_ensure(automap *am, sink *s, const cfg_table *rule, const char *
         if (rc != SINK_OK)
             return rc;
         am->caps_known = true;
-        ce_log(CE_LOG_INFO, "sink", "mapping = auto: unsigned_long %s, JSON columns in flatten as %s",
+        ce_log(CE_LOG_INFO, "sink", "mapping = auto: unsigned_long %s, JSON columns in flatten as %s%s",
                am->caps.unsigned_long ? "available" : "not available (keyword instead)",
-               am->caps.flat ? am->caps.flat : "object with enabled: false");
+               am->caps.flat ? am->caps.flat : "object with enabled: false",
+               am->caps.no_scaled_float ? ", scaled_float not available (DECIMAL as double)" : "");
     }
     const row_image *img = ev->after.n > 0 ? &ev->after : &ev->before;
     size_t n = mapping_columns(rule, img, &am->caps, NULL, 0);

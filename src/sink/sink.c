@@ -393,6 +393,17 @@ static void sink_snippet(const sink *s, char *out, size_t outlen)
     out[o] = '\0';
 }
 
+/* Whether the start of the response body (its first SINK_SNIPPET bytes) contains `needle`. */
+static bool sink_resp_has(const sink *s, const char *needle)
+{
+    size_t n = s->resp.len < SINK_SNIPPET ? s->resp.len : SINK_SNIPPET;
+    size_t k = strlen(needle);
+    for (size_t i = 0; k > 0 && i + k <= n; i++)
+        if (memcmp(s->resp.data + i, needle, k) == 0)
+            return true;
+    return false;
+}
+
 int sink_gzip(const void *in, size_t len, ce_buf *out, char *err, size_t errlen)
 {
     z_stream zs;
@@ -878,6 +889,16 @@ sink_rc sink_delete_all(sink *s, const char *index, long long *deleted, char *er
         return rc;
     if (status == 404)
         return SINK_OK; /* no such index: nothing to delete */
+    if (status == 400 && sink_resp_has(s, "no handler found for uri")) {
+        /* a node without the reindex module (it brings _delete_by_query): retrying cannot help */
+        snprintf(err, errlen,
+                 "POST %s: HTTP 400: the node has no _delete_by_query (its reindex module is missing), so a TRUNCATE "
+                 "or DROP TABLE cannot be applied: install the module, or set on_truncate = ignore (on_drop = ignore) "
+                 "for the table",
+                 s->url);
+        sink_scrub(s, err);
+        return SINK_FATAL;
+    }
     if (status < 200 || status >= 300)
         return sink_bad_status(s, "POST", status, err, errlen);
     char perr[256] = "";

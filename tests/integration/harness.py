@@ -21,6 +21,10 @@ class TestFailure(AssertionError):
     pass
 
 
+class TestSkipped(Exception):
+    """The node lacks what the test needs (run.py counts it as skipped and prints the reason)."""
+
+
 def check(cond, msg):
     if not cond:
         raise TestFailure(msg)
@@ -98,6 +102,40 @@ def http(method, path, body=None, ok=(200, 201)):
 
 def delete_index(name):
     http("DELETE", f"/{name}", ok=(200, 404))
+
+
+# ---------------------------------------------------------------- what the node offers
+# The embedded Elasticsearch 8 of the stack has only the server and its transport-netty4 module (Maven
+# Central serves no other module of 8.x): no scaled_float (mapper-extras), no _delete_by_query (reindex),
+# no unsigned_long (x-pack). Tests ask the node, as canal-es does, instead of going by its name.
+_NODE = {}
+
+# the error type of a document the node cannot parse (Elasticsearch 8.8+: document_parsing_exception)
+PARSE_ERRORS = ("mapper_parsing_exception", "document_parsing_exception")
+
+
+def node_has_type(t):
+    """The node accepts a field of type t (the _index_template/_simulate probe of mapping = auto)."""
+    if t not in _NODE:
+        field = {"type": t, "scaling_factor": 100} if t == "scaled_float" else {"type": t}  # required there
+        probe = {"index_patterns": ["canal-es-it-probe"], "template": {"mappings": {"properties": {"f": field}}}}
+        st, _ = http("POST", "/_index_template/_simulate", probe, ok=None)
+        _NODE[t] = st == 200
+    return _NODE[t]
+
+
+def node_has_delete_by_query():
+    """The node serves _delete_by_query (its reindex module): 404 for a missing index, not 400 "no handler"."""
+    if "_delete_by_query" not in _NODE:
+        st, _ = http("POST", "/canal-es-it-no-such-index/_delete_by_query", {"query": {"match_all": {}}}, ok=None)
+        _NODE["_delete_by_query"] = st == 404
+    return _NODE["_delete_by_query"]
+
+
+def need_delete_by_query():
+    if not node_has_delete_by_query():
+        raise TestSkipped("the node has no _delete_by_query (no reindex module); "
+                          "test_truncate_and_drop checks that canal-es stops with the reason")
 
 
 def index_docs(index):

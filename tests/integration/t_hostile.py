@@ -6,7 +6,7 @@ import json
 import urllib.parse
 
 import itlib
-from harness import CanalEs, check, delete_index, http, index_docs, poll, sql
+from harness import CanalEs, check, delete_index, http, index_docs, need_delete_by_query, poll, sql
 from itlib import DB
 
 DB2 = f"{DB}_h"  # a database of its own: the wildcard of the old bug covers every index of it
@@ -43,6 +43,7 @@ def test_hostile_percent_table_truncate_keeps_other_indexes():
     """TRUNCATE of table `%2a` empties index `DB-%2a` only: the other tables' indexes and an unrelated index
     that the wildcard `DB-*` would match keep every document (the old code sent POST /DB-%2a/_delete_by_query,
     which the node read as DB-*)."""
+    need_delete_by_query()
     setup_tables()
     for t in (PCT, VICTIM):
         delete_index(seg(f"{DB2}-{t}"))

@@ -20,7 +20,8 @@ import urllib.parse
 import urllib.request
 
 import itlib
-from harness import (CanalEs, TestFailure, check, delete_index, diff, http, index_docs, poll, rows_as_docs, sql,
+from harness import (CanalEs, TestFailure, check, delete_index, diff, http, index_docs, need_delete_by_query, poll,
+                     rows_as_docs, sql,
                      wait_in_sync)
 from itlib import DB, PRODUCT_DDL, PRODUCT_OTHERS, product_docs, product_rows
 from t_snapshot import FLOAT_ROWS, mysql_ini, set_reindex
@@ -517,10 +518,10 @@ def test_reindex_every_type_equals_stream():
     session settings give both tables the same row states, so with the same rule shape (convert, rename,
     add_field, routing) each snapshot document of A must be byte-equal (raw _source bytes of GET by id) to
     the stream document of B with the same id."""
-    from run import ALLTYPES_DDL, ALLTYPES_MAPPING, ALLTYPES_ROWS
+    from run import ALLTYPES_DDL, ALLTYPES_ROWS, alltypes_mapping
     a, b = "ri_types_a", "ri_types_b"
     # row 1's JSON mixes numbers and objects in one array: no dynamic mapping holds it, so j is not indexed
-    mapping = json.loads(json.dumps(ALLTYPES_MAPPING))
+    mapping = alltypes_mapping()
     mapping["mappings"]["dynamic"] = True
     for t in (a, b):
         sql(ALLTYPES_DDL.format(db=DB, t=t) + ";")
@@ -998,11 +999,13 @@ def test_reindex_truncate_during_in_place_load():
     test_reindex_stream_truncate_after_inserts mostly out of the way, leaving the job's part: chunks read
     before the TRUNCATE and delivered while the stream's _delete_by_query runs survive it, and the job's
     restart reads the emptied table again but never deletes them)."""
+    need_delete_by_query()
     truncate_during_load("ri_trunc", None)
 
 
 def test_reindex_truncate_during_in_place_load_fast_refresh():
     """test_reindex_truncate_during_in_place_load with the index refreshed every 50 ms."""
+    need_delete_by_query()
     truncate_during_load("ri_trunc_fr", "50ms")
 
 
@@ -1011,6 +1014,7 @@ def test_reindex_stream_truncate_after_inserts():
     [mysql], stream only): on_truncate = delete must leave no document of the table. _delete_by_query only
     sees documents the node has refreshed, so the inserts of the last second survive unless canal-es
     refreshes the index before it."""
+    need_delete_by_query()
     t = "ri_strunc"
     sql(PRODUCT_DDL.format(db=DB, t=t) + ";")
     delete_index(t)

@@ -92,6 +92,12 @@ static void test_rule_options_and_document_shape(void **state)
     const mapping_caps os = {.unsigned_long = true, .flat = "flat_object"};
     /* decimal = number changes the JSON value, not the field type */
     assert_string_equal(mapping_field_type(r, "price", "decimal(10,2)", NULL).type, "scaled_float");
+    /* a node without the mapper-extras module (embedded Elasticsearch 8) has no scaled_float */
+    const mapping_caps bare = {.no_scaled_float = true};
+    mapping_ftype dbl = mapping_field_type(r, "price", "decimal(10,2)", &bare);
+    assert_string_equal(dbl.type, "double");
+    assert_int_equal(dbl.scale, -1);
+    assert_string_equal(mapping_field_type(r, "price", "decimal(12,0)", &bare).type, "long");
     assert_string_equal(mapping_field_type(r, "data", "blob", NULL).type, "binary");
     assert_string_equal(mapping_field_type(r, "FLAG", "tinyint(1)", NULL).type, "boolean");
     assert_null(mapping_field_type(r, "gone", "int(11)", NULL).type);

@@ -41,6 +41,7 @@ static struct {
     char log[FAKE_MAX_LOG][256]; /* "METHOD PATH" of each request */
     int n_log;
     size_t big;
+    int bare; /* an Elasticsearch 8 node without modules: no scaled_float, no _delete_by_query */
 } fake = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 static int send_all(int fd, const char *p, size_t n)
@@ -111,10 +112,26 @@ static void *fake_conn(void *ud)
         pthread_mutex_lock(&fake.mu);
         if (fake.n_log < FAKE_MAX_LOG)
             snprintf(fake.log[fake.n_log++], sizeof fake.log[0], "%s %s", method, path);
+        int bare = fake.bare;
         pthread_mutex_unlock(&fake.mu);
-        if (strcmp(path, "/") == 0) {
+        if (strcmp(path, "/") == 0 && bare) {
+            static const char v[] = "{\"version\":{\"number\":\"8.15.0\",\"build_flavor\":\"default\"}}";
+            fake_answer(fd, 200, v, sizeof v - 1);
+        } else if (strcmp(path, "/") == 0) {
             static const char v[] = "{\"version\":{\"distribution\":\"opensearch\",\"number\":\"2.19.0\"}}";
             fake_answer(fd, 200, v, sizeof v - 1);
+        } else if (bare && strstr(path, "/_simulate") != NULL && strstr(body, "scaled_float") != NULL) {
+            static const char e[] = "{\"error\":{\"type\":\"illegal_argument_exception\",\"caused_by\":{\"type\":"
+                                    "\"mapper_parsing_exception\",\"reason\":\"No handler for type [scaled_float] "
+                                    "declared on field [f]\"}},\"status\":400}";
+            fake_answer(fd, 400, e, sizeof e - 1);
+        } else if (bare && strstr(path, "/_simulate") != NULL) {
+            static const char a[] = "{\"template\":{}}";
+            fake_answer(fd, 200, a, sizeof a - 1);
+        } else if (bare && strstr(path, "/_delete_by_query") != NULL) {
+            static const char e[] = "{\"error\":\"no handler found for uri [/t/_delete_by_query] and method [POST]\","
+                                    "\"status\":400}";
+            fake_answer(fd, 400, e, sizeof e - 1);
         } else if (strcmp(method, "HEAD") == 0 || (strcmp(method, "GET") == 0 && strstr(path, "/_mapping") != NULL)) {
             static const char nf[] = "HTTP/1.1 404 X\r\nContent-Length: 0\r\n\r\n";
             if (send_all(fd, nf, sizeof nf - 1) != 0)
@@ -204,6 +221,7 @@ static void fake_reset(void)
     pthread_mutex_lock(&fake.mu);
     fake.n_log = 0;
     fake.released = 0;
+    fake.bare = 0;
     pthread_mutex_unlock(&fake.mu);
 }
 
@@ -255,6 +273,47 @@ static void test_delete_by_query_path_is_encoded(void **state)
     assert_true(fake_logged("POST /shop-%252a/_delete_by_query?conflicts=proceed&refresh=true"));
     assert_int_equal(sink_delete_all(s, "a b", &deleted, err, sizeof err), SINK_OK);
     assert_true(fake_logged("POST /a%20b/_delete_by_query?conflicts=proceed&refresh=true"));
+    sink_free(s);
+}
+
+/* An Elasticsearch 8 node assembled without its modules (the embedded test-stack node): the automap
+ * probes find unsigned_long and flattened but not scaled_float, and a TRUNCATE stops canal-es with a
+ * message that says why instead of retrying for ever. */
+static void test_node_without_modules(void **state)
+{
+    (void)state;
+    fake_reset();
+    pthread_mutex_lock(&fake.mu);
+    fake.bare = 1;
+    pthread_mutex_unlock(&fake.mu);
+    sink *s = fake_sink();
+    char err[512] = "";
+    mapping_caps caps;
+    assert_int_equal(automap_caps(s, &caps, err, sizeof err), SINK_OK);
+    assert_true(caps.unsigned_long);
+    assert_non_null(caps.flat);
+    assert_string_equal(caps.flat, "flattened");
+    assert_true(caps.no_scaled_float);
+    long long deleted = -1;
+    assert_int_equal(sink_delete_all(s, "shop", &deleted, err, sizeof err), SINK_FATAL);
+    assert_non_null(strstr(err, "no _delete_by_query"));
+    assert_non_null(strstr(err, "on_truncate = ignore"));
+    assert_int_equal(deleted, 0);
+    sink_free(s);
+    fake_reset();
+}
+
+/* The probe of a node that refuses every template without naming the type keeps scaled_float. */
+static void test_scaled_float_kept_unless_named(void **state)
+{
+    (void)state;
+    fake_reset();
+    sink *s = fake_sink();
+    char err[512] = "";
+    mapping_caps caps;
+    assert_int_equal(automap_caps(s, &caps, err, sizeof err), SINK_OK);
+    assert_false(caps.unsigned_long);
+    assert_false(caps.no_scaled_float);
     sink_free(s);
 }
 
@@ -396,6 +455,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_delete_by_query_path_is_encoded),
+        cmocka_unit_test(test_node_without_modules),
+        cmocka_unit_test(test_scaled_float_kept_unless_named),
         cmocka_unit_test(test_setup_paths_are_encoded),
         cmocka_unit_test(test_automap_paths_are_encoded),
         cmocka_unit_test(test_response_memory_is_bounded_per_process),
